@@ -1,0 +1,42 @@
+# sqlite-kafka: `make` builds build/kafka.so; see README.md for the rest.
+CC      ?= cc
+PKGS    := sqlite3 rdkafka libcjson
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
+LDFLAGS += -shared
+BUILD   := build
+SRCS    := $(wildcard ext/*.c)
+OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
+HDRS    := $(wildcard include/*.h)
+EXT     := $(BUILD)/kafka.so
+
+.PHONY: all deps demo test clean kafka-up kafka-down
+
+all: $(EXT)
+
+# Installs the Debian build packages when pkg-config cannot find them.
+deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null || bash tests/deps.sh --build-only
+
+$(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
+
+$(EXT): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+
+demo: $(EXT)
+	@command -v sqlite3 >/dev/null || bash tests/deps.sh --build-only
+	sqlite3 -bail :memory: < sql/demo.sql
+
+test: $(EXT)
+	bash tests/run-all.sh
+
+kafka-up:
+	bash tests/broker/kafka.sh up
+
+kafka-down:
+	bash tests/broker/kafka.sh down
+
+clean:
+	rm -rf $(BUILD)/obj $(EXT)

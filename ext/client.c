@@ -1,0 +1,466 @@
+/*
+** librdkafka handles: configuration, the shared in-process mock cluster,
+** metadata and topic creation. Every call that waits on the cluster is
+** bounded by the table's timeout_ms.
+*/
+#include "kafka_ext.h"
+#include "client.h"
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define MOCK_MAX_BROKERS 16
+#define NO_GROUP_ID "sqlite-kafka.no-group"
+
+/* One mock cluster per broker count, shared by every table of the process
+** and kept until it exits: its topics live as long as the process. The
+** mock creates any topic a metadata request names, so the topics created
+** through the extension are listed here: only those exist. */
+static struct {
+  pthread_mutex_t lock;
+  rd_kafka_t *host[MOCK_MAX_BROKERS + 1];
+  rd_kafka_mock_cluster_t *cluster[MOCK_MAX_BROKERS + 1];
+  char **topics; /* "N:topic" for the cluster of N brokers */
+  int n_topics;
+} mock = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, NULL, 0};
+
+int brokers_are_mock(const char *brokers) {
+  return !strcmp(brokers, "mock") || !strncmp(brokers, "mock:", 5);
+}
+
+static void remember_error(kafka_client *client, const char *text) {
+  if (!client) return;
+  pthread_mutex_lock(&client->lock);
+  snprintf(client->last_error, sizeof client->last_error, "%s", text);
+  pthread_mutex_unlock(&client->lock);
+}
+
+/* librdkafka logs to stderr unless told otherwise: the shell's output must
+** stay the query's, so warnings are kept for error messages instead. */
+static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
+  (void)facility;
+  if (level <= LOG_WARNING) remember_error(rd_kafka_opaque(rk), text);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)rk;
+  char text[512];
+  snprintf(text, sizeof text, "%s: %s", rd_kafka_err2name(err), reason);
+  remember_error(opaque, text);
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
+  (void)rk; (void)level; (void)facility; (void)text;
+}
+
+static rd_kafka_mock_cluster_t *mock_cluster(int brokers, char **err) {
+  pthread_mutex_lock(&mock.lock);
+  if (!mock.cluster[brokers]) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    mock.host[brokers] = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!mock.host[brokers]) rd_kafka_conf_destroy(conf);
+    else mock.cluster[brokers] = rd_kafka_mock_cluster_new(mock.host[brokers], brokers);
+    if (!mock.cluster[brokers])
+      *err = sqlite3_mprintf("kafka: cannot start the mock cluster: %s",
+                             mock.host[brokers] ? "rd_kafka_mock_cluster_new failed" : errstr);
+  }
+  rd_kafka_mock_cluster_t *mc = mock.cluster[brokers];
+  pthread_mutex_unlock(&mock.lock);
+  return mc;
+}
+
+/* The broker count of the mock cluster named by brokers (`mock` is
+** `mock:1`), or 0 after setting *err. */
+static int mock_brokers(const char *brokers, char **err) {
+  if (brokers[4] != ':') return 1;
+  char *end;
+  long v = strtol(brokers + 5, &end, 10);
+  if (!*end && v >= 1 && v <= MOCK_MAX_BROKERS) return (int)v;
+  *err = sqlite3_mprintf("kafka: option brokers: '%s' must be mock or mock:N with N from 1 to %d",
+                         brokers, MOCK_MAX_BROKERS);
+  return 0;
+}
+
+static rd_kafka_mock_cluster_t *mock_for(const char *brokers, char **err) {
+  int n = mock_brokers(brokers, err);
+  return n ? mock_cluster(n, err) : NULL;
+}
+
+/* Finds (or, with add, records) a topic created on a mock cluster. */
+static int mock_topic(const char *brokers, const char *topic, int add) {
+  char *err = NULL;
+  int n = mock_brokers(brokers, &err);
+  sqlite3_free(err);
+  char *name = sqlite3_mprintf("%d:%s", n, topic);
+  if (!name) return 0;
+  pthread_mutex_lock(&mock.lock);
+  int found = 0;
+  for (int i = 0; i < mock.n_topics && !found; i++) found = !strcmp(mock.topics[i], name);
+  char **grown = found || !add ? NULL : realloc(mock.topics, sizeof *grown * (mock.n_topics + 1));
+  if (grown) {
+    mock.topics = grown;
+    mock.topics[mock.n_topics++] = strdup(name);
+  }
+  pthread_mutex_unlock(&mock.lock);
+  sqlite3_free(name);
+  return found;
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char **err) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return SQLITE_OK;
+  *err = option_is_secret(name) ? sqlite3_mprintf("kafka: property %s: invalid value", name)
+                                : sqlite3_mprintf("kafka: property %s: %s", name, errstr);
+  return SQLITE_ERROR;
+}
+
+/* The extension's defaults for each role; rdkafka.* options may override
+** the ones that are not reserved (see options.c). */
+static int conf_defaults(rd_kafka_conf_t *conf, const kafka_options *opts, client_role role,
+                         char **err) {
+  char timeout[16];
+  snprintf(timeout, sizeof timeout, "%d", opts->timeout_ms < 1000 ? 1000 : opts->timeout_ms);
+  if (role == CLIENT_PRODUCER) {
+    /* Java's partitioner, so keyed rows land where Java clients put them;
+    ** a message not delivered within timeout_ms fails rather than lingers. */
+    const char *defaults[][2] = {{"enable.idempotence", "true"}, {"acks", "all"},
+                                 {"partitioner", "murmur2_random"},
+                                 {"message.timeout.ms", timeout}};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+      if (conf_set(conf, defaults[i][0], defaults[i][1], err)) return SQLITE_ERROR;
+    return SQLITE_OK;
+  }
+  /* Scans end on the end-of-partition signal; offsets are committed by the
+  ** extension only when a statement completes (group mode). */
+  const char *defaults[][2] = {
+      {"enable.partition.eof", "true"},  {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"}, {"allow.auto.create.topics", "false"},
+      {"fetch.wait.max.ms", "100"},      {"auto.offset.reset", "error"},
+      {"isolation.level", opts->read_uncommitted ? "read_uncommitted" : "read_committed"}};
+  for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+    if (conf_set(conf, defaults[i][0], defaults[i][1], err)) return SQLITE_ERROR;
+  return SQLITE_OK;
+}
+
+int client_conf(const kafka_options *opts, client_role role, kafka_client *client,
+                rd_kafka_conf_t **out, char **err) {
+  const char *bootstrap = opts->brokers;
+  if (brokers_are_mock(opts->brokers)) {
+    rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);
+    if (!mc) return SQLITE_ERROR;
+    bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+  }
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  int rc = conf_set(conf, "bootstrap.servers", bootstrap, err);
+  if (!rc) rc = conf_defaults(conf, opts, role, err);
+  /* librdkafka's assign() needs a group: a table without one gets a group
+  ** id that never joins and never commits. */
+  if (!rc && role == CLIENT_CONSUMER)
+    rc = conf_set(conf, "group.id", opts->group ? opts->group : NO_GROUP_ID, err);
+  if (!rc && opts->transactional_id && role == CLIENT_PRODUCER)
+    rc = conf_set(conf, "transactional.id", opts->transactional_id, err);
+  for (int i = 0; !rc && i < opts->n_rdkafka; i++)
+    rc = conf_set(conf, opts->rdkafka[i].name, opts->rdkafka[i].value, err);
+  if (rc) {
+    rd_kafka_conf_destroy(conf);
+    return rc;
+  }
+  rd_kafka_conf_set_opaque(conf, client);
+  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_error_cb(conf, on_error);
+  *out = conf;
+  return SQLITE_OK;
+}
+
+int client_open(kafka_client *client, client_role role, rd_kafka_conf_t *conf, char **err) {
+  char errstr[512];
+  client->rk = rd_kafka_new(role == CLIENT_PRODUCER ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf,
+                            errstr, sizeof errstr);
+  if (client->rk) return SQLITE_OK;
+  rd_kafka_conf_destroy(conf);
+  *err = sqlite3_mprintf("kafka: cannot create the %s: %s",
+                         role == CLIENT_PRODUCER ? "producer" : "consumer", errstr);
+  return SQLITE_ERROR;
+}
+
+int client_new_consumer(const kafka_options *opts, kafka_client **out, char **err) {
+  kafka_client *client = sqlite3_malloc64(sizeof *client);
+  if (!client) return SQLITE_NOMEM;
+  memset(client, 0, sizeof *client);
+  pthread_mutex_init(&client->lock, NULL);
+  rd_kafka_conf_t *conf;
+  int rc = client_conf(opts, CLIENT_CONSUMER, client, &conf, err);
+  if (!rc) rc = client_open(client, CLIENT_CONSUMER, conf, err);
+  if (!rc) rd_kafka_poll_set_consumer(client->rk);
+  if (rc) {
+    client_free(client);
+    return rc;
+  }
+  *out = client;
+  return SQLITE_OK;
+}
+
+void client_free(kafka_client *client) {
+  if (!client) return;
+  /* A consumer leaves cleanly first; with no subscription this is quick. */
+  if (client->rk && rd_kafka_type(client->rk) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(client->rk);
+  if (client->rk) rd_kafka_destroy(client->rk);
+  pthread_mutex_destroy(&client->lock);
+  sqlite3_free(client);
+}
+
+void client_last_error(kafka_client *client, char *buf, size_t size) {
+  pthread_mutex_lock(&client->lock);
+  snprintf(buf, size, "%s", client->last_error);
+  pthread_mutex_unlock(&client->lock);
+}
+
+char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what) {
+  char last[512];
+  client_last_error(client, last, sizeof last);
+  return sqlite3_mprintf("kafka: %s: no answer from brokers '%s' within timeout_ms=%d%s%s", what,
+                         opts->brokers, opts->timeout_ms, *last ? ": " : "", last);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One metadata request for topic: RD_KAFKA_RESP_ERR_NO_ERROR with the
+** partition count, the topic's own error, or the request's. */
+static rd_kafka_resp_err_t topic_metadata(kafka_client *client, const char *topic, int timeout_ms,
+                                          int *partitions) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(client->rk, topic, NULL);
+  if (!rkt) return rd_kafka_last_error();
+  const struct rd_kafka_metadata *md;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(client->rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (e) return e;
+  e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (!e) *partitions = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return e;
+}
+
+/* Waits for the topic's metadata. A topic reported missing is retried
+** until the deadline only when it was just created (wait_created): a new
+** topic takes a moment to reach every broker's metadata. */
+static int topic_partitions_until(kafka_client *client, const kafka_options *opts,
+                                  const char *topic, int wait_created, int *partitions,
+                                  char **err) {
+  long long deadline = now_ms() + opts->timeout_ms;
+  for (;;) {
+    long long left = deadline - now_ms();
+    rd_kafka_resp_err_t e = topic_metadata(client, topic, left > 0 ? (int)left : 1, partitions);
+    if (!e && *partitions > 0) return SQLITE_OK;
+    int missing = e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                  e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+    if (now_ms() + 100 < deadline && (wait_created || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) &&
+        missing) {
+      struct timespec pause = {0, 100 * 1000000};
+      nanosleep(&pause, NULL);
+      continue;
+    }
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
+      char *what = sqlite3_mprintf("metadata of topic '%s'", topic);
+      *err = client_timeout_error(client, opts, what ? what : "metadata");
+      sqlite3_free(what);
+    } else if (missing) {
+      *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (give partitions=N "
+                             "to create it, or call kafka_create_topic())", topic, opts->brokers);
+    } else {
+      *err = sqlite3_mprintf("kafka: metadata of topic '%s': %s", topic, rd_kafka_err2str(e));
+    }
+    return SQLITE_ERROR;
+  }
+}
+
+int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
+                            int *partitions, char **err) {
+  if (brokers_are_mock(opts->brokers) && !mock_topic(opts->brokers, topic, 0)) {
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on the mock cluster (give partitions=N "
+                           "to create it, or call kafka_create_topic())", topic);
+    return SQLITE_ERROR;
+  }
+  return topic_partitions_until(client, opts, topic, 0, partitions, err);
+}
+
+/* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */
+static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, char **err) {
+  cJSON *root = cJSON_Parse(config_json);
+  int rc = SQLITE_OK;
+  if (!cJSON_IsObject(root)) {
+    *err = sqlite3_mprintf("kafka: topic config must be a JSON object of strings, not '%s'", config_json);
+    rc = SQLITE_ERROR;
+  }
+  for (cJSON *item = root && !rc ? root->child : NULL; item && !rc; item = item->next) {
+    char number[64];
+    const char *value = cJSON_IsString(item) ? item->valuestring : NULL;
+    if (cJSON_IsNumber(item)) {
+      snprintf(number, sizeof number, "%.17g", item->valuedouble);
+      value = number;
+    } else if (cJSON_IsBool(item)) {
+      value = cJSON_IsTrue(item) ? "true" : "false";
+    }
+    if (!value) {
+      *err = sqlite3_mprintf("kafka: topic config '%s' must be a string, number or boolean", item->string);
+      rc = SQLITE_ERROR;
+    } else if (rd_kafka_NewTopic_set_config(nt, item->string, value)) {
+      *err = sqlite3_mprintf("kafka: topic config '%s' is invalid", item->string);
+      rc = SQLITE_ERROR;
+    }
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* The result of one CreateTopics request on the real cluster. */
+static rd_kafka_resp_err_t create_topics_result(kafka_client *client, rd_kafka_queue_t *queue,
+                                                int timeout_ms, char *reason, size_t size) {
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+  if (!ev) {
+    snprintf(reason, size, "no answer within timeout_ms=%d", timeout_ms);
+    return RD_KAFKA_RESP_ERR__TIMED_OUT;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+  snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
+  if (!e) {
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    if (n == 1 && (e = rd_kafka_topic_result_error(res[0])))
+      snprintf(reason, size, "%s", rd_kafka_topic_result_error_string(res[0])
+                                       ? rd_kafka_topic_result_error_string(res[0])
+                                       : rd_kafka_err2str(e));
+  }
+  rd_kafka_event_destroy(ev);
+  (void)client;
+  return e;
+}
+
+static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const kafka_options *opts,
+                                             const char *topic, int partitions, int replication,
+                                             const char *config_json, char *reason, size_t size,
+                                             char **err) {
+  char errstr[256];
+  rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, errstr, sizeof errstr);
+  if (!nt) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': %s", topic, errstr);
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  if (config_json && new_topic_configs(nt, config_json, err)) {
+    rd_kafka_NewTopic_destroy(nt);
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_CreateTopics(client->rk, &nt, 1, ao, queue);
+  rd_kafka_resp_err_t e = create_topics_result(client, queue, opts->timeout_ms, reason, size);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_NewTopic_destroy(nt);
+  return e;
+}
+
+static rd_kafka_resp_err_t create_mock_topic(const kafka_options *opts, const char *topic,
+                                             int partitions, int replication,
+                                             const char *config_json, char **err) {
+  if (config_json) {
+    *err = sqlite3_mprintf("kafka: the mock cluster does not support topic configs");
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);
+  if (!mc) return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  if (mock_topic(opts->brokers, topic, 0)) return RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topic, partitions, replication > 0 ? replication : 1);
+  if (!e) mock_topic(opts->brokers, topic, 1);
+  return e;
+}
+
+int client_create_topic(kafka_client *client, const kafka_options *opts, const char *topic,
+                        int partitions, int replication, const char *config_json,
+                        int if_missing, char **err) {
+  int existing;
+  int exists = brokers_are_mock(opts->brokers)
+                   ? mock_topic(opts->brokers, topic, 0)
+                   : !topic_metadata(client, topic, opts->timeout_ms, &existing) && existing > 0;
+  if (exists) {
+    if (if_missing) return SQLITE_OK;
+    *err = sqlite3_mprintf("kafka: topic '%s' already exists", topic);
+    return SQLITE_ERROR;
+  }
+  char reason[512] = "";
+  rd_kafka_resp_err_t e =
+      brokers_are_mock(opts->brokers)
+          ? create_mock_topic(opts, topic, partitions, replication, config_json, err)
+          : create_real_topic(client, opts, topic, partitions, replication, config_json, reason,
+                              sizeof reason, err);
+  if (*err) return SQLITE_ERROR;
+  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && if_missing) e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (e) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
+                           *reason ? ": " : "", reason);
+    return SQLITE_ERROR;
+  }
+  int created;
+  return topic_partitions_until(client, opts, topic, 1, &created, err);
+}
+
+/* The error of a DeleteTopics request, with its reason. */
+static rd_kafka_resp_err_t delete_topics_result(rd_kafka_queue_t *queue, int timeout_ms,
+                                                char *reason, size_t size) {
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+  if (!ev) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+  snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
+  if (!e) {
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    if (n == 1 && (e = rd_kafka_topic_result_error(res[0])))
+      snprintf(reason, size, "%s", rd_kafka_topic_result_error_string(res[0])
+                                       ? rd_kafka_topic_result_error_string(res[0])
+                                       : rd_kafka_err2str(e));
+  }
+  rd_kafka_event_destroy(ev);
+  return e;
+}
+
+int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
+                        char **err) {
+  if (brokers_are_mock(opts->brokers)) {
+    *err = sqlite3_mprintf("kafka: the mock cluster cannot delete topics (they last as long as the process)");
+    return SQLITE_ERROR;
+  }
+  char errstr[256], reason[512] = "";
+  rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_DeleteTopics(client->rk, &dt, 1, ao, queue);
+  rd_kafka_resp_err_t e = delete_topics_result(queue, opts->timeout_ms, reason, sizeof reason);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_DeleteTopic_destroy(dt);
+  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    *err = client_timeout_error(client, opts, "deleting a topic");
+  } else if (e) {
+    *err = sqlite3_mprintf("kafka: cannot delete topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
+                           *reason ? ": " : "", reason);
+  }
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}

@@ -1,0 +1,354 @@
+/*
+** Formats: Kafka bytes to SQL values on SELECT, SQL values to bytes on
+** INSERT. Nothing is ever mangled: bytes that are not valid UTF-8 come back
+** as a BLOB, and header values that are not UTF-8 as {"hex": "..."}.
+*/
+#include "kafka_ext.h"
+#include "format.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    /* Eight ASCII bytes at a time: most keys and values are ASCII. */
+    while (i + 8 <= n) {
+      unsigned long long w;
+      memcpy(&w, s + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    unsigned char c = s[i];
+    if (c < 0x80) { i++; continue; }
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (!len || c > 0xF4 || i + len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+        (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
+void format_result(sqlite3_context *ctx, kafka_format f, const void *data, size_t len) {
+  if (!data) sqlite3_result_null(ctx);
+  else if (f != KAFKA_FORMAT_BLOB && utf8_valid(data, len))
+    sqlite3_result_text64(ctx, data, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+  else sqlite3_result_blob64(ctx, data, len, SQLITE_TRANSIENT);
+}
+
+/* A header value as JSON: a string, null, or {"hex": "..."}. */
+static cJSON *header_value_json(const void *value, size_t len) {
+  if (!value) return cJSON_CreateNull();
+  if (utf8_valid(value, len) && !memchr(value, 0, len)) {
+    char *text = sqlite3_mprintf("%.*s", (int)len, (const char *)value);
+    cJSON *s = text ? cJSON_CreateString(text) : NULL;
+    sqlite3_free(text);
+    return s;
+  }
+  static const char digits[] = "0123456789abcdef";
+  char *hex = sqlite3_malloc64(len * 2 + 1);
+  if (!hex) return NULL;
+  for (size_t i = 0; i < len; i++) {
+    hex[2 * i] = digits[((const unsigned char *)value)[i] >> 4];
+    hex[2 * i + 1] = digits[((const unsigned char *)value)[i] & 15];
+  }
+  hex[len * 2] = 0;
+  cJSON *obj = cJSON_CreateObject();
+  if (obj && !cJSON_AddStringToObject(obj, HEADER_HEX_KEY, hex)) {
+    cJSON_Delete(obj);
+    obj = NULL;
+  }
+  sqlite3_free(hex);
+  return obj;
+}
+
+/* Adds value under name, turning a repeated name into an array. */
+static int header_add(cJSON *root, const char *name, cJSON *value) {
+  cJSON *prev = cJSON_GetObjectItemCaseSensitive(root, name);
+  if (!prev) return cJSON_AddItemToObject(root, name, value);
+  if (!cJSON_IsArray(prev) || !cJSON_GetArrayItem(prev, 0)) {
+    cJSON *array = cJSON_CreateArray();
+    if (!array) return 0;
+    cJSON_ReplaceItemInObjectCaseSensitive(root, name, array);
+    cJSON_AddItemToArray(array, prev);
+    prev = array;
+  }
+  return cJSON_AddItemToArray(prev, value);
+}
+
+char *format_headers_json(rd_kafka_headers_t *headers) {
+  if (!headers || !rd_kafka_header_cnt(headers)) return NULL;
+  cJSON *root = cJSON_CreateObject();
+  const char *name;
+  const void *value;
+  size_t len;
+  for (size_t i = 0; root && !rd_kafka_header_get_all(headers, i, &name, &value, &len); i++) {
+    cJSON *item = header_value_json(value, len);
+    if (!item || !header_add(root, name, item)) {
+      cJSON_Delete(item);
+      cJSON_Delete(root);
+      root = NULL;
+    }
+  }
+  char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!text) return NULL;
+  char *out = sqlite3_mprintf("%s", text);
+  cJSON_free(text);
+  return out;
+}
+
+static int hex_digit(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Adds one header from a JSON string, null, number, boolean or {"hex"}. */
+static int header_from_json(rd_kafka_headers_t *hdrs, const char *name, const cJSON *v, char **err) {
+  if (cJSON_IsNull(v)) return rd_kafka_header_add(hdrs, name, -1, NULL, 0) ? SQLITE_ERROR : SQLITE_OK;
+  if (cJSON_IsString(v)) return rd_kafka_header_add(hdrs, name, -1, v->valuestring, strlen(v->valuestring)) ? SQLITE_ERROR : SQLITE_OK;
+  const cJSON *hex = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, HEADER_HEX_KEY) : NULL;
+  if (hex && cJSON_IsString(hex) && !v->child->next) {
+    size_t n = strlen(hex->valuestring);
+    unsigned char *bytes = sqlite3_malloc64(n / 2 + 1);
+    int ok = bytes && n % 2 == 0;
+    for (size_t i = 0; ok && i < n / 2; i++) {
+      int hi = hex_digit(hex->valuestring[2 * i]), lo = hex_digit(hex->valuestring[2 * i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      bytes[i] = (unsigned char)(hi << 4 | lo);
+    }
+    if (ok) rd_kafka_header_add(hdrs, name, -1, bytes, n / 2);
+    sqlite3_free(bytes);
+    if (ok) return SQLITE_OK;
+    *err = sqlite3_mprintf("kafka: headers: \"%s\": {\"hex\": ...} needs an even number of hex digits", name);
+    return SQLITE_ERROR;
+  }
+  if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
+    char *text = cJSON_PrintUnformatted(v);
+    if (text) rd_kafka_header_add(hdrs, name, -1, text, strlen(text));
+    cJSON_free(text);
+    return text ? SQLITE_OK : SQLITE_NOMEM;
+  }
+  *err = sqlite3_mprintf("kafka: headers: \"%s\" must be a string, null, {\"hex\": \"...\"} or an "
+                         "array of them", name);
+  return SQLITE_ERROR;
+}
+
+int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err) {
+  cJSON *root = cJSON_Parse(json);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    *err = sqlite3_mprintf("kafka: headers must be a JSON object like {\"name\": \"value\"}");
+    return SQLITE_ERROR;
+  }
+  rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+  int rc = SQLITE_OK;
+  for (const cJSON *item = root->child; item && !rc; item = item->next) {
+    if (!cJSON_IsArray(item)) {
+      rc = header_from_json(hdrs, item->string, item, err);
+      continue;
+    }
+    for (const cJSON *v = item->child; v && !rc; v = v->next) rc = header_from_json(hdrs, item->string, v, err);
+  }
+  cJSON_Delete(root);
+  if (rc) {
+    rd_kafka_headers_destroy(hdrs);
+    return rc;
+  }
+  *out = hdrs;
+  return SQLITE_OK;
+}
+
+cJSON *format_parse_value(const void *data, size_t len, const char **why) {
+  if (!data) return NULL;
+  cJSON *root = cJSON_ParseWithLength(data, len);
+  if (!root) *why = "value is not valid JSON";
+  return root;
+}
+
+/* Follows a JSON path: $, .name, ."quoted name", [index], ["name"]. */
+static const cJSON *json_at(const cJSON *node, const char *path) {
+  if (*path++ != '$') return NULL;
+  char name[256];
+  while (node && *path) {
+    size_t n = 0;
+    if (*path == '.' && path[1] == '"') {
+      path += 2;
+      while (*path && *path != '"' && n + 1 < sizeof name) name[n++] = *path++;
+      if (*path++ != '"') return NULL;
+    } else if (*path == '.') {
+      path++;
+      while (*path && *path != '.' && *path != '[' && n + 1 < sizeof name) name[n++] = *path++;
+    } else if (*path == '[' && path[1] == '"') {
+      path += 2;
+      while (*path && *path != '"' && n + 1 < sizeof name) name[n++] = *path++;
+      if (*path++ != '"' || *path++ != ']') return NULL;
+    } else if (*path == '[') {
+      char *end;
+      long i = strtol(path + 1, &end, 10);
+      if (*end != ']' || i < 0) return NULL;
+      node = cJSON_IsArray(node) ? cJSON_GetArrayItem(node, (int)i) : NULL;
+      path = end + 1;
+      continue;
+    } else {
+      return NULL;
+    }
+    name[n] = 0;
+    node = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, name) : NULL;
+  }
+  return node;
+}
+
+/* A JSON number under the column's affinity. Integers beyond 2^53 come
+** through a double: cJSON keeps numbers as doubles. */
+static void number_result(sqlite3_context *ctx, char affinity, double d) {
+  int integral = d == floor(d) && fabs(d) < 9.2e18;
+  if (affinity == SQLITE_TEXT) {
+    char *text = integral ? sqlite3_mprintf("%lld", (sqlite3_int64)d) : sqlite3_mprintf("%!.17g", d);
+    sqlite3_result_text(ctx, text, -1, sqlite3_free);
+  } else if (integral && affinity != SQLITE_FLOAT) {
+    sqlite3_result_int64(ctx, (sqlite3_int64)d);
+  } else {
+    sqlite3_result_double(ctx, d);
+  }
+}
+
+/* A JSON string under the column's affinity: like SQLite's own INTEGER
+** and REAL columns, text that is a whole number becomes one. */
+static void string_result(sqlite3_context *ctx, char affinity, const char *text) {
+  if (affinity == SQLITE_INTEGER || affinity == SQLITE_FLOAT) {
+    char *end;
+    long long n = strtoll(text, &end, 10);
+    if (*text && !*end && affinity == SQLITE_INTEGER) { sqlite3_result_int64(ctx, n); return; }
+    double d = strtod(text, &end);
+    if (*text && !*end && isfinite(d)) { number_result(ctx, affinity, d); return; }
+  }
+  sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
+}
+
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root) {
+  const cJSON *v = root ? json_at(root, col->path) : NULL;
+  if (!v || cJSON_IsNull(v)) {
+    sqlite3_result_null(ctx);
+  } else if (cJSON_IsNumber(v)) {
+    number_result(ctx, col->affinity, v->valuedouble);
+  } else if (cJSON_IsBool(v)) {
+    if (col->affinity == SQLITE_TEXT) sqlite3_result_text(ctx, cJSON_IsTrue(v) ? "true" : "false", -1, SQLITE_STATIC);
+    else sqlite3_result_int(ctx, cJSON_IsTrue(v));
+  } else if (cJSON_IsString(v)) {
+    string_result(ctx, col->affinity, v->valuestring);
+  } else {
+    char *text = cJSON_PrintUnformatted(v);
+    if (text) sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
+    else sqlite3_result_error_nomem(ctx);
+    cJSON_free(text);
+  }
+}
+
+int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void **data,
+                 size_t *len, char **err) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_NULL) {
+    *data = NULL;
+    *len = 0;
+    return SQLITE_OK;
+  }
+  if (f == KAFKA_FORMAT_BLOB || type == SQLITE_BLOB) {
+    *data = sqlite3_value_blob(v);
+    *len = (size_t)sqlite3_value_bytes(v);
+  } else {
+    *data = sqlite3_value_text(v);
+    *len = (size_t)sqlite3_value_bytes(v);
+  }
+  if (!*data && *len == 0) *data = "";
+  if (f == KAFKA_FORMAT_JSON) {
+    cJSON *parsed = cJSON_ParseWithLength(*data, *len);
+    cJSON_Delete(parsed);
+    if (!parsed) {
+      *err = sqlite3_mprintf("kafka: %s is not valid JSON (the table's %s format is json)", what, what);
+      return SQLITE_ERROR;
+    }
+  }
+  return SQLITE_OK;
+}
+
+/* The JSON node for one typed column's SQL value. */
+static cJSON *typed_json(const typed_column *col, sqlite3_value *v, char **err) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_INTEGER: {
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)sqlite3_value_int64(v));
+    return cJSON_CreateRaw(text);
+  }
+  case SQLITE_FLOAT: {
+    double d = sqlite3_value_double(v);
+    if (!isfinite(d)) break;
+    char *text = sqlite3_mprintf("%!.17g", d);
+    cJSON *node = text ? cJSON_CreateRaw(text) : NULL;
+    sqlite3_free(text);
+    return node;
+  }
+  case SQLITE_TEXT:
+    return cJSON_CreateString((const char *)sqlite3_value_text(v));
+  }
+  *err = sqlite3_mprintf("kafka: column %s: a %s cannot go into a JSON value", col->name,
+                         sqlite3_value_type(v) == SQLITE_BLOB ? "BLOB" : "non-finite REAL");
+  return NULL;
+}
+
+/* The object under which path's last step goes, created as needed; *leaf
+** is that last step's name. Only object steps ($.a.b) can be composed. */
+static cJSON *compose_parent(cJSON *root, const char *path, char *leaf, size_t size) {
+  if (*path++ != '$' || *path != '.') return NULL;
+  cJSON *node = root;
+  while (*path == '.') {
+    path++;
+    size_t n = strcspn(path, ".[");
+    if (!n || n >= size || path[n] == '[') return NULL;
+    snprintf(leaf, size, "%.*s", (int)n, path);
+    path += n;
+    if (!*path) return node;
+    cJSON *child = cJSON_GetObjectItemCaseSensitive(node, leaf);
+    if (!child) child = cJSON_AddObjectToObject(node, leaf);
+    if (!cJSON_IsObject(child)) return NULL;
+    node = child;
+  }
+  return NULL;
+}
+
+int format_compose_value(const kafka_options *opts, sqlite3_value **values, char **json,
+                         char **err) {
+  cJSON *root = cJSON_CreateObject();
+  int rc = root ? SQLITE_OK : SQLITE_NOMEM;
+  for (int i = 0; i < opts->n_columns && !rc; i++) {
+    const typed_column *col = &opts->columns[i];
+    if (sqlite3_value_type(values[i]) == SQLITE_NULL) continue;
+    char leaf[256];
+    cJSON *parent = compose_parent(root, col->path, leaf, sizeof leaf);
+    if (!parent) {
+      *err = sqlite3_mprintf("kafka: column %s: cannot compose a value at path %s (only $.a.b "
+                             "object paths)", col->name, col->path);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    cJSON *node = typed_json(col, values[i], err);
+    if (!node) rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
+    else cJSON_AddItemToObject(parent, leaf, node);
+  }
+  char *text = rc ? NULL : cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (rc) return rc;
+  if (!text) return SQLITE_NOMEM;
+  *json = sqlite3_mprintf("%s", text);
+  cJSON_free(text);
+  return *json ? SQLITE_OK : SQLITE_NOMEM;
+}

@@ -1,0 +1,145 @@
+/*
+** sqlite-kafka: Apache Kafka topics as SQLite virtual tables.
+**
+**   .load ./build/kafka
+**   CREATE VIRTUAL TABLE t USING kafka(brokers = 'localhost:29092', topic = 'x');
+**
+** This file registers the `kafka` module and the extension's functions and
+** holds the table's life cycle (create, connect, disconnect); reading is
+** scan.c, writing produce.c, planning plan.c, options options.c.
+*/
+#include "kafka_ext.h"
+#include "admin.h"
+#include "client.h"
+#include "plan.h"
+#include "produce.h"
+#include "scan.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT1
+
+int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sqlite3_free(vtab->zErrMsg);
+  vtab->zErrMsg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  return SQLITE_ERROR;
+}
+
+/* Creates the topic when partitions= is given and it is missing, else
+** checks that it exists; the consumer used is kept for the first scan. */
+static int topic_check(kafka_vtab *vtab, char **err) {
+  kafka_client *client;
+  int rc = client_new_consumer(&vtab->opts, &client, err);
+  if (rc) return rc;
+  int partitions;
+  if (vtab->opts.partitions > 0)
+    rc = client_create_topic(client, &vtab->opts, vtab->opts.topic, vtab->opts.partitions,
+                             vtab->opts.replication, NULL, 1, err);
+  else
+    rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
+  if (rc) client_free(client);
+  else vtab->idle = client;
+  return rc;
+}
+
+static void vtab_free(kafka_vtab *vtab) {
+  if (!vtab) return;
+  produce_close(vtab);
+  scan_release_idle(vtab);
+  options_free(&vtab->opts);
+  sqlite3_free(vtab);
+}
+
+/* xCreate and xConnect. Only CREATE VIRTUAL TABLE (xCreate) talks to the
+** cluster; opening a database that holds kafka tables does not, so a
+** broker that is down does not keep the file from opening. */
+static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **err, int creating) {
+  (void)aux;
+  kafka_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
+  if (!vtab) return SQLITE_NOMEM;
+  memset(vtab, 0, sizeof *vtab);
+  vtab->db = db;
+  int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
+  char *schema = rc ? NULL : options_schema(&vtab->opts);
+  if (!rc && !schema) rc = SQLITE_NOMEM;
+  if (!rc) rc = sqlite3_declare_vtab(db, schema);
+  sqlite3_free(schema);
+  /* A trigger or view in an untrusted database must not reach a broker. */
+  if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (!rc && creating) rc = topic_check(vtab, err);
+  if (rc) {
+    vtab_free(vtab);
+    return rc;
+  }
+  *out = &vtab->base;
+  return SQLITE_OK;
+}
+
+static int kafka_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err) {
+  return kafka_init(db, aux, argc, argv, out, err, 1);
+}
+
+static int kafka_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                         sqlite3_vtab **out, char **err) {
+  return kafka_init(db, aux, argc, argv, out, err, 0);
+}
+
+/* Disconnect and destroy alike: DROP TABLE never deletes the topic. */
+static int kafka_disconnect(sqlite3_vtab *base) {
+  vtab_free((kafka_vtab *)base);
+  return SQLITE_OK;
+}
+
+static sqlite3_module kafka_module = {
+    1,                /* iVersion */
+    kafka_create,     /* xCreate */
+    kafka_connect,    /* xConnect */
+    plan_best_index,  /* xBestIndex */
+    kafka_disconnect, /* xDisconnect */
+    kafka_disconnect, /* xDestroy */
+    scan_open,        /* xOpen */
+    scan_close,       /* xClose */
+    scan_filter,      /* xFilter */
+    scan_next,        /* xNext */
+    scan_eof,         /* xEof */
+    scan_column,      /* xColumn */
+    scan_rowid,       /* xRowid */
+    produce_update,   /* xUpdate */
+    produce_begin,    /* xBegin */
+    produce_sync,     /* xSync */
+    produce_commit,   /* xCommit */
+    produce_rollback, /* xRollback */
+    NULL,             /* xFindFunction */
+    NULL,             /* xRename */
+    NULL,             /* xSavepoint */
+    NULL,             /* xRelease */
+    NULL,             /* xRollbackTo */
+    NULL,             /* xShadowName */
+};
+
+static void kafka_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  char *v = sqlite3_mprintf("sqlite-kafka %s, librdkafka %s", KAFKA_EXT_VERSION, rd_kafka_version_str());
+  sqlite3_result_text(ctx, v, -1, sqlite3_free);
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+  SQLITE_EXTENSION_INIT2(api);
+  int rc = sqlite3_create_module(db, "kafka", &kafka_module, NULL);
+  if (!rc)
+    rc = sqlite3_create_function(db, "kafka_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                 NULL, kafka_version_func, NULL, NULL);
+  if (!rc) rc = admin_register(db);
+  (void)err;
+  return rc;
+}

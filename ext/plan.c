@@ -1,0 +1,273 @@
+/*
+** Planning: the predicates xBestIndex pushes down to Kafka and the
+** scan_plan xFilter rebuilds from them.
+**
+** The contract between xBestIndex and xFilter. idxStr lists, in argv order
+** and separated by ", ", one entry per constraint handed to xFilter, so that
+** EXPLAIN QUERY PLAN reads as what was pushed down:
+**
+**   idxStr entry          argv value     effect on the scan
+**   --------------------  -------------  -------------------------------------
+**   partition =           integer        read that partition only
+**   partition IN          IN list        read those partitions (all at once)
+**   partition > >= < <=   integer        read a range of partitions
+**   offset = > >= < <=    integer        seek to / stop at offsets
+**   timestamp = > >=      ms             seek with offsets-for-times
+**   timestamp < <=        ms             filter only (timestamps need not grow)
+**   follow =              ms             follow mode: end after this much quiet
+**   LIMIT                 integer        stop after that many rows
+**   OFFSET                integer        added to LIMIT (SQLite skips them)
+**
+**   idxNum bit PLAN_TAIL (1): ORDER BY offset DESC LIMIT n, answered from
+**   the partitions' tails; idxStr then ends with "ORDER BY offset DESC".
+**
+** Every constraint except follow, LIMIT and OFFSET is also re-checked by
+** SQLite, so pushdown can make a query faster but never different. The
+** cursor applies the same bounds to every row itself (scan.c), which is
+** what makes LIMIT safe to push: SQLite offers it only when every other
+** constraint was taken.
+*/
+#include "kafka_ext.h"
+#include "plan.h"
+
+#include <math.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define PLAN_TAIL 1
+#define FULL_SCAN_ROWS 1000000.0
+
+typedef struct pushable {
+  int column;
+  unsigned char op;
+  const char *text;
+} pushable;
+
+static const pushable pushables[] = {
+    {KAFKA_COL_PARTITION, SQLITE_INDEX_CONSTRAINT_EQ, "partition ="},
+    {KAFKA_COL_PARTITION, SQLITE_INDEX_CONSTRAINT_GT, "partition >"},
+    {KAFKA_COL_PARTITION, SQLITE_INDEX_CONSTRAINT_GE, "partition >="},
+    {KAFKA_COL_PARTITION, SQLITE_INDEX_CONSTRAINT_LT, "partition <"},
+    {KAFKA_COL_PARTITION, SQLITE_INDEX_CONSTRAINT_LE, "partition <="},
+    {KAFKA_COL_OFFSET, SQLITE_INDEX_CONSTRAINT_EQ, "offset ="},
+    {KAFKA_COL_OFFSET, SQLITE_INDEX_CONSTRAINT_GT, "offset >"},
+    {KAFKA_COL_OFFSET, SQLITE_INDEX_CONSTRAINT_GE, "offset >="},
+    {KAFKA_COL_OFFSET, SQLITE_INDEX_CONSTRAINT_LT, "offset <"},
+    {KAFKA_COL_OFFSET, SQLITE_INDEX_CONSTRAINT_LE, "offset <="},
+    {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_EQ, "timestamp ="},
+    {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_GT, "timestamp >"},
+    {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_GE, "timestamp >="},
+    {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LT, "timestamp <"},
+    {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LE, "timestamp <="},
+    {KAFKA_COL_FOLLOW, SQLITE_INDEX_CONSTRAINT_EQ, "follow ="},
+    {-1, SQLITE_INDEX_CONSTRAINT_LIMIT, "LIMIT"},
+    {-1, SQLITE_INDEX_CONSTRAINT_OFFSET, "OFFSET"},
+};
+#define N_PUSHABLE ((int)(sizeof pushables / sizeof *pushables))
+#define TAIL_TEXT "ORDER BY offset DESC"
+
+static const pushable *find_pushable(const struct sqlite3_index_constraint *c) {
+  for (int i = 0; i < N_PUSHABLE; i++) {
+    int any_column = pushables[i].column < 0;
+    if (pushables[i].op == c->op && (any_column || pushables[i].column == c->iColumn))
+      return &pushables[i];
+  }
+  return NULL;
+}
+
+/* A constant right-hand side known at planning time, for the estimates. */
+static int rhs_integer(sqlite3_index_info *info, int i, sqlite3_int64 *out) {
+  sqlite3_value *v = NULL;
+  if (sqlite3_vtab_rhs_value(info, i, &v) != SQLITE_OK || !v) return 0;
+  if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER) return 0;
+  *out = sqlite3_value_int64(v);
+  return 1;
+}
+
+/* Rows a plan reads, roughly: what makes SQLite prefer pushdown. */
+static double estimate_rows(sqlite3_index_info *info, const int *taken, int tail) {
+  double rows = FULL_SCAN_ROWS;
+  int offset_lo = 0, offset_hi = 0;
+  sqlite3_int64 limit = -1;
+  for (int i = 0; i < info->nConstraint; i++) {
+    if (!taken[i]) continue;
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) { rhs_integer(info, i, &limit); continue; }
+    if (c->iColumn == KAFKA_COL_PARTITION) rows /= c->op == SQLITE_INDEX_CONSTRAINT_EQ ? 8 : 2;
+    else if (c->iColumn == KAFKA_COL_OFFSET && c->op == SQLITE_INDEX_CONSTRAINT_EQ) offset_lo = offset_hi = 1;
+    else if (c->iColumn == KAFKA_COL_OFFSET && (c->op & (SQLITE_INDEX_CONSTRAINT_GT | SQLITE_INDEX_CONSTRAINT_GE))) offset_lo = 1;
+    else if (c->iColumn == KAFKA_COL_OFFSET) offset_hi = 1;
+    else if (c->iColumn == KAFKA_COL_TIMESTAMP && !(c->op & (SQLITE_INDEX_CONSTRAINT_LT | SQLITE_INDEX_CONSTRAINT_LE))) rows /= 4;
+  }
+  if (offset_lo && offset_hi) rows = rows > 100 ? 100 : rows;
+  else if (offset_lo || offset_hi) rows /= 4;
+  if (limit >= 0 && limit < rows) rows = limit > 0 ? (double)limit : 1;
+  if (tail && rows < 1) rows = 1;
+  return rows;
+}
+
+/* ORDER BY offset DESC alone, with a LIMIT to answer it from the tails. */
+static int wants_tail(sqlite3_vtab *vtab, sqlite3_index_info *info, const int *taken) {
+  if (((kafka_vtab *)vtab)->opts.group) return 0;
+  if (info->nOrderBy != 1 || info->aOrderBy[0].iColumn != KAFKA_COL_OFFSET || !info->aOrderBy[0].desc) return 0;
+  for (int i = 0; i < info->nConstraint; i++)
+    if (taken[i] && info->aConstraint[i].op == SQLITE_INDEX_CONSTRAINT_LIMIT) return 1;
+  return 0;
+}
+
+int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
+  int taken[info->nConstraint > 0 ? info->nConstraint : 1];
+  sqlite3_str *idx = sqlite3_str_new(NULL);
+  int argc = 0;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const pushable *p = info->aConstraint[i].usable ? find_pushable(&info->aConstraint[i]) : NULL;
+    taken[i] = p != NULL;
+    if (!p) continue;
+    int in = p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ &&
+             sqlite3_vtab_in(info, i, 1);
+    info->aConstraintUsage[i].argvIndex = ++argc;
+    info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW || p->column < 0;
+    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", in ? "partition IN" : p->text);
+  }
+  int tail = wants_tail(vtab, info, taken);
+  if (tail) {
+    info->idxNum |= PLAN_TAIL;
+    info->orderByConsumed = 1;
+    sqlite3_str_appendf(idx, "%s%s", argc ? ", " : "", TAIL_TEXT);
+  }
+  double rows = estimate_rows(info, taken, tail);
+  info->estimatedRows = (sqlite3_int64)rows;
+  info->estimatedCost = rows + 10;
+  info->idxStr = sqlite3_str_finish(idx);
+  info->needToFreeIdxStr = 1;
+  return info->idxStr || !argc ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Integer bounds lo <= x <= hi implied by `x op v`, following SQLite's
+** comparison rules for an INTEGER column: text that looks numeric compares
+** as a number, other text and blobs compare above every number, NULL never
+** compares. Returns 0 when no row can match. */
+static int narrow(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi) {
+  int type = sqlite3_value_numeric_type(v);
+  if (type == SQLITE_NULL) return 0;
+  if (type == SQLITE_TEXT || type == SQLITE_BLOB) return op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE;
+  double d = sqlite3_value_double(v);
+  sqlite3_int64 n = sqlite3_value_int64(v);
+  int exact = type == SQLITE_INTEGER || d == (double)n;
+  if (d >= 9.2e18) d = 9.2e18;
+  if (d <= -9.2e18) d = -9.2e18;
+  sqlite3_int64 up = exact ? n : (sqlite3_int64)ceil(d), down = exact ? n : (sqlite3_int64)floor(d);
+  switch (op) {
+  case SQLITE_INDEX_CONSTRAINT_EQ: if (!exact) return 0; if (n > *lo) *lo = n; if (n < *hi) *hi = n; break;
+  case SQLITE_INDEX_CONSTRAINT_GT: if ((exact ? n + 1 : up) > *lo) *lo = exact ? n + 1 : up; break;
+  case SQLITE_INDEX_CONSTRAINT_GE: if (up > *lo) *lo = up; break;
+  case SQLITE_INDEX_CONSTRAINT_LT: if ((exact ? n - 1 : down) < *hi) *hi = exact ? n - 1 : down; break;
+  case SQLITE_INDEX_CONSTRAINT_LE: if (down < *hi) *hi = down; break;
+  }
+  return *lo <= *hi;
+}
+
+static int list_has(const int32_t *list, int n, int32_t p) {
+  for (int i = 0; i < n; i++)
+    if (list[i] == p) return 1;
+  return 0;
+}
+
+/* Narrows the plan's partition list to an IN list's values (the first IN
+** list sets it; a second one intersects). */
+static int add_partitions_in(scan_plan *plan, sqlite3_value *list) {
+  int32_t *values = NULL;
+  int n = 0, rc;
+  sqlite3_value *v;
+  for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(list, &v)) {
+    if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER) continue;
+    sqlite3_int64 p = sqlite3_value_int64(v);
+    if (p < 0 || p > INT32_MAX) continue;
+    if (plan->part_list && !list_has(plan->part_list, plan->n_part_list, (int32_t)p)) continue;
+    int32_t *grown = sqlite3_realloc64(values, sizeof *grown * (n + 1));
+    if (!grown) { rc = SQLITE_NOMEM; break; }
+    values = grown;
+    values[n++] = (int32_t)p;
+  }
+  sqlite3_free(plan->part_list);
+  plan->part_list = values;
+  plan->n_part_list = n;
+  if (!n) plan->empty = 1;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Applies one idxStr entry with its argv value to the plan. */
+static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value *v,
+                       sqlite3_int64 *part_lo, sqlite3_int64 *part_hi, sqlite3_int64 *ts_hi,
+                       sqlite3_int64 *limit_extra) {
+  if (in) return add_partitions_in(plan, v);
+  sqlite3_int64 ts_lo = plan->timestamp_lo;
+  switch (p->column) {
+  case KAFKA_COL_PARTITION: plan->empty |= !narrow(p->op, v, part_lo, part_hi); break;
+  case KAFKA_COL_OFFSET: {
+    sqlite3_int64 lo = plan->offset_lo, hi = plan->offset_hi;
+    plan->empty |= !narrow(p->op, v, &lo, &hi);
+    plan->offset_lo = lo;
+    plan->offset_hi = hi;
+    break;
+  }
+  case KAFKA_COL_TIMESTAMP: plan->empty |= !narrow(p->op, v, &ts_lo, ts_hi); plan->timestamp_lo = ts_lo; break;
+  case KAFKA_COL_FOLLOW: plan->follow_ms = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0; break;
+  default:
+    if (p->op == SQLITE_INDEX_CONSTRAINT_LIMIT) plan->limit = sqlite3_value_int64(v) >= 0 ? sqlite3_value_int64(v) : PLAN_NO_LIMIT;
+    else *limit_extra = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0;
+  }
+  return SQLITE_OK;
+}
+
+static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
+  *in = len == strlen("partition IN") && !strncmp(text, "partition IN", len);
+  if (*in) return &pushables[0];
+  for (int i = 0; i < N_PUSHABLE; i++)
+    if (strlen(pushables[i].text) == len && !strncmp(pushables[i].text, text, len)) return &pushables[i];
+  return NULL;
+}
+
+int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
+                     sqlite3_value **argv, char **err) {
+  memset(plan, 0, sizeof *plan);
+  plan->offset_hi = INT64_MAX;
+  plan->timestamp_lo = -1;
+  plan->limit = PLAN_NO_LIMIT;
+  plan->follow_ms = -1;
+  plan->tail = (idx_num & PLAN_TAIL) != 0;
+  sqlite3_int64 part_lo = 0, part_hi = INT32_MAX, ts_hi = INT64_MAX, limit_extra = 0;
+  const char *s = idx_str ? idx_str : "";
+  for (int arg = 0; *s && strncmp(s, TAIL_TEXT, strlen(TAIL_TEXT)); arg++) {
+    size_t len = strcspn(s, ",");
+    int in;
+    const pushable *p = pushable_by_text(s, len, &in);
+    if (!p || arg >= argc) {
+      *err = sqlite3_mprintf("kafka: internal error: bad plan '%s'", idx_str);
+      return SQLITE_ERROR;
+    }
+    int rc = apply_entry(plan, p, in, argv[arg], &part_lo, &part_hi, &ts_hi, &limit_extra);
+    if (rc) return rc;
+    s += len;
+    while (*s == ',' || *s == ' ') s++;
+  }
+  if (plan->limit != PLAN_NO_LIMIT) plan->limit += limit_extra;
+  plan->timestamp_hi = ts_hi;
+  plan->part_lo = (int32_t)part_lo;
+  plan->part_hi = (int32_t)part_hi;
+  return SQLITE_OK;
+}
+
+int plan_wants_partition(const scan_plan *plan, int32_t p) {
+  if (p < plan->part_lo || p > plan->part_hi) return 0;
+  if (!plan->part_list) return 1;
+  for (int i = 0; i < plan->n_part_list; i++)
+    if (plan->part_list[i] == p) return 1;
+  return 0;
+}
+
+void plan_free(scan_plan *plan) {
+  sqlite3_free(plan->part_list);
+  plan->part_list = NULL;
+}

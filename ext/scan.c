@@ -1,0 +1,516 @@
+/*
+** Scanning: the cursor of the `kafka` module.
+**
+** A scan is a snapshot: each partition the plan wants is read from its start
+** (low watermark, a pushed-down offset or timestamp, or a group's committed
+** offset) to its end as of the scan's start (high watermark, or last stable
+** offset under read_committed). A partition is done at its end offset or on
+** the end-of-partition signal, whichever comes first, so a compacted tail or
+** a transaction marker never makes a scan wait. Messages arrive in batches
+** from the consumer queue; every wait is bounded by timeout_ms and checks
+** for sqlite3_interrupt().
+*/
+#include "kafka_ext.h"
+#include "client.h"
+#include "format.h"
+#include "group.h"
+#include "plan.h"
+#include "scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define BATCH_SIZE 1024
+#define WAIT_SLICE_MS 100
+
+typedef struct kafka_cursor {
+  sqlite3_vtab_cursor base;        /* must come first */
+  kafka_client *consumer;
+  rd_kafka_queue_t *queue;
+  sqlite3_stmt *interrupt_probe;   /* SELECT 1, stepped to notice sqlite3_interrupt() */
+  scan_plan plan;
+  partition_scan *parts;
+  int n_parts;
+  int n_open;                      /* partitions not done */
+  int *part_index;                 /* partition id -> index in parts, or -1 */
+  int n_topic_partitions;
+  rd_kafka_message_t *batch[BATCH_SIZE];
+  int batch_len, batch_pos;
+  rd_kafka_message_t *row;         /* the current row */
+  sqlite3_int64 rowid;
+  sqlite3_int64 delivered;         /* rows positioned on so far */
+  int eof;
+  rd_kafka_message_t **tail;       /* tail mode: the rows, newest first */
+  int n_tail, tail_pos;
+  cJSON *json;                     /* the current row's parsed value */
+  const char *json_error;
+  int json_done;
+} kafka_cursor;
+
+static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
+  kafka_cursor *c = sqlite3_malloc64(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  int rc = sqlite3_prepare_v2(((kafka_vtab *)vtab)->db, "SELECT 1", -1, &c->interrupt_probe, NULL);
+  if (rc) {
+    sqlite3_free(c);
+    return rc;
+  }
+  *out = &c->base;
+  return SQLITE_OK;
+}
+
+/* Forgets the current row's decoding. */
+static void row_clear(kafka_cursor *c) {
+  cJSON_Delete(c->json);
+  c->json = NULL;
+  c->json_error = NULL;
+  c->json_done = 0;
+}
+
+static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
+  row_clear(c);
+  if (c->row && !c->tail) rd_kafka_message_destroy(c->row);
+  c->row = m;
+}
+
+static void release_consumer(kafka_cursor *c) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  if (c->queue) rd_kafka_queue_destroy(c->queue);
+  c->queue = NULL;
+  if (!c->consumer) return;
+  rd_kafka_assign(c->consumer->rk, NULL);
+  if (!vtab->idle) vtab->idle = c->consumer;
+  else client_free(c->consumer);
+  c->consumer = NULL;
+}
+
+/* Ends the scan and frees what it holds (also before a new xFilter). */
+static void scan_reset(kafka_cursor *c) {
+  set_row(c, NULL);
+  for (; c->batch_pos < c->batch_len; c->batch_pos++) rd_kafka_message_destroy(c->batch[c->batch_pos]);
+  c->batch_pos = c->batch_len = 0;
+  for (int i = 0; i < c->n_tail; i++) rd_kafka_message_destroy(c->tail[i]);
+  sqlite3_free(c->tail);
+  c->tail = NULL;
+  c->n_tail = c->tail_pos = 0;
+  /* A scan that read to its end or to its LIMIT delivered every row it
+  ** read: only then is its position committed (see group.c). */
+  int finished = c->eof || c->delivered >= c->plan.limit;
+  if (finished && c->consumer && cursor_vtab(c)->opts.group) {
+    char *err = NULL;
+    group_commit(c->consumer, &cursor_vtab(c)->opts, c->parts, c->n_parts, &err);
+    sqlite3_free(err);
+  }
+  release_consumer(c);
+  sqlite3_free(c->parts);
+  sqlite3_free(c->part_index);
+  c->parts = NULL;
+  c->part_index = NULL;
+  c->n_parts = c->n_open = 0;
+  plan_free(&c->plan);
+  c->eof = 0;
+  c->delivered = 0;
+}
+
+int scan_close(sqlite3_vtab_cursor *cursor) {
+  kafka_cursor *c = (kafka_cursor *)cursor;
+  scan_reset(c);
+  sqlite3_finalize(c->interrupt_probe);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+void scan_release_idle(kafka_vtab *vtab) {
+  client_free(vtab->idle);
+  vtab->idle = NULL;
+}
+
+/* The table's idle consumer, or a new one. */
+static int acquire_consumer(kafka_cursor *c, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  if (vtab->idle) {
+    c->consumer = vtab->idle;
+    vtab->idle = NULL;
+  } else {
+    int rc = client_new_consumer(&vtab->opts, &c->consumer, err);
+    if (rc) return rc;
+  }
+  c->queue = rd_kafka_queue_get_consumer(c->consumer->rk);
+  return SQLITE_OK;
+}
+
+/* Offsets of every partition in parts for one ListOffsets time (-2:
+** earliest, -1: latest, else a timestamp). out[i] is -1 where a timestamp
+** has no message at or after it. */
+static int list_offsets(kafka_cursor *c, int64_t when, int64_t *out, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(c->n_parts);
+  for (int i = 0; i < c->n_parts; i++)
+    rd_kafka_topic_partition_list_add(list, vtab->opts.topic, c->parts[i].partition)->offset = when;
+  rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->consumer->rk, list, vtab->opts.timeout_ms);
+  for (int i = 0; !e && i < list->cnt; i++) {
+    e = list->elems[i].err;
+    out[i] = list->elems[i].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
+    *err = client_timeout_error(c->consumer, &vtab->opts, "listing offsets");
+  } else if (e) {
+    *err = sqlite3_mprintf("kafka: topic '%s': listing %s offsets: %s", vtab->opts.topic,
+                           when == -2 ? "earliest" : when == -1 ? "latest" : "timestamp",
+                           rd_kafka_err2str(e));
+  }
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
+/* The partitions the plan wants, before their ranges are known. */
+static int choose_partitions(kafka_cursor *c, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  int n;
+  int rc = client_topic_partitions(c->consumer, &vtab->opts, vtab->opts.topic, &n, err);
+  if (rc) return rc;
+  c->parts = sqlite3_malloc64(sizeof *c->parts * n);
+  c->part_index = sqlite3_malloc64(sizeof *c->part_index * n);
+  if (!c->parts || !c->part_index) return SQLITE_NOMEM;
+  c->n_topic_partitions = n;
+  for (int p = 0; p < n; p++) {
+    c->part_index[p] = -1;
+    if (!plan_wants_partition(&c->plan, p)) continue;
+    partition_scan *ps = &c->parts[c->n_parts];
+    memset(ps, 0, sizeof *ps);
+    ps->partition = p;
+    ps->next = -1;
+    c->part_index[p] = c->n_parts++;
+  }
+  return SQLITE_OK;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Where a timestamp bound starts each partition. The mock cluster has no
+** timestamp look-ups: there the scan starts at the low watermark and the
+** bound only filters (still exact, just not faster). */
+static int timestamp_starts(kafka_cursor *c, int64_t *high, char **err) {
+  int64_t *at = sqlite3_malloc64(sizeof *at * (c->n_parts ? c->n_parts : 1));
+  if (!at) return SQLITE_NOMEM;
+  int rc = list_offsets(c, c->plan.timestamp_lo, at, err);
+  if (rc && brokers_are_mock(cursor_vtab(c)->opts.brokers)) {
+    sqlite3_free(*err);
+    *err = NULL;
+    rc = SQLITE_OK;
+  } else {
+    for (int i = 0; !rc && i < c->n_parts; i++)
+      c->parts[i].start = max64(c->parts[i].start, at[i] < 0 ? high[i] : at[i]);
+  }
+  sqlite3_free(at);
+  return rc;
+}
+
+/* Sets each partition's [start, end) from the watermarks and the plan. */
+static int plan_ranges(kafka_cursor *c, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  int n = c->n_parts ? c->n_parts : 1;
+  int64_t *low = sqlite3_malloc64(sizeof *low * n), *high = sqlite3_malloc64(sizeof *high * n);
+  int rc = low && high ? SQLITE_OK : SQLITE_NOMEM;
+  if (!rc && c->n_parts) rc = list_offsets(c, -2, low, err);
+  if (!rc && c->n_parts) rc = list_offsets(c, -1, high, err);
+  int follow = c->plan.follow_ms >= 0;
+  for (int i = 0; !rc && i < c->n_parts; i++) {
+    partition_scan *ps = &c->parts[i];
+    int64_t hi_bound = c->plan.offset_hi == INT64_MAX ? INT64_MAX : c->plan.offset_hi + 1;
+    ps->start = max64(low[i], c->plan.offset_lo);
+    ps->end = follow ? hi_bound : min64(high[i], hi_bound);
+  }
+  if (!rc && c->plan.timestamp_lo >= 0 && c->n_parts) rc = timestamp_starts(c, high, err);
+  if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, c->parts, c->n_parts, low, high, err);
+  sqlite3_free(low);
+  sqlite3_free(high);
+  return rc;
+}
+
+/* Assigns every partition with something to read at its start offset
+** (assign() is given the offsets: no seek after it). */
+static int assign_ranges(kafka_cursor *c, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(c->n_parts);
+  c->n_open = 0;
+  for (int i = 0; i < c->n_parts; i++) {
+    partition_scan *ps = &c->parts[i];
+    ps->done = ps->start >= ps->end;
+    if (ps->done) continue;
+    rd_kafka_topic_partition_list_add(list, vtab->opts.topic, ps->partition)->offset = ps->start;
+    c->n_open++;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_assign(c->consumer->rk, c->n_open ? list : NULL);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) *err = sqlite3_mprintf("kafka: topic '%s': assign: %s", vtab->opts.topic, rd_kafka_err2str(e));
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
+/* SQLITE_INTERRUPT once sqlite3_interrupt() was called: a nested statement
+** sees the connection's interrupt flag (SQLite 3.40 has no
+** sqlite3_is_interrupted()). */
+static int check_interrupt(kafka_cursor *c) {
+  int rc = sqlite3_step(c->interrupt_probe);
+  sqlite3_reset(c->interrupt_probe);
+  return rc == SQLITE_INTERRUPT ? SQLITE_INTERRUPT : SQLITE_OK;
+}
+
+static void partition_done(kafka_cursor *c, partition_scan *ps) {
+  if (ps->done) return;
+  ps->done = 1;
+  c->n_open--;
+}
+
+/* Handles one message from the queue: returns 1 when it is a row to show
+** (kept), 0 when it was consumed here (destroyed), -1 on a scan error. */
+static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
+  int idx = m->partition >= 0 && m->partition < c->n_topic_partitions ? c->part_index[m->partition] : -1;
+  partition_scan *ps = idx >= 0 ? &c->parts[idx] : NULL;
+  int keep = 0;
+  if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (ps && c->plan.follow_ms < 0) partition_done(c, ps);
+  } else if (m->err && (ps || m->err == RD_KAFKA_RESP_ERR__FATAL)) {
+    *err = sqlite3_mprintf("kafka: topic '%s' partition %d: %s", cursor_vtab(c)->opts.topic,
+                           (int)m->partition, rd_kafka_message_errstr(m));
+    keep = -1;
+  } else if (!m->err && ps && !ps->done && m->offset >= ps->start) {
+    if (m->offset >= ps->end) {
+      partition_done(c, ps);
+    } else {
+      ps->next = m->offset + 1;
+      if (m->offset + 1 >= ps->end) partition_done(c, ps);
+      int64_t ts = rd_kafka_message_timestamp(m, NULL);
+      keep = ts >= c->plan.timestamp_lo && ts <= c->plan.timestamp_hi;
+    }
+  }
+  if (keep != 1) rd_kafka_message_destroy(m);
+  return keep;
+}
+
+/* Waits for the next batch. An empty wait longer than timeout_ms is an
+** error while a snapshot is unfinished; in follow mode, follow_ms of quiet
+** ends the scan. */
+static int refill(kafka_cursor *c, long long *idle_since, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  ssize_t n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, BATCH_SIZE);
+  if (n < 0) {
+    *err = sqlite3_mprintf("kafka: topic '%s': consume: %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
+    return SQLITE_ERROR;
+  }
+  c->batch_pos = 0;
+  c->batch_len = (int)n;
+  if (n > 0) {
+    *idle_since = now_ms();
+    return SQLITE_OK;
+  }
+  if (check_interrupt(c)) {
+    *err = sqlite3_mprintf("interrupted");
+    return SQLITE_INTERRUPT;
+  }
+  long long idle = now_ms() - *idle_since;
+  if (c->plan.follow_ms >= 0) {
+    if (idle >= c->plan.follow_ms) c->n_open = 0;
+  } else if (idle >= vtab->opts.timeout_ms) {
+    char *what = sqlite3_mprintf("reading topic '%s' (%d partitions not at their end)", vtab->opts.topic, c->n_open);
+    *err = client_timeout_error(c->consumer, &vtab->opts, what ? what : "reading");
+    sqlite3_free(what);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/* The next message of the scan in *out, or NULL at its end. */
+static int pull(kafka_cursor *c, rd_kafka_message_t **out, char **err) {
+  long long idle_since = now_ms();
+  *out = NULL;
+  while (c->n_open > 0 || c->batch_pos < c->batch_len) {
+    if (c->batch_pos == c->batch_len) {
+      int rc = refill(c, &idle_since, err);
+      if (rc) return rc;
+      continue;
+    }
+    rd_kafka_message_t *m = c->batch[c->batch_pos++];
+    int took = take_message(c, m, err);
+    if (took < 0) return SQLITE_ERROR;
+    if (took) {
+      *out = m;
+      return SQLITE_OK;
+    }
+  }
+  return SQLITE_OK;
+}
+
+static int by_offset_desc(const void *a, const void *b) {
+  const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a, *y = *(rd_kafka_message_t *const *)b;
+  if (x->offset != y->offset) return x->offset < y->offset ? 1 : -1;
+  return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* Tail mode: reads back from each partition's end, a window at a time
+** that doubles each round, until the partition gave LIMIT rows passing the
+** filters or reached its start; then orders the rows newest first. */
+static int tail_fill(kafka_cursor *c, char **err) {
+  int n = c->n_parts ? c->n_parts : 1;
+  int64_t *floor = sqlite3_malloc64(sizeof *floor * n), *top = sqlite3_malloc64(sizeof *top * n);
+  int64_t *count = sqlite3_malloc64(sizeof *count * n);
+  int rc = floor && top && count ? SQLITE_OK : SQLITE_NOMEM;
+  for (int i = 0; !rc && i < c->n_parts; i++) {
+    floor[i] = c->parts[i].start;
+    top[i] = c->parts[i].end;
+    count[i] = 0;
+  }
+  for (int64_t window = c->plan.limit > 0 ? c->plan.limit : 1; !rc; window *= 2) {
+    int more = 0;
+    for (int i = 0; i < c->n_parts; i++) {
+      partition_scan *ps = &c->parts[i];
+      ps->end = count[i] < c->plan.limit ? top[i] : floor[i];
+      ps->start = max64(floor[i], ps->end - window);
+      top[i] = ps->start;
+      more |= ps->start < ps->end;
+    }
+    if (!more || (rc = assign_ranges(c, err))) break;
+    rd_kafka_message_t *m;
+    while (!(rc = pull(c, &m, err)) && m) {
+      rd_kafka_message_t **grown = sqlite3_realloc64(c->tail, sizeof *grown * (c->n_tail + 1));
+      if (!grown) {
+        rd_kafka_message_destroy(m);
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      c->tail = grown;
+      c->tail[c->n_tail++] = m;
+      count[c->part_index[m->partition]]++;
+    }
+  }
+  sqlite3_free(floor);
+  sqlite3_free(top);
+  sqlite3_free(count);
+  if (!rc && c->n_tail) qsort(c->tail, (size_t)c->n_tail, sizeof *c->tail, by_offset_desc);
+  return rc;
+}
+
+/* Positions on the next row. */
+static int advance(kafka_cursor *c, char **err) {
+  if (c->delivered >= c->plan.limit) {
+    set_row(c, NULL);
+    c->eof = 1;
+    return SQLITE_OK;
+  }
+  rd_kafka_message_t *m = NULL;
+  if (c->tail) {
+    m = c->tail_pos < c->n_tail ? c->tail[c->tail_pos++] : NULL;
+  } else {
+    int rc = pull(c, &m, err);
+    if (rc) return rc;
+  }
+  set_row(c, m);
+  if (!m) {
+    c->eof = 1;
+    return SQLITE_OK;
+  }
+  c->delivered++;
+  c->rowid++;
+  return SQLITE_OK;
+}
+
+int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, int argc,
+                sqlite3_value **argv) {
+  kafka_cursor *c = (kafka_cursor *)cursor;
+  char *err = NULL;
+  scan_reset(c);
+  int rc = plan_from_filter(&c->plan, idx_num, idx_str, argc, argv, &err);
+  if (!rc && c->plan.empty) {
+    c->eof = 1;
+    return SQLITE_OK;
+  }
+  if (!rc) rc = acquire_consumer(c, &err);
+  if (!rc) rc = choose_partitions(c, &err);
+  if (!rc) rc = plan_ranges(c, &err);
+  if (!rc) rc = c->plan.tail ? tail_fill(c, &err) : assign_ranges(c, &err);
+  if (!rc) rc = advance(c, &err);
+  if (err) vtab_error(cursor->pVtab, "%s", err);
+  sqlite3_free(err);
+  return rc;
+}
+
+int scan_next(sqlite3_vtab_cursor *cursor) {
+  kafka_cursor *c = (kafka_cursor *)cursor;
+  char *err = NULL;
+  int rc = advance(c, &err);
+  if (err) vtab_error(cursor->pVtab, "%s", err);
+  sqlite3_free(err);
+  return rc;
+}
+
+int scan_eof(sqlite3_vtab_cursor *cursor) { return ((kafka_cursor *)cursor)->eof; }
+
+int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid) {
+  *rowid = ((kafka_cursor *)cursor)->rowid;
+  return SQLITE_OK;
+}
+
+/* Parses the row's value once, for the typed and error columns. */
+static void decode_value(kafka_cursor *c) {
+  if (c->json_done) return;
+  c->json_done = 1;
+  kafka_vtab *vtab = cursor_vtab(c);
+  if (!c->row->payload || (!vtab->opts.n_columns && vtab->opts.value_format != KAFKA_FORMAT_JSON)) return;
+  c->json = format_parse_value(c->row->payload, c->row->len, &c->json_error);
+}
+
+/* on_error = fail: the statement fails and says where. */
+static int decode_failed(kafka_cursor *c, sqlite3_context *ctx) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  if (!c->json_error || !vtab->opts.on_error_fail) return 0;
+  char *msg = sqlite3_mprintf("kafka: topic '%s' partition %d offset %lld: %s", vtab->opts.topic,
+                              (int)c->row->partition, (long long)c->row->offset, c->json_error);
+  sqlite3_result_error(ctx, msg, -1);
+  sqlite3_free(msg);
+  return 1;
+}
+
+int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
+  kafka_cursor *c = (kafka_cursor *)cursor;
+  kafka_vtab *vtab = cursor_vtab(c);
+  rd_kafka_message_t *m = c->row;
+  rd_kafka_headers_t *headers;
+  int64_t ts;
+  switch (column) {
+  case KAFKA_COL_PARTITION: sqlite3_result_int(ctx, m->partition); break;
+  case KAFKA_COL_OFFSET: sqlite3_result_int64(ctx, m->offset); break;
+  case KAFKA_COL_TIMESTAMP:
+    ts = rd_kafka_message_timestamp(m, NULL);
+    if (ts >= 0) sqlite3_result_int64(ctx, ts);
+    break;
+  case KAFKA_COL_KEY: format_result(ctx, vtab->opts.key_format, m->key, m->key_len); break;
+  case KAFKA_COL_VALUE: format_result(ctx, vtab->opts.value_format, m->payload, m->len); break;
+  case KAFKA_COL_HEADERS:
+    if (!rd_kafka_message_headers(m, &headers)) sqlite3_result_text(ctx, format_headers_json(headers), -1, sqlite3_free);
+    break;
+  case KAFKA_COL_ERROR:
+    decode_value(c);
+    if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_STATIC);
+    break;
+  case KAFKA_COL_FOLLOW:
+    if (c->plan.follow_ms >= 0) sqlite3_result_int64(ctx, c->plan.follow_ms);
+    break;
+  default:
+    decode_value(c);
+    if (!decode_failed(c, ctx)) format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json);
+  }
+  return SQLITE_OK;
+}

@@ -1,0 +1,50 @@
+/*
+** Formats (ext/format.c): how Kafka bytes map to SQL values and back.
+** Keys and values are text, blob or json; headers are a JSON object;
+** typed columns are read from and composed into a JSON value.
+*/
+#ifndef KAFKA_FORMAT_H
+#define KAFKA_FORMAT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "kafka_ext.h"
+
+/* The marker of a header value that is not UTF-8: {"hex": "00ff"}. */
+#define HEADER_HEX_KEY "hex"
+
+/* Non-zero when the n bytes at s are valid UTF-8 with no NUL byte. */
+int utf8_valid(const unsigned char *s, size_t n);
+
+/* Sets the result to bytes of a key or value in format f: TEXT for text
+** and json when they are valid UTF-8, else a BLOB (never mangled); NULL
+** when data is NULL. */
+void format_result(sqlite3_context *ctx, kafka_format f, const void *data, size_t len);
+
+/* The headers as the JSON text the headers column shows (NULL when there
+** are none); a repeated name becomes an array of its values in order. */
+char *format_headers_json(rd_kafka_headers_t *headers);
+
+/* Parses headers JSON (the same form) into new librdkafka headers. */
+int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err);
+
+/* The JSON value of a message, parsed once per row for the typed columns:
+** NULL with *why set when it is not JSON (why is static text). */
+cJSON *format_parse_value(const void *data, size_t len, const char **why);
+
+/* Sets the result to a typed column's value found in root. */
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root);
+
+/* The bytes an INSERT gives for a key or value in format f, checking that
+** json is valid JSON. *data is NULL for SQL NULL. `what` names the column
+** in errors. */
+int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void **data,
+                 size_t *len, char **err);
+
+/* Composes the JSON value of an INSERT from the typed columns' values
+** (values[i] for opts->columns[i]); NULL values are left out. */
+int format_compose_value(const kafka_options *opts, sqlite3_value **values, char **json,
+                         char **err);
+
+#endif

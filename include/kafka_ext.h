@@ -1,0 +1,47 @@
+/*
+** sqlite-kafka: the types shared by the extension's source files.
+**
+** One sqlite3_vtab struct (kafka_vtab) and one cursor struct (kafka_cursor)
+** for the `kafka` module; each concern (options, client, planning, scanning,
+** producing, formats) lives in its own file with its prototypes in its own
+** header.
+*/
+#ifndef KAFKA_EXT_H
+#define KAFKA_EXT_H
+
+#include <sqlite3ext.h>
+#include <librdkafka/rdkafka.h>
+
+#include "options.h"
+
+#define KAFKA_EXT_VERSION "0.1.0"
+
+/* Column numbers of the `kafka` module's fixed columns; typed columns from
+** the `columns` option follow from KAFKA_COL_TYPED on. */
+enum kafka_column {
+  KAFKA_COL_PARTITION = 0,
+  KAFKA_COL_OFFSET,
+  KAFKA_COL_TIMESTAMP,
+  KAFKA_COL_KEY,
+  KAFKA_COL_VALUE,
+  KAFKA_COL_HEADERS,
+  KAFKA_COL_ERROR,  /* hidden: why decoding failed */
+  KAFKA_COL_FOLLOW, /* hidden: follow-mode quiet period in ms (a parameter) */
+  KAFKA_COL_TYPED
+};
+
+struct kafka_producer;
+struct kafka_client;
+
+typedef struct kafka_vtab {
+  sqlite3_vtab base;               /* must come first */
+  sqlite3 *db;
+  kafka_options opts;
+  struct kafka_producer *producer; /* created on the first INSERT */
+  struct kafka_client *idle;       /* a consumer kept for the next scan */
+} kafka_vtab;
+
+/* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */
+int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+** Options of `CREATE VIRTUAL TABLE t USING kafka(name = 'value', ...)`:
+** parsed and validated in one place (ext/options.c).
+*/
+#ifndef KAFKA_OPTIONS_H
+#define KAFKA_OPTIONS_H
+
+typedef enum kafka_format {
+  KAFKA_FORMAT_TEXT = 0,
+  KAFKA_FORMAT_BLOB,
+  KAFKA_FORMAT_JSON
+} kafka_format;
+
+/* One typed column of the `columns` option: `name TYPE [json-path]`. */
+typedef struct typed_column {
+  char *name;
+  char *type;     /* declared SQL type, as written */
+  char *path;     /* JSON path, "$.name" when not given */
+  char affinity;  /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
+                  ** or 0 for none (NUMERIC and the like keep JSON's type) */
+} typed_column;
+
+/* One `rdkafka.<property>` passed through to librdkafka. */
+typedef struct rdkafka_property {
+  char *name;     /* without the `rdkafka.` prefix */
+  char *value;
+} rdkafka_property;
+
+typedef struct kafka_options {
+  char *brokers;
+  char *topic;
+  kafka_format key_format;
+  kafka_format value_format;
+  typed_column *columns;
+  int n_columns;
+  char *group;             /* NULL: no consumer group */
+  int start_latest;        /* `start = latest` */
+  char *transactional_id;  /* NULL: not transactional */
+  int partitions;          /* 0: do not create the topic */
+  int replication;         /* -1: broker default */
+  int timeout_ms;
+  int on_error_fail;       /* `on_error = fail` */
+  int read_uncommitted;    /* `isolation = read_uncommitted` */
+  rdkafka_property *rdkafka;
+  int n_rdkafka;
+} kafka_options;
+
+/* The defaults: no brokers or topic, text formats, timeout_ms 10000. */
+void options_init(kafka_options *opts);
+
+/* Parses the module arguments argv[0..argc-1] (each `name = value`) into
+** *opts. On error returns SQLITE_ERROR with *err set (sqlite3_mprintf);
+** *opts must be released with options_free() either way. */
+int options_parse(kafka_options *opts, int argc, const char *const *argv,
+                  char **err);
+void options_free(kafka_options *opts);
+
+/* The CREATE TABLE statement declaring the table's columns. */
+char *options_schema(const kafka_options *opts);
+
+/* Non-zero when a librdkafka property holds a secret that must never be
+** shown (passwords, keys, tokens). */
+int option_is_secret(const char *property);
+
+#endif

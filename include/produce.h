@@ -1,0 +1,23 @@
+/*
+** Producing (ext/produce.c): INSERT as acknowledged production, and SQLite
+** transactions as Kafka transactions with `transactional_id`.
+*/
+#ifndef KAFKA_PRODUCE_H
+#define KAFKA_PRODUCE_H
+
+#include "kafka_ext.h"
+
+/* xUpdate: INSERT produces one message; UPDATE and DELETE are refused. */
+int produce_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
+
+/* xBegin, xSync, xCommit, xRollback: delivery of everything produced since
+** xBegin is awaited at xSync, where a transaction is committed too. */
+int produce_begin(sqlite3_vtab *vtab);
+int produce_sync(sqlite3_vtab *vtab);
+int produce_commit(sqlite3_vtab *vtab);
+int produce_rollback(sqlite3_vtab *vtab);
+
+/* Flushes (bounded) and destroys the table's producer, at disconnect. */
+void produce_close(kafka_vtab *vtab);
+
+#endif
