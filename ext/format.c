@@ -75,11 +75,18 @@ static cJSON *header_value_json(const void *value, size_t len) {
 static int header_add(cJSON *root, const char *name, cJSON *value) {
   cJSON *prev = cJSON_GetObjectItemCaseSensitive(root, name);
   if (!prev) return cJSON_AddItemToObject(root, name, value);
-  if (!cJSON_IsArray(prev) || !cJSON_GetArrayItem(prev, 0)) {
+  if (!cJSON_IsArray(prev)) {
+    /* The array takes the name's place (keeping the order of names); the
+    ** replace deletes prev, so the array holds a copy of it. */
     cJSON *array = cJSON_CreateArray();
-    if (!array) return 0;
+    cJSON *first = cJSON_Duplicate(prev, 1);
+    if (!array || !first) {
+      cJSON_Delete(array);
+      cJSON_Delete(first);
+      return 0;
+    }
+    cJSON_AddItemToArray(array, first);
     cJSON_ReplaceItemInObjectCaseSensitive(root, name, array);
-    cJSON_AddItemToArray(array, prev);
     prev = array;
   }
   return cJSON_AddItemToArray(prev, value);
