@@ -12,6 +12,11 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* Non-zero when one of the eight bytes of w is 0. */
+static int has_zero_byte(unsigned long long w) {
+  return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0;
+}
+
 int utf8_valid(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -19,11 +24,12 @@ int utf8_valid(const unsigned char *s, size_t n) {
     while (i + 8 <= n) {
       unsigned long long w;
       memcpy(&w, s + i, 8);
-      if (w & 0x8080808080808080ULL) break;
+      if ((w & 0x8080808080808080ULL) || has_zero_byte(w)) break;
       i += 8;
     }
     if (i >= n) break;
     unsigned char c = s[i];
+    if (c == 0) return 0;
     if (c < 0x80) { i++; continue; }
     size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
     if (!len || c > 0xF4 || i + len > n) return 0;
@@ -48,7 +54,7 @@ void format_result(sqlite3_context *ctx, kafka_format f, const void *data, size_
 /* A header value as JSON: a string, null, or {"hex": "..."}. */
 static cJSON *header_value_json(const void *value, size_t len) {
   if (!value) return cJSON_CreateNull();
-  if (utf8_valid(value, len) && !memchr(value, 0, len)) {
+  if (utf8_valid(value, len)) {
     char *text = sqlite3_mprintf("%.*s", (int)len, (const char *)value);
     cJSON *s = text ? cJSON_CreateString(text) : NULL;
     sqlite3_free(text);
@@ -71,25 +77,25 @@ static cJSON *header_value_json(const void *value, size_t len) {
   return obj;
 }
 
-/* Adds value under name, turning a repeated name into an array. */
-static int header_add(cJSON *root, const char *name, cJSON *value) {
-  cJSON *prev = cJSON_GetObjectItemCaseSensitive(root, name);
-  if (!prev) return cJSON_AddItemToObject(root, name, value);
-  if (!cJSON_IsArray(prev)) {
-    /* The array takes the name's place (keeping the order of names); the
-    ** replace deletes prev, so the array holds a copy of it. */
-    cJSON *array = cJSON_CreateArray();
-    cJSON *first = cJSON_Duplicate(prev, 1);
-    if (!array || !first) {
-      cJSON_Delete(array);
-      cJSON_Delete(first);
-      return 0;
-    }
-    cJSON_AddItemToArray(array, first);
-    cJSON_ReplaceItemInObjectCaseSensitive(root, name, array);
-    prev = array;
+/* The JSON of every value of header `name`, in order: the value itself
+** when there is one, else an array of them. */
+static cJSON *header_values_json(rd_kafka_headers_t *headers, const char *name) {
+  const void *value;
+  size_t len;
+  if (rd_kafka_header_get(headers, 1, name, &value, &len)) {
+    rd_kafka_header_get(headers, 0, name, &value, &len);
+    return header_value_json(value, len);
   }
-  return cJSON_AddItemToArray(prev, value);
+  cJSON *array = cJSON_CreateArray();
+  for (size_t i = 0; array && !rd_kafka_header_get(headers, i, name, &value, &len); i++) {
+    cJSON *item = header_value_json(value, len);
+    if (!item || !cJSON_AddItemToArray(array, item)) {
+      cJSON_Delete(item);
+      cJSON_Delete(array);
+      array = NULL;
+    }
+  }
+  return array;
 }
 
 char *format_headers_json(rd_kafka_headers_t *headers) {
@@ -99,8 +105,9 @@ char *format_headers_json(rd_kafka_headers_t *headers) {
   const void *value;
   size_t len;
   for (size_t i = 0; root && !rd_kafka_header_get_all(headers, i, &name, &value, &len); i++) {
-    cJSON *item = header_value_json(value, len);
-    if (!item || !header_add(root, name, item)) {
+    if (cJSON_GetObjectItemCaseSensitive(root, name)) continue; /* a repeat: already in */
+    cJSON *item = header_values_json(headers, name);
+    if (!item || !cJSON_AddItemToObject(root, name, item)) {
       cJSON_Delete(item);
       cJSON_Delete(root);
       root = NULL;

@@ -11,21 +11,23 @@
 **   partition =           integer        read that partition only
 **   partition IN          IN list        read those partitions (all at once)
 **   partition > >= < <=   integer        read a range of partitions
-**   offset = > >= < <=    integer        seek to / stop at offsets
-**   timestamp = > >=      ms             seek with offsets-for-times
+**   offset = > >= < <=    integer        start at / stop before offsets
+**   timestamp = > >=      ms             start with offsets-for-times
 **   timestamp < <=        ms             filter only (timestamps need not grow)
 **   follow =              ms             follow mode: end after this much quiet
-**   LIMIT                 integer        stop after that many rows
-**   OFFSET                integer        added to LIMIT (SQLite skips them)
+**   LIMIT                 integer        stop after that many rows ...
+**   OFFSET                integer        ... plus these (SQLite skips them)
+**   ORDER BY offset DESC  (none)         idxNum PLAN_TAIL: the newest LIMIT
+**                                        rows of each partition, newest first
+**   ORDER BY offset       (none)         one partition is read in order anyway
 **
-**   idxNum bit PLAN_TAIL (1): ORDER BY offset DESC LIMIT n, answered from
-**   the partitions' tails; idxStr then ends with "ORDER BY offset DESC".
-**
-** Every constraint except follow, LIMIT and OFFSET is also re-checked by
-** SQLite, so pushdown can make a query faster but never different. The
-** cursor applies the same bounds to every row itself (scan.c), which is
-** what makes LIMIT safe to push: SQLite offers it only when every other
-** constraint was taken.
+** Every constraint except follow is also re-checked by SQLite (omit = 0),
+** so pushdown can make a query faster but never different; LIMIT and
+** OFFSET are applied by SQLite too. The cursor applies the same bounds to
+** every row itself (scan.c), which is what makes LIMIT safe to push, and
+** LIMIT is taken only when nothing is left for SQLite to filter or sort
+** after the cursor: every WHERE term taken, and no ORDER BY or one the
+** cursor's order satisfies.
 */
 #include "kafka_ext.h"
 #include "plan.h"
@@ -66,6 +68,7 @@ static const pushable pushables[] = {
 };
 #define N_PUSHABLE ((int)(sizeof pushables / sizeof *pushables))
 #define TAIL_TEXT "ORDER BY offset DESC"
+#define ASC_TEXT "ORDER BY offset"
 
 static const pushable *find_pushable(const struct sqlite3_index_constraint *c) {
   for (int i = 0; i < N_PUSHABLE; i++) {
@@ -107,41 +110,76 @@ static double estimate_rows(sqlite3_index_info *info, const int *taken, int tail
   return rows;
 }
 
-/* ORDER BY offset DESC alone, with a LIMIT to answer it from the tails. */
-static int wants_tail(sqlite3_vtab *vtab, sqlite3_index_info *info, const int *taken) {
-  if (((kafka_vtab *)vtab)->opts.group) return 0;
-  if (info->nOrderBy != 1 || info->aOrderBy[0].iColumn != KAFKA_COL_OFFSET || !info->aOrderBy[0].desc) return 0;
-  for (int i = 0; i < info->nConstraint; i++)
-    if (taken[i] && info->aConstraint[i].op == SQLITE_INDEX_CONSTRAINT_LIMIT) return 1;
-  return 0;
+/* Non-zero when every WHERE term SQLite passed is taken: only then may
+** LIMIT and OFFSET be, since SQLite 3.40 offers them even when the table
+** leaves a term (say `value = 'x'`) for SQLite to check after the cursor
+** stopped. */
+static int all_taken(sqlite3_index_info *info, const int *taken) {
+  for (int i = 0; i < info->nConstraint; i++) {
+    unsigned char op = info->aConstraint[i].op;
+    if (!taken[i] && op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) return 0;
+  }
+  return 1;
 }
 
+/* The order the cursor yields, when it is the ORDER BY: offset DESC from
+** the tails (PLAN_TAIL), or offset ASC when one partition is read. */
+static int order_consumed(sqlite3_vtab *vtab, sqlite3_index_info *info, int one_partition,
+                          int can_limit, int *tail) {
+  *tail = 0;
+  if (info->nOrderBy != 1 || info->aOrderBy[0].iColumn != KAFKA_COL_OFFSET) return 0;
+  if (!info->aOrderBy[0].desc) return one_partition;
+  /* A group's position must be committed in offset order: no tails. */
+  *tail = can_limit && !((kafka_vtab *)vtab)->opts.group;
+  return *tail;
+}
+
+static int is_limit(unsigned char op) {
+  return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
+}
+
+/* LIMIT and OFFSET go last in argv; SQLite still applies both itself
+** (omit stays 0: SQLite 3.40 does not skip the OFFSET rows when a table
+** omits it), the cursor only stops after LIMIT + OFFSET rows. */
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   int taken[info->nConstraint > 0 ? info->nConstraint : 1];
   sqlite3_str *idx = sqlite3_str_new(NULL);
-  int argc = 0;
+  int argc = 0, one_partition = 0, has_limit = 0;
   for (int i = 0; i < info->nConstraint; i++) {
-    const pushable *p = info->aConstraint[i].usable ? find_pushable(&info->aConstraint[i]) : NULL;
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    const pushable *p = c->usable && !is_limit(c->op) ? find_pushable(c) : NULL;
     taken[i] = p != NULL;
+    has_limit |= c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable;
     if (!p) continue;
     int in = p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ &&
              sqlite3_vtab_in(info, i, 1);
+    one_partition |= p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ && !in;
     info->aConstraintUsage[i].argvIndex = ++argc;
-    info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW || p->column < 0;
+    info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW;
     sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", in ? "partition IN" : p->text);
   }
-  int tail = wants_tail(vtab, info, taken);
+  int can_limit = has_limit && all_taken(info, taken), tail;
+  info->orderByConsumed = order_consumed(vtab, info, one_partition, can_limit, &tail);
+  if (info->nOrderBy && !info->orderByConsumed) can_limit = 0;
+  for (int i = 0; can_limit && i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (!c->usable || !is_limit(c->op)) continue;
+    taken[i] = 1;
+    info->aConstraintUsage[i].argvIndex = ++argc;
+    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", find_pushable(c)->text);
+  }
   if (tail) {
     info->idxNum |= PLAN_TAIL;
-    info->orderByConsumed = 1;
     sqlite3_str_appendf(idx, "%s%s", argc ? ", " : "", TAIL_TEXT);
+  } else if (info->orderByConsumed) {
+    sqlite3_str_appendf(idx, "%s%s", argc ? ", " : "", ASC_TEXT);
   }
   double rows = estimate_rows(info, taken, tail);
   info->estimatedRows = (sqlite3_int64)rows;
   info->estimatedCost = rows + 10;
   info->idxStr = sqlite3_str_finish(idx);
   info->needToFreeIdxStr = 1;
-  return info->idxStr || !argc ? SQLITE_OK : SQLITE_NOMEM;
+  return info->idxStr || !(argc || info->orderByConsumed) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 /* Integer bounds lo <= x <= hi implied by `x op v`, following SQLite's
@@ -212,7 +250,11 @@ static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value
     plan->offset_hi = hi;
     break;
   }
-  case KAFKA_COL_TIMESTAMP: plan->empty |= !narrow(p->op, v, &ts_lo, ts_hi); plan->timestamp_lo = ts_lo; break;
+  case KAFKA_COL_TIMESTAMP:
+    /* A message without a timestamp (-1, shown as NULL) matches no bound. */
+    plan->empty |= !narrow(p->op, v, &ts_lo, ts_hi);
+    plan->timestamp_lo = ts_lo < 0 ? 0 : ts_lo;
+    break;
   case KAFKA_COL_FOLLOW: plan->follow_ms = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0; break;
   default:
     if (p->op == SQLITE_INDEX_CONSTRAINT_LIMIT) plan->limit = sqlite3_value_int64(v) >= 0 ? sqlite3_value_int64(v) : PLAN_NO_LIMIT;
@@ -239,7 +281,7 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
   plan->tail = (idx_num & PLAN_TAIL) != 0;
   sqlite3_int64 part_lo = 0, part_hi = INT32_MAX, ts_hi = INT64_MAX, limit_extra = 0;
   const char *s = idx_str ? idx_str : "";
-  for (int arg = 0; *s && strncmp(s, TAIL_TEXT, strlen(TAIL_TEXT)); arg++) {
+  for (int arg = 0; *s && strncmp(s, ASC_TEXT, strlen(ASC_TEXT)); arg++) {
     size_t len = strcspn(s, ",");
     int in;
     const pushable *p = pushable_by_text(s, len, &in);

@@ -284,8 +284,13 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
   if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     if (ps && c->plan.follow_ms < 0) partition_done(c, ps);
   } else if (m->err && (ps || m->err == RD_KAFKA_RESP_ERR__FATAL)) {
-    *err = sqlite3_mprintf("kafka: topic '%s' partition %d: %s", cursor_vtab(c)->opts.topic,
-                           (int)m->partition, rd_kafka_message_errstr(m));
+    /* auto.offset.reset=error: the offset to read is gone (retention or
+    ** DeleteRecords moved the low watermark): an error, never a skip. */
+    int gone = m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
+    *err = sqlite3_mprintf("kafka: topic '%s' partition %d: %s%s", cursor_vtab(c)->opts.topic,
+                           (int)m->partition, gone ? "messages were deleted while the scan read them (the "
+                                                     "low watermark moved past its position): " : "",
+                           rd_kafka_message_errstr(m));
     keep = -1;
   } else if (!m->err && ps && !ps->done && m->offset >= ps->start) {
     if (m->offset >= ps->end) {
@@ -301,25 +306,29 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
   return keep;
 }
 
-/* Waits for the next batch. An empty wait longer than timeout_ms is an
-** error while a snapshot is unfinished; in follow mode, follow_ms of quiet
-** ends the scan. */
+/* The next batch: what the queue holds now, else a wait of up to
+** WAIT_SLICE_MS for one message (a batch call waits until the batch is
+** full or its time is up, so it is never asked to wait for a full one).
+** sqlite3_interrupt() is noticed at every batch. An empty wait longer than
+** timeout_ms is an error while a snapshot is unfinished; in follow mode,
+** follow_ms of quiet ends the scan. */
 static int refill(kafka_cursor *c, long long *idle_since, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
-  ssize_t n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, BATCH_SIZE);
+  ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch, BATCH_SIZE);
+  if (n == 0) n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, 1);
   if (n < 0) {
     *err = sqlite3_mprintf("kafka: topic '%s': consume: %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
     return SQLITE_ERROR;
   }
   c->batch_pos = 0;
   c->batch_len = (int)n;
-  if (n > 0) {
-    *idle_since = now_ms();
-    return SQLITE_OK;
-  }
   if (check_interrupt(c)) {
     *err = sqlite3_mprintf("interrupted");
     return SQLITE_INTERRUPT;
+  }
+  if (n > 0) {
+    *idle_since = now_ms();
+    return SQLITE_OK;
   }
   long long idle = now_ms() - *idle_since;
   if (c->plan.follow_ms >= 0) {
