@@ -40,3 +40,14 @@ kafka-down:
 
 clean:
 	rm -rf $(BUILD)/obj $(EXT)
+
+# Installs the loadable where sqlite3 users keep extensions (as Debian's
+# sqlite3-pcre does, /usr/lib/sqlite3/pcre.so): then, in the shell,
+#   .load /usr/local/lib/sqlite3/kafka
+# PREFIX (default /usr/local) and DESTDIR (staging root) as usual.
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib/sqlite3
+.PHONY: install
+install: $(EXT)
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 755 $(EXT) $(DESTDIR)$(LIBDIR)/kafka.so
