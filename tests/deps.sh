@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install what the build and the tests need, when missing. Idempotent and
+# silent when everything is there.
+#
+# Usage: tests/deps.sh [--build-only]
+#   --build-only  only the C build deps (for make and make demo)
+#
+# As root, missing Debian packages are installed with apt-get; as another
+# user, the missing ones are listed with the command to install them.
+# Then (not with --build-only) a venv at build/venv, made from Debian's
+# /usr/bin/python3 (its sqlite3 can load extensions; a pyenv python may
+# not), gets tests/requirements.txt.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=$ROOT/build/venv
+REQS=$ROOT/tests/requirements.txt
+
+BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
+  libcjson-dev)
+TEST_PKGS=(kcat openjdk-17-jre-headless maven python3 python3-venv valgrind
+  clang libclang-rt-14-dev)
+
+missing_pkgs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+      echo "$p"
+  done
+}
+
+install_pkgs() {
+  local missing
+  mapfile -t missing < <(missing_pkgs "$@")
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+    echo "deps.sh: install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq </dev/null >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    </dev/null >/dev/null
+}
+
+# pip runs only when requirements.txt changed since the last install, so a
+# repeated run is fast and needs no network.
+setup_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    /usr/bin/python3 -m venv "$VENV"
+  fi
+  local stamp=$VENV/.requirements.sha256 want
+  want=$(sha256sum "$REQS" | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  echo "deps.sh: installing $(basename "$REQS") into $VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" </dev/null
+  echo "$want" >"$stamp"
+}
+
+main() {
+  case ${1:-} in
+    --build-only) install_pkgs "${BUILD_PKGS[@]}" ;;
+    "") install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+        setup_venv ;;
+    *) echo "usage: tests/deps.sh [--build-only]" >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
