@@ -1,0 +1,236 @@
+"""Test kit of sqlite-kafka: what a test module imports (stdlib only, plus
+kafka-python from build/venv for topic admin).
+
+Tests are module-level functions named ``test_*`` in ``tests/test_*.py``,
+run in file order by ``build/venv/bin/python tests/run.py [-k SUBSTR] [FILES]``.
+A test passes by returning, fails by raising, and is skipped by raising
+``kit.Skip``.
+
+Extension
+    kit.EXT               path of the built extension without suffix
+                          (``build/kafka``; SQLite loads ``build/kafka.so``)
+    kit.connect(path=':memory:')
+                          a sqlite3.Connection, autocommit
+                          (isolation_level=None), extension loaded
+    kit.expect_error(fn, substring)
+                          call fn(); assert it raises sqlite3.Error whose text
+                          contains substring; returns the exception. Errors
+                          are asserted by their text.
+    kit.eqp(conn, sql, params=())
+                          EXPLAIN QUERY PLAN detail lines, joined by newlines
+
+Broker (a real Apache Kafka from tests/broker/kafka.sh; ``make test`` starts it)
+    kit.BROKER            '127.0.0.1:$KAFKA_PORT' (default 127.0.0.1:29092)
+    kit.need_broker()     raise kit.Skip when no broker answers; when env CI
+                          is set or KAFKA_REQUIRED=1, fail instead: real-broker
+                          tests are never skipped in CI
+    kit.topic(prefix='t') a new unique topic name per call
+                          (prefix-PID-COUNTER-RANDOM)
+    kit.kcat(*args, input=None, timeout=60, broker=None)
+                          run ``kcat -b BROKER ARGS``; stdout as bytes; raises
+                          kit.CommandError (with stderr) on non-zero exit
+    kit.create_topic(name, partitions=1, replication=1, config=None)
+                          create a topic (kafka-python admin client) and wait
+                          until every partition has a leader; returns name
+    kit.delete_topic(name, missing_ok=True)
+    kit.kafka_sh(*args, timeout=300)
+                          run tests/broker/kafka.sh ARGS (e.g. 'run-class',
+                          'down-node', '2'); stdout as text
+    kit.broker_log()      path of the broker's log file; the runner prints its
+                          last 40 lines when a test that used the broker fails
+
+Misc
+    kit.Skip              raise kit.Skip('reason') to skip a test
+    kit.timeout(seconds)  decorator: this test's time limit (default
+                          $TEST_TIMEOUT or 300 s)
+    kit.ROOT              repository root (the runner runs tests from there)
+"""
+
+import itertools
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = str(ROOT / "build" / "kafka")
+PORT = int(os.environ.get("KAFKA_PORT", "29092"))
+BROKER = f"127.0.0.1:{PORT}"
+KAFKA_SH = ROOT / "tests" / "broker" / "kafka.sh"
+
+
+class Skip(Exception):
+    """Raised by a test (or kit.need_broker) to skip it."""
+
+
+class CommandError(AssertionError):
+    """A helper command (kcat, kafka.sh) exited non-zero."""
+
+
+# Per-test state the runner reads: did this test talk to the broker?
+state = {"broker_used": False}
+_broker_down = False  # cached: no broker answered once, none will later
+_counter = itertools.count(1)
+_admin = None
+
+
+def timeout(seconds):
+    """Decorator giving one test its own time limit in seconds."""
+    def set_timeout(fn):
+        fn.timeout = seconds
+        return fn
+    return set_timeout
+
+
+# ------------------------------------------------------------ extension --
+
+def connect(path=":memory:"):
+    """An autocommit connection with the extension loaded."""
+    if not Path(EXT + ".so").exists():
+        raise AssertionError(f"{EXT}.so is missing: run make first")
+    conn = sqlite3.connect(path, isolation_level=None)
+    if not hasattr(conn, "enable_load_extension"):
+        raise AssertionError(
+            "this Python's sqlite3 cannot load extensions: "
+            "run the tests with build/venv/bin/python (tests/deps.sh)")
+    conn.enable_load_extension(True)
+    conn.load_extension(EXT)
+    return conn
+
+
+def expect_error(fn, substring):
+    """Assert that fn() raises sqlite3.Error containing substring."""
+    try:
+        fn()
+    except sqlite3.Error as e:
+        if substring not in str(e):
+            raise AssertionError(
+                f"error {str(e)!r} does not contain {substring!r}") from e
+        return e
+    raise AssertionError(f"no error raised (expected one with {substring!r})")
+
+
+def eqp(conn, sql, params=()):
+    """The EXPLAIN QUERY PLAN detail text of sql, one line per row."""
+    rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    return "\n".join(str(r[-1]) for r in rows)
+
+
+# --------------------------------------------------------------- broker --
+
+def _run(argv, input=None, timeout=60):
+    if isinstance(input, str):
+        input = input.encode()
+    try:
+        p = subprocess.run(argv, input=input, capture_output=True,
+                           timeout=timeout,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise CommandError(f"{argv[0]} timed out after {timeout} s: "
+                           f"{' '.join(map(str, argv))}") from e
+    if p.returncode != 0:
+        raise CommandError(
+            f"{' '.join(map(str, argv))} exited {p.returncode}: "
+            f"{p.stderr.decode(errors='replace').strip()}")
+    return p.stdout
+
+
+def _broker_answers(broker):
+    try:
+        p = subprocess.run(["kcat", "-b", broker, "-L", "-t", "__nonexistent",
+                            "-m", "3"], capture_output=True, timeout=15,
+                           stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return p.returncode == 0
+
+
+def need_broker():
+    """Skip the test unless a broker answers at BROKER (fail in CI)."""
+    global _broker_down
+    state["broker_used"] = True
+    if not _broker_down and _broker_answers(BROKER):
+        return
+    _broker_down = True
+    msg = (f"no Kafka broker answers at {BROKER} "
+           "(start one: tests/broker/kafka.sh up)")
+    if os.environ.get("CI") or os.environ.get("KAFKA_REQUIRED") == "1":
+        raise AssertionError(msg + "; CI/KAFKA_REQUIRED: not skipping")
+    raise Skip(msg)
+
+
+def topic(prefix="t"):
+    """A topic name no other call (in any process) returns."""
+    return f"{prefix}-{os.getpid()}-{next(_counter)}-{random.randrange(16**6):06x}"
+
+
+def kcat(*args, input=None, timeout=60, broker=None):
+    """Run kcat against the broker; return its stdout bytes."""
+    state["broker_used"] = True
+    return _run(["kcat", "-b", broker or BROKER, *map(str, args)],
+                input=input, timeout=timeout)
+
+
+def kafka_sh(*args, timeout=300):
+    """Run tests/broker/kafka.sh with args; return its stdout as text."""
+    return _run(["bash", str(KAFKA_SH), *map(str, args)],
+                timeout=timeout).decode()
+
+
+def _admin_client():
+    global _admin
+    if _admin is None:
+        from kafka.admin import KafkaAdminClient  # only in build/venv
+        _admin = KafkaAdminClient(bootstrap_servers=BROKER,
+                                  client_id="sqlite-kafka-tests",
+                                  request_timeout_ms=30000)
+    return _admin
+
+
+def _wait_for_leaders(name, partitions, timeout=30):
+    """Until metadata shows every partition of name with a leader."""
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = json.loads(kcat("-L", "-J", "-t", name, "-m", "5"))
+        parts = [p for t in meta.get("topics", []) if t.get("topic") == name
+                 for p in t.get("partitions", []) if p.get("leader", -1) >= 0]
+        if len(parts) >= partitions:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"topic {name}: no leaders after {timeout} s: {meta}")
+        time.sleep(0.1)
+
+
+def create_topic(name, partitions=1, replication=1, config=None):
+    """Create topic name on the broker and wait until it is usable."""
+    from kafka.admin import NewTopic
+    state["broker_used"] = True
+    configs = {k: str(v) for k, v in (config or {}).items()}
+    _admin_client().create_topics(
+        [NewTopic(name, num_partitions=partitions,
+                  replication_factor=replication, topic_configs=configs)],
+        timeout_ms=30000)
+    _wait_for_leaders(name, partitions)
+    return name
+
+
+def delete_topic(name, missing_ok=True):
+    """Delete topic name; a topic that does not exist is fine by default."""
+    from kafka.errors import UnknownTopicOrPartitionError
+    state["broker_used"] = True
+    try:
+        _admin_client().delete_topics([name], timeout_ms=30000)
+    except UnknownTopicOrPartitionError:
+        if not missing_ok:
+            raise
+
+
+def broker_log():
+    """Path of the broker's log file (node 1), as kafka.sh reports it."""
+    try:
+        return kafka_sh("log", timeout=10).strip()
+    except (CommandError, OSError):
+        return str(ROOT / "build" / f"kafka-{PORT}" / "node1" / "kafka.log")
