@@ -115,6 +115,10 @@ static int mock_topic(const char *brokers, const char *topic, int add) {
   return found;
 }
 
+int client_mock_has_topic(const char *brokers, const char *topic) {
+  return mock_topic(brokers, topic, 0);
+}
+
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char **err) {
   char errstr[512];
   if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return SQLITE_OK;
@@ -296,6 +300,23 @@ int client_topic_partitions(kafka_client *client, const kafka_options *opts, con
   return topic_partitions_until(client, opts, topic, 0, partitions, err);
 }
 
+int client_list_offsets(kafka_client *client, const kafka_options *opts,
+                        const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
+                        char **err) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
+  for (int i = 0; i < list->cnt; i++) list->elems[i].offset = when;
+  rd_kafka_resp_err_t e = list->cnt ? rd_kafka_offsets_for_times(client->rk, list, opts->timeout_ms)
+                                    : RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; i < list->cnt; i++)
+    out[i] = list->elems[i].err || list->elems[i].offset < 0 ? -1 : list->elems[i].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
+    *err = client_timeout_error(client, opts, when == -2 ? "earliest offsets" : "latest offsets");
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 /* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */
 static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, char **err) {
   cJSON *root = cJSON_Parse(config_json);
@@ -439,12 +460,26 @@ static rd_kafka_resp_err_t delete_topics_result(rd_kafka_queue_t *queue, int tim
   return e;
 }
 
+/* Waits, until the deadline, for a deleted topic to leave the metadata,
+** so that what follows (a listing, creating it again) sees it gone. The
+** deletion itself has succeeded either way. */
+static void wait_topic_gone(kafka_client *client, const char *topic, long long deadline) {
+  int partitions;
+  while (now_ms() + 100 < deadline &&
+         topic_metadata(client, topic, (int)(deadline - now_ms()), &partitions) !=
+             RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    struct timespec pause = {0, 100 * 1000000};
+    nanosleep(&pause, NULL);
+  }
+}
+
 int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         char **err) {
   if (brokers_are_mock(opts->brokers)) {
     *err = sqlite3_mprintf("kafka: the mock cluster cannot delete topics (they last as long as the process)");
     return SQLITE_ERROR;
   }
+  long long deadline = now_ms() + opts->timeout_ms;
   char errstr[256], reason[512] = "";
   rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
@@ -458,9 +493,13 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
   rd_kafka_DeleteTopic_destroy(dt);
   if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
     *err = client_timeout_error(client, opts, "deleting a topic");
+  } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    *err = sqlite3_mprintf("kafka: cannot delete topic '%s': it does not exist on brokers '%s'",
+                           topic, opts->brokers);
   } else if (e) {
     *err = sqlite3_mprintf("kafka: cannot delete topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
                            *reason ? ": " : "", reason);
   }
+  if (!e) wait_topic_gone(client, topic, deadline);
   return e ? SQLITE_ERROR : SQLITE_OK;
 }

@@ -10,6 +10,7 @@
 */
 #include "kafka_ext.h"
 #include "admin.h"
+#include "catalog.h"
 #include "client.h"
 #include "plan.h"
 #include "produce.h"
@@ -140,6 +141,7 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
     rc = sqlite3_create_function(db, "kafka_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                  NULL, kafka_version_func, NULL, NULL);
   if (!rc) rc = admin_register(db);
+  if (!rc) rc = catalog_register(db);
   (void)err;
   return rc;
 }

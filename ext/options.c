@@ -278,8 +278,7 @@ void options_init(kafka_options *opts) {
   opts->replication = -1;
 }
 
-int options_parse(kafka_options *opts, int argc, const char *const *argv, char **err) {
-  options_init(opts);
+int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err) {
   int rc = SQLITE_OK;
   for (int i = 0; i < argc && rc == SQLITE_OK; i++) {
     const char *eq = strchr(argv[i], '=');
@@ -295,6 +294,12 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
     sqlite3_free(name);
     sqlite3_free(value);
   }
+  return rc;
+}
+
+int options_parse(kafka_options *opts, int argc, const char *const *argv, char **err) {
+  options_init(opts);
+  int rc = options_parse_args(opts, argc, argv, err);
   if (rc) return rc;
   if (!opts->brokers) *err = sqlite3_mprintf("kafka: option brokers is required (host:port,... or 'mock')");
   else if (!opts->topic) *err = sqlite3_mprintf("kafka: option topic is required");

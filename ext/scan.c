@@ -45,6 +45,7 @@ typedef struct kafka_cursor {
   int eof;
   rd_kafka_message_t **tail;       /* tail mode: the rows, newest first */
   int n_tail, tail_pos;
+  group_state group;               /* group mode: starts and position to commit */
   cJSON *json;                     /* the current row's parsed value */
   const char *json_error;
   int json_done;
@@ -106,13 +107,9 @@ static void scan_reset(kafka_cursor *c) {
   c->tail = NULL;
   c->n_tail = c->tail_pos = 0;
   /* A scan that read to its end or to its LIMIT delivered every row it
-  ** read: only then is its position committed (see group.c). */
+  ** read; the group's position is committed at close (see group.c). */
   int finished = c->eof || c->delivered >= c->plan.limit;
-  if (finished && c->consumer && cursor_vtab(c)->opts.group) {
-    char *err = NULL;
-    group_commit(c->consumer, &cursor_vtab(c)->opts, c->parts, c->n_parts, &err);
-    sqlite3_free(err);
-  }
+  if (cursor_vtab(c)->opts.group) group_scan_end(&c->group, &cursor_vtab(c)->opts, c->parts, c->n_parts, finished);
   release_consumer(c);
   sqlite3_free(c->parts);
   sqlite3_free(c->part_index);
@@ -124,9 +121,13 @@ static void scan_reset(kafka_cursor *c) {
   c->delivered = 0;
 }
 
+static int check_interrupt(kafka_cursor *c);
+
 int scan_close(sqlite3_vtab_cursor *cursor) {
   kafka_cursor *c = (kafka_cursor *)cursor;
+  int interrupted = cursor_vtab(c)->opts.group && check_interrupt(c);
   scan_reset(c);
+  group_close(&c->group, cursor_vtab(c)->idle, &cursor_vtab(c)->opts, interrupted);
   sqlite3_finalize(c->interrupt_probe);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -235,7 +236,7 @@ static int plan_ranges(kafka_cursor *c, char **err) {
     ps->end = follow ? hi_bound : min64(high[i], hi_bound);
   }
   if (!rc && c->plan.timestamp_lo >= 0 && c->n_parts) rc = timestamp_starts(c, high, err);
-  if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, c->parts, c->n_parts, low, high, err);
+  if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, &c->group, c->parts, c->n_parts, low, high, err);
   sqlite3_free(low);
   sqlite3_free(high);
   return rc;

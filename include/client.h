@@ -51,6 +51,14 @@ char *client_timeout_error(kafka_client *client, const kafka_options *opts, cons
 int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
                             int *partitions, char **err);
 
+/* Offsets of every partition of parts for one ListOffsets time (-2:
+** earliest, -1: latest, under the client's isolation level). out[i] is -1
+** where the partition's leader answered with an error; only a timeout
+** fails the call. */
+int client_list_offsets(kafka_client *client, const kafka_options *opts,
+                        const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
+                        char **err);
+
 /* Creates topic (real cluster: CreateTopics; mock: the mock API).
 ** config_json: NULL or an object of topic configs. With if_missing, an
 ** existing topic is not an error. */
@@ -64,5 +72,10 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
 
 /* Non-zero when brokers names the in-process mock cluster. */
 int brokers_are_mock(const char *brokers);
+
+/* Non-zero when topic was created on the mock cluster named by brokers:
+** the mock creates any topic a metadata request names, so only these
+** exist for the extension. */
+int client_mock_has_topic(const char *brokers, const char *topic);
 
 #endif

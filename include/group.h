@@ -1,6 +1,6 @@
 /*
 ** Consumer-group mode (ext/group.c): where a group's scan starts, and the
-** commit of its position when the scan delivered everything it read.
+** commit of its position when the statement that read it is done.
 */
 #ifndef KAFKA_GROUP_H
 #define KAFKA_GROUP_H
@@ -8,14 +8,30 @@
 #include "client.h"
 #include "scan.h"
 
-/* Moves each partition's start up to the group's committed offset, or to
-** low/high (option start) where the group has none. */
-int group_starts(kafka_client *consumer, const kafka_options *opts, partition_scan *parts,
-                 int n, const int64_t *low, const int64_t *high, char **err);
+/* A cursor's group position across the scans of its statement (a join's
+** inner loop rescans): where each partition started at the first scan, so
+** that every rescan starts there too, and how far the scans delivered. */
+typedef struct group_state {
+  rd_kafka_topic_partition_list_t *starts;  /* committed offset, or low/high per `start` */
+  rd_kafka_topic_partition_list_t *reached; /* the position to commit */
+  int complete;                             /* the last scan delivered all it read */
+} group_state;
 
-/* Commits, for every partition the scan read, the offset after the last
-** message it read. */
-int group_commit(kafka_client *consumer, const kafka_options *opts, const partition_scan *parts,
-                 int n, char **err);
+/* Moves each partition's start up to the group's start: its committed
+** offset (asked at the cursor's first scan of the partition), or low/high
+** (option start) where it has none. */
+int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
+                 partition_scan *parts, int n, const int64_t *low, const int64_t *high,
+                 char **err);
+
+/* Records the end of one scan: complete when it reached its end or LIMIT. */
+void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
+                    int complete);
+
+/* At cursor close: commits the position when the last scan was complete
+** and the statement was not interrupted, with consumer (NULL: a new one);
+** then frees the state. */
+void group_close(group_state *gs, kafka_client *consumer, const kafka_options *opts,
+                 int interrupted);
 
 #endif

@@ -55,6 +55,10 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv,
                   char **err);
 void options_free(kafka_options *opts);
 
+/* Parses arguments into *opts like options_parse() without resetting it
+** first or requiring any option (for the catalog and admin functions). */
+int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err);
+
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
 

@@ -1,0 +1,249 @@
+"""Consumer-group mode (`group`, `start`) against the real broker: a scan
+starts at the group's committed offsets, commits the position after what it
+delivered when the statement completes, and commits nothing when it fails or
+is interrupted. Checked with kcat, kafka-python group consumers and
+kafka_group_offsets."""
+
+import json
+import threading
+import time
+
+import kit
+
+B = kit.BROKER
+
+
+def produce(topic, partition, values):
+    kit.kcat("-P", "-t", topic, "-p", partition, input="".join(v + "\n" for v in values))
+
+
+def group_table(conn, name, topic, group, extra=""):
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka(brokers='{B}', topic='{topic}', "
+                 f"group='{group}'{extra})")
+
+
+def committed(conn, group):
+    return conn.execute("SELECT topic, partition, committed FROM kafka_group_offsets(?, ?)",
+                        (B, group)).fetchall()
+
+
+def test_twice_in_a_row_then_only_the_new_ones():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp"), partitions=3)
+    group = kit.topic("grp-g")
+    for p in range(3):
+        produce(topic, p, [f"p{p}-{i}" for i in range(4)])
+    group_table(conn, "g", topic, group)
+    first = conn.execute("SELECT partition, offset, value FROM g").fetchall()
+    assert sorted(first) == [(p, i, f"p{p}-{i}") for p in range(3) for i in range(4)]
+    assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
+    assert committed(conn, group) == [(topic, p, 4) for p in range(3)]
+    produce(topic, 1, ["new-a", "new-b"])
+    produce(topic, 2, ["new-c"])
+    assert sorted(conn.execute("SELECT partition, offset, value FROM g").fetchall()) == [
+        (1, 4, "new-a"), (1, 5, "new-b"), (2, 4, "new-c")]
+    assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
+    kit.delete_topic(topic)
+
+
+def test_a_failed_statement_commits_nothing():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-fail"))
+    group = kit.topic("grp-fail-g")
+    produce(topic, 0, ['{"n": 1}', '{"n": 2}', 'not json', '{"n": 4}'])
+    group_table(conn, "g", topic, group)
+    # An SQL error raised on the third row.
+    kit.expect_error(lambda: conn.execute(
+        "SELECT CASE WHEN offset = 2 THEN json(value) ELSE value END FROM g").fetchall(), "malformed JSON")
+    assert committed(conn, group) == []
+    # on_error = fail: the decode error fails the statement.
+    group_table(conn, "f", topic, group, ", value='json', columns='n INTEGER', on_error='fail'")
+    kit.expect_error(lambda: conn.execute("SELECT n FROM f").fetchall(),
+                     f"kafka: topic '{topic}' partition 0 offset 2")
+    assert committed(conn, group) == []
+    # A caller that stops fetching commits nothing either.
+    cur = conn.execute("SELECT value FROM g")
+    assert cur.fetchone() == ('{"n": 1}',)
+    cur.close()
+    assert committed(conn, group) == []
+    # The same query completed commits everything.
+    assert len(conn.execute("SELECT value FROM g").fetchall()) == 4
+    assert committed(conn, group) == [(topic, 0, 4)]
+    # A later failure leaves that commit as it was.
+    produce(topic, 0, ["bad again"])
+    kit.expect_error(lambda: conn.execute("SELECT json(value) FROM g").fetchall(), "malformed JSON")
+    assert committed(conn, group) == [(topic, 0, 4)]
+    kit.delete_topic(topic)
+
+
+def test_an_interrupted_statement_commits_nothing():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-int"))
+    group = kit.topic("grp-int-g")
+    produce(topic, 0, ["a", "b"])
+    group_table(conn, "g", topic, group)
+    timer = threading.Timer(1.0, conn.interrupt)
+    timer.start()
+    start = time.monotonic()
+    # Follow mode keeps the scan open after the two messages until interrupted.
+    kit.expect_error(lambda: conn.execute("SELECT value FROM g WHERE follow = 30000").fetchall(), "interrupted")
+    assert time.monotonic() - start < 10
+    timer.join()
+    assert committed(conn, group) == []
+    assert [r[0] for r in conn.execute("SELECT value FROM g")] == ["a", "b"]
+    assert committed(conn, group) == [(topic, 0, 2)]
+    kit.delete_topic(topic)
+
+
+def test_limit_commits_exactly_the_rows_delivered():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-limit"))
+    group = kit.topic("grp-limit-g")
+    produce(topic, 0, [f"v{i}" for i in range(10)])
+    group_table(conn, "g", topic, group)
+    assert "LIMIT" in kit.eqp(conn, "SELECT offset FROM g LIMIT 3")
+    assert [r[0] for r in conn.execute("SELECT offset FROM g LIMIT 3")] == [0, 1, 2]
+    assert committed(conn, group) == [(topic, 0, 3)]
+    assert [r[0] for r in conn.execute("SELECT offset FROM g LIMIT 2 OFFSET 1")] == [4, 5]
+    assert committed(conn, group) == [(topic, 0, 6)]
+    # A LIMIT SQLite applies itself (a WHERE it could not push down) may
+    # stop the scan anywhere: nothing is committed, the rows come again.
+    sql = "SELECT offset FROM g WHERE value LIKE 'v%' LIMIT 2"
+    assert "LIMIT" not in kit.eqp(conn, sql)
+    assert [r[0] for r in conn.execute(sql)] == [6, 7]
+    assert committed(conn, group) == [(topic, 0, 6)]
+    assert [r[0] for r in conn.execute("SELECT offset FROM g")] == [6, 7, 8, 9]
+    assert committed(conn, group) == [(topic, 0, 10)]
+    kit.delete_topic(topic)
+
+
+def test_start_latest_keeps_its_place():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-latest"), partitions=2)
+    group = kit.topic("grp-latest-g")
+    produce(topic, 0, ["old"])
+    group_table(conn, "g", topic, group, ", start='latest'")
+    assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
+    assert committed(conn, group) == [(topic, 0, 1), (topic, 1, 0)]
+    produce(topic, 1, ["new"])
+    assert conn.execute("SELECT partition, value FROM g").fetchall() == [(1, "new")]
+    kit.delete_topic(topic)
+
+
+def test_a_join_rescans_the_same_rows():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-join"))
+    group = kit.topic("grp-join-g")
+    produce(topic, 0, ["a", "b"])
+    group_table(conn, "g", topic, group)
+    sql = "SELECT v.column1, g.value FROM (VALUES (1), (2), (3)) v, g"
+    assert kit.eqp(conn, sql).splitlines()[-1].strip("`|- ").startswith("SCAN g"), kit.eqp(conn, sql)
+    assert sorted(conn.execute(sql).fetchall()) == [(i, v) for i in (1, 2, 3) for v in ("a", "b")]
+    assert committed(conn, group) == [(topic, 0, 2)]
+    assert conn.execute(sql).fetchall() == []
+    kit.delete_topic(topic)
+
+
+def test_explicit_transactions_commit_at_the_statement_end():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-tx"))
+    group = kit.topic("grp-tx-g")
+    produce(topic, 0, ["a", "b"])
+    group_table(conn, "g", topic, group)
+    conn.execute("CREATE TABLE archive(value)")
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO archive SELECT value FROM g")
+    # Committed when the INSERT ... SELECT completed, before COMMIT.
+    assert committed(conn, group) == [(topic, 0, 2)]
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT value FROM archive").fetchall() == [("a",), ("b",)]
+    kit.delete_topic(topic)
+
+
+def test_interoperates_with_a_kafka_python_group_consumer():
+    kit.need_broker()
+    from kafka import KafkaConsumer
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-py"))
+    group = kit.topic("grp-py-g")
+    produce(topic, 0, ["1", "2", "3"])
+    group_table(conn, "g", topic, group)
+    assert [r[0] for r in conn.execute("SELECT value FROM g")] == ["1", "2", "3"]
+    produce(topic, 0, ["4", "5"])
+    consumer = KafkaConsumer(topic, bootstrap_servers=B, group_id=group, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
+    seen = []
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen += [r.value.decode() for r in records]
+    assert seen == ["4", "5"]
+    consumer.commit()
+    consumer.close()
+    assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
+    produce(topic, 0, ["6"])
+    assert [r[0] for r in conn.execute("SELECT value FROM g")] == ["6"]
+    kit.delete_topic(topic)
+
+
+def delete_group(group):
+    from kafka.admin import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=B)
+    try:
+        admin.delete_consumer_groups([group])
+    except Exception:  # noqa: BLE001 - a group that does not exist is fine
+        pass
+    finally:
+        admin.close()
+
+
+def weather(i):
+    return json.dumps({"location": "Kubertron", "temp_celsius": 10 + i, "wind_speed_mph": 5 + i,
+                       "wind_direction": "NW", "humidity_percent": 60, "pressure_mb": 1010})
+
+
+def test_the_tutorial_in_sql():
+    """Create kubertron.weather.inbound, produce samples, read them as group
+    met-consumer-group-1 from earliest, see lag 0, produce more, see the lag,
+    read only the new ones, delete the topic."""
+    kit.need_broker()
+    from kafka import KafkaProducer
+    topic, group = "kubertron.weather.inbound", "met-consumer-group-1"
+    conn = kit.connect()
+    if conn.execute("SELECT count(*) FROM kafka_topics(?) WHERE topic = ?", (B, topic)).fetchone()[0]:
+        conn.execute("SELECT kafka_delete_topic(?, ?)", (B, topic))
+    delete_group(group)
+    conn.execute("SELECT kafka_create_topic(?, ?, 3, 1)", (B, topic))
+    conn.execute(f"CREATE VIRTUAL TABLE weather USING kafka(brokers='{B}', topic='{topic}', value='json', "
+                 "columns='location TEXT, temp_celsius INTEGER, wind_speed_mph INTEGER')")
+    conn.execute(f"CREATE VIRTUAL TABLE met USING kafka(brokers='{B}', topic='{topic}', value='json', "
+                 f"group='{group}', start='earliest', columns='location TEXT, temp_celsius INTEGER')")
+    for i in range(6):
+        conn.execute("INSERT INTO weather(key, value) VALUES (?, ?)", (f"2024-01-01T00:0{i}:00Z", weather(i)))
+    rows = conn.execute("SELECT partition, offset, key, value, temp_celsius FROM met").fetchall()
+    assert sorted(r[4] for r in rows) == [10 + i for i in range(6)]
+    lag = conn.execute("SELECT sum(lag), count(*) FROM kafka_group_offsets(?, ?)", (B, group)).fetchone()
+    assert lag == (0, 3), lag
+    # More samples, from the tutorial's own producer (kafka-python).
+    producer = KafkaProducer(bootstrap_servers=B)
+    for i in range(6, 10):
+        producer.send(topic, key=f"2024-01-01T00:0{i}:00Z".encode(), value=weather(i).encode())
+    producer.flush()
+    producer.close()
+    assert conn.execute("SELECT sum(lag) FROM kafka_group_offsets(?, ?)", (B, group)).fetchone() == (4,)
+    assert conn.execute('SELECT "group", state FROM kafka_groups(?) WHERE "group" = ?',
+                        (B, group)).fetchall() == [(group, "Empty")]
+    new = conn.execute("SELECT key, temp_celsius FROM met ORDER BY key").fetchall()
+    assert new == [(f"2024-01-01T00:0{i}:00Z", 10 + i) for i in range(6, 10)]
+    assert conn.execute("SELECT sum(lag) FROM kafka_group_offsets(?, ?)", (B, group)).fetchone() == (0,)
+    assert conn.execute("SELECT kafka_delete_topic(?, ?)", (B, topic)).fetchone() == (topic,)
+    assert conn.execute("SELECT count(*) FROM kafka_topics(?) WHERE topic = ?", (B, topic)).fetchone() == (0,)
+    listed = [t["topic"] for t in json.loads(kit.kcat("-L", "-J"))["topics"]]
+    assert topic not in listed
