@@ -456,16 +456,21 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
   }
   for (int a = 0; a < n_args(t) - 1; a++)
     if (usable[a] < 0) return SQLITE_CONSTRAINT;
+  /* idxStr names the arguments given, for EXPLAIN QUERY PLAN. */
+  sqlite3_str *given = sqlite3_str_new(NULL);
   int argc = 0;
   for (int a = 0; a < n_args(t); a++) {
     if (usable[a] < 0) continue;
     info->aConstraintUsage[usable[a]].argvIndex = ++argc;
     info->aConstraintUsage[usable[a]].omit = 1;
     info->idxNum |= 1 << a;
+    sqlite3_str_appendf(given, "%s%s", argc > 1 ? ", " : "", a == 0 ? "brokers" : a == n_args(t) - 1 ? "options" : t->arg);
   }
+  info->idxStr = sqlite3_str_finish(given);
+  info->needToFreeIdxStr = 1;
   info->estimatedCost = 1000;
   info->estimatedRows = 100;
-  return SQLITE_OK;
+  return info->idxStr ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 static int catalog_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out) {

@@ -406,6 +406,14 @@ static rd_kafka_resp_err_t create_mock_topic(const kafka_options *opts, const ch
   rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);
   if (!mc) return RD_KAFKA_RESP_ERR__INVALID_ARG;
   if (mock_topic(opts->brokers, topic, 0)) return RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+  /* The mock would quietly create fewer replicas than asked for. */
+  int brokers = mock_brokers(opts->brokers, err);
+  if (replication > brokers) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': INVALID_REPLICATION_FACTOR: replication %d "
+                           "but the mock cluster '%s' has %d broker(s)", topic, replication,
+                           opts->brokers, brokers);
+    return RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR;
+  }
   rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topic, partitions, replication > 0 ? replication : 1);
   if (!e) mock_topic(opts->brokers, topic, 1);
   return e;

@@ -129,6 +129,13 @@ def test_mock_cluster_admin():
                      f"kafka: topic '{name}' already exists")
     kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', ?, 1, 1, '{}')", (kit.topic("x"),)),
                      "kafka: the mock cluster does not support topic configs")
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', 'r3', 1, 3)"),
+                     "kafka: cannot create topic 'r3': INVALID_REPLICATION_FACTOR: replication 3 "
+                     "but the mock cluster 'mock' has 1 broker(s)")
+    r3 = kit.topic("adm-r3")
+    conn.execute("SELECT kafka_create_topic('mock:3', ?, 2, 3)", (r3,))
+    assert [r[0] for r in conn.execute("SELECT replicas FROM kafka_partitions('mock:3', ?)", (r3,))] == [
+        "[1,2,3]", "[1,2,3]"]
     kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic('mock', ?)", (name,)),
                      "kafka: the mock cluster cannot delete topics")
 

@@ -105,6 +105,9 @@ def test_group_offsets_and_lag_match_a_kafka_python_group():
         'SELECT g."group", sum(o.lag) FROM kafka_groups(?) g, '
         'kafka_group_offsets(?, g."group") o GROUP BY 1', (B, B)).fetchall())
     assert total[group] == 5, total
+    plan = kit.eqp(conn, 'SELECT * FROM kafka_groups(?) g, kafka_group_offsets(?, g."group", NULL) o', (B, B))
+    assert "SCAN g VIRTUAL TABLE INDEX 1:brokers" in plan, plan
+    assert "SCAN o VIRTUAL TABLE INDEX 7:brokers, group, options" in plan, plan
     # A group that committed nothing has no rows.
     assert conn.execute("SELECT count(*) FROM kafka_group_offsets(?, ?)",
                         (B, kit.topic("no-such-group"))).fetchone() == (0,)
