@@ -155,6 +155,8 @@ def find_files(args):
 
 
 def main():
+    # A crash in native code (the extension) still names the test it hit.
+    faulthandler.enable()
     ap = argparse.ArgumentParser(description="Run the sqlite-kafka tests.")
     ap.add_argument("-k", dest="pattern", default="",
                     help="run only tests whose 'file.test_name' contains this")
