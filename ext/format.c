@@ -138,12 +138,12 @@ static int header_from_json(rd_kafka_headers_t *hdrs, const char *name, const cJ
     for (size_t i = 0; ok && i < n / 2; i++) {
       int hi = hex_digit(hex->valuestring[2 * i]), lo = hex_digit(hex->valuestring[2 * i + 1]);
       ok = hi >= 0 && lo >= 0;
-      bytes[i] = (unsigned char)(hi << 4 | lo);
+      if (ok) bytes[i] = (unsigned char)(hi << 4 | lo);
     }
     if (ok) rd_kafka_header_add(hdrs, name, -1, bytes, n / 2);
     sqlite3_free(bytes);
     if (ok) return SQLITE_OK;
-    *err = sqlite3_mprintf("kafka: headers: \"%s\": {\"hex\": ...} needs an even number of hex digits", name);
+    *err = sqlite3_mprintf("kafka: headers: \"%s\": {\"hex\": ...} must be an even number of hex digits", name);
     return SQLITE_ERROR;
   }
   if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
