@@ -419,9 +419,21 @@ static rd_kafka_resp_err_t create_mock_topic(const kafka_options *opts, const ch
   return e;
 }
 
+/* Kafka's own rule for topic names (the mock cluster does not check it). */
+static int topic_name_valid(const char *topic) {
+  size_t n = strlen(topic);
+  if (n < 1 || n > 249 || !strcmp(topic, ".") || !strcmp(topic, "..")) return 0;
+  return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
 int client_create_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         int partitions, int replication, const char *config_json,
                         int if_missing, char **err) {
+  if (!topic_name_valid(topic)) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': Topic name is invalid: Kafka allows 1 to "
+                           "249 ASCII letters, digits, '.', '_' and '-' (not '.' or '..')", topic);
+    return SQLITE_ERROR;
+  }
   int existing;
   int exists = brokers_are_mock(opts->brokers)
                    ? mock_topic(opts->brokers, topic, 0)
