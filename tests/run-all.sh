@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, starts the real Kafka broker unless
+# one already answers on KAFKA_PORT (and stops only what it started), then
+# runs every test. The runner's 'N passed, N failed, N skipped' stays the
+# last line: the broker's stop is logged to a file.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash tests/deps.sh
+broker=tests/broker/kafka.sh
+started=0
+stop_broker() {
+  if [ "$started" = 1 ]; then
+    mkdir -p build
+    bash "$broker" down >build/broker-stop.log 2>&1 || cat build/broker-stop.log >&2
+  fi
+}
+trap stop_broker EXIT
+if ! bash "$broker" status >/dev/null 2>&1; then
+  bash "$broker" up
+  started=1
+fi
+# Real-broker tests are never skipped here: a missing broker is a failure.
+KAFKA_REQUIRED=1 build/venv/bin/python tests/run.py "$@"
