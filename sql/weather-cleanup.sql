@@ -1,0 +1,12 @@
+-- Step 5: clean up, like the tutorial's admin script: delete the topic,
+-- then drop the tables (DROP TABLE never deletes a topic by itself).
+--
+--   sqlite3 weather.db < sql/weather-cleanup.sql
+.bail on
+.load ./build/kafka
+SELECT 'deleted topic ' || kafka_delete_topic(brokers, topic)
+FROM weather_config;
+DROP TABLE IF EXISTS weather;
+DROP TABLE IF EXISTS weather_consumer;
+DROP VIEW IF EXISTS weather_samples;
+DROP TABLE IF EXISTS weather_config;

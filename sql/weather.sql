@@ -1,0 +1,79 @@
+-- The tutorial's weather workflow in SQL, step 1: the topic, the tables and
+-- a first batch of simulated weather samples.
+--
+--   make kafka-up                      # or: docker compose up -d
+--   sqlite3 weather.db < sql/weather.sql
+--
+-- Run from the repository root (it loads ./build/kafka). The tables live in
+-- weather.db, so the later steps (sql/weather-producer.sh,
+-- sql/weather-consumer.sql, sql/weather-lag.sql, sql/weather-cleanup.sql)
+-- only open it. Running this file again adds another batch.
+--
+-- The broker is the tutorial's, localhost:29092, written twice below: a
+-- broker elsewhere is one substitution away:
+--   sed 's/localhost:29092/HOST:PORT/' sql/weather.sql | sqlite3 weather.db
+.bail on
+.load ./build/kafka
+
+-- The producer loop, the consumer and Datasette use weather.db at once. In
+-- the default rollback-journal mode an INSERT into a kafka table fails with
+-- "database is locked" while another process reads the file (its COMMIT
+-- takes the file's lock); in WAL mode readers do not block it.
+PRAGMA journal_mode = WAL;
+
+-- Where the cluster is, for the steps that call kafka_* functions.
+CREATE TABLE IF NOT EXISTS weather_config AS
+  SELECT 'localhost:29092' AS brokers, 'kubertron.weather.inbound' AS topic,
+         'met-consumer-group-1' AS consumer_group;
+
+-- The topic as a table: JSON values keyed by an ISO timestamp, the sample's
+-- fields as typed columns. partitions = 3 creates the topic when it is
+-- missing (at CREATE only); an existing topic is used as it is.
+CREATE VIRTUAL TABLE IF NOT EXISTS weather USING kafka(
+  brokers    = 'localhost:29092',
+  topic      = 'kubertron.weather.inbound',
+  partitions = 3,
+  value      = 'json',
+  columns    = 'location TEXT, temp_celsius INTEGER, wind_speed_mph INTEGER,
+                wind_direction TEXT, humidity_percent INTEGER, pressure_mb INTEGER'
+);
+
+-- The same topic read as the tutorial's consumer group: a scan starts where
+-- the group left off (earliest when it never committed) and commits what it
+-- delivered (sql/weather-consumer.sql).
+CREATE VIRTUAL TABLE IF NOT EXISTS weather_consumer USING kafka(
+  brokers = 'localhost:29092',
+  topic   = 'kubertron.weather.inbound',
+  group   = 'met-consumer-group-1',
+  start   = 'earliest'
+);
+
+-- Simulated samples, an endless stream (take what you need with LIMIT):
+-- plausible ranges, random per row. A recursive CTE, so that random() is
+-- evaluated anew for every row (a plain view of random() is computed once
+-- per statement) and so that it needs no extension.
+CREATE VIEW IF NOT EXISTS weather_samples AS
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)
+SELECT i AS n,
+       json_extract('["Amsterdam","Berlin","Dublin","Lisbon","London",' ||
+                    '"Madrid","Oslo","Paris","Prague","Vienna"]',
+                    '$[' || (abs(random()) % 10) || ']') AS location,
+       abs(random()) % 46 - 10  AS temp_celsius,      -- -10 .. 35
+       abs(random()) % 41       AS wind_speed_mph,    -- 0 .. 40
+       json_extract('["N","NE","E","SE","S","SW","W","NW"]',
+                    '$[' || (abs(random()) % 8) || ']') AS wind_direction,
+       abs(random()) % 71 + 30  AS humidity_percent,  -- 30 .. 100
+       abs(random()) % 81 + 970 AS pressure_mb        -- 970 .. 1050
+FROM n;
+
+-- The one-shot batch: the last minute, one sample a second, each keyed by
+-- its ISO timestamp (UTC) with the same time as the message's timestamp.
+-- One statement: it returns when Kafka has acknowledged every message.
+INSERT INTO weather(key, timestamp, location, temp_celsius, wind_speed_mph,
+                    wind_direction, humidity_percent, pressure_mb)
+SELECT strftime('%Y-%m-%dT%H:%M:%SZ', t, 'unixepoch'), t * 1000,
+       location, temp_celsius, wind_speed_mph, wind_direction,
+       humidity_percent, pressure_mb
+FROM (SELECT unixepoch('now') - 60 + n AS t, * FROM weather_samples LIMIT 60);
+
+SELECT printf('%d samples in %s', count(*), 'kubertron.weather.inbound') FROM weather;
