@@ -6,6 +6,7 @@
 #include "kafka_ext.h"
 #include "format.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,15 +223,34 @@ static const cJSON *json_at(const cJSON *node, const char *path) {
   return node;
 }
 
-/* A JSON number under the column's affinity. Integers beyond 2^53 come
-** through a double: cJSON keeps numbers as doubles. */
-static void number_result(sqlite3_context *ctx, char affinity, double d) {
+/* The exact integer at path in the JSON text, for the integers cJSON's
+** doubles cannot hold (past 2^53): SQLite's json_extract() reads them as
+** 64-bit integers. Rare, so a statement is prepared each time. */
+static int exact_integer(sqlite3_context *ctx, const void *json, size_t len, const char *path,
+                         sqlite3_int64 *out) {
+  sqlite3_stmt *stmt;
+  if (sqlite3_prepare_v2(sqlite3_context_db_handle(ctx), "SELECT json_extract(?1, ?2)", -1, &stmt, NULL))
+    return 0;
+  sqlite3_bind_text64(stmt, 1, json, len, SQLITE_STATIC, SQLITE_UTF8);
+  sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
+  int exact = sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER;
+  if (exact) *out = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  return exact;
+}
+
+/* A JSON number under the column's affinity; an integer past 2^53 is
+** read again from the text (cJSON keeps numbers as doubles). */
+static void number_result(sqlite3_context *ctx, const typed_column *col, double d,
+                          const void *json, size_t len) {
   int integral = d == floor(d) && fabs(d) < 9.2e18;
-  if (affinity == SQLITE_TEXT) {
-    char *text = integral ? sqlite3_mprintf("%lld", (sqlite3_int64)d) : sqlite3_mprintf("%!.17g", d);
+  sqlite3_int64 n = integral ? (sqlite3_int64)d : 0;
+  if (integral && fabs(d) >= 9007199254740992.0 && json) exact_integer(ctx, json, len, col->path, &n);
+  if (col->affinity == SQLITE_TEXT) {
+    char *text = integral ? sqlite3_mprintf("%lld", n) : sqlite3_mprintf("%!.17g", d);
     sqlite3_result_text(ctx, text, -1, sqlite3_free);
-  } else if (integral && affinity != SQLITE_FLOAT) {
-    sqlite3_result_int64(ctx, (sqlite3_int64)d);
+  } else if (integral && col->affinity != SQLITE_FLOAT) {
+    sqlite3_result_int64(ctx, n);
   } else {
     sqlite3_result_double(ctx, d);
   }
@@ -238,28 +258,30 @@ static void number_result(sqlite3_context *ctx, char affinity, double d) {
 
 /* A JSON string under the column's affinity: like SQLite's own INTEGER
 ** and REAL columns, text that is a whole number becomes one. */
-static void string_result(sqlite3_context *ctx, char affinity, const char *text) {
-  if (affinity == SQLITE_INTEGER || affinity == SQLITE_FLOAT) {
+static void string_result(sqlite3_context *ctx, const typed_column *col, const char *text) {
+  if (col->affinity == SQLITE_INTEGER || col->affinity == SQLITE_FLOAT) {
     char *end;
+    errno = 0;
     long long n = strtoll(text, &end, 10);
-    if (*text && !*end && affinity == SQLITE_INTEGER) { sqlite3_result_int64(ctx, n); return; }
+    if (*text && !*end && !errno && col->affinity == SQLITE_INTEGER) { sqlite3_result_int64(ctx, n); return; }
     double d = strtod(text, &end);
-    if (*text && !*end && isfinite(d)) { number_result(ctx, affinity, d); return; }
+    if (*text && !*end && isfinite(d)) { number_result(ctx, col, d, NULL, 0); return; }
   }
   sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
 }
 
-void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root) {
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
+                         const void *json, size_t len) {
   const cJSON *v = root ? json_at(root, col->path) : NULL;
   if (!v || cJSON_IsNull(v)) {
     sqlite3_result_null(ctx);
   } else if (cJSON_IsNumber(v)) {
-    number_result(ctx, col->affinity, v->valuedouble);
+    number_result(ctx, col, v->valuedouble, json, len);
   } else if (cJSON_IsBool(v)) {
     if (col->affinity == SQLITE_TEXT) sqlite3_result_text(ctx, cJSON_IsTrue(v) ? "true" : "false", -1, SQLITE_STATIC);
     else sqlite3_result_int(ctx, cJSON_IsTrue(v));
   } else if (cJSON_IsString(v)) {
-    string_result(ctx, col->affinity, v->valuestring);
+    string_result(ctx, col, v->valuestring);
   } else {
     char *text = cJSON_PrintUnformatted(v);
     if (text) sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);

@@ -201,21 +201,17 @@ static int choose_partitions(kafka_cursor *c, char **err) {
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Where a timestamp bound starts each partition. The mock cluster has no
-** timestamp look-ups: there the scan starts at the low watermark and the
-** bound only filters (still exact, just not faster). */
+/* Where a timestamp lower bound starts each partition. The mock cluster
+** has no timestamp look-ups (it answers with the end offset): there the
+** scan starts at the low watermark and the bound only filters (still
+** exact, just not faster). */
 static int timestamp_starts(kafka_cursor *c, int64_t *high, char **err) {
+  if (brokers_are_mock(cursor_vtab(c)->opts.brokers)) return SQLITE_OK;
   int64_t *at = sqlite3_malloc64(sizeof *at * (c->n_parts ? c->n_parts : 1));
   if (!at) return SQLITE_NOMEM;
   int rc = list_offsets(c, c->plan.timestamp_lo, at, err);
-  if (rc && brokers_are_mock(cursor_vtab(c)->opts.brokers)) {
-    sqlite3_free(*err);
-    *err = NULL;
-    rc = SQLITE_OK;
-  } else {
-    for (int i = 0; !rc && i < c->n_parts; i++)
-      c->parts[i].start = max64(c->parts[i].start, at[i] < 0 ? high[i] : at[i]);
-  }
+  for (int i = 0; !rc && i < c->n_parts; i++)
+    c->parts[i].start = max64(c->parts[i].start, at[i] < 0 ? high[i] : at[i]);
   sqlite3_free(at);
   return rc;
 }
@@ -235,7 +231,7 @@ static int plan_ranges(kafka_cursor *c, char **err) {
     ps->start = max64(low[i], c->plan.offset_lo);
     ps->end = follow ? hi_bound : min64(high[i], hi_bound);
   }
-  if (!rc && c->plan.timestamp_lo >= 0 && c->n_parts) rc = timestamp_starts(c, high, err);
+  if (!rc && c->plan.timestamp_lo > 0 && c->n_parts) rc = timestamp_starts(c, high, err);
   if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, &c->group, c->parts, c->n_parts, low, high, err);
   sqlite3_free(low);
   sqlite3_free(high);
@@ -507,7 +503,11 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     if (ts >= 0) sqlite3_result_int64(ctx, ts);
     break;
   case KAFKA_COL_KEY: format_result(ctx, vtab->opts.key_format, m->key, m->key_len); break;
-  case KAFKA_COL_VALUE: format_result(ctx, vtab->opts.value_format, m->payload, m->len); break;
+  case KAFKA_COL_VALUE:
+    /* value = 'json' promises JSON: with on_error = fail it is checked. */
+    if (vtab->opts.value_format == KAFKA_FORMAT_JSON && vtab->opts.on_error_fail) decode_value(c);
+    if (!decode_failed(c, ctx)) format_result(ctx, vtab->opts.value_format, m->payload, m->len);
+    break;
   case KAFKA_COL_HEADERS:
     if (!rd_kafka_message_headers(m, &headers)) sqlite3_result_text(ctx, format_headers_json(headers), -1, sqlite3_free);
     break;
@@ -520,7 +520,8 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     break;
   default:
     decode_value(c);
-    if (!decode_failed(c, ctx)) format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json);
+    if (!decode_failed(c, ctx))
+      format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json, m->payload, m->len);
   }
   return SQLITE_OK;
 }

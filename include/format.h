@@ -33,8 +33,10 @@ int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err)
 ** NULL with *why set when it is not JSON (why is static text). */
 cJSON *format_parse_value(const void *data, size_t len, const char **why);
 
-/* Sets the result to a typed column's value found in root. */
-void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root);
+/* Sets the result to a typed column's value found in root, parsed from
+** the len bytes of JSON text at json. */
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
+                         const void *json, size_t len);
 
 /* The bytes an INSERT gives for a key or value in format f, checking that
 ** json is valid JSON. *data is NULL for SQL NULL. `what` names the column

@@ -19,7 +19,7 @@ typedef struct scan_plan {
   int32_t *part_list;   /* NULL: every partition in [part_lo, part_hi] */
   int n_part_list;
   int64_t offset_lo, offset_hi;
-  int64_t timestamp_lo; /* -1: none; else start at the first offset at or after it */
+  int64_t timestamp_lo; /* -1: none; > 0: start at the first offset at or after it */
   int64_t timestamp_hi; /* INT64_MAX: none; rows above it are skipped */
   int64_t limit;        /* PLAN_NO_LIMIT: none */
   int tail;             /* ORDER BY offset DESC LIMIT n: the newest rows first */
