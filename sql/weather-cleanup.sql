@@ -4,9 +4,7 @@
 --   sqlite3 weather.db < sql/weather-cleanup.sql
 .bail on
 .load ./build/kafka
-SELECT 'deleted topic ' || kafka_delete_topic(brokers, topic)
-FROM weather_config;
+SELECT 'deleted topic ' ||
+       kafka_delete_topic('localhost:29092', 'kubertron.weather.inbound');
 DROP TABLE IF EXISTS weather;
-DROP TABLE IF EXISTS weather_consumer;
 DROP VIEW IF EXISTS weather_samples;
-DROP TABLE IF EXISTS weather_config;

@@ -12,6 +12,19 @@
 -- consumer does:  while sqlite3 weather.db < sql/weather-consumer.sql; do :; done
 .bail on
 .load ./build/kafka
+
+-- The topic read as the group: a scan starts where the group left off
+-- (earliest when it never committed) and commits what it delivered. TEMP:
+-- it lives only in this session. A group table kept in a database file
+-- would be read by any tool that opens the file: Datasette counts every
+-- table of the files it serves, and that count would consume the group.
+CREATE VIRTUAL TABLE temp.weather_consumer USING kafka(
+  brokers = 'localhost:29092',
+  topic   = 'kubertron.weather.inbound',
+  group   = 'met-consumer-group-1',
+  start   = 'earliest'
+);
+
 .mode list
 SELECT printf('%s:%d:%d: key=%s value=%s', 'kubertron.weather.inbound',
               partition, offset, key, value)

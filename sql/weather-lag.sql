@@ -9,7 +9,7 @@
 .bail on
 .load ./build/kafka
 .mode box
-SELECT o.topic, o.partition, o.committed, o.high, o.lag
-FROM weather_config AS c, kafka_group_offsets(c.brokers, c.consumer_group) AS o
-WHERE o.topic = c.topic
-ORDER BY o.partition;
+SELECT topic, partition, committed, high, lag
+FROM kafka_group_offsets('localhost:29092', 'met-consumer-group-1')
+WHERE topic = 'kubertron.weather.inbound'
+ORDER BY partition;

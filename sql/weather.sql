@@ -1,17 +1,16 @@
--- The tutorial's weather workflow in SQL, step 1: the topic, the tables and
--- a first batch of simulated weather samples.
+-- The tutorial's weather workflow in SQL, step 2 (after starting Kafka):
+-- the topic, its table and a first batch of simulated weather samples.
 --
 --   make kafka-up                      # or: docker compose up -d
 --   sqlite3 weather.db < sql/weather.sql
 --
--- Run from the repository root (it loads ./build/kafka). The tables live in
--- weather.db, so the later steps (sql/weather-producer.sh,
--- sql/weather-consumer.sql, sql/weather-lag.sql, sql/weather-cleanup.sql)
--- only open it. Running this file again adds another batch.
+-- Run from the repository root (it loads ./build/kafka). The table lives in
+-- weather.db, for the later steps and for Datasette. Running this file again
+-- adds another batch.
 --
--- The broker is the tutorial's, localhost:29092, written twice below: a
--- broker elsewhere is one substitution away:
---   sed 's/localhost:29092/HOST:PORT/' sql/weather.sql | sqlite3 weather.db
+-- Every sql/weather* file names the tutorial's broker, localhost:29092, as
+-- the tutorial's scripts do; for a broker elsewhere, substitute it:
+--   sed -i 's/localhost:29092/HOST:PORT/' sql/weather*
 .bail on
 .load ./build/kafka
 
@@ -20,11 +19,6 @@
 -- "database is locked" while another process reads the file (its COMMIT
 -- takes the file's lock); in WAL mode readers do not block it.
 PRAGMA journal_mode = WAL;
-
--- Where the cluster is, for the steps that call kafka_* functions.
-CREATE TABLE IF NOT EXISTS weather_config AS
-  SELECT 'localhost:29092' AS brokers, 'kubertron.weather.inbound' AS topic,
-         'met-consumer-group-1' AS consumer_group;
 
 -- The topic as a table: JSON values keyed by an ISO timestamp, the sample's
 -- fields as typed columns. partitions = 3 creates the topic when it is
@@ -36,16 +30,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS weather USING kafka(
   value      = 'json',
   columns    = 'location TEXT, temp_celsius INTEGER, wind_speed_mph INTEGER,
                 wind_direction TEXT, humidity_percent INTEGER, pressure_mb INTEGER'
-);
-
--- The same topic read as the tutorial's consumer group: a scan starts where
--- the group left off (earliest when it never committed) and commits what it
--- delivered (sql/weather-consumer.sql).
-CREATE VIRTUAL TABLE IF NOT EXISTS weather_consumer USING kafka(
-  brokers = 'localhost:29092',
-  topic   = 'kubertron.weather.inbound',
-  group   = 'met-consumer-group-1',
-  start   = 'earliest'
 );
 
 -- Simulated samples, an endless stream (take what you need with LIMIT):
