@@ -10,7 +10,7 @@ OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
 
-.PHONY: all deps demo test clean kafka-up kafka-down
+.PHONY: all deps demo test bench clean kafka-up kafka-down
 
 all: $(EXT)
 
@@ -31,6 +31,18 @@ demo: $(EXT)
 
 test: $(EXT)
 	$(SANITIZE_ENV) bash tests/run-all.sh
+
+# make bench [N=messages]: the extension against kcat and plain librdkafka
+# programs on the real broker (KAFKA_PORT); the table goes to build/bench/.
+BENCH_TOOLS := $(BUILD)/bench/produce $(BUILD)/bench/consume
+
+$(BUILD)/bench/%: tests/bench/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags rdkafka) $< -o $@ $(shell pkg-config --libs rdkafka)
+
+bench: $(EXT) $(BENCH_TOOLS)
+	bash tests/broker/kafka.sh up
+	/usr/bin/python3 tests/bench/bench.py $(if $(N),--n $(N))
 
 kafka-up:
 	bash tests/broker/kafka.sh up
