@@ -46,6 +46,9 @@ typedef struct kafka_cursor {
   rd_kafka_message_t **tail;       /* tail mode: the rows, newest first */
   int n_tail, tail_pos;
   group_state group;               /* group mode: starts and position to commit */
+  int64_t queue_msgs, queue_bytes; /* the consumer queue's limits */
+  int64_t taken_msgs, taken_bytes; /* for the average message size */
+  int queue_was_high;              /* the queue was near its limits */
   cJSON *json;                     /* the current row's parsed value */
   const char *json_error;
   int json_done;
@@ -138,6 +141,13 @@ void scan_release_idle(kafka_vtab *vtab) {
   vtab->idle = NULL;
 }
 
+/* An integer property of a librdkafka handle's configuration. */
+static int64_t conf_int(rd_kafka_t *rk, const char *name) {
+  char value[32];
+  size_t size = sizeof value;
+  return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
+}
+
 /* The table's idle consumer, or a new one. */
 static int acquire_consumer(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
@@ -149,6 +159,10 @@ static int acquire_consumer(kafka_cursor *c, char **err) {
     if (rc) return rc;
   }
   c->queue = rd_kafka_queue_get_consumer(c->consumer->rk);
+  c->queue_msgs = conf_int(c->consumer->rk, "queued.min.messages");
+  c->queue_bytes = conf_int(c->consumer->rk, "queued.max.messages.kbytes") * 1024;
+  c->taken_msgs = c->taken_bytes = 0;
+  c->queue_was_high = 0;
   return SQLITE_OK;
 }
 
@@ -303,16 +317,44 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
   return keep;
 }
 
+/* librdkafka 2.0.2 stops fetching while the consumer queue holds
+** queued.min.messages or queued.max.messages.kbytes, and looks again when
+** its broker thread wakes: after a second, or at the next request to that
+** broker. A scan that reads slower than the broker sends would spend most
+** of that second with an empty queue; so when the queue, having been near
+** its limits, drains below half of them, one ListOffsets request wakes the
+** leaders to fetch again. A scan the network keeps waiting never asks. */
+static void keep_fetching(kafka_cursor *c, ssize_t n) {
+  for (ssize_t i = 0; i < n; i++) c->taken_bytes += (int64_t)(c->batch[i]->len + c->batch[i]->key_len);
+  c->taken_msgs += n;
+  int64_t queued = rd_kafka_queue_length(c->queue);
+  int64_t bytes = queued * (c->taken_bytes / c->taken_msgs + 1);
+  if (4 * queued >= 3 * c->queue_msgs || 4 * bytes >= 3 * c->queue_bytes) {
+    c->queue_was_high = 1;
+  } else if (c->queue_was_high && 2 * queued < c->queue_msgs && 2 * bytes < c->queue_bytes) {
+    c->queue_was_high = 0;
+    int64_t *ignored = sqlite3_malloc64(sizeof *ignored * c->n_parts);
+    char *err = NULL;
+    if (ignored) list_offsets(c, -1, ignored, &err);
+    sqlite3_free(err);
+    sqlite3_free(ignored);
+  }
+}
+
 /* The next batch: what the queue holds now, else a wait of up to
 ** WAIT_SLICE_MS for one message (a batch call waits until the batch is
 ** full or its time is up, so it is never asked to wait for a full one).
 ** sqlite3_interrupt() is noticed at every batch. An empty wait longer than
 ** timeout_ms is an error while a snapshot is unfinished; in follow mode,
-** follow_ms of quiet ends the scan. */
+** follow_ms of quiet ends the scan. *idle_since is when the queue was
+** found empty, 0 while messages come. */
 static int refill(kafka_cursor *c, long long *idle_since, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
   ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch, BATCH_SIZE);
-  if (n == 0) n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, 1);
+  if (n == 0) {
+    if (!*idle_since) *idle_since = now_ms();
+    n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, 1);
+  }
   if (n < 0) {
     *err = sqlite3_mprintf("kafka: topic '%s': consume: %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
     return SQLITE_ERROR;
@@ -324,7 +366,8 @@ static int refill(kafka_cursor *c, long long *idle_since, char **err) {
     return SQLITE_INTERRUPT;
   }
   if (n > 0) {
-    *idle_since = now_ms();
+    keep_fetching(c, n);
+    *idle_since = 0;
     return SQLITE_OK;
   }
   long long idle = now_ms() - *idle_since;
@@ -341,7 +384,7 @@ static int refill(kafka_cursor *c, long long *idle_since, char **err) {
 
 /* The next message of the scan in *out, or NULL at its end. */
 static int pull(kafka_cursor *c, rd_kafka_message_t **out, char **err) {
-  long long idle_since = now_ms();
+  long long idle_since = 0; /* when the queue was found empty */
   *out = NULL;
   while (c->n_open > 0 || c->batch_pos < c->batch_len) {
     if (c->batch_pos == c->batch_len) {
