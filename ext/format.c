@@ -7,6 +7,7 @@
 #include "format.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,24 @@ int utf8_valid(const unsigned char *s, size_t n) {
   return 1;
 }
 
+/* Text goes to SQLite NUL-terminated, in a buffer it takes over: a copy
+** SQLite makes of counted text is copied once more, to add the
+** terminator, as soon as the caller reads it with sqlite3_column_text().
+** Text holding a NUL character can only be given counted. */
+static void result_text(sqlite3_context *ctx, const void *data, size_t len) {
+  char *text = len < INT_MAX && !memchr(data, 0, len) ? malloc(len + 1) : NULL;
+  if (!text) {
+    sqlite3_result_text64(ctx, data, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+    return;
+  }
+  memcpy(text, data, len);
+  text[len] = 0;
+  sqlite3_result_text(ctx, text, -1, free);
+}
+
 void format_result(sqlite3_context *ctx, kafka_format f, const void *data, size_t len) {
   if (!data) sqlite3_result_null(ctx);
-  else if (f != KAFKA_FORMAT_BLOB && utf8_valid(data, len))
-    sqlite3_result_text64(ctx, data, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+  else if (f != KAFKA_FORMAT_BLOB && utf8_valid(data, len)) result_text(ctx, data, len);
   else sqlite3_result_blob64(ctx, data, len, SQLITE_TRANSIENT);
 }
 
