@@ -327,33 +327,78 @@ WRONG_VALUES = [None, 7, 2.5, b"\x00\xff", ""]  # for text arguments
 def test_null_and_wrong_typed_arguments_to_every_function():
     conn = kit.connect()
     assert conn.execute("SELECT kafka_version()").fetchone()[0].startswith("sqlite-kafka ")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_version(1)"), "wrong number of arguments")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', 'x')"), "wrong number of arguments")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', 'x', 1, 1, '{}', 6)"),
-                     "wrong number of arguments")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic('mock')"), "wrong number of arguments")
-    good = {"brokers": "mock", "topic": kit.topic("fn"), "partitions": 1, "replication": 1}
+    for sql in ["SELECT kafka_version(1)", "SELECT kafka_create_topic('mock', 'x')",
+                "SELECT kafka_create_topic('mock', 'x', 1, 1, '{}', '', 7)",
+                "SELECT kafka_delete_topic('mock')", "SELECT kafka_delete_topic('mock', 'x', '', 4)"]:
+        kit.expect_error(lambda: conn.execute(sql), "wrong number of arguments")
+    good = {"brokers": "mock", "topic": kit.topic("fn"), "partitions": 1, "replication": 1,
+            "config_json": None, "options": None}
+    text_wrongs = WRONG_VALUES
+    int_wrongs = [2.5, b"1", "1", 0, -1, 2**40]
     expected = {
-        "brokers": "kafka_create_topic: brokers must be a non-empty text",
-        "topic": "kafka_create_topic: topic must be a non-empty text",
-        "partitions": "kafka_create_topic: partitions must be an integer from 1 to 1000000",
-        "replication": "kafka_create_topic: replication must be an integer from 1 to 32767",
+        "brokers": ("a non-empty text", text_wrongs),
+        "topic": ("a non-empty text", text_wrongs),
+        "partitions": ("an integer from 1 to 1000000", int_wrongs + [None]),
+        "replication": ("an integer from 1 to 32767 or NULL", int_wrongs),
+        "config_json": ("a text or NULL", [7, 2.5, b"{}"]),
+        "options": ("a text or NULL", [7, 2.5, b"timeout_ms=1"]),
     }
-    for place in good:
-        wrongs = WRONG_VALUES if place in ("brokers", "topic") else [2.5, b"1", "1", 0, -1, 2**40]
-        for wrong in wrongs + ([None] if place == "partitions" else []):
+    for place, (what, wrongs) in expected.items():
+        for wrong in wrongs:
             args = dict(good, **{place: wrong})
-            kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic(?, ?, ?, ?)",
-                                                  tuple(args.values())), expected[place])
-    for place, message in [(0, "kafka_delete_topic: brokers must be a non-empty text"),
-                           (1, "kafka_delete_topic: topic must be a non-empty text")]:
+            kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic(?, ?, ?, ?, ?, ?)",
+                                                  tuple(args.values())),
+                             f"kafka_create_topic: {place} must be {what}")
+    for place, name in enumerate(["brokers", "topic"]):
         for wrong in WRONG_VALUES:
             args = ["mock", "x"]
             args[place] = wrong
-            kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic(?, ?)", args), message)
-    for config in [5, "{bad", "[1]", '{"a":[1]}']:
+            kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic(?, ?)", args),
+                             f"kafka_delete_topic: {name} must be a non-empty text")
+    for options, message in [("timeout_ms", "options: item 1 is not of the form name=value"),
+                             ("topic=x", "option 'topic' is not accepted here"),
+                             ("timeout_ms=0", "option timeout_ms must be an integer"),
+                             ("rdkafka.nope=1", "option rdkafka.nope: No such configuration property")]:
+        kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic('mock', 'x', ?)", (options,)),
+                         message)
+    for config in ["{bad", "[1]", '{"a":[1]}']:
         kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', 'cfg', 1, 1, ?)", (config,)),
                          "topic config")
+
+
+CATALOG = {  # table: its required arguments after brokers
+    "kafka_topics": [],
+    "kafka_partitions": ["topic"],
+    "kafka_groups": [],
+    "kafka_group_offsets": ["group"],
+}
+
+
+def test_null_and_wrong_typed_arguments_to_the_catalog_tables():
+    conn = kit.connect()
+    topic = kit.topic("cat")
+    conn.execute("SELECT kafka_create_topic('mock', ?, 1)", (topic,))
+    for table, extra in CATALOG.items():
+        good = ["mock"] + [topic] * len(extra)
+        kit.expect_error(lambda: conn.execute(f"SELECT * FROM {table}()").fetchall(), "brokers")
+        for place in range(len(good)):
+            for wrong in WRONG_VALUES:
+                args = list(good)
+                args[place] = wrong
+                marks = ", ".join("?" * len(args))
+                try:
+                    conn.execute(f"SELECT * FROM {table}({marks})", args).fetchall()
+                except sqlite3.Error as e:
+                    assert table in str(e) and "must be" in str(e), (table, args, e)
+                    continue
+                raise AssertionError(f"{table}{tuple(args)}: no error")
+        marks = ", ".join("?" * (len(good) + 1))
+        for options, message in [(7, "options must be"), (b"x", "options must be"),
+                                 ("timeout_ms", "is not of the form name=value"),
+                                 ("timeout_ms=-1", "option timeout_ms must be an integer"),
+                                 ("rdkafka.nope=1", "option rdkafka.nope: No such configuration")]:
+            kit.expect_error(lambda: conn.execute(f"SELECT * FROM {table}({marks})",
+                                                  good + [options]).fetchall(), message)
 
 
 def test_null_and_wrong_typed_config_on_the_real_broker():
@@ -362,11 +407,10 @@ def test_null_and_wrong_typed_config_on_the_real_broker():
     name = kit.topic("cfg")
     for config, message in [("{bad", "topic config must be a JSON object"),
                             ("[1]", "topic config must be a JSON object"),
-                            (5, "topic config must be a JSON object"),
                             ('{"a":[1]}', "topic config 'a' must be a string, number or boolean"),
                             ('{"retention.ms":"abc"}', "INVALID_CONFIG"),
                             ('{"no.such.config":"1"}', "INVALID_CONFIG")]:
         kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic(?, ?, 1, 1, ?)",
                                               (kit.BROKER, name, config)), message)
     kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic(?, ?)", (kit.BROKER, name)),
-                     f"cannot delete topic '{name}': UNKNOWN_TOPIC_OR_PART")
+                     f"cannot delete topic '{name}': it does not exist")
