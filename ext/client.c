@@ -364,9 +364,10 @@ static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, c
   return rc;
 }
 
-/* The result of one CreateTopics request on the real cluster. */
-static rd_kafka_resp_err_t create_topics_result(kafka_client *client, rd_kafka_queue_t *queue,
-                                                int timeout_ms, char *reason, size_t size) {
+/* The error of a one-topic CreateTopics or DeleteTopics request, with the
+** broker's reason in reason. */
+static rd_kafka_resp_err_t topic_admin_result(rd_kafka_queue_t *queue, int timeout_ms,
+                                              char *reason, size_t size) {
   rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
   if (!ev) {
     snprintf(reason, size, "no answer within timeout_ms=%d", timeout_ms);
@@ -375,16 +376,17 @@ static rd_kafka_resp_err_t create_topics_result(kafka_client *client, rd_kafka_q
   rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
   snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
   if (!e) {
-    size_t n;
+    size_t n = 0;
     const rd_kafka_topic_result_t **res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATETOPICS_RESULT
+            ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+            : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
     if (n == 1 && (e = rd_kafka_topic_result_error(res[0])))
       snprintf(reason, size, "%s", rd_kafka_topic_result_error_string(res[0])
                                        ? rd_kafka_topic_result_error_string(res[0])
                                        : rd_kafka_err2str(e));
   }
   rd_kafka_event_destroy(ev);
-  (void)client;
   return e;
 }
 
@@ -407,7 +409,7 @@ static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const kafka_o
   rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
   rd_kafka_CreateTopics(client->rk, &nt, 1, ao, queue);
-  rd_kafka_resp_err_t e = create_topics_result(client, queue, opts->timeout_ms, reason, size);
+  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, size);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
   rd_kafka_NewTopic_destroy(nt);
@@ -478,26 +480,6 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
   return topic_partitions_until(client, opts, topic, 1, &created, err);
 }
 
-/* The error of a DeleteTopics request, with its reason. */
-static rd_kafka_resp_err_t delete_topics_result(rd_kafka_queue_t *queue, int timeout_ms,
-                                                char *reason, size_t size) {
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-  if (!ev) return RD_KAFKA_RESP_ERR__TIMED_OUT;
-  rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-  snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
-  if (!e) {
-    size_t n;
-    const rd_kafka_topic_result_t **res =
-        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-    if (n == 1 && (e = rd_kafka_topic_result_error(res[0])))
-      snprintf(reason, size, "%s", rd_kafka_topic_result_error_string(res[0])
-                                       ? rd_kafka_topic_result_error_string(res[0])
-                                       : rd_kafka_err2str(e));
-  }
-  rd_kafka_event_destroy(ev);
-  return e;
-}
-
 /* Waits, until the deadline, for a deleted topic to leave the metadata,
 ** so that what follows (a listing, creating it again) sees it gone. The
 ** deletion itself has succeeded either way. */
@@ -525,7 +507,7 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
   rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
   rd_kafka_DeleteTopics(client->rk, &dt, 1, ao, queue);
-  rd_kafka_resp_err_t e = delete_topics_result(queue, opts->timeout_ms, reason, sizeof reason);
+  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, sizeof reason);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
   rd_kafka_DeleteTopic_destroy(dt);
