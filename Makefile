@@ -3,10 +3,7 @@ CC      ?= cc
 PKGS    := sqlite3 rdkafka libcjson
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
-# -z nodelete: the extension (and librdkafka with it) stays mapped after the
-# connection that loaded it closes; the mock cluster's threads live as long
-# as the process and would otherwise run unmapped code.
-LDFLAGS += -shared -Wl,-z,nodelete
+LDFLAGS += -shared
 BUILD   := build
 SRCS    := $(wildcard ext/*.c)
 OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
