@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash tests/deps.sh
 broker=tests/broker/kafka.sh
+# The SASL/PLAIN listener (PORT+50) is needed by tests/test_security.py.
+export KAFKA_SASL=${KAFKA_SASL:-1}
 started=0
 stop_broker() {
   if [ "$started" = 1 ]; then
