@@ -118,6 +118,16 @@ static int column_name_taken(const kafka_options *opts, const char *name) {
   return 0;
 }
 
+/* A JSON path ends at white space, except inside ."quoted" names. */
+static int has_unquoted_space(const char *path) {
+  int quoted = 0;
+  for (; *path; path++) {
+    if (*path == '"') quoted = !quoted;
+    else if (isspace((unsigned char)*path) && !quoted) return 1;
+  }
+  return 0;
+}
+
 /* Parses one `name TYPE [json-path]` of the columns option. */
 static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, char **err) {
   char *text = dequote(spec, n);
@@ -148,7 +158,7 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
     *err = sqlite3_mprintf("kafka: option columns: bad type '%s' for column %s", col.type, col.name);
     goto done;
   }
-  if (path && strchr(col.path, ' ')) {
+  if (path && has_unquoted_space(col.path)) {
     *err = sqlite3_mprintf("kafka: option columns: bad JSON path '%s' for column %s", col.path, col.name);
     goto done;
   }

@@ -86,3 +86,15 @@ def test_follow_and_interrupt_on_mock():
     t0 = time.monotonic()
     kit.expect_error(lambda: conn.execute("SELECT * FROM t WHERE follow = 60000").fetchall(), "interrupted")
     assert time.monotonic() - t0 < 2
+
+
+def test_quoted_json_path_names_may_hold_spaces():
+    conn = kit.connect()
+    topic = kit.topic("mock-path")
+    conn.execute(f"CREATE VIRTUAL TABLE q USING kafka(brokers='mock', topic='{topic}', partitions=1, "
+                 "columns='qr TEXT $.\"q r\", a INTEGER')")
+    conn.execute("""INSERT INTO q(value) VALUES ('{"q r": "spaced", "a": 5}')""")
+    assert conn.execute("SELECT qr, a FROM q").fetchall() == [("spaced", 5)]
+    kit.expect_error(lambda: conn.execute(f"CREATE VIRTUAL TABLE q2 USING kafka(brokers='mock', "
+                                          f"topic='{topic}', columns='qr TEXT $.q r')"),
+                     "kafka: option columns: bad JSON path '$.q r' for column qr")
