@@ -305,6 +305,122 @@ void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJ
   }
 }
 
+/* A strict RFC 8259 check for what INSERT produces as json: cJSON's parser
+** is lenient (text after the value, 01, +1, .5, 1.) and a value a table
+** calls JSON must be readable by every consumer. Nesting is limited like
+** cJSON's, so that whatever is accepted can be read back. */
+typedef struct json_cursor {
+  const unsigned char *p, *end;
+  int depth;
+} json_cursor;
+
+static int json_value(json_cursor *c);
+
+static int json_peek(const json_cursor *c) { return c->p < c->end ? *c->p : -1; }
+
+static int json_take(json_cursor *c) { return c->p < c->end ? *c->p++ : -1; }
+
+static void json_space(json_cursor *c) {
+  while (json_peek(c) == ' ' || json_peek(c) == '\t' || json_peek(c) == '\n' || json_peek(c) == '\r') c->p++;
+}
+
+static int json_literal(json_cursor *c, const char *word) {
+  size_t n = strlen(word);
+  if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n)) return 0;
+  c->p += n;
+  return 1;
+}
+
+static int json_digits(json_cursor *c) {
+  const unsigned char *start = c->p;
+  while (json_peek(c) >= '0' && json_peek(c) <= '9') c->p++;
+  return c->p > start;
+}
+
+static int json_number(json_cursor *c) {
+  if (json_peek(c) == '-') c->p++;
+  if (json_peek(c) == '0') c->p++;
+  else if (!json_digits(c)) return 0;
+  if (json_peek(c) == '.') {
+    c->p++;
+    if (!json_digits(c)) return 0;
+  }
+  if (json_peek(c) != 'e' && json_peek(c) != 'E') return 1;
+  c->p++;
+  if (json_peek(c) == '+' || json_peek(c) == '-') c->p++;
+  return json_digits(c);
+}
+
+static int json_string(json_cursor *c) {
+  for (c->p++; c->p < c->end;) {
+    unsigned char ch = *c->p++;
+    if (ch == '"') return 1;
+    if (ch < 0x20) return 0;
+    if (ch != '\\') continue;
+    int esc = json_take(c);
+    if (esc == 'u') {
+      for (int i = 0; i < 4; i++) {
+        int h = json_take(c);
+        if (h < 0 || hex_digit((char)h) < 0) return 0;
+      }
+    } else if (esc <= 0 || !strchr("\"\\/bfnrt", esc)) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+/* An object (keyed) or an array, from its opening bracket. */
+static int json_container(json_cursor *c, int close, int keyed) {
+  if (++c->depth > CJSON_NESTING_LIMIT) return 0;
+  c->p++;
+  json_space(c);
+  if (json_peek(c) == close) {
+    c->p++;
+    c->depth--;
+    return 1;
+  }
+  for (;;) {
+    if (keyed) {
+      if (json_peek(c) != '"' || !json_string(c)) return 0;
+      json_space(c);
+      if (json_peek(c) != ':') return 0;
+      c->p++;
+      json_space(c);
+    }
+    if (!json_value(c)) return 0;
+    json_space(c);
+    int next = json_take(c);
+    if (next == close) break;
+    if (next != ',') return 0;
+    json_space(c);
+  }
+  c->depth--;
+  return 1;
+}
+
+static int json_value(json_cursor *c) {
+  switch (json_peek(c)) {
+  case '{': return json_container(c, '}', 1);
+  case '[': return json_container(c, ']', 0);
+  case '"': return json_string(c);
+  case 't': return json_literal(c, "true");
+  case 'f': return json_literal(c, "false");
+  case 'n': return json_literal(c, "null");
+  default: return json_number(c);
+  }
+}
+
+/* -1 when data is valid JSON text, else the offset where it is not. */
+static long long json_error_at(const void *data, size_t len) {
+  json_cursor c = {data, (const unsigned char *)data + len, 0};
+  json_space(&c);
+  int ok = json_value(&c);
+  json_space(&c);
+  if (ok && c.p == c.end) return utf8_valid(data, len) ? -1 : 0;
+  return c.p < c.end ? c.p - (const unsigned char *)data : (long long)len;
+}
+
 int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void **data,
                  size_t *len, char **err) {
   int type = sqlite3_value_type(v);
@@ -321,20 +437,34 @@ int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void 
     *len = (size_t)sqlite3_value_bytes(v);
   }
   if (!*data && *len == 0) *data = "";
-  if (f == KAFKA_FORMAT_JSON) {
-    cJSON *parsed = cJSON_ParseWithLength(*data, *len);
-    cJSON_Delete(parsed);
-    if (!parsed) {
-      *err = sqlite3_mprintf("kafka: %s is not valid JSON (the table's %s format is json)", what, what);
-      return SQLITE_ERROR;
-    }
+  long long at = f == KAFKA_FORMAT_JSON ? json_error_at(*data, *len) : -1;
+  if (at < 0) return SQLITE_OK;
+  *err = sqlite3_mprintf("kafka: %s is not valid JSON (the table's %s format is json): error at "
+                         "byte %lld of %lld", what, what, at, (long long)*len);
+  return SQLITE_ERROR;
+}
+
+/* The SQL type a typed column's value goes into JSON as: the column's
+** affinity applies as SQLite applies it to a table column (which it does
+** not do for a virtual table's INSERT): INTEGER and REAL turn numeric text
+** into numbers, TEXT turns numbers into text; other types keep theirs. */
+static int typed_type(const typed_column *col, sqlite3_value *v) {
+  int type = sqlite3_value_type(v);
+  int numeric = col->affinity == SQLITE_INTEGER || col->affinity == SQLITE_FLOAT;
+  if (type == SQLITE_TEXT && numeric) type = sqlite3_value_numeric_type(v);
+  if (type == SQLITE_FLOAT && col->affinity == SQLITE_INTEGER) {
+    double d = sqlite3_value_double(v);
+    if (d == floor(d) && fabs(d) < 9.2e18) type = SQLITE_INTEGER;
   }
-  return SQLITE_OK;
+  if (type == SQLITE_INTEGER && col->affinity == SQLITE_FLOAT) type = SQLITE_FLOAT;
+  if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && col->affinity == SQLITE_TEXT) type = SQLITE_TEXT;
+  return type;
 }
 
 /* The JSON node for one typed column's SQL value. */
 static cJSON *typed_json(const typed_column *col, sqlite3_value *v, char **err) {
-  switch (sqlite3_value_type(v)) {
+  const char *why = "a BLOB";
+  switch (typed_type(col, v)) {
   case SQLITE_INTEGER: {
     char text[32];
     snprintf(text, sizeof text, "%lld", (long long)sqlite3_value_int64(v));
@@ -342,17 +472,20 @@ static cJSON *typed_json(const typed_column *col, sqlite3_value *v, char **err) 
   }
   case SQLITE_FLOAT: {
     double d = sqlite3_value_double(v);
+    why = "a non-finite REAL";
     if (!isfinite(d)) break;
     char *text = sqlite3_mprintf("%!.17g", d);
     cJSON *node = text ? cJSON_CreateRaw(text) : NULL;
     sqlite3_free(text);
     return node;
   }
-  case SQLITE_TEXT:
-    return cJSON_CreateString((const char *)sqlite3_value_text(v));
+  case SQLITE_TEXT: {
+    const unsigned char *text = sqlite3_value_text(v);
+    why = "text that is not UTF-8";
+    if (text && utf8_valid(text, (size_t)sqlite3_value_bytes(v))) return cJSON_CreateString((const char *)text);
   }
-  *err = sqlite3_mprintf("kafka: column %s: a %s cannot go into a JSON value", col->name,
-                         sqlite3_value_type(v) == SQLITE_BLOB ? "BLOB" : "non-finite REAL");
+  }
+  *err = sqlite3_mprintf("kafka: column %s: %s cannot go into a JSON value", col->name, why);
   return NULL;
 }
 

@@ -98,7 +98,7 @@ static int kafka_disconnect(sqlite3_vtab *base) {
 }
 
 static sqlite3_module kafka_module = {
-    1,                /* iVersion */
+    2,                /* iVersion: the savepoint methods */
     kafka_create,     /* xCreate */
     kafka_connect,    /* xConnect */
     plan_best_index,  /* xBestIndex */
@@ -118,9 +118,9 @@ static sqlite3_module kafka_module = {
     produce_rollback, /* xRollback */
     NULL,             /* xFindFunction */
     NULL,             /* xRename */
-    NULL,             /* xSavepoint */
-    NULL,             /* xRelease */
-    NULL,             /* xRollbackTo */
+    produce_savepoint,   /* xSavepoint */
+    produce_release,     /* xRelease */
+    produce_rollback_to, /* xRollbackTo */
     NULL,             /* xShadowName */
 };
 

@@ -1,11 +1,27 @@
 /*
 ** Producing. Every INSERT row becomes one message, handed to librdkafka
-** asynchronously so that INSERT ... SELECT streams; delivery reports are
-** counted as they arrive and all of them are awaited at the end of the
-** statement (autocommit) or at COMMIT (xSync), bounded by timeout_ms. One
-** failed delivery fails the statement or the COMMIT, with the count and
-** the first reason. With transactional_id, the SQLite transaction is one
-** Kafka transaction: committed at xSync, aborted at xRollback.
+** asynchronously so that INSERT ... SELECT streams (a full queue makes the
+** INSERT wait: back-pressure, bounded memory). Delivery reports are counted
+** as they arrive; all of them are awaited at xSync, which SQLite calls at
+** the end of an autocommit statement and at COMMIT, bounded by timeout_ms.
+** One failed delivery fails the statement or the COMMIT, with the count and
+** the first reason.
+**
+** Without transactional_id, a message handed to librdkafka cannot be taken
+** back: ROLLBACK, ROLLBACK TO and a failed statement leave what was already
+** produced to be delivered (and awaited), and the error says how much.
+**
+** With transactional_id, the SQLite transaction is one Kafka transaction,
+** begun on the first INSERT, committed at xSync and aborted at xRollback.
+** A Kafka transaction cannot abort part of itself: ROLLBACK TO a savepoint
+** over produced messages, or a statement that fails after producing some,
+** aborts the Kafka transaction and the SQLite transaction must be rolled
+** back (SQLite does it itself for a failed statement).
+**
+** The sqlite3_module is iVersion 2 for the savepoint methods: SQLite calls
+** xSavepoint(i) at a SAVEPOINT and at the start of every statement that may
+** write several rows inside a transaction, and xRollbackTo(i) / xRelease(i)
+** when it is rolled back or released.
 */
 #include "kafka_ext.h"
 #include "client.h"
@@ -19,17 +35,33 @@ SQLITE_EXTENSION_INIT3
 
 #define POLL_EVERY 1000       /* rows between serving delivery reports */
 #define FLUSH_MARGIN_MS 2000  /* beyond message.timeout.ms, for the reports */
+#define TXN_TIMEOUT_MS 60000  /* librdkafka's default transaction.timeout.ms */
 
 typedef struct kafka_producer {
   kafka_client client;
   rd_kafka_topic_t *topic;
+  int partitions;             /* as of the last metadata */
   long long produced;         /* messages handed to librdkafka since xBegin */
   long long acked;
   long long failed;
+  long long maybe_written;    /* failed, yet perhaps written (timed out in flight) */
   char first_failure[512];
   int transactional;
   int in_transaction;         /* a Kafka transaction is open */
+  int broken;                 /* a fatal error: recreate the producer */
+  char *aborted;              /* why the open transaction was aborted early */
+  long long *marks;           /* `produced` at savepoint i, for i < n_marks */
+  int n_marks;
+  sqlite3_stmt *stmt;         /* the statement run now inserting, ... */
+  int stmt_run;               /* ... its run count ... */
+  long long stmt_mark;        /* ... and `produced` when it began */
 } kafka_producer;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Delivery reports are served on the thread that polls: no lock needed. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -39,18 +71,119 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     p->acked++;
     return;
   }
+  if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) p->maybe_written++;
   if (!p->failed++)
-    snprintf(p->first_failure, sizeof p->first_failure, "partition %d: %s", (int)m->partition,
-             rd_kafka_err2str(m->err));
+    snprintf(p->first_failure, sizeof p->first_failure, "%s (partition %d)",
+             rd_kafka_err2str(m->err), (int)m->partition);
 }
 
-/* A producer error as a message; a fatal or abortable one is said so. */
-static char *txn_error_text(const char *what, rd_kafka_error_t *error) {
-  char *msg = sqlite3_mprintf("kafka: %s: %s", what, rd_kafka_error_string(error));
+/* ------------------------------------------------------------ transactions */
+
+typedef rd_kafka_error_t *(*txn_call)(rd_kafka_t *rk, int timeout_ms);
+
+/* Calls a transactional API until it succeeds, fails for good or
+** timeout_ms has passed: librdkafka says a retriable error may be retried
+** with the same call. A fatal error marks the producer broken. */
+static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, int timeout_ms) {
+  long long deadline = now_ms() + timeout_ms;
+  for (;;) {
+    long long left = deadline - now_ms();
+    rd_kafka_error_t *error = call(p->client.rk, left > 0 ? (int)left : 0);
+    if (error && rd_kafka_error_is_fatal(error)) p->broken = 1;
+    if (!error || !rd_kafka_error_is_retriable(error) || deadline - now_ms() <= 0) return error;
+    rd_kafka_error_destroy(error);
+  }
+}
+
+static char *txn_error_text(kafka_vtab *vtab, const char *what, rd_kafka_error_t *error) {
+  char *msg = sqlite3_mprintf("kafka: %s of topic '%s' (transactional_id '%s'): %s%s", what,
+                              vtab->opts.topic, vtab->opts.transactional_id,
+                              rd_kafka_error_string(error),
+                              rd_kafka_error_is_fatal(error) ? " (fatal: the producer is recreated)" : "");
   rd_kafka_error_destroy(error);
   return msg;
 }
 
+static int begin_transaction(kafka_vtab *vtab, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (!p->transactional || p->in_transaction) return SQLITE_OK;
+  rd_kafka_error_t *error = rd_kafka_begin_transaction(p->client.rk);
+  if (error) {
+    if (rd_kafka_error_is_fatal(error)) p->broken = 1;
+    *err = txn_error_text(vtab, "begin_transaction", error);
+    return SQLITE_ERROR;
+  }
+  p->in_transaction = 1;
+  return SQLITE_OK;
+}
+
+/* Aborts the open Kafka transaction. When that fails (the cluster does not
+** answer), the producer is recreated: the next init_transactions with the
+** same transactional.id fences this one and aborts its transaction. */
+static void abort_transaction(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  if (!p->in_transaction) return;
+  rd_kafka_error_t *error = txn_retry(p, rd_kafka_abort_transaction, vtab->opts.timeout_ms);
+  if (error) {
+    p->broken = 1;
+    rd_kafka_error_destroy(error);
+  }
+  p->in_transaction = 0;
+}
+
+/* Commits; a commit that needs an abort is aborted here (the error says
+** so). A commit that timed out has an unknown outcome: the producer is
+** recreated, which aborts the transaction unless it did commit. */
+static int commit_transaction(kafka_vtab *vtab, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (!p->in_transaction) return SQLITE_OK;
+  rd_kafka_error_t *error = txn_retry(p, rd_kafka_commit_transaction, vtab->opts.timeout_ms);
+  if (!error) {
+    p->in_transaction = 0;
+    return SQLITE_OK;
+  }
+  if (rd_kafka_error_txn_requires_abort(error)) {
+    *err = txn_error_text(vtab, "commit (the transaction is aborted)", error);
+    abort_transaction(vtab);
+  } else if (rd_kafka_error_is_retriable(error)) {
+    *err = txn_error_text(vtab, "commit (no answer within timeout_ms: the outcome is unknown)", error);
+    p->broken = 1;
+    p->in_transaction = 0;
+  } else {
+    *err = txn_error_text(vtab, "commit", error);
+    abort_transaction(vtab);
+  }
+  return SQLITE_ERROR;
+}
+
+/* ---------------------------------------------------------------- producer */
+
+/* transaction.timeout.ms must not be below message.timeout.ms, which the
+** extension sets to timeout_ms: raise it when the user did not set it. */
+static int conf_transaction_timeout(const kafka_options *opts, rd_kafka_conf_t *conf, char **err) {
+  for (int i = 0; i < opts->n_rdkafka; i++)
+    if (!strcmp(opts->rdkafka[i].name, "transaction.timeout.ms")) return SQLITE_OK;
+  if (!opts->transactional_id || opts->timeout_ms <= TXN_TIMEOUT_MS) return SQLITE_OK;
+  char value[16], errstr[256];
+  snprintf(value, sizeof value, "%d", opts->timeout_ms);
+  if (rd_kafka_conf_set(conf, "transaction.timeout.ms", value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
+    return SQLITE_OK;
+  *err = sqlite3_mprintf("kafka: transaction.timeout.ms: %s", errstr);
+  return SQLITE_ERROR;
+}
+
+static void producer_free(kafka_producer *p) {
+  if (p->topic) rd_kafka_topic_destroy(p->topic);
+  if (p->client.rk) rd_kafka_destroy(p->client.rk);
+  pthread_mutex_destroy(&p->client.lock);
+  sqlite3_free(p->aborted);
+  sqlite3_free(p->marks);
+  sqlite3_free(p);
+}
+
+/* The producer of the table, created on its first INSERT: it learns the
+** partition count (which also proves the cluster answers) and, with
+** transactional_id, initializes transactions; all bounded by timeout_ms. */
 static int producer_create(kafka_vtab *vtab, char **err) {
   kafka_producer *p = sqlite3_malloc64(sizeof *p);
   if (!p) return SQLITE_NOMEM;
@@ -60,6 +193,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   p->transactional = vtab->opts.transactional_id != NULL;
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
+  if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
   if (!rc) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
@@ -68,27 +202,44 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
     rc = SQLITE_ERROR;
   }
-  rd_kafka_error_t *error = !rc && p->transactional ? rd_kafka_init_transactions(p->client.rk, vtab->opts.timeout_ms) : NULL;
+  if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
+  rd_kafka_error_t *error = !rc && p->transactional
+                                ? txn_retry(p, rd_kafka_init_transactions, vtab->opts.timeout_ms)
+                                : NULL;
   if (error) {
-    *err = txn_error_text("init_transactions", error);
+    *err = txn_error_text(vtab, "init_transactions", error);
     rc = SQLITE_ERROR;
   }
   if (rc) {
-    if (p->topic) rd_kafka_topic_destroy(p->topic);
-    if (p->client.rk) rd_kafka_destroy(p->client.rk);
-    pthread_mutex_destroy(&p->client.lock);
-    sqlite3_free(p);
+    producer_free(p);
     return rc;
   }
   vtab->producer = p;
   return SQLITE_OK;
 }
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* Flushes what is pending (bounded), then destroys the producer: its
+** threads are joined by rd_kafka_destroy. */
+static void producer_destroy(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  if (!p) return;
+  abort_transaction(vtab);
+  if (rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  producer_free(p);
+  vtab->producer = NULL;
 }
+
+/* A producer that hit a fatal error is replaced, between transactions. */
+static int producer_ready(kafka_vtab *vtab, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (p && !p->produced && !p->in_transaction &&
+      (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)))
+    producer_destroy(vtab);
+  return vtab->producer ? SQLITE_OK : producer_create(vtab, err);
+}
+
+/* ------------------------------------------------------------------- rows */
 
 /* The message fields of one INSERT row. */
 typedef struct insert_row {
@@ -102,7 +253,7 @@ typedef struct insert_row {
 
 static int must_be_null(sqlite3_value **cols, int column, const char *name, char **err) {
   if (sqlite3_value_type(cols[column]) == SQLITE_NULL) return SQLITE_OK;
-  *err = sqlite3_mprintf("kafka: column %s cannot be set on INSERT", name);
+  *err = sqlite3_mprintf("kafka: column %s cannot be set on INSERT (it must be NULL)", name);
   return SQLITE_ERROR;
 }
 
@@ -117,40 +268,103 @@ static int int_column(sqlite3_value *v, const char *name, int64_t min, int64_t m
   if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
   if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) < min ||
       sqlite3_value_int64(v) > max) {
-    *err = sqlite3_mprintf("kafka: column %s must be an integer from %lld to %lld", name,
-                           (long long)min, (long long)max);
+    *err = sqlite3_value_type(v) == SQLITE_BLOB
+               ? sqlite3_mprintf("kafka: column %s must be an integer from %lld to %lld, not a BLOB",
+                                 name, (long long)min, (long long)max)
+               : sqlite3_mprintf("kafka: column %s must be an integer from %lld to %lld, not %.40Q",
+                                 name, (long long)min, (long long)max, sqlite3_value_text(v));
     return SQLITE_ERROR;
   }
   *out = sqlite3_value_int64(v);
   return SQLITE_OK;
 }
 
+/* A partition the topic has; the metadata is refreshed once before saying
+** no, since partitions can be added. */
+static int partition_check(kafka_vtab *vtab, int32_t partition, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (partition == RD_KAFKA_PARTITION_UA || partition < p->partitions) return SQLITE_OK;
+  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
+  if (rc || partition < p->partitions) return rc;
+  *err = sqlite3_mprintf("kafka: partition %d does not exist: topic '%s' has %d partition%s (0 to %d)",
+                         (int)partition, vtab->opts.topic, p->partitions, p->partitions == 1 ? "" : "s",
+                         p->partitions - 1);
+  return SQLITE_ERROR;
+}
+
+/* The value: given, composed from the typed columns, or NULL (tombstone). */
+static int row_value(const kafka_options *opts, sqlite3_value **cols, insert_row *row, char **err) {
+  if (!typed_values_given(opts, cols))
+    return format_bytes(cols[KAFKA_COL_VALUE], opts->value_format, "value", &row->value,
+                        &row->value_len, err);
+  if (sqlite3_value_type(cols[KAFKA_COL_VALUE]) != SQLITE_NULL) {
+    *err = sqlite3_mprintf("kafka: give either value or the typed columns, not both");
+    return SQLITE_ERROR;
+  }
+  int rc = format_compose_value(opts, cols + KAFKA_COL_TYPED, &row->composed, err);
+  row->value = row->composed;
+  row->value_len = row->composed ? strlen(row->composed) : 0;
+  return rc;
+}
+
 /* Reads and checks one INSERT row (cols[i] is column i). */
-static int row_from_values(const kafka_options *opts, sqlite3_value **cols, insert_row *row, char **err) {
+static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *row, char **err) {
+  const kafka_options *opts = &vtab->opts;
+  /* librdkafka takes timestamp 0 to mean "now": the first is 1. */
   int64_t partition = RD_KAFKA_PARTITION_UA, ts = 0;
   int rc = must_be_null(cols, KAFKA_COL_OFFSET, "offset", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_ERROR, "error", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_FOLLOW, "follow", err);
   if (!rc) rc = int_column(cols[KAFKA_COL_PARTITION], "partition", 0, INT32_MAX, &partition, err);
-  if (!rc) rc = int_column(cols[KAFKA_COL_TIMESTAMP], "timestamp", 0, INT64_MAX, &ts, err);
+  if (!rc) rc = partition_check(vtab, (int32_t)partition, err);
+  if (!rc) rc = int_column(cols[KAFKA_COL_TIMESTAMP], "timestamp", 1, INT64_MAX, &ts, err);
   if (!rc) rc = format_bytes(cols[KAFKA_COL_KEY], opts->key_format, "key", &row->key, &row->key_len, err);
-  if (rc) return rc;
-  row->partition = (int32_t)partition;
-  row->timestamp = ts;
-  if (typed_values_given(opts, cols)) {
-    if (sqlite3_value_type(cols[KAFKA_COL_VALUE]) != SQLITE_NULL) {
-      *err = sqlite3_mprintf("kafka: give either value or the typed columns, not both");
-      return SQLITE_ERROR;
-    }
-    rc = format_compose_value(opts, cols + KAFKA_COL_TYPED, &row->composed, err);
-    row->value = row->composed;
-    row->value_len = row->composed ? strlen(row->composed) : 0;
-  } else {
-    rc = format_bytes(cols[KAFKA_COL_VALUE], opts->value_format, "value", &row->value, &row->value_len, err);
-  }
+  if (!rc) rc = row_value(opts, cols, row, err);
   if (!rc && sqlite3_value_type(cols[KAFKA_COL_HEADERS]) != SQLITE_NULL)
     rc = format_headers_parse((const char *)sqlite3_value_text(cols[KAFKA_COL_HEADERS]), &row->headers, err);
+  row->partition = (int32_t)partition;
+  row->timestamp = ts;
   return rc;
+}
+
+/* The failed deliveries as an error message (NULL when none): at the end
+** (final), every message not acknowledged counts; before it, those whose
+** report said they failed. */
+static char *delivery_error(kafka_vtab *vtab, int final) {
+  kafka_producer *p = vtab->producer;
+  long long missing = final ? p->produced - p->acked : p->failed;
+  if (!missing) return NULL;
+  sqlite3_str *msg = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
+                      p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
+                      p->failed ? p->first_failure : "no delivery report within the bound");
+  if (p->maybe_written)
+    sqlite3_str_appendf(msg, "; %lld of them may have been written all the same (no answer in time)",
+                        p->maybe_written);
+  if (p->transactional)
+    sqlite3_str_appendall(msg, " (the transaction is aborted: nothing of it is committed)");
+  else if (p->acked)
+    sqlite3_str_appendf(msg, " (the %lld delivered are not taken back: without transactional_id each "
+                        "message stands alone)", p->acked);
+  return sqlite3_str_finish(msg);
+}
+
+/* Serves delivery reports; a failed delivery stops the statement early:
+** the messages after it would likely fail the same way. */
+static int serve_reports(kafka_vtab *vtab, int wait_ms, char **err) {
+  rd_kafka_poll(vtab->producer->client.rk, wait_ms);
+  if (!vtab->producer->failed) return SQLITE_OK;
+  *err = delivery_error(vtab, 0);
+  return SQLITE_ERROR;
+}
+
+static char *produce_error_text(kafka_vtab *vtab, const insert_row *row, rd_kafka_resp_err_t e) {
+  if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    return sqlite3_mprintf("kafka: message too large for topic '%s': key %lld bytes + value %lld "
+                           "bytes + headers exceed the producer's message.max.bytes (raise "
+                           "rdkafka.message.max.bytes, within the broker's and topic's limits)",
+                           vtab->opts.topic, (long long)row->key_len, (long long)row->value_len);
+  return sqlite3_mprintf("kafka: cannot produce to topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(e));
 }
 
 /* Hands one message to librdkafka, waiting (bounded) while its queue is
@@ -166,36 +380,65 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
         RD_KAFKA_V_HEADERS(row->headers), RD_KAFKA_V_END);
     if (!e) {
       row->headers = NULL; /* librdkafka owns them now */
-      if (++p->produced % POLL_EVERY == 0) rd_kafka_poll(p->client.rk, 0);
-      return SQLITE_OK;
+      return ++p->produced % POLL_EVERY ? SQLITE_OK : serve_reports(vtab, 0, err);
     }
-    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline) {
-      *err = e == RD_KAFKA_RESP_ERR__QUEUE_FULL
-                 ? client_timeout_error(&p->client, &vtab->opts, "producing (queue full)")
-                 : sqlite3_mprintf("kafka: cannot produce to topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(e));
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      *err = produce_error_text(vtab, row, e);
       return SQLITE_ERROR;
     }
-    rd_kafka_poll(p->client.rk, 100);
+    if (now_ms() >= deadline) {
+      *err = client_timeout_error(&p->client, &vtab->opts, "producing (the queue stayed full)");
+      return SQLITE_ERROR;
+    }
+    if (serve_reports(vtab, 100, err)) return SQLITE_ERROR;
   }
 }
 
-static int begin_transaction(kafka_producer *p, char **err) {
-  if (!p->transactional || p->in_transaction) return SQLITE_OK;
-  rd_kafka_error_t *error = rd_kafka_begin_transaction(p->client.rk);
-  if (error) {
-    *err = txn_error_text("begin_transaction", error);
-    return SQLITE_ERROR;
-  }
-  p->in_transaction = 1;
-  return SQLITE_OK;
+/* Notes which statement run is inserting: SQLite gives a virtual table no
+** statement boundaries inside a transaction, but the busy statement that
+** writes and its run count identify one. */
+static void statement_track(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  sqlite3_stmt *stmt = NULL;
+  while ((stmt = sqlite3_next_stmt(vtab->db, stmt)))
+    if (sqlite3_stmt_busy(stmt) && !sqlite3_stmt_readonly(stmt)) break;
+  int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
+  if (stmt == p->stmt && run == p->stmt_run) return;
+  p->stmt = stmt;
+  p->stmt_run = run;
+  p->stmt_mark = p->produced;
+}
+
+/* What became of the rows the failed statement produced before failing. */
+static char *statement_failed(kafka_vtab *vtab, char *err) {
+  kafka_producer *p = vtab->producer;
+  long long done = p ? p->produced - p->stmt_mark : 0;
+  if (!done || !err) return err;
+  char *msg;
+  if (p->transactional)
+    msg = sqlite3_mprintf("%s (the %lld message%s this statement produced before cannot be taken back "
+                          "alone: the Kafka transaction is aborted and the transaction rolled back)",
+                          err, done, done == 1 ? "" : "s");
+  else
+    msg = sqlite3_mprintf("%s (%lld earlier row%s of this statement %s already produced to topic '%s' "
+                          "and %s not taken back: give the table a transactional_id to make a "
+                          "statement all-or-nothing)", err, done, done == 1 ? "" : "s",
+                          done == 1 ? "was" : "were", vtab->opts.topic, done == 1 ? "is" : "are");
+  sqlite3_free(err);
+  return msg;
 }
 
 static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
   insert_row row;
   memset(&row, 0, sizeof row);
-  int rc = vtab->producer ? SQLITE_OK : producer_create(vtab, err);
-  if (!rc) rc = row_from_values(&vtab->opts, cols, &row, err);
-  if (!rc) rc = begin_transaction(vtab->producer, err);
+  int rc = producer_ready(vtab, err);
+  if (!rc) statement_track(vtab);
+  if (!rc && vtab->producer->aborted) {
+    *err = sqlite3_mprintf("%s", vtab->producer->aborted);
+    rc = SQLITE_ERROR;
+  }
+  if (!rc) rc = row_from_values(vtab, cols, &row, err);
+  if (!rc) rc = begin_transaction(vtab, err);
   if (!rc) rc = produce_row(vtab, &row, err);
   if (row.headers) rd_kafka_headers_destroy(row.headers);
   sqlite3_free(row.composed);
@@ -208,18 +451,23 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
   char *err = NULL;
   int rc;
   if (argc == 1) {
-    err = sqlite3_mprintf("kafka: DELETE is not supported: topics are append-only");
+    err = sqlite3_mprintf("kafka: DELETE is not supported: topics are append-only (to drop a "
+                          "topic, call kafka_delete_topic())");
     rc = SQLITE_ERROR;
   } else if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
-    err = sqlite3_mprintf("kafka: UPDATE is not supported: topics are append-only");
+    err = sqlite3_mprintf("kafka: UPDATE is not supported: topics are append-only (INSERT a new "
+                          "message instead)");
     rc = SQLITE_ERROR;
   } else {
     rc = insert(vtab, argv + 2, &err);
+    if (rc) err = statement_failed(vtab, err);
   }
   if (err) vtab_error(base, "%s", err);
   sqlite3_free(err);
   return rc;
 }
+
+/* ------------------------------------------------------ transaction methods */
 
 int produce_begin(sqlite3_vtab *base) {
   (void)base;
@@ -238,40 +486,39 @@ static void await_deliveries(kafka_vtab *vtab) {
   rd_kafka_poll(p->client.rk, 0);
 }
 
-static void reset_counts(kafka_producer *p) {
-  p->produced = p->acked = p->failed = 0;
-  p->first_failure[0] = 0;
-}
-
-static int commit_transaction(kafka_vtab *vtab, char **err) {
+/* The transaction is over: counts start again; a broken producer goes.
+** So does a transactional one that saw a delivery fail: librdkafka 2.0.2
+** keeps the failed message's sequence number after the abort, and the next
+** transaction's first message is then rejected as out of order. */
+static void transaction_end(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  if (!p->in_transaction) return SQLITE_OK;
-  rd_kafka_error_t *error = rd_kafka_commit_transaction(p->client.rk, vtab->opts.timeout_ms);
-  if (!error) {
-    p->in_transaction = 0;
-    return SQLITE_OK;
-  }
-  *err = txn_error_text("commit_transaction", error);
-  return SQLITE_ERROR;
+  if (p->transactional && p->failed) p->broken = 1;
+  p->produced = p->acked = p->failed = p->maybe_written = 0;
+  p->first_failure[0] = 0;
+  p->n_marks = 0;
+  p->stmt = NULL;
+  sqlite3_free(p->aborted);
+  p->aborted = NULL;
+  if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab);
 }
 
 int produce_sync(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
   if (!p) return SQLITE_OK;
-  char *err = NULL;
-  await_deliveries(vtab);
-  long long missing = p->produced - p->acked;
-  if (missing > 0) {
-    err = sqlite3_mprintf("kafka: %lld of %lld messages were not delivered to topic '%s'%s%s%s",
-                          missing, p->produced, vtab->opts.topic, p->failed ? ": " : "",
-                          p->first_failure, p->transactional ? " (the transaction is aborted)" : "");
+  char *err = p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
+  if (!err && p->produced) {
+    await_deliveries(vtab);
+    err = delivery_error(vtab, 1);
   }
   int rc = err ? SQLITE_ERROR : commit_transaction(vtab, &err);
-  if (err) vtab_error(base, "%s", err);
-  sqlite3_free(err);
-  reset_counts(p);
-  return rc;
+  if (rc) {
+    vtab_error(base, "%s", err ? err : "kafka: out of memory");
+    sqlite3_free(err);
+    return rc; /* SQLite rolls back: xRollback aborts and ends it */
+  }
+  transaction_end(vtab);
+  return SQLITE_OK;
 }
 
 int produce_commit(sqlite3_vtab *base) {
@@ -279,31 +526,63 @@ int produce_commit(sqlite3_vtab *base) {
   return SQLITE_OK;
 }
 
-/* Without a transaction, what was produced cannot be taken back: it is
-** delivered. With one, the Kafka transaction is aborted. */
+/* Without a transaction, what was produced cannot be taken back: its
+** delivery is awaited. With one, the Kafka transaction is aborted. */
 int produce_rollback(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
   if (!p) return SQLITE_OK;
-  if (p->in_transaction) {
-    rd_kafka_error_t *error = rd_kafka_abort_transaction(p->client.rk, vtab->opts.timeout_ms);
-    if (error) rd_kafka_error_destroy(error);
-    p->in_transaction = 0;
-  } else {
-    await_deliveries(vtab);
-  }
-  reset_counts(p);
+  if (p->in_transaction) abort_transaction(vtab);
+  else if (p->produced) await_deliveries(vtab);
+  transaction_end(vtab);
   return SQLITE_OK;
 }
 
-void produce_close(kafka_vtab *vtab) {
+/* `produced` when savepoint i began; a savepoint taken before the producer
+** existed began at 0. */
+int produce_savepoint(sqlite3_vtab *base, int i) {
+  kafka_producer *p = ((kafka_vtab *)base)->producer;
+  if (!p) return SQLITE_OK;
+  if (i >= p->n_marks) {
+    long long *grown = sqlite3_realloc64(p->marks, sizeof *grown * (i + 1));
+    if (!grown) return SQLITE_NOMEM;
+    p->marks = grown;
+    for (int k = p->n_marks; k < i; k++) p->marks[k] = 0;
+  }
+  p->marks[i] = p->produced;
+  p->n_marks = i + 1;
+  return SQLITE_OK;
+}
+
+int produce_release(sqlite3_vtab *base, int i) {
+  kafka_producer *p = ((kafka_vtab *)base)->producer;
+  if (p && i < p->n_marks) p->n_marks = i;
+  return SQLITE_OK;
+}
+
+/* Rolling back to a savepoint cannot take messages back. Without
+** transactional_id that is the rule (they stay produced). With it, the
+** Kafka transaction can only be aborted whole: it is, now, and the SQLite
+** transaction can then only be rolled back. The refusal's own text does not
+** reach the user (SQLite reports "abort due to ROLLBACK"); the next INSERT
+** or the COMMIT says why. */
+int produce_rollback_to(sqlite3_vtab *base, int i) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
-  if (!p) return;
-  if (p->in_transaction) produce_rollback(&vtab->base);
-  rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms);
-  rd_kafka_topic_destroy(p->topic);
-  rd_kafka_destroy(p->client.rk);
-  pthread_mutex_destroy(&p->client.lock);
-  sqlite3_free(p);
-  vtab->producer = NULL;
+  if (!p) return SQLITE_OK;
+  long long since = p->produced - (i < p->n_marks ? p->marks[i] : 0);
+  if (i < p->n_marks) p->n_marks = i + 1;
+  if (!p->transactional || !since || p->aborted) return p->aborted ? SQLITE_ABORT_ROLLBACK : SQLITE_OK;
+  abort_transaction(vtab);
+  p->aborted = sqlite3_mprintf(
+      "kafka: the Kafka transaction of topic '%s' was aborted: rolling back to a savepoint cannot "
+      "take back the %lld message%s produced since it (a Kafka transaction is all or nothing); "
+      "ROLLBACK the transaction and run it again",
+      vtab->opts.topic, since, since == 1 ? "" : "s");
+  sqlite3_log(SQLITE_ABORT_ROLLBACK, "%s", p->aborted);
+  return SQLITE_ABORT_ROLLBACK;
+}
+
+void produce_close(kafka_vtab *vtab) {
+  producer_destroy(vtab);
 }

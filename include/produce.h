@@ -17,6 +17,12 @@ int produce_sync(sqlite3_vtab *vtab);
 int produce_commit(sqlite3_vtab *vtab);
 int produce_rollback(sqlite3_vtab *vtab);
 
+/* xSavepoint, xRelease, xRollbackTo (module iVersion 2). Rolling back to a
+** savepoint over messages produced in a Kafka transaction aborts it. */
+int produce_savepoint(sqlite3_vtab *vtab, int i);
+int produce_release(sqlite3_vtab *vtab, int i);
+int produce_rollback_to(sqlite3_vtab *vtab, int i);
+
 /* Flushes (bounded) and destroys the table's producer, at disconnect. */
 void produce_close(kafka_vtab *vtab);
 

@@ -273,11 +273,11 @@ def test_wrong_typed_insert_columns():
     conn = kit.connect()
     mock_table(conn, "t", "columns='a INT, c REAL $[0]'")
     cases = [
-        ("partition, value", "5, 'x'", "Unknown partition"),
+        ("partition, value", "5, 'x'", "partition 5 does not exist: topic"),
         ("partition, value", "-1, 'x'", "column partition must be an integer from 0 to 2147483647"),
         ("partition, value", "'zero', 'x'", "column partition must be an integer"),
         ("partition, value", "1.5, 'x'", "column partition must be an integer"),
-        ("timestamp, value", "-1, 'x'", "column timestamp must be an integer from 0"),
+        ("timestamp, value", "-1, 'x'", "column timestamp must be an integer from 1"),
         ("timestamp, value", "x'00', 'x'", "column timestamp must be an integer"),
         ("offset, value", "1, 'x'", "column offset cannot be set on INSERT"),
         ("error, value", "'e', 'x'", "column error cannot be set on INSERT"),
