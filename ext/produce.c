@@ -46,6 +46,7 @@ typedef struct kafka_producer {
   long long failed;
   long long maybe_written;    /* failed, yet perhaps written (timed out in flight) */
   char first_failure[512];
+  rd_kafka_resp_err_t first_err;
   int transactional;
   int in_transaction;         /* a Kafka transaction is open */
   int broken;                 /* a fatal error: recreate the producer */
@@ -72,9 +73,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     return;
   }
   if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) p->maybe_written++;
-  if (!p->failed++)
-    snprintf(p->first_failure, sizeof p->first_failure, "%s (partition %d)",
-             rd_kafka_err2str(m->err), (int)m->partition);
+  if (p->failed++) return;
+  p->first_err = m->err;
+  snprintf(p->first_failure, sizeof p->first_failure, "%s (partition %d)", rd_kafka_err2str(m->err),
+           (int)m->partition);
 }
 
 /* ------------------------------------------------------------ transactions */
@@ -338,6 +340,10 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
   sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
                       p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
                       p->failed ? p->first_failure : "no delivery report within the bound");
+  char last[512];
+  client_last_error(&p->client, last, sizeof last);
+  if (p->first_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT && *last)
+    sqlite3_str_appendf(msg, " after timeout_ms=%d; the cluster's last error: %s", vtab->opts.timeout_ms, last);
   if (p->maybe_written)
     sqlite3_str_appendf(msg, "; %lld of them may have been written all the same (no answer in time)",
                         p->maybe_written);
@@ -350,11 +356,14 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
 }
 
 /* Serves delivery reports; a failed delivery stops the statement early:
-** the messages after it would likely fail the same way. */
+** the messages after it would likely fail the same way. In a Kafka
+** transaction it dooms the transaction: later INSERTs fail the same way. */
 static int serve_reports(kafka_vtab *vtab, int wait_ms, char **err) {
-  rd_kafka_poll(vtab->producer->client.rk, wait_ms);
-  if (!vtab->producer->failed) return SQLITE_OK;
+  kafka_producer *p = vtab->producer;
+  rd_kafka_poll(p->client.rk, wait_ms);
+  if (!p->failed) return SQLITE_OK;
   *err = delivery_error(vtab, 0);
+  if (p->transactional && !p->aborted && *err) p->aborted = sqlite3_mprintf("%s", *err);
   return SQLITE_ERROR;
 }
 
@@ -495,6 +504,7 @@ static void transaction_end(kafka_vtab *vtab) {
   if (p->transactional && p->failed) p->broken = 1;
   p->produced = p->acked = p->failed = p->maybe_written = 0;
   p->first_failure[0] = 0;
+  p->first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
   p->n_marks = 0;
   p->stmt = NULL;
   sqlite3_free(p->aborted);
