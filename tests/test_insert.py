@@ -1,0 +1,101 @@
+"""INSERT's error texts and composition rules, on the in-process mock
+cluster (fast; the real-broker behaviour is in test_produce.py and
+test_txn.py)."""
+
+import json
+
+import kit
+
+
+def mock_table(conn, partitions=2, **options):
+    """A table t on a new topic of the mock cluster."""
+    topic = kit.topic("ins")
+    conn.execute("SELECT kafka_create_topic('mock', ?, ?)", (topic, partitions))
+    opts = "".join(f", {k} = '{v}'" for k, v in options.items())
+    conn.execute(f"CREATE VIRTUAL TABLE t USING kafka(brokers = 'mock', topic = '{topic}'{opts})")
+    return topic
+
+
+def test_columns_that_cannot_be_set_and_out_of_range_values():
+    conn = kit.connect()
+    topic = mock_table(conn)
+    cases = [
+        ("offset, value", "0, 'x'", "column offset cannot be set on INSERT (it must be NULL)"),
+        ("error, value", "'e', 'x'", "column error cannot be set on INSERT (it must be NULL)"),
+        ("follow, value", "100, 'x'", "column follow cannot be set on INSERT (it must be NULL)"),
+        ("partition, value", "2, 'x'",
+         f"partition 2 does not exist: topic '{topic}' has 2 partitions (0 to 1)"),
+        ("timestamp, value", "0, 'x'",
+         "column timestamp must be an integer from 1 to 9223372036854775807, not '0'"),
+        ("timestamp, value", "'soon', 'x'", "column timestamp must be an integer"),
+    ]
+    for cols, vals, message in cases:
+        kit.expect_error(lambda: conn.execute(f"INSERT INTO t({cols}) VALUES ({vals})"), message)
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_json_formats_are_checked_strictly_with_the_place_of_the_error():
+    conn = kit.connect()
+    mock_table(conn, key="json", value="json")
+    bad = ['{} x', '01', '1.', '+1', '.5', '[1,]', '{"a":1,}', "'a'", '"tab\there"', '"\\x"',
+           '{"a" 1}', 'nul', '"\\u12"', b'"\xff"', '']
+    for v in bad:
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES (?)", (v,)),
+                         "value is not valid JSON (the table's value format is json): error at byte")
+    e = kit.expect_error(lambda: conn.execute("INSERT INTO t(key, value) VALUES ('[1, 2', '1')"),
+                         "key is not valid JSON (the table's key format is json)")
+    assert "error at byte 5 of 5" in str(e), e
+    good = [' {"a": [1, -2.5e-3, true, false, null, "\\u00e9\\n"]} ', '0', '-0.5E+2', '"é"', '[]']
+    for v in good:
+        conn.execute("INSERT INTO t(key, value) VALUES ('1', ?)", (v,))
+    assert [r[0] for r in conn.execute("SELECT value FROM t ORDER BY offset")] == good
+
+
+def test_typed_columns_compose_the_value_under_their_affinity():
+    conn = kit.connect()
+    mock_table(conn, partitions=1, value="json",
+               columns="i INTEGER, r REAL, s TEXT, n NUMERIC, deep TEXT $.a.b")
+    conn.execute("INSERT INTO t(i, r, s, n, deep) VALUES ('42', 3, 7, '8', 'x')")
+    conn.execute("INSERT INTO t(i, r, s) VALUES (2.0, '2.5', 1.5)")
+    conn.execute("INSERT INTO t(i) VALUES ('not a number')")
+    values = [json.loads(v) for (v,) in conn.execute("SELECT value FROM t ORDER BY offset")]
+    assert values == [{"i": 42, "r": 3.0, "s": "7", "n": "8", "a": {"b": "x"}},
+                      {"i": 2, "r": 2.5, "s": "1.5"},
+                      {"i": "not a number"}], values
+    raw = conn.execute("SELECT value FROM t ORDER BY offset LIMIT 1").fetchone()[0]
+    assert '"r":3.0' in raw, raw
+    kit.expect_error(lambda: conn.execute("INSERT INTO t(s) VALUES (x'00')"),
+                     "column s: a BLOB cannot go into a JSON value")
+    kit.expect_error(lambda: conn.execute("INSERT INTO t(value, s) VALUES ('{}', 'x')"),
+                     "give either value or the typed columns, not both")
+
+
+def test_failed_statement_says_how_many_rows_were_produced():
+    conn = kit.connect()
+    mock_table(conn, partitions=1, value="json")
+    e = kit.expect_error(lambda: conn.execute(
+        "INSERT INTO t(value) VALUES ('1'), ('2'), ('3'), ('{')"), "value is not valid JSON")
+    assert ("(3 earlier rows of this statement were already produced to topic" in str(e)
+            and "give the table a transactional_id to make a statement all-or-nothing" in str(e)), e
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+
+
+def test_transactional_savepoint_rules_on_the_mock():
+    conn = kit.connect()
+    topic = mock_table(conn, partitions=1)
+    conn.execute(f"CREATE VIRTUAL TABLE x USING kafka(brokers = 'mock', topic = '{topic}', "
+                 f"transactional_id = '{topic}')")
+    conn.execute("BEGIN")
+    conn.execute("SAVEPOINT s")
+    conn.execute("ROLLBACK TO s")  # nothing produced since: fine
+    conn.execute("INSERT INTO x(value) VALUES ('a')")
+    conn.execute("SAVEPOINT s2")
+    conn.execute("INSERT INTO x(value) VALUES ('b')")
+    kit.expect_error(lambda: conn.execute("ROLLBACK TO s2"), "abort due to ROLLBACK")
+    kit.expect_error(lambda: conn.execute("COMMIT"),
+                     f"kafka: the Kafka transaction of topic '{topic}' was aborted: rolling back "
+                     "to a savepoint cannot take back the 1 message produced since it")
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO x(value) VALUES ('c')")
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT value FROM x").fetchall() == [("c",)]
