@@ -128,6 +128,50 @@ static int has_unquoted_space(const char *path) {
   return 0;
 }
 
+/* White space as SQLite's tokenizer sees it (no \v, unlike isspace()). */
+static int sql_space(char c) {
+  return c && strchr(" \t\n\f\r", c);
+}
+
+/* Skips a signed number (SQLite's `signed-number`): p past it, or NULL. */
+static const char *skip_number(const char *p) {
+  while (sql_space(*p)) p++;
+  if (*p == '+' || *p == '-') p++;
+  while (sql_space(*p)) p++;
+  const char *digits = p;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p == '.') p++;
+  while (isdigit((unsigned char)*p)) p++;
+  if (p == digits || (p == digits + 1 && *digits == '.')) return NULL;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return NULL;
+    while (isdigit((unsigned char)*p)) p++;
+  }
+  while (sql_space(*p)) p++;
+  return p;
+}
+
+/* Non-zero when type is a type name SQLite's CREATE TABLE takes: words
+** that are not SQL keywords (`a INT DEFAULT` would not parse), then
+** optionally (n) or (n, m) as in DECIMAL(10,2). */
+static int type_is_valid(const char *type) {
+  const char *p = type;
+  while (isalpha((unsigned char)*p) || *p == '_') { /* 1 or 2x is no word */
+    const char *word = p;
+    while (isalnum((unsigned char)*p) || *p == '_') p++;
+    if (sqlite3_keyword_check(word, (int)(p - word))) return 0;
+    while (sql_space(*p)) p++;
+  }
+  if (*p == '(' && p > type) {
+    p = skip_number(p + 1);
+    if (p && *p == ',') p = skip_number(p + 1);
+    if (!p || *p++ != ')') return 0;
+  }
+  return !*p;
+}
+
 /* Parses one `name TYPE [json-path]` of the columns option. */
 static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, char **err) {
   char *text = dequote(spec, n);
@@ -153,8 +197,7 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
     *err = sqlite3_mprintf("kafka: option columns: column name '%s' is already used", col.name);
     goto done;
   }
-  for (const char *t = col.type; *t; t++) {
-    if (isalnum((unsigned char)*t) || strchr(" _()", *t)) continue;
+  if (!type_is_valid(col.type)) {
     *err = sqlite3_mprintf("kafka: option columns: bad type '%s' for column %s", col.type, col.name);
     goto done;
   }
@@ -177,20 +220,24 @@ done:
   return rc;
 }
 
-/* Splits the columns option on the commas that are outside quotes. */
+/* Splits the columns option on the commas outside quotes and brackets. */
 static int parse_columns(kafka_options *opts, const char *value, char **err) {
   const char *start = value;
   char quote = 0;
   for (const char *p = value;; p++) {
     if (quote) { if (*p == quote) quote = 0; else if (!*p) break; continue; }
-    if (*p == '"' || *p == '\'' || *p == '[') { quote = *p == '[' ? ']' : *p; continue; }
+    /* (...) too: the comma of DECIMAL(10,2) does not end the column. */
+    if (*p == '"' || *p == '\'' || *p == '[' || *p == '(') {
+      quote = *p == '[' ? ']' : *p == '(' ? ')' : *p;
+      continue;
+    }
     if (*p != ',' && *p) continue;
     int rc = parse_typed_column(opts, start, (size_t)(p - start), err);
     if (rc) return rc;
     if (!*p) return SQLITE_OK;
     start = p + 1;
   }
-  *err = sqlite3_mprintf("kafka: option columns: unterminated quote in '%s'", value);
+  *err = sqlite3_mprintf("kafka: option columns: unterminated quote or bracket in '%s'", value);
   return SQLITE_ERROR;
 }
 

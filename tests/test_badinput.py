@@ -37,6 +37,12 @@ MALFORMED_OPTIONS = [
     ("columns='offset INT'", "option columns: column name 'offset' is already used"),
     ("columns='a IN\"T'", "option columns: unterminated quote"),
     ("columns='a INT; DROP'", "option columns: bad type 'INT; DROP' for column a"),
+    # Found by tests/fuzz/fuzz_options.c: types SQLite's CREATE TABLE refuses.
+    ("columns='a INT('", "option columns: unterminated quote or bracket in 'a INT('"),
+    ("columns='a INT)'", "option columns: bad type 'INT)' for column a"),
+    ("columns='a 1'", "option columns: bad type '1' for column a"),
+    ("columns='a INT(1,2,3)'", "option columns: bad type 'INT(1,2,3)' for column a"),
+    ("columns='a INT DEFAULT'", "option columns: bad type 'INT DEFAULT' for column a"),
     ("columns='a INT $.x y'", "option columns: bad JSON path '$.x y' for column a"),
     ("group=''", "option group must not be empty"),
     ("start='middle'", "option start must be earliest or latest, not 'middle'"),
@@ -63,6 +69,15 @@ MALFORMED_OPTIONS = [
     ("key='text', key='blob'", "option key is given twice"),
     ("group='g', transactional_id='x'", "options group and transactional_id cannot be combined"),
 ]
+
+
+def test_typed_column_types_with_precision():
+    # The comma of DECIMAL(10,2) used to split the column in two (fuzz_options).
+    conn = kit.connect()
+    mock_table(conn, extra="columns='price DECIMAL(10, 2) $.p, n DOUBLE PRECISION, q NUMERIC( -1 , +2.5e3 )'")
+    types = conn.execute("SELECT name, type FROM pragma_table_xinfo('t') WHERE cid > 7").fetchall()
+    assert types == [("price", "DECIMAL(10, 2)"), ("n", "DOUBLE PRECISION"),
+                     ("q", "NUMERIC( -1 , +2.5e3 )")], types
 
 
 def test_every_option_malformed_in_turn_names_the_option():
