@@ -87,3 +87,30 @@ $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
 .PHONY: FORCE
+
+# make fuzz [FUZZ_SECONDS=30]: the libFuzzer targets of tests/fuzz/ (option
+# parsing, headers JSON, value decoding), built with clang and the address
+# and undefined-behaviour sanitizers, each run for FUZZ_SECONDS from its
+# corpus in tests/fuzz/corpus/<target>/ (new inputs go to build/fuzz/, the
+# committed corpus is only read). Any crash or failed check fails the run
+# and leaves the input in build/fuzz/<target>-crash-*.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := options headers value
+FUZZ_CC      ?= clang
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+.PHONY: fuzz
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c ext/options.c ext/format.c $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
+	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined $< ext/options.c ext/format.c -o $@ \
+	  $(shell pkg-config --libs $(PKGS)) -lm
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS)s"; \
+	  $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    > $(BUILD)/fuzz/$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^Done' $(BUILD)/fuzz/$$t.log; \
+	done
