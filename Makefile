@@ -114,3 +114,10 @@ fuzz: $(FUZZ_BINS)
 	    > $(BUILD)/fuzz/$$t.log 2>&1 || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units|^Done' $(BUILD)/fuzz/$$t.log; \
 	done
+
+# make valgrind: the demo and a SQL suite (tests/valgrind/suite.sql) through
+# the sqlite3 shell under valgrind memcheck, on the mock cluster; fails on
+# invalid accesses and definite leaks. Reports go to build/valgrind/.
+.PHONY: valgrind
+valgrind: $(EXT)
+	bash tests/valgrind/run.sh
