@@ -20,6 +20,7 @@
 SQLITE_EXTENSION_INIT3
 
 #define MOCK_MAX_BROKERS 16
+#define DESTROY_WAIT_MS 5000
 #define NO_GROUP_ID "sqlite-kafka.no-group"
 
 /* One mock cluster per broker count, shared by every table of the process
@@ -63,9 +64,11 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *facility, con
   (void)rk; (void)level; (void)facility; (void)text;
 }
 
-/* The mock cluster's threads call this library's code (quiet_log) for the
-** rest of the process: it must stay loaded after SQLite closes the last
-** connection that loaded it (and unloads it), or those threads crash. */
+/* Threads that outlive the connections run this library's code: the mock
+** cluster's (quiet_log, for the rest of the process) and a destroy left to
+** finish on its own (see client_destroy_handle). The library must stay
+** loaded after SQLite closes the last connection that loaded it (and
+** unloads it), or those threads crash. */
 static void pin_library(void) {
   Dl_info info;
   if (dladdr((void *)pin_library, &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
@@ -236,13 +239,85 @@ int client_new_consumer(const kafka_options *opts, kafka_client **out, char **er
   return SQLITE_OK;
 }
 
-void client_free(kafka_client *client) {
-  if (!client) return;
+/* What a bounded destroy shares with the thread that runs it. */
+typedef struct handle_destroy {
+  pthread_mutex_t lock;
+  pthread_cond_t finished_cond;
+  int finished, abandoned;
+  rd_kafka_t *rk;
+  void (*release)(void *owner);
+  void *owner;
+} handle_destroy;
+
+static void handle_destroy_free(handle_destroy *d) {
+  pthread_cond_destroy(&d->finished_cond);
+  pthread_mutex_destroy(&d->lock);
+  sqlite3_free(d);
+}
+
+static void *destroy_main(void *arg) {
+  handle_destroy *d = arg;
   /* A consumer leaves cleanly first; with no subscription this is quick. */
-  if (client->rk && rd_kafka_type(client->rk) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(client->rk);
-  if (client->rk) rd_kafka_destroy(client->rk);
+  if (rd_kafka_type(d->rk) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(d->rk);
+  rd_kafka_destroy(d->rk);
+  d->release(d->owner);
+  pthread_mutex_lock(&d->lock);
+  d->finished = 1;
+  int abandoned = d->abandoned;
+  pthread_cond_signal(&d->finished_cond);
+  pthread_mutex_unlock(&d->lock);
+  if (abandoned) handle_destroy_free(d);
+  return NULL;
+}
+
+/* librdkafka 2.0.2's rd_kafka_destroy() can wait for ever on a broker thread
+** that never exits (after a topic it read was deleted, or across a broker
+** restart: librdkafka issue #3007). So it runs on a thread of its own and
+** is waited for up to DESTROY_WAIT_MS; one that has not finished by then is
+** left to finish (or not) on that thread, which then releases the owner:
+** callbacks of the handle may still use it until then. The library stays
+** loaded for it (pin_library). */
+void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *owner) {
+  handle_destroy *d = sqlite3_malloc64(sizeof *d);
+  pthread_t thread;
+  if (!d) {
+    destroy_main(&(handle_destroy){.rk = rk, .release = release, .owner = owner});
+    return;
+  }
+  memset(d, 0, sizeof *d);
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_cond_init(&d->finished_cond, NULL);
+  d->rk = rk;
+  d->release = release;
+  d->owner = owner;
+  if (pthread_create(&thread, NULL, destroy_main, d)) {
+    destroy_main(d);
+    handle_destroy_free(d);
+    return;
+  }
+  pthread_detach(thread);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += DESTROY_WAIT_MS / 1000;
+  pthread_mutex_lock(&d->lock);
+  while (!d->finished && pthread_cond_timedwait(&d->finished_cond, &d->lock, &until) == 0) {}
+  int finished = d->finished;
+  d->abandoned = !finished;
+  pthread_mutex_unlock(&d->lock);
+  if (finished) handle_destroy_free(d);
+  else pin_library();
+}
+
+static void client_release(void *owner) {
+  kafka_client *client = owner;
   pthread_mutex_destroy(&client->lock);
   sqlite3_free(client);
+}
+
+void client_free(kafka_client *client) {
+  if (!client) return;
+  if (client->rk) client_destroy_handle(client->rk, client_release, client);
+  else client_release(client);
 }
 
 void client_last_error(kafka_client *client, char *buf, size_t size) {

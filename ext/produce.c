@@ -174,13 +174,18 @@ static int conf_transaction_timeout(const kafka_options *opts, rd_kafka_conf_t *
   return SQLITE_ERROR;
 }
 
-static void producer_free(kafka_producer *p) {
-  if (p->topic) rd_kafka_topic_destroy(p->topic);
-  if (p->client.rk) rd_kafka_destroy(p->client.rk);
+static void producer_release(void *owner) {
+  kafka_producer *p = owner;
   pthread_mutex_destroy(&p->client.lock);
   sqlite3_free(p->aborted);
   sqlite3_free(p->marks);
   sqlite3_free(p);
+}
+
+static void producer_free(kafka_producer *p) {
+  if (p->topic) rd_kafka_topic_destroy(p->topic);
+  if (p->client.rk) client_destroy_handle(p->client.rk, producer_release, p);
+  else producer_release(p);
 }
 
 /* The producer of the table, created on its first INSERT: it learns the
@@ -221,7 +226,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
 }
 
 /* Flushes what is pending (bounded), then destroys the producer: its
-** threads are joined by rd_kafka_destroy. */
+** threads are joined by rd_kafka_destroy (bounded, see client.c). */
 static void producer_destroy(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (!p) return;

@@ -36,7 +36,11 @@ int client_open(kafka_client *client, client_role role, rd_kafka_conf_t *conf, c
 ** assign(); it serves metadata and admin requests too. */
 int client_new_consumer(const kafka_options *opts, kafka_client **out, char **err);
 
-/* Destroys the handle (bounded by librdkafka's own close) and frees. */
+/* Destroys rk and then calls release(owner), waiting for that at most a
+** few seconds: see client.c for why a destroy can take for ever. */
+void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *owner);
+
+/* Destroys the client's handle (bounded, as above) and frees it. */
 void client_free(kafka_client *client);
 
 /* Copies the last error text into buf ("" when none). */

@@ -77,6 +77,21 @@ _counter = itertools.count(1)
 _admin = None
 
 
+def _patient_kafka_python():
+    """kafka-python probes the broker's version within 2 s by default: on this
+    2-core machine under a full test run that can fail (NoBrokersAvailable).
+    Every kafka-python client of the tests gets 30 s for it instead."""
+    try:
+        import kafka
+    except ImportError:  # outside build/venv
+        return
+    for cls in (kafka.KafkaConsumer, kafka.KafkaProducer, kafka.KafkaAdminClient):
+        cls.DEFAULT_CONFIG["api_version_auto_timeout_ms"] = 30000
+
+
+_patient_kafka_python()
+
+
 def timeout(seconds):
     """Decorator giving one test its own time limit in seconds."""
     def set_timeout(fn):

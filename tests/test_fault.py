@@ -49,6 +49,34 @@ print('alive')
     assert p.returncode == 0 and p.stdout == b"alive\n", (p.returncode, p.stderr[-2000:])
 
 
+def test_closing_after_the_topic_was_deleted_returns_in_bounded_time():
+    """librdkafka 2.0.2's rd_kafka_destroy() can wait for ever once a topic
+    it read was deleted: closing the connection must still return (within
+    the extension's bound of a few seconds), and the process must live on
+    after the library's last connection closed."""
+    kit.need_broker()
+    topic = kit.topic("fault-gone")
+    script = f"""
+import sqlite3, time
+c = sqlite3.connect(':memory:', isolation_level=None)
+c.enable_load_extension(True)
+c.load_extension({kit.EXT!r})
+c.execute("CREATE VIRTUAL TABLE t USING kafka(brokers='{kit.BROKER}', topic='{topic}', partitions=1)")
+c.execute("INSERT INTO t(value) VALUES('a')")
+assert c.execute("SELECT count(*) FROM t").fetchall() == [(1,)]
+c.execute("SELECT kafka_delete_topic('{kit.BROKER}', '{topic}')")
+t0 = time.monotonic()
+c.close()
+print('closed in %.0f s' % (time.monotonic() - t0))
+time.sleep(2)
+print('alive')
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    closed, alive = p.stdout.decode().splitlines()
+    assert int(closed.split()[2]) <= 6 and alive == "alive", p.stdout
+
+
 def test_unreachable_broker_at_create_select_insert_fails_within_timeout():
     """A port nothing listens on: CREATE fails in time. SELECT and INSERT on
     a table whose broker went away (a database file opened later) too."""
