@@ -28,6 +28,15 @@ static const char *const reserved_properties[][2] = {
   {"auto.offset.reset", "start"},
 };
 
+/* Properties that load a library or run a command. Options are parsed
+** again whenever a database file holding the table is opened, and a view
+** or trigger cannot reach the table (direct-only) but a plain query of a
+** table defined in someone else's file can: such a file must not be able
+** to make the process load code. */
+static const char *const unsafe_properties[] = {
+  "plugin.library.paths", "sasl.kerberos.kinit.cmd", "ssl.engine.location", "ssl.providers",
+};
+
 /* Copies `s` of length n without surrounding white space and, when it is
 ** quoted with ' or ", without the quotes (a doubled quote is one quote). */
 static char *dequote(const char *s, size_t n) {
@@ -245,6 +254,12 @@ static int parse_columns(kafka_options *opts, const char *value, char **err) {
 ** fails at CREATE rather than at the first read. */
 static int parse_rdkafka(kafka_options *opts, const char *property, const char *value,
                          char **err) {
+  for (size_t i = 0; i < sizeof unsafe_properties / sizeof *unsafe_properties; i++) {
+    if (strcmp(property, unsafe_properties[i])) continue;
+    *err = sqlite3_mprintf("kafka: option rdkafka.%s is not allowed: a table stored in a database "
+                           "file could load code or run a command with it", property);
+    return SQLITE_ERROR;
+  }
   for (size_t i = 0; i < sizeof reserved_properties / sizeof *reserved_properties; i++) {
     if (strcmp(property, reserved_properties[i][0])) continue;
     if (reserved_properties[i][1])

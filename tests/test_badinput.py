@@ -63,6 +63,11 @@ MALFORMED_OPTIONS = [
     ("rdkafka.group.id='g'", "option rdkafka.group.id is set by the extension: use option group"),
     ("rdkafka.bootstrap.servers='h:1'", "option rdkafka.bootstrap.servers is set by the extension: use option brokers"),
     ("rdkafka.enable.partition.eof='false'", "option rdkafka.enable.partition.eof is set by the extension"),
+    # Options are parsed again when a database file is opened: none may load code or run a command.
+    ("rdkafka.plugin.library.paths='/tmp/x.so'", "option rdkafka.plugin.library.paths is not allowed"),
+    ("rdkafka.sasl.kerberos.kinit.cmd='touch /tmp/x'", "option rdkafka.sasl.kerberos.kinit.cmd is not allowed"),
+    ("rdkafka.ssl.engine.location='/tmp/x.so'", "option rdkafka.ssl.engine.location is not allowed"),
+    ("rdkafka.ssl.providers='/tmp/x'", "option rdkafka.ssl.providers is not allowed"),
     ("rdkafka.=''", "unknown option 'rdkafka.'"),
     ("bogus='1'", "unknown option 'bogus'"),
     ("noequals", "argument 'noequals' is not of the form name = 'value'"),
