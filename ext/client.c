@@ -22,6 +22,10 @@ SQLITE_EXTENSION_INIT3
 #define MOCK_MAX_BROKERS 16
 #define DESTROY_WAIT_MS 5000
 #define NO_GROUP_ID "sqlite-kafka.no-group"
+/* client_retry's tries: short, so that sqlite3_interrupt() is noticed
+** within about a second, growing so that a slow broker still answers. */
+#define RETRY_SLICE_MS 250
+#define RETRY_SLICE_MAX_MS 1000
 
 /* One mock cluster per broker count, shared by every table of the process
 ** and kept until it exits: its topics live as long as the process. The
@@ -355,37 +359,84 @@ static rd_kafka_resp_err_t topic_metadata(kafka_client *client, const char *topi
   return e;
 }
 
-/* Waits for the topic's metadata. A topic reported missing is retried
-** until the deadline only when it was just created (wait_created): a new
-** topic takes a moment to reach every broker's metadata. */
+int client_interrupted(struct sqlite3_stmt *probe) {
+  if (!probe) return 0;
+  int rc = sqlite3_step(probe);
+  sqlite3_reset(probe);
+  return rc == SQLITE_INTERRUPT;
+}
+
+/* Errors worth another try before the deadline: no answer yet, a broker
+** connection lost, or a partition leader moving to another broker. */
+static int transient(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+         e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+}
+
+rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
+                                 client_attempt *attempt, void *arg) {
+  long long deadline = now_ms() + opts->timeout_ms;
+  int slice = RETRY_SLICE_MS;
+  for (;;) {
+    long long left = deadline - now_ms();
+    rd_kafka_resp_err_t e = attempt(client, arg, left < slice ? (left > 0 ? (int)left : 1) : slice);
+    if (!transient(e) || now_ms() >= deadline) return e;
+    if (client_interrupted(client->interrupt_probe)) return RD_KAFKA_RESP_ERR__INTR;
+    if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
+      struct timespec pause = {0, 100 * 1000000}; /* an error came back at once */
+      nanosleep(&pause, NULL);
+    }
+    if (slice < RETRY_SLICE_MAX_MS) slice *= 2;
+  }
+}
+
+int client_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka_resp_err_t e,
+                       const char *what, char **err) {
+  if (e == RD_KAFKA_RESP_ERR__INTR) {
+    *err = sqlite3_mprintf("interrupted");
+    return SQLITE_INTERRUPT;
+  }
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT) return SQLITE_OK;
+  *err = client_timeout_error(client, opts, what);
+  return SQLITE_ERROR;
+}
+
+typedef struct metadata_ask {
+  const char *topic;
+  int wait_created; /* a missing topic may be one just created */
+  int partitions;
+} metadata_ask;
+
+/* A new topic takes a moment to reach every broker's metadata: while
+** waiting for one, missing is transient. */
+static rd_kafka_resp_err_t metadata_attempt(kafka_client *client, void *arg, int timeout_ms) {
+  metadata_ask *ask = arg;
+  rd_kafka_resp_err_t e = topic_metadata(client, ask->topic, timeout_ms, &ask->partitions);
+  if (!e && ask->partitions <= 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && ask->wait_created) e = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+  return e;
+}
+
+/* Waits for the topic's metadata (see metadata_attempt). */
 static int topic_partitions_until(kafka_client *client, const kafka_options *opts,
                                   const char *topic, int wait_created, int *partitions,
                                   char **err) {
-  long long deadline = now_ms() + opts->timeout_ms;
-  for (;;) {
-    long long left = deadline - now_ms();
-    rd_kafka_resp_err_t e = topic_metadata(client, topic, left > 0 ? (int)left : 1, partitions);
-    if (!e && *partitions > 0) return SQLITE_OK;
-    int missing = e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR_NO_ERROR ||
-                  e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
-    if (now_ms() + 100 < deadline && (wait_created || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) &&
-        missing) {
-      struct timespec pause = {0, 100 * 1000000};
-      nanosleep(&pause, NULL);
-      continue;
-    }
-    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
-      char *what = sqlite3_mprintf("metadata of topic '%s'", topic);
-      *err = client_timeout_error(client, opts, what ? what : "metadata");
-      sqlite3_free(what);
-    } else if (missing) {
-      *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (give partitions=N "
-                             "to create it, or call kafka_create_topic())", topic, opts->brokers);
-    } else {
-      *err = sqlite3_mprintf("kafka: metadata of topic '%s': %s", topic, rd_kafka_err2str(e));
-    }
-    return SQLITE_ERROR;
+  metadata_ask ask = {topic, wait_created, 0};
+  rd_kafka_resp_err_t e = client_retry(client, opts, metadata_attempt, &ask);
+  char *what = sqlite3_mprintf("metadata of topic '%s'", topic);
+  int rc = client_wait_failed(client, opts, e, what ? what : "metadata", err);
+  sqlite3_free(what);
+  if (rc || !e) {
+    *partitions = ask.partitions;
+    return rc;
   }
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (give partitions=N "
+                           "to create it, or call kafka_create_topic())", topic, opts->brokers);
+  } else {
+    *err = sqlite3_mprintf("kafka: metadata of topic '%s': %s", topic, rd_kafka_err2str(e));
+  }
+  return SQLITE_ERROR;
 }
 
 int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
@@ -398,21 +449,39 @@ int client_topic_partitions(kafka_client *client, const kafka_options *opts, con
   return topic_partitions_until(client, opts, topic, 0, partitions, err);
 }
 
+typedef struct offsets_ask {
+  rd_kafka_topic_partition_list_t *list;
+  int64_t when;
+} offsets_ask;
+
+/* A partition whose leader moved answers NOT_LEADER: transient too. */
+static rd_kafka_resp_err_t offsets_attempt(kafka_client *client, void *arg, int timeout_ms) {
+  offsets_ask *ask = arg;
+  for (int i = 0; i < ask->list->cnt; i++) {
+    ask->list->elems[i].offset = ask->when;
+    ask->list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(client->rk, ask->list, timeout_ms);
+  for (int i = 0; !e && i < ask->list->cnt; i++)
+    if (transient(ask->list->elems[i].err)) e = ask->list->elems[i].err;
+  return e;
+}
+
+rd_kafka_resp_err_t client_offsets_for_times(kafka_client *client, const kafka_options *opts,
+                                             rd_kafka_topic_partition_list_t *list, int64_t when) {
+  offsets_ask ask = {list, when};
+  return list->cnt ? client_retry(client, opts, offsets_attempt, &ask) : RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 int client_list_offsets(kafka_client *client, const kafka_options *opts,
                         const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
                         char **err) {
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
-  for (int i = 0; i < list->cnt; i++) list->elems[i].offset = when;
-  rd_kafka_resp_err_t e = list->cnt ? rd_kafka_offsets_for_times(client->rk, list, opts->timeout_ms)
-                                    : RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_resp_err_t e = client_offsets_for_times(client, opts, list, when);
   for (int i = 0; i < list->cnt; i++)
     out[i] = list->elems[i].err || list->elems[i].offset < 0 ? -1 : list->elems[i].offset;
   rd_kafka_topic_partition_list_destroy(list);
-  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
-    *err = client_timeout_error(client, opts, when == -2 ? "earliest offsets" : "latest offsets");
-    return SQLITE_ERROR;
-  }
-  return SQLITE_OK;
+  return client_wait_failed(client, opts, e, when == -2 ? "earliest offsets" : "latest offsets", err);
 }
 
 /* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */

@@ -31,16 +31,20 @@ SQLITE_EXTENSION_INIT3
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+static rd_kafka_resp_err_t committed_attempt(kafka_client *consumer, void *ask, int timeout_ms) {
+  return rd_kafka_committed(consumer->rk, ask, timeout_ms);
+}
+
 /* The group's committed offsets of the partitions in `ask` (bounded). */
 static int committed(kafka_client *consumer, const kafka_options *opts,
                      rd_kafka_topic_partition_list_t *ask, char **err) {
-  rd_kafka_resp_err_t e = rd_kafka_committed(consumer->rk, ask, opts->timeout_ms);
-  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-    *err = client_timeout_error(consumer, opts, "committed offsets of the group");
-  } else if (e) {
+  rd_kafka_resp_err_t e = client_retry(consumer, opts, committed_attempt, ask);
+  int rc = client_wait_failed(consumer, opts, e, "committed offsets of the group", err);
+  if (!rc && e) {
     *err = sqlite3_mprintf("kafka: group '%s': committed offsets: %s", opts->group, rd_kafka_err2str(e));
+    rc = SQLITE_ERROR;
   }
-  return e ? SQLITE_ERROR : SQLITE_OK;
+  return rc;
 }
 
 int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,

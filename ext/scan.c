@@ -95,6 +95,7 @@ static void release_consumer(kafka_cursor *c) {
   c->queue = NULL;
   if (!c->consumer) return;
   rd_kafka_assign(c->consumer->rk, NULL);
+  c->consumer->interrupt_probe = NULL;
   if (!vtab->idle) vtab->idle = c->consumer;
   else client_free(c->consumer);
   c->consumer = NULL;
@@ -124,7 +125,9 @@ static void scan_reset(kafka_cursor *c) {
   c->delivered = 0;
 }
 
-static int check_interrupt(kafka_cursor *c);
+static int check_interrupt(kafka_cursor *c) {
+  return client_interrupted(c->interrupt_probe) ? SQLITE_INTERRUPT : SQLITE_OK;
+}
 
 int scan_close(sqlite3_vtab_cursor *cursor) {
   kafka_cursor *c = (kafka_cursor *)cursor;
@@ -158,6 +161,7 @@ static int acquire_consumer(kafka_cursor *c, char **err) {
     int rc = client_new_consumer(&vtab->opts, &c->consumer, err);
     if (rc) return rc;
   }
+  c->consumer->interrupt_probe = c->interrupt_probe;
   c->queue = rd_kafka_queue_get_consumer(c->consumer->rk);
   c->queue_msgs = conf_int(c->consumer->rk, "queued.min.messages");
   c->queue_bytes = conf_int(c->consumer->rk, "queued.max.messages.kbytes") * 1024;
@@ -173,21 +177,21 @@ static int list_offsets(kafka_cursor *c, int64_t when, int64_t *out, char **err)
   kafka_vtab *vtab = cursor_vtab(c);
   rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(c->n_parts);
   for (int i = 0; i < c->n_parts; i++)
-    rd_kafka_topic_partition_list_add(list, vtab->opts.topic, c->parts[i].partition)->offset = when;
-  rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->consumer->rk, list, vtab->opts.timeout_ms);
+    rd_kafka_topic_partition_list_add(list, vtab->opts.topic, c->parts[i].partition);
+  rd_kafka_resp_err_t e = client_offsets_for_times(c->consumer, &vtab->opts, list, when);
   for (int i = 0; !e && i < list->cnt; i++) {
     e = list->elems[i].err;
     out[i] = list->elems[i].offset;
   }
   rd_kafka_topic_partition_list_destroy(list);
-  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
-    *err = client_timeout_error(c->consumer, &vtab->opts, "listing offsets");
-  } else if (e) {
+  int rc = client_wait_failed(c->consumer, &vtab->opts, e, "listing offsets", err);
+  if (!rc && e) {
     *err = sqlite3_mprintf("kafka: topic '%s': listing %s offsets: %s", vtab->opts.topic,
                            when == -2 ? "earliest" : when == -1 ? "latest" : "timestamp",
                            rd_kafka_err2str(e));
+    rc = SQLITE_ERROR;
   }
-  return e ? SQLITE_ERROR : SQLITE_OK;
+  return rc;
 }
 
 /* The partitions the plan wants, before their ranges are known. */
@@ -269,15 +273,6 @@ static int assign_ranges(kafka_cursor *c, char **err) {
   rd_kafka_topic_partition_list_destroy(list);
   if (e) *err = sqlite3_mprintf("kafka: topic '%s': assign: %s", vtab->opts.topic, rd_kafka_err2str(e));
   return e ? SQLITE_ERROR : SQLITE_OK;
-}
-
-/* SQLITE_INTERRUPT once sqlite3_interrupt() was called: a nested statement
-** sees the connection's interrupt flag (SQLite 3.40 has no
-** sqlite3_is_interrupted()). */
-static int check_interrupt(kafka_cursor *c) {
-  int rc = sqlite3_step(c->interrupt_probe);
-  sqlite3_reset(c->interrupt_probe);
-  return rc == SQLITE_INTERRUPT ? SQLITE_INTERRUPT : SQLITE_OK;
 }
 
 static void partition_done(kafka_cursor *c, partition_scan *ps) {

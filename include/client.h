@@ -20,6 +20,9 @@ typedef struct kafka_client {
   pthread_mutex_t lock;
   char last_error[512];
   void *owner; /* the producer state, for delivery reports */
+  /* Borrowed from the scan using the client (NULL: none): a statement on
+  ** its connection, stepped to notice sqlite3_interrupt() while waiting. */
+  struct sqlite3_stmt *interrupt_probe;
 } kafka_client;
 
 /* A librdkafka configuration for `role` built from the options: brokers
@@ -49,6 +52,33 @@ void client_last_error(kafka_client *client, char *buf, size_t size);
 /* The message of a failed wait on the cluster: what was awaited, the
 ** bound, and the last error the client saw. */
 char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what);
+
+/* Non-zero once sqlite3_interrupt() was called on the connection of
+** probe, a prepared `SELECT 1` (NULL: never): a nested statement sees the
+** connection's interrupt flag (SQLite 3.40 has no sqlite3_is_interrupted). */
+int client_interrupted(struct sqlite3_stmt *probe);
+
+/* One try of a request that waits on the cluster up to timeout_ms. */
+typedef rd_kafka_resp_err_t client_attempt(kafka_client *client, void *arg, int timeout_ms);
+
+/* Tries attempt until it gives an answer other than a transient error (no
+** answer in time, a lost connection, a partition leader moving) or the
+** table's timeout_ms has passed. Each try waits a short slice, so that
+** sqlite3_interrupt() on the client's interrupt_probe connection ends the
+** wait within about a second: RD_KAFKA_RESP_ERR__INTR. */
+rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
+                                 client_attempt *attempt, void *arg);
+
+/* For a failed client_retry: SQLITE_INTERRUPT ("interrupted") or
+** SQLITE_ERROR (no answer about `what` within timeout_ms) with *err set;
+** SQLITE_OK for any other error, which the caller reports. */
+int client_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka_resp_err_t e,
+                       const char *what, char **err);
+
+/* rd_kafka_offsets_for_times through client_retry, every partition of
+** list asked for `when` (-2: earliest, -1: latest, else a timestamp). */
+rd_kafka_resp_err_t client_offsets_for_times(kafka_client *client, const kafka_options *opts,
+                                             rd_kafka_topic_partition_list_t *list, int64_t when);
 
 /* The number of partitions of topic, waiting up to the timeout. A missing
 ** topic is an error that says so. */

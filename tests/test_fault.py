@@ -253,19 +253,14 @@ def test_interrupt_a_scan_stalled_on_a_stopped_broker_and_in_follow_mode():
         timer = interrupt_after(conn, 0.5)
         e, elapsed = timed(lambda: conn.execute("SELECT count(*) FROM t").fetchall())
         timer.join()
-        known_bug = isinstance(e, Exception) and "metadata of topic" in str(e)
-        if not known_bug:
-            assert isinstance(e, Exception) and "interrupt" in str(e), e
-            assert elapsed < 0.5 + 1.5, elapsed
-            timer = interrupt_after(conn, 0.5)
-            e, elapsed = timed(lambda: conn.execute("SELECT count(*) FROM t WHERE follow = 60000").fetchall())
-            timer.join()
-            assert isinstance(e, Exception) and "interrupt" in str(e), e
-            assert elapsed < 0.5 + 1.5, elapsed
+        assert isinstance(e, Exception) and "interrupt" in str(e), e
+        assert elapsed < 0.5 + 1.5, elapsed
+        timer = interrupt_after(conn, 0.5)
+        e, elapsed = timed(lambda: conn.execute("SELECT count(*) FROM t WHERE follow = 60000").fetchall())
+        timer.join()
+        assert isinstance(e, Exception) and "interrupt" in str(e), e
+        assert elapsed < 0.5 + 1.5, elapsed
     finally:
         broker.up()
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (5000,)
     conn.execute("SELECT kafka_delete_topic(?, ?)", (kit.BROKER, topic))
-    if known_bug:
-        raise kit.Skip(f"KNOWN BUG (issue 7): a scan on a stopped broker ignores sqlite3_interrupt "
-                       f"in its metadata wait and ends only at timeout_ms ({elapsed:.1f} s)")
