@@ -168,8 +168,10 @@ static int conf_defaults(rd_kafka_conf_t *conf, const kafka_options *opts, clien
     return SQLITE_OK;
   }
   /* Scans end on the end-of-partition signal; offsets are committed by the
-  ** extension only when a statement completes (group mode). */
+  ** extension only when a statement completes (group mode); a table's idle
+  ** consumer reconnects to a restarted broker within a second, as above. */
   const char *defaults[][2] = {
+      {"reconnect.backoff.max.ms", "1000"},
       {"enable.partition.eof", "true"},  {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"}, {"allow.auto.create.topics", "false"},
       {"fetch.wait.max.ms", "100"},      {"auto.offset.reset", "error"},

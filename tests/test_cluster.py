@@ -11,6 +11,7 @@ down while the extension produces and scans; every row exactly once.
   middle of a produce and another in the middle of a scan.
 """
 
+import json
 import os
 import subprocess
 import threading
@@ -52,6 +53,21 @@ def cluster(*args, timeout=240):
     assert done.returncode == 0, f"kafka.sh {' '.join(map(str, args))} (3 nodes) failed:\n{done.stdout.decode()}"
 
 
+def wait_known_to_every_node(topic, partitions, timeout=30):
+    """A new topic reaches each node's metadata in its own time; a client
+    asking a node that has not heard of it yet is told it does not exist."""
+    deadline = time.monotonic() + timeout
+    for node in BROKERS.split(","):
+        while True:
+            meta = json.loads(kit.kcat("-L", "-J", "-t", topic, "-m", "5", broker=node))
+            leaders = [p for t in meta.get("topics", []) if t.get("topic") == topic and not t.get("error")
+                       for p in t.get("partitions", []) if p.get("leader", -1) >= 0]
+            if len(leaders) == partitions:
+                break
+            assert time.monotonic() < deadline, f"{node} does not know topic {topic}: {meta}"
+            time.sleep(0.2)
+
+
 def keys_by_kcat(topic):
     out = kit.kcat("-C", "-t", topic, "-e", "-q", "-f", "%k\n", broker=BROKERS, timeout=300)
     return out.decode().split()
@@ -77,6 +93,7 @@ def test_three_node_cluster_node_stopped_mid_produce_and_mid_scan():
         conn = kit.connect()
         topic = kit.topic("cluster3")
         conn.execute("SELECT kafka_create_topic(?, ?, 3, 3, '{\"min.insync.replicas\": 2}')", (BROKERS, topic))
+        wait_known_to_every_node(topic, 3)
         conn.execute(f"CREATE VIRTUAL TABLE t USING kafka(brokers='{BROKERS}', topic='{topic}', timeout_ms=30000)")
         batch = 2000
 
