@@ -205,6 +205,21 @@ def _admin_client():
     return _admin
 
 
+def _with_admin(request):
+    """request(admin client); once more with a new client when the cached
+    one lost its broker (a test restarted it): kafka-python does not recover."""
+    global _admin
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+    try:
+        return request(_admin_client())
+    except (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable):
+        try:
+            _admin.close()
+        finally:
+            _admin = None
+        return request(_admin_client())
+
+
 def _wait_for_leaders(name, partitions, timeout=30):
     """Until metadata shows every partition of name with a leader."""
     deadline = time.monotonic() + timeout
@@ -224,10 +239,10 @@ def create_topic(name, partitions=1, replication=1, config=None):
     from kafka.admin import NewTopic
     state["broker_used"] = True
     configs = {k: str(v) for k, v in (config or {}).items()}
-    _admin_client().create_topics(
+    _with_admin(lambda admin: admin.create_topics(
         [NewTopic(name, num_partitions=partitions,
                   replication_factor=replication, topic_configs=configs)],
-        timeout_ms=30000)
+        timeout_ms=30000))
     _wait_for_leaders(name, partitions)
     return name
 
@@ -237,7 +252,7 @@ def delete_topic(name, missing_ok=True):
     from kafka.errors import UnknownTopicOrPartitionError
     state["broker_used"] = True
     try:
-        _admin_client().delete_topics([name], timeout_ms=30000)
+        _with_admin(lambda admin: admin.delete_topics([name], timeout_ms=30000))
     except UnknownTopicOrPartitionError:
         if not missing_ok:
             raise

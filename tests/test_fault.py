@@ -158,12 +158,18 @@ def test_broker_stopped_during_a_200k_row_insert():
     conn.execute(f"INSERT INTO src WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
                  f"WHERE i < {n - 1}) SELECT 'k' || i FROM c")
     broker = Broker()
-    stopper = threading.Timer(0.3, broker.down)
-    stopper.start()
+
+    def stop_broker_at(row):
+        """Stops the broker from inside the statement, a quarter of the way
+        in: the INSERT is certainly running when the broker goes."""
+        if row == n // 4:
+            broker.down()
+        return 1
+
+    conn.create_function("stop_broker_at", 1, stop_broker_at)
     try:
         e, elapsed = timed(lambda: conn.execute(
-            "INSERT INTO t(key, value) SELECT k, 'payload-' || k FROM src"))
-        stopper.join()
+            "INSERT INTO t(key, value) SELECT k, 'payload-' || k FROM src WHERE stop_broker_at(rowid)"))
     finally:
         broker.up()
     failed = isinstance(e, Exception)
