@@ -53,6 +53,9 @@ typedef struct kafka_producer {
   char *aborted;              /* why the open transaction was aborted early */
   long long *marks;           /* `produced` at savepoint i, for i < n_marks */
   int n_marks;
+  int64_t *txn_end;           /* per partition: the offset after the open
+                              ** transaction's last delivered message, or 0 */
+  int n_txn_end;              /* partitions known when txn_end was made */
   sqlite3_stmt *stmt;         /* the statement run now inserting, ... */
   int stmt_run;               /* ... its run count ... */
   long long stmt_mark;        /* ... and `produced` when it began */
@@ -70,6 +73,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   kafka_producer *p = ((kafka_client *)opaque)->owner;
   if (!m->err) {
     p->acked++;
+    if (m->partition >= 0 && m->partition < p->n_txn_end && m->offset >= 0)
+      p->txn_end[m->partition] = m->offset + 1;
     return;
   }
   if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) p->maybe_written++;
@@ -122,15 +127,46 @@ static int begin_transaction(kafka_vtab *vtab, char **err) {
 /* Aborts the open Kafka transaction. When that fails (the cluster does not
 ** answer), the producer is recreated: the next init_transactions with the
 ** same transactional.id fences this one and aborts its transaction. */
+static void txn_end_clear(kafka_producer *p) {
+  if (p->txn_end) memset(p->txn_end, 0, sizeof *p->txn_end * p->n_txn_end);
+}
+
 static void abort_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return;
+  txn_end_clear(p);
   rd_kafka_error_t *error = txn_retry(p, rd_kafka_abort_transaction, vtab->opts.timeout_ms);
   if (error) {
     p->broken = 1;
     rd_kafka_error_destroy(error);
   }
   p->in_transaction = 0;
+}
+
+/* Kafka answers a commit once it is decided; the markers that make its
+** messages visible to read_committed readers follow. Waiting (within
+** timeout_ms) until each partition's last stable offset has passed the
+** transaction's messages means that a SELECT after COMMIT sees them. The
+** commit has succeeded either way: a wait that runs out is no error. */
+static void await_visible(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(p->n_txn_end);
+  for (int i = 0; i < p->n_txn_end; i++)
+    if (p->txn_end[i] > 0) rd_kafka_topic_partition_list_add(list, vtab->opts.topic, i)->offset = p->txn_end[i];
+  int64_t *stable = sqlite3_malloc64(sizeof *stable * (list->cnt + 1));
+  long long deadline = now_ms() + vtab->opts.timeout_ms;
+  for (int visible = 0; stable && list->cnt && !visible && now_ms() < deadline;) {
+    char *err = NULL;
+    int rc = client_list_offsets(&p->client, &vtab->opts, list, -1, stable, &err);
+    sqlite3_free(err);
+    visible = 1;
+    for (int i = 0; !rc && i < list->cnt; i++) visible &= stable[i] >= list->elems[i].offset;
+    if (rc) break;
+    if (!visible) nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+  }
+  sqlite3_free(stable);
+  rd_kafka_topic_partition_list_destroy(list);
+  txn_end_clear(p);
 }
 
 /* Commits; a commit that needs an abort is aborted here (the error says
@@ -142,6 +178,7 @@ static int commit_transaction(kafka_vtab *vtab, char **err) {
   rd_kafka_error_t *error = txn_retry(p, rd_kafka_commit_transaction, vtab->opts.timeout_ms);
   if (!error) {
     p->in_transaction = 0;
+    await_visible(vtab);
     return SQLITE_OK;
   }
   if (rd_kafka_error_txn_requires_abort(error)) {
@@ -179,6 +216,7 @@ static void producer_release(void *owner) {
   pthread_mutex_destroy(&p->client.lock);
   sqlite3_free(p->aborted);
   sqlite3_free(p->marks);
+  sqlite3_free(p->txn_end);
   sqlite3_free(p);
 }
 
@@ -210,6 +248,12 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
+  if (!rc && p->transactional) {
+    p->txn_end = sqlite3_malloc64(sizeof *p->txn_end * p->partitions);
+    if (!p->txn_end) rc = SQLITE_NOMEM;
+    else p->n_txn_end = p->partitions;
+    txn_end_clear(p);
+  }
   rd_kafka_error_t *error = !rc && p->transactional
                                 ? txn_retry(p, rd_kafka_init_transactions, vtab->opts.timeout_ms)
                                 : NULL;
