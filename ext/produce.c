@@ -396,6 +396,9 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
   if (p->maybe_written)
     sqlite3_str_appendf(msg, "; %lld of them may have been written all the same (no answer in time)",
                         p->maybe_written);
+  long long awaiting = p->produced - p->acked - p->failed;
+  if (!final && awaiting > 0)
+    sqlite3_str_appendf(msg, "; %lld more await their delivery reports", awaiting);
   if (p->transactional)
     sqlite3_str_appendall(msg, " (the transaction is aborted: nothing of it is committed)");
   else if (p->acked)
