@@ -301,7 +301,6 @@ void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *o
     handle_destroy_free(d);
     return;
   }
-  pthread_detach(thread);
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += DESTROY_WAIT_MS / 1000;
@@ -310,8 +309,15 @@ void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *o
   int finished = d->finished;
   d->abandoned = !finished;
   pthread_mutex_unlock(&d->lock);
-  if (finished) handle_destroy_free(d);
-  else pin_library();
+  if (finished) {
+    /* Joined, not just signalled: the thread runs this library's code to
+    ** its end, and SQLite may unload the library right after the close. */
+    pthread_join(thread, NULL);
+    handle_destroy_free(d);
+  } else {
+    pthread_detach(thread);
+    pin_library();
+  }
 }
 
 static void client_release(void *owner) {
