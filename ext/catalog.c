@@ -434,21 +434,27 @@ static int catalog_disconnect(sqlite3_vtab *base) {
   return SQLITE_OK;
 }
 
-/* The required arguments must be given (an error says how when they are
-** not); a plan whose argument values are not available yet (a join that
-** passes another table's column) is refused with SQLITE_CONSTRAINT so that
-** SQLite orders the join the other way. */
+/* A plan lacking a required argument is refused with SQLITE_CONSTRAINT so
+** that SQLite picks another: a join that passes another table's column
+** (SQLite orders it the other way), or one branch of an OR (SQLite plans
+** each branch with that branch's terms only; the plan of the whole WHERE
+** has the arguments). When a call names no argument column but has other
+** terms, it is such a branch; otherwise a missing argument is the user's,
+** and an error says how to call the function. */
 static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
   const catalog_table *t = ((catalog_vtab *)base)->table;
-  int usable[MAX_ARGS] = {-1, -1, -1}, seen[MAX_ARGS] = {0, 0, 0};
+  int usable[MAX_ARGS] = {-1, -1, -1}, seen[MAX_ARGS] = {0, 0, 0}, any_arg = 0, terms = 0;
   for (int i = 0; i < info->nConstraint; i++) {
     int a = info->aConstraint[i].iColumn - t->n_columns;
+    terms += info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
+             info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_OFFSET;
     if (a < 0 || a >= n_args(t) || info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    seen[a] = 1;
+    seen[a] = any_arg = 1;
     if (info->aConstraint[i].usable && usable[a] < 0) usable[a] = i;
   }
   for (int a = 0; a < n_args(t) - 1; a++) {
     if (seen[a]) continue;
+    if (!any_arg && terms) return SQLITE_CONSTRAINT;
     char *sig = signature(t);
     vtab_error(base, "%s: argument %s is required: %s", t->name, a ? t->arg : "brokers", sig ? sig : "");
     sqlite3_free(sig);

@@ -14,12 +14,18 @@
 **   offset = > >= < <=    integer        start at / stop before offsets
 **   timestamp = > >=      ms             start with offsets-for-times
 **   timestamp < <=        ms             filter only (timestamps need not grow)
+**   rowid = > >= < <=     integer        the offsets (and for =, the
+**                                        partition) those rowids map to
 **   follow =              ms             follow mode: end after this much quiet
 **   LIMIT                 integer        stop after that many rows ...
 **   OFFSET                integer        ... plus these (SQLite skips them)
 **   ORDER BY offset DESC  (none)         idxNum PLAN_TAIL: the newest LIMIT
 **                                        rows of each partition, newest first
-**   ORDER BY offset       (none)         one partition is read in order anyway
+**   ORDER BY offset       (none)         idxNum PLAN_HEAD: the oldest LIMIT
+**                                        rows of each partition, oldest first;
+**                                        without LIMIT, one partition is read
+**                                        in order anyway
+**   ORDER BY rowid [DESC] (none)         the same (rowid is offset-major)
 **
 ** Every constraint except follow is also re-checked by SQLite (omit = 0),
 ** so pushdown can make a query faster but never different; LIMIT and
@@ -37,8 +43,9 @@
 
 SQLITE_EXTENSION_INIT3
 
-#define PLAN_TAIL 1
 #define FULL_SCAN_ROWS 1000000.0
+#define ROWID_COLUMN (-1) /* SQLite's iColumn for the rowid */
+#define ANY_COLUMN (-2)   /* LIMIT and OFFSET name no column */
 
 typedef struct pushable {
   int column;
@@ -62,17 +69,21 @@ static const pushable pushables[] = {
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_GE, "timestamp >="},
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LT, "timestamp <"},
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LE, "timestamp <="},
+    {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_EQ, "rowid ="},
+    {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_GT, "rowid >"},
+    {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_GE, "rowid >="},
+    {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_LT, "rowid <"},
+    {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_LE, "rowid <="},
     {KAFKA_COL_FOLLOW, SQLITE_INDEX_CONSTRAINT_EQ, "follow ="},
-    {-1, SQLITE_INDEX_CONSTRAINT_LIMIT, "LIMIT"},
-    {-1, SQLITE_INDEX_CONSTRAINT_OFFSET, "OFFSET"},
+    {ANY_COLUMN, SQLITE_INDEX_CONSTRAINT_LIMIT, "LIMIT"},
+    {ANY_COLUMN, SQLITE_INDEX_CONSTRAINT_OFFSET, "OFFSET"},
 };
 #define N_PUSHABLE ((int)(sizeof pushables / sizeof *pushables))
-#define TAIL_TEXT "ORDER BY offset DESC"
-#define ASC_TEXT "ORDER BY offset"
+#define ORDER_TEXT "ORDER BY "
 
 static const pushable *find_pushable(const struct sqlite3_index_constraint *c) {
   for (int i = 0; i < N_PUSHABLE; i++) {
-    int any_column = pushables[i].column < 0;
+    int any_column = pushables[i].column == ANY_COLUMN;
     if (pushables[i].op == c->op && (any_column || pushables[i].column == c->iColumn))
       return &pushables[i];
   }
@@ -89,24 +100,25 @@ static int rhs_integer(sqlite3_index_info *info, int i, sqlite3_int64 *out) {
 }
 
 /* Rows a plan reads, roughly: what makes SQLite prefer pushdown. */
-static double estimate_rows(sqlite3_index_info *info, const int *taken, int tail) {
+static double estimate_rows(sqlite3_index_info *info, const int *taken, int order) {
   double rows = FULL_SCAN_ROWS;
   int offset_lo = 0, offset_hi = 0;
   sqlite3_int64 limit = -1;
   for (int i = 0; i < info->nConstraint; i++) {
     if (!taken[i]) continue;
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    int offsets = c->iColumn == KAFKA_COL_OFFSET || c->iColumn == ROWID_COLUMN;
     if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) { rhs_integer(info, i, &limit); continue; }
     if (c->iColumn == KAFKA_COL_PARTITION) rows /= c->op == SQLITE_INDEX_CONSTRAINT_EQ ? 8 : 2;
-    else if (c->iColumn == KAFKA_COL_OFFSET && c->op == SQLITE_INDEX_CONSTRAINT_EQ) offset_lo = offset_hi = 1;
-    else if (c->iColumn == KAFKA_COL_OFFSET && (c->op & (SQLITE_INDEX_CONSTRAINT_GT | SQLITE_INDEX_CONSTRAINT_GE))) offset_lo = 1;
-    else if (c->iColumn == KAFKA_COL_OFFSET) offset_hi = 1;
+    else if (offsets && c->op == SQLITE_INDEX_CONSTRAINT_EQ) offset_lo = offset_hi = 1;
+    else if (offsets && (c->op & (SQLITE_INDEX_CONSTRAINT_GT | SQLITE_INDEX_CONSTRAINT_GE))) offset_lo = 1;
+    else if (offsets) offset_hi = 1;
     else if (c->iColumn == KAFKA_COL_TIMESTAMP && !(c->op & (SQLITE_INDEX_CONSTRAINT_LT | SQLITE_INDEX_CONSTRAINT_LE))) rows /= 4;
   }
   if (offset_lo && offset_hi) rows = rows > 100 ? 100 : rows;
   else if (offset_lo || offset_hi) rows /= 4;
   if (limit >= 0 && limit < rows) rows = limit > 0 ? (double)limit : 1;
-  if (tail && rows < 1) rows = 1;
+  if (order && rows < 1) rows = 1;
   return rows;
 }
 
@@ -122,16 +134,22 @@ static int all_taken(sqlite3_index_info *info, const int *taken) {
   return 1;
 }
 
-/* The order the cursor yields, when it is the ORDER BY: offset DESC from
-** the tails (PLAN_TAIL), or offset ASC when one partition is read. */
+/* The order the cursor yields, when it is the ORDER BY (offset or rowid,
+** which is offset-major): with a LIMIT, from the partitions' heads or
+** tails (*order: PLAN_HEAD or PLAN_TAIL); without one, offset ASC when a
+** single partition is read. A group's position must be committed in offset
+** order, and a follow scan has no tail: neither reads windows (SQLite
+** sorts what they read). */
 static int order_consumed(sqlite3_vtab *vtab, sqlite3_index_info *info, int one_partition,
-                          int can_limit, int *tail) {
-  *tail = 0;
-  if (info->nOrderBy != 1 || info->aOrderBy[0].iColumn != KAFKA_COL_OFFSET) return 0;
-  if (!info->aOrderBy[0].desc) return one_partition;
-  /* A group's position must be committed in offset order: no tails. */
-  *tail = can_limit && !((kafka_vtab *)vtab)->opts.group;
-  return *tail;
+                          int windows_ok, int *order) {
+  *order = 0;
+  if (info->nOrderBy != 1) return 0;
+  int column = info->aOrderBy[0].iColumn, desc = info->aOrderBy[0].desc;
+  if (column != KAFKA_COL_OFFSET && column != ROWID_COLUMN) return 0;
+  if (!desc && one_partition) return 1;
+  if (!windows_ok || ((kafka_vtab *)vtab)->opts.group) return 0;
+  *order = desc ? PLAN_TAIL : PLAN_HEAD;
+  return 1;
 }
 
 static int is_limit(unsigned char op) {
@@ -144,7 +162,7 @@ static int is_limit(unsigned char op) {
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   int taken[info->nConstraint > 0 ? info->nConstraint : 1];
   sqlite3_str *idx = sqlite3_str_new(NULL);
-  int argc = 0, one_partition = 0, has_limit = 0;
+  int argc = 0, one_partition = 0, has_limit = 0, follow = 0;
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     const pushable *p = c->usable && !is_limit(c->op) ? find_pushable(c) : NULL;
@@ -154,12 +172,13 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     int in = p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ &&
              sqlite3_vtab_in(info, i, 1);
     one_partition |= p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ && !in;
+    follow |= p->column == KAFKA_COL_FOLLOW;
     info->aConstraintUsage[i].argvIndex = ++argc;
     info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW;
     sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", in ? "partition IN" : p->text);
   }
-  int can_limit = has_limit && all_taken(info, taken), tail;
-  info->orderByConsumed = order_consumed(vtab, info, one_partition, can_limit, &tail);
+  int can_limit = has_limit && all_taken(info, taken), order;
+  info->orderByConsumed = order_consumed(vtab, info, one_partition, can_limit && !follow, &order);
   if (info->nOrderBy && !info->orderByConsumed) can_limit = 0;
   for (int i = 0; can_limit && i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
@@ -168,13 +187,12 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     info->aConstraintUsage[i].argvIndex = ++argc;
     sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", find_pushable(c)->text);
   }
-  if (tail) {
-    info->idxNum |= PLAN_TAIL;
-    sqlite3_str_appendf(idx, "%s%s", argc ? ", " : "", TAIL_TEXT);
-  } else if (info->orderByConsumed) {
-    sqlite3_str_appendf(idx, "%s%s", argc ? ", " : "", ASC_TEXT);
-  }
-  double rows = estimate_rows(info, taken, tail);
+  info->idxNum = order;
+  if (info->orderByConsumed)
+    sqlite3_str_appendf(idx, "%s" ORDER_TEXT "%s%s", argc ? ", " : "",
+                        info->aOrderBy[0].iColumn == ROWID_COLUMN ? "rowid" : "offset",
+                        info->aOrderBy[0].desc ? " DESC" : "");
+  double rows = estimate_rows(info, taken, order);
   info->estimatedRows = (sqlite3_int64)rows;
   info->estimatedCost = rows + 10;
   info->idxStr = sqlite3_str_finish(idx);
@@ -182,25 +200,47 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   return info->idxStr || !(argc || info->orderByConsumed) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+int64_t plan_rowid(int32_t partition, int64_t offset) {
+  return sat_add64(sat_mul64(offset, ROWID_PARTITIONS), partition);
+}
+
+/* The integers just at or below (*down) and at or above (*up) a numeric
+** value; returns -1 when it is below every int64, 1 when above, else 0. */
+static int integer_bracket(sqlite3_value *v, int type, sqlite3_int64 *down, sqlite3_int64 *up) {
+  if (type == SQLITE_INTEGER) {
+    *down = *up = sqlite3_value_int64(v);
+    return 0;
+  }
+  double d = sqlite3_value_double(v);
+  if (d >= 9223372036854775808.0) return 1;
+  if (d < -9223372036854775808.0) return -1;
+  *down = (sqlite3_int64)floor(d);
+  *up = (sqlite3_int64)ceil(d);
+  return 0;
+}
+
 /* Integer bounds lo <= x <= hi implied by `x op v`, following SQLite's
 ** comparison rules for an INTEGER column: text that looks numeric compares
 ** as a number, other text and blobs compare above every number, NULL never
-** compares. Returns 0 when no row can match. */
+** compares; a REAL compares exactly, also beyond the int64 range. Returns
+** 0 when no row can match. */
 static int narrow(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi) {
   int type = sqlite3_value_numeric_type(v);
+  int below_all = op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE;
   if (type == SQLITE_NULL) return 0;
-  if (type == SQLITE_TEXT || type == SQLITE_BLOB) return op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE;
-  double d = sqlite3_value_double(v);
-  sqlite3_int64 n = sqlite3_value_int64(v);
-  int exact = type == SQLITE_INTEGER || d == (double)n;
-  if (d >= 9.2e18) d = 9.2e18;
-  if (d <= -9.2e18) d = -9.2e18;
-  sqlite3_int64 up = exact ? n : (sqlite3_int64)ceil(d), down = exact ? n : (sqlite3_int64)floor(d);
+  if (type == SQLITE_TEXT || type == SQLITE_BLOB) return below_all;
+  sqlite3_int64 down, up;
+  int outside = integer_bracket(v, type, &down, &up);
+  if (outside) return outside > 0 ? below_all : !below_all && op != SQLITE_INDEX_CONSTRAINT_EQ;
   switch (op) {
-  case SQLITE_INDEX_CONSTRAINT_EQ: if (!exact) return 0; if (n > *lo) *lo = n; if (n < *hi) *hi = n; break;
-  case SQLITE_INDEX_CONSTRAINT_GT: if ((exact ? n + 1 : up) > *lo) *lo = exact ? n + 1 : up; break;
+  case SQLITE_INDEX_CONSTRAINT_EQ:
+    if (down != up) return 0;
+    if (down > *lo) *lo = down;
+    if (down < *hi) *hi = down;
+    break;
+  case SQLITE_INDEX_CONSTRAINT_GT: if (down == INT64_MAX) return 0; if (down + 1 > *lo) *lo = down + 1; break;
   case SQLITE_INDEX_CONSTRAINT_GE: if (up > *lo) *lo = up; break;
-  case SQLITE_INDEX_CONSTRAINT_LT: if ((exact ? n - 1 : down) < *hi) *hi = exact ? n - 1 : down; break;
+  case SQLITE_INDEX_CONSTRAINT_LT: if (up == INT64_MIN) return 0; if (up - 1 < *hi) *hi = up - 1; break;
   case SQLITE_INDEX_CONSTRAINT_LE: if (down < *hi) *hi = down; break;
   }
   return *lo <= *hi;
@@ -235,14 +275,35 @@ static int add_partitions_in(scan_plan *plan, sqlite3_value *list) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* What xFilter's arguments bound before they become the plan's fields. */
+typedef struct filter_bounds {
+  sqlite3_int64 part_lo, part_hi, ts_hi, rowid_lo, rowid_hi, limit, limit_extra;
+} filter_bounds;
+
+/* follow = <ms>: a whole number of milliseconds, 0 or more; anything else
+** is an error (follow is not re-checked by SQLite: omit = 1). */
+static int apply_follow(scan_plan *plan, sqlite3_value *v, char **err) {
+  int type = sqlite3_value_numeric_type(v);
+  sqlite3_int64 down = -1, up = 0;
+  if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) integer_bracket(v, type, &down, &up);
+  if (down == up && down >= 0) {
+    plan->follow_ms = down;
+    return SQLITE_OK;
+  }
+  *err = sqlite3_mprintf("kafka: follow = %s: follow must be a whole number of milliseconds, 0 or more",
+                         type == SQLITE_NULL ? "NULL" : type == SQLITE_BLOB ? "a blob"
+                                                      : (const char *)sqlite3_value_text(v));
+  return SQLITE_ERROR;
+}
+
 /* Applies one idxStr entry with its argv value to the plan. */
 static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value *v,
-                       sqlite3_int64 *part_lo, sqlite3_int64 *part_hi, sqlite3_int64 *ts_hi,
-                       sqlite3_int64 *limit_extra) {
+                       filter_bounds *b, char **err) {
   if (in) return add_partitions_in(plan, v);
   sqlite3_int64 ts_lo = plan->timestamp_lo;
   switch (p->column) {
-  case KAFKA_COL_PARTITION: plan->empty |= !narrow(p->op, v, part_lo, part_hi); break;
+  case KAFKA_COL_PARTITION: plan->empty |= !narrow(p->op, v, &b->part_lo, &b->part_hi); break;
+  case ROWID_COLUMN: plan->empty |= !narrow(p->op, v, &b->rowid_lo, &b->rowid_hi); break;
   case KAFKA_COL_OFFSET: {
     sqlite3_int64 lo = plan->offset_lo, hi = plan->offset_hi;
     plan->empty |= !narrow(p->op, v, &lo, &hi);
@@ -252,15 +313,31 @@ static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value
   }
   case KAFKA_COL_TIMESTAMP:
     /* A message without a timestamp (-1, shown as NULL) matches no bound. */
-    plan->empty |= !narrow(p->op, v, &ts_lo, ts_hi);
+    plan->empty |= !narrow(p->op, v, &ts_lo, &b->ts_hi);
     plan->timestamp_lo = ts_lo < 0 ? 0 : ts_lo;
     break;
-  case KAFKA_COL_FOLLOW: plan->follow_ms = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0; break;
+  case KAFKA_COL_FOLLOW: return apply_follow(plan, v, err);
   default:
-    if (p->op == SQLITE_INDEX_CONSTRAINT_LIMIT) plan->limit = sqlite3_value_int64(v) >= 0 ? sqlite3_value_int64(v) : PLAN_NO_LIMIT;
-    else *limit_extra = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0;
+    if (p->op == SQLITE_INDEX_CONSTRAINT_LIMIT) b->limit = sqlite3_value_int64(v) >= 0 ? sqlite3_value_int64(v) : PLAN_NO_LIMIT;
+    else b->limit_extra = sqlite3_value_int64(v) > 0 ? sqlite3_value_int64(v) : 0;
   }
   return SQLITE_OK;
+}
+
+/* Rowid bounds become offset bounds, and one rowid its partition too:
+** plan_rowid() is offset-major and never decreases; rowid INT64_MAX also
+** stands for every offset too large to have an exact rowid. */
+static void apply_rowids(scan_plan *plan, filter_bounds *b) {
+  if (b->rowid_hi < 0) plan->empty = 1;
+  if (b->rowid_lo > 0 && b->rowid_lo / ROWID_PARTITIONS > plan->offset_lo)
+    plan->offset_lo = b->rowid_lo / ROWID_PARTITIONS;
+  if (b->rowid_hi >= 0 && b->rowid_hi < INT64_MAX && b->rowid_hi / ROWID_PARTITIONS < plan->offset_hi)
+    plan->offset_hi = b->rowid_hi / ROWID_PARTITIONS;
+  if (b->rowid_lo == b->rowid_hi && b->rowid_hi >= 0 && b->rowid_hi < INT64_MAX) {
+    sqlite3_int64 p = b->rowid_hi % ROWID_PARTITIONS;
+    if (p > b->part_lo) b->part_lo = p;
+    if (p < b->part_hi) b->part_hi = p;
+  }
 }
 
 static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
@@ -276,12 +353,11 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
   memset(plan, 0, sizeof *plan);
   plan->offset_hi = INT64_MAX;
   plan->timestamp_lo = -1;
-  plan->limit = PLAN_NO_LIMIT;
   plan->follow_ms = -1;
-  plan->tail = (idx_num & PLAN_TAIL) != 0;
-  sqlite3_int64 part_lo = 0, part_hi = INT32_MAX, ts_hi = INT64_MAX, limit_extra = 0;
+  plan->order = idx_num & (PLAN_HEAD | PLAN_TAIL);
+  filter_bounds b = {0, INT32_MAX, INT64_MAX, INT64_MIN, INT64_MAX, PLAN_NO_LIMIT, 0};
   const char *s = idx_str ? idx_str : "";
-  for (int arg = 0; *s && strncmp(s, ASC_TEXT, strlen(ASC_TEXT)); arg++) {
+  for (int arg = 0; *s && strncmp(s, ORDER_TEXT, strlen(ORDER_TEXT)); arg++) {
     size_t len = strcspn(s, ",");
     int in;
     const pushable *p = pushable_by_text(s, len, &in);
@@ -289,15 +365,17 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
       *err = sqlite3_mprintf("kafka: internal error: bad plan '%s'", idx_str);
       return SQLITE_ERROR;
     }
-    int rc = apply_entry(plan, p, in, argv[arg], &part_lo, &part_hi, &ts_hi, &limit_extra);
+    int rc = apply_entry(plan, p, in, argv[arg], &b, err);
     if (rc) return rc;
     s += len;
     while (*s == ',' || *s == ' ') s++;
   }
-  if (plan->limit != PLAN_NO_LIMIT) plan->limit += limit_extra;
-  plan->timestamp_hi = ts_hi;
-  plan->part_lo = (int32_t)part_lo;
-  plan->part_hi = (int32_t)part_hi;
+  apply_rowids(plan, &b);
+  plan->limit = b.limit == PLAN_NO_LIMIT ? PLAN_NO_LIMIT : sat_add64(b.limit, b.limit_extra);
+  plan->timestamp_hi = b.ts_hi;
+  if (b.part_lo > b.part_hi) plan->empty = 1;
+  plan->part_lo = (int32_t)(plan->empty ? 0 : b.part_lo);
+  plan->part_hi = (int32_t)(plan->empty ? 0 : b.part_hi);
   return SQLITE_OK;
 }
 

@@ -40,11 +40,10 @@ typedef struct kafka_cursor {
   rd_kafka_message_t *batch[BATCH_SIZE];
   int batch_len, batch_pos;
   rd_kafka_message_t *row;         /* the current row */
-  sqlite3_int64 rowid;
   sqlite3_int64 delivered;         /* rows positioned on so far */
   int eof;
-  rd_kafka_message_t **tail;       /* tail mode: the rows, newest first */
-  int n_tail, tail_pos;
+  rd_kafka_message_t **sorted;     /* head or tail mode: the rows, in order */
+  int n_sorted, sorted_pos;
   group_state group;               /* group mode: starts and position to commit */
   int64_t queue_msgs, queue_bytes; /* the consumer queue's limits */
   int64_t taken_msgs, taken_bytes; /* for the average message size */
@@ -85,7 +84,7 @@ static void row_clear(kafka_cursor *c) {
 
 static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
   row_clear(c);
-  if (c->row && !c->tail) rd_kafka_message_destroy(c->row);
+  if (c->row && !c->sorted) rd_kafka_message_destroy(c->row);
   c->row = m;
 }
 
@@ -106,10 +105,10 @@ static void scan_reset(kafka_cursor *c) {
   set_row(c, NULL);
   for (; c->batch_pos < c->batch_len; c->batch_pos++) rd_kafka_message_destroy(c->batch[c->batch_pos]);
   c->batch_pos = c->batch_len = 0;
-  for (int i = 0; i < c->n_tail; i++) rd_kafka_message_destroy(c->tail[i]);
-  sqlite3_free(c->tail);
-  c->tail = NULL;
-  c->n_tail = c->tail_pos = 0;
+  for (int i = 0; i < c->n_sorted; i++) rd_kafka_message_destroy(c->sorted[i]);
+  sqlite3_free(c->sorted);
+  c->sorted = NULL;
+  c->n_sorted = c->sorted_pos = 0;
   /* A scan that read to its end or to its LIMIT delivered every row it
   ** read; the group's position is committed at close (see group.c). */
   int finished = c->eof || c->delivered >= c->plan.limit;
@@ -151,6 +150,15 @@ static int64_t conf_int(rd_kafka_t *rk, const char *name) {
   return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
 }
 
+/* A reused consumer's queue may still hold what the previous statement's
+** assignment left (an error event, messages past its LIMIT): no statement
+** may see another's. */
+static void drain_stale(kafka_cursor *c) {
+  ssize_t n;
+  while ((n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch, BATCH_SIZE)) > 0)
+    for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(c->batch[i]);
+}
+
 /* The table's idle consumer, or a new one. */
 static int acquire_consumer(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
@@ -163,6 +171,7 @@ static int acquire_consumer(kafka_cursor *c, char **err) {
   }
   c->consumer->interrupt_probe = c->interrupt_probe;
   c->queue = rd_kafka_queue_get_consumer(c->consumer->rk);
+  drain_stale(c);
   c->queue_msgs = conf_int(c->consumer->rk, "queued.min.messages");
   c->queue_bytes = conf_int(c->consumer->rk, "queued.max.messages.kbytes") * 1024;
   c->taken_msgs = c->taken_bytes = 0;
@@ -207,6 +216,13 @@ static int choose_partitions(kafka_cursor *c, char **err) {
   for (int p = 0; p < n; p++) {
     c->part_index[p] = -1;
     if (!plan_wants_partition(&c->plan, p)) continue;
+    if (p >= ROWID_PARTITIONS) {
+      *err = sqlite3_mprintf("kafka: topic '%s' has %d partitions: only partitions below %d can be "
+                             "read (their rowid is offset * %d + partition); add a `partition < %d` "
+                             "condition", vtab->opts.topic, n, ROWID_PARTITIONS, ROWID_PARTITIONS,
+                             ROWID_PARTITIONS);
+      return SQLITE_ERROR;
+    }
     partition_scan *ps = &c->parts[c->n_parts];
     memset(ps, 0, sizeof *ps);
     ps->partition = p;
@@ -245,7 +261,7 @@ static int plan_ranges(kafka_cursor *c, char **err) {
   int follow = c->plan.follow_ms >= 0;
   for (int i = 0; !rc && i < c->n_parts; i++) {
     partition_scan *ps = &c->parts[i];
-    int64_t hi_bound = c->plan.offset_hi == INT64_MAX ? INT64_MAX : c->plan.offset_hi + 1;
+    int64_t hi_bound = sat_add64(c->plan.offset_hi, 1);
     ps->start = max64(low[i], c->plan.offset_lo);
     ps->end = follow ? hi_bound : min64(high[i], hi_bound);
   }
@@ -398,52 +414,63 @@ static int pull(kafka_cursor *c, rd_kafka_message_t **out, char **err) {
   return SQLITE_OK;
 }
 
-static int by_offset_desc(const void *a, const void *b) {
+/* Rowid order (offset, then partition), ascending or descending. */
+static int by_rowid(const void *a, const void *b) {
   const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a, *y = *(rd_kafka_message_t *const *)b;
-  if (x->offset != y->offset) return x->offset < y->offset ? 1 : -1;
+  if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
   return x->partition < y->partition ? -1 : x->partition > y->partition;
 }
 
-/* Tail mode: reads back from each partition's end, a window at a time
-** that doubles each round, until the partition gave LIMIT rows passing the
-** filters or reached its start; then orders the rows newest first. */
-static int tail_fill(kafka_cursor *c, char **err) {
-  int n = c->n_parts ? c->n_parts : 1;
-  int64_t *floor = sqlite3_malloc64(sizeof *floor * n), *top = sqlite3_malloc64(sizeof *top * n);
+static int by_rowid_desc(const void *a, const void *b) { return by_rowid(b, a); }
+
+static int keep_sorted(kafka_cursor *c, rd_kafka_message_t *m) {
+  rd_kafka_message_t **grown = sqlite3_realloc64(c->sorted, sizeof *grown * (c->n_sorted + 1));
+  if (!grown) {
+    rd_kafka_message_destroy(m);
+    return SQLITE_NOMEM;
+  }
+  c->sorted = grown;
+  c->sorted[c->n_sorted++] = m;
+  return SQLITE_OK;
+}
+
+/* Head and tail modes: reads each partition from its start (head) or back
+** from its end (tail), a window at a time that doubles each round, until
+** the partition gave LIMIT rows passing the filters or has no more; then
+** sorts the rows in rowid order (offset, then partition), which serves
+** ORDER BY offset and ORDER BY rowid alike. */
+static int window_fill(kafka_cursor *c, char **err) {
+  int n = c->n_parts ? c->n_parts : 1, tail = c->plan.order == PLAN_TAIL;
+  int64_t *lo = sqlite3_malloc64(sizeof *lo * n), *hi = sqlite3_malloc64(sizeof *hi * n);
   int64_t *count = sqlite3_malloc64(sizeof *count * n);
-  int rc = floor && top && count ? SQLITE_OK : SQLITE_NOMEM;
+  int rc = lo && hi && count ? SQLITE_OK : SQLITE_NOMEM;
   for (int i = 0; !rc && i < c->n_parts; i++) {
-    floor[i] = c->parts[i].start;
-    top[i] = c->parts[i].end;
+    lo[i] = c->parts[i].start;
+    hi[i] = max64(c->parts[i].start, c->parts[i].end);
     count[i] = 0;
   }
-  for (int64_t window = c->plan.limit > 0 ? c->plan.limit : 1; !rc; window *= 2) {
+  for (int64_t window = c->plan.limit > 0 ? c->plan.limit : 1; !rc; window = sat_mul64(window, 2)) {
     int more = 0;
     for (int i = 0; i < c->n_parts; i++) {
       partition_scan *ps = &c->parts[i];
-      ps->end = count[i] < c->plan.limit ? top[i] : floor[i];
-      ps->start = max64(floor[i], ps->end - window);
-      top[i] = ps->start;
-      more |= ps->start < ps->end;
+      int64_t take = count[i] < c->plan.limit ? min64(hi[i] - lo[i], window) : 0;
+      ps->start = tail ? hi[i] - take : lo[i];
+      ps->end = ps->start + take;
+      if (tail) hi[i] -= take;
+      else lo[i] += take;
+      more |= take > 0;
     }
     if (!more || (rc = assign_ranges(c, err))) break;
     rd_kafka_message_t *m;
     while (!(rc = pull(c, &m, err)) && m) {
-      rd_kafka_message_t **grown = sqlite3_realloc64(c->tail, sizeof *grown * (c->n_tail + 1));
-      if (!grown) {
-        rd_kafka_message_destroy(m);
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      c->tail = grown;
-      c->tail[c->n_tail++] = m;
       count[c->part_index[m->partition]]++;
+      if ((rc = keep_sorted(c, m))) break;
     }
   }
-  sqlite3_free(floor);
-  sqlite3_free(top);
+  sqlite3_free(lo);
+  sqlite3_free(hi);
   sqlite3_free(count);
-  if (!rc && c->n_tail) qsort(c->tail, (size_t)c->n_tail, sizeof *c->tail, by_offset_desc);
+  if (!rc && c->n_sorted) qsort(c->sorted, (size_t)c->n_sorted, sizeof *c->sorted, tail ? by_rowid_desc : by_rowid);
   return rc;
 }
 
@@ -455,8 +482,8 @@ static int advance(kafka_cursor *c, char **err) {
     return SQLITE_OK;
   }
   rd_kafka_message_t *m = NULL;
-  if (c->tail) {
-    m = c->tail_pos < c->n_tail ? c->tail[c->tail_pos++] : NULL;
+  if (c->sorted) {
+    m = c->sorted_pos < c->n_sorted ? c->sorted[c->sorted_pos++] : NULL;
   } else {
     int rc = pull(c, &m, err);
     if (rc) return rc;
@@ -467,7 +494,6 @@ static int advance(kafka_cursor *c, char **err) {
     return SQLITE_OK;
   }
   c->delivered++;
-  c->rowid++;
   return SQLITE_OK;
 }
 
@@ -484,7 +510,7 @@ int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, i
   if (!rc) rc = acquire_consumer(c, &err);
   if (!rc) rc = choose_partitions(c, &err);
   if (!rc) rc = plan_ranges(c, &err);
-  if (!rc) rc = c->plan.tail ? tail_fill(c, &err) : assign_ranges(c, &err);
+  if (!rc) rc = c->plan.order ? window_fill(c, &err) : assign_ranges(c, &err);
   if (!rc) rc = advance(c, &err);
   if (err) vtab_error(cursor->pVtab, "%s", err);
   sqlite3_free(err);
@@ -503,7 +529,8 @@ int scan_next(sqlite3_vtab_cursor *cursor) {
 int scan_eof(sqlite3_vtab_cursor *cursor) { return ((kafka_cursor *)cursor)->eof; }
 
 int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid) {
-  *rowid = ((kafka_cursor *)cursor)->rowid;
+  rd_kafka_message_t *m = ((kafka_cursor *)cursor)->row;
+  *rowid = plan_rowid(m->partition, m->offset);
   return SQLITE_OK;
 }
 

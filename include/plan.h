@@ -11,6 +11,31 @@
 
 #define PLAN_NO_LIMIT INT64_MAX
 
+/* The rowid of a message is offset * ROWID_PARTITIONS + partition: a pure
+** function of (partition, offset), the same in every scan, ordered by
+** offset first. Partitions from ROWID_PARTITIONS on cannot be read (a scan
+** refuses them); an offset so large that the product does not fit an
+** int64 (beyond 92,233,720,368,547) gets rowid INT64_MAX. */
+#define ROWID_PARTITIONS 100000
+
+/* Saturating int64 arithmetic for every bound (as SQLite's series.c). */
+static inline int64_t sat_add64(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+  return a + b;
+}
+
+static inline int64_t sat_sub64(int64_t a, int64_t b) {
+  if (b < 0 && a > INT64_MAX + b) return INT64_MAX;
+  if (b > 0 && a < INT64_MIN + b) return INT64_MIN;
+  return a - b;
+}
+
+/* For a, b >= 0 (window sizes, row counts). */
+static inline int64_t sat_mul64(int64_t a, int64_t b) {
+  return a && b > INT64_MAX / a ? INT64_MAX : a * b;
+}
+
 /* What one scan reads. Offsets are inclusive bounds; partition bounds are
 ** inclusive too. A partition list (partition = / IN) narrows further. */
 typedef struct scan_plan {
@@ -21,10 +46,18 @@ typedef struct scan_plan {
   int64_t offset_lo, offset_hi;
   int64_t timestamp_lo; /* -1: none; > 0: start at the first offset at or after it */
   int64_t timestamp_hi; /* INT64_MAX: none; rows above it are skipped */
-  int64_t limit;        /* PLAN_NO_LIMIT: none */
-  int tail;             /* ORDER BY offset DESC LIMIT n: the newest rows first */
+  int64_t limit;        /* PLAN_NO_LIMIT: none; else LIMIT + OFFSET (saturated) */
+  int order;            /* PLAN_HEAD / PLAN_TAIL: read windows, sorted (below) */
   int64_t follow_ms;    /* -1: snapshot; else follow until this much quiet */
 } scan_plan;
+
+/* plan.order: ORDER BY offset or rowid with a LIMIT, answered from each
+** partition's first (PLAN_HEAD) or last (PLAN_TAIL) LIMIT rows. */
+#define PLAN_HEAD 2
+#define PLAN_TAIL 1
+
+/* The rowid of the message at (partition, offset). */
+int64_t plan_rowid(int32_t partition, int64_t offset);
 
 /* xBestIndex of the `kafka` module. */
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
