@@ -169,12 +169,17 @@ static int conf_defaults(rd_kafka_conf_t *conf, const kafka_options *opts, clien
   }
   /* Scans end on the end-of-partition signal; offsets are committed by the
   ** extension only when a statement completes (group mode); a table's idle
-  ** consumer reconnects to a restarted broker within a second, as above. */
+  ** consumer reconnects to a restarted broker within a second, as above.
+  ** A fetch at a partition's end waits fetch.wait.max.ms for data, and the
+  ** next request to that broker (the next positioned read of an IN list or
+  ** a join, the next statement's metadata) waits behind it: 10 ms, not
+  ** 100, makes a positioned read cost about 10 ms (only an idle follow
+  ** scan pays, with a fetch every 10 ms per broker). */
   const char *defaults[][2] = {
       {"reconnect.backoff.max.ms", "1000"},
       {"enable.partition.eof", "true"},  {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"}, {"allow.auto.create.topics", "false"},
-      {"fetch.wait.max.ms", "100"},      {"auto.offset.reset", "error"},
+      {"fetch.wait.max.ms", "10"},       {"auto.offset.reset", "error"},
       /* Prefetch: at most 16 MB or 500k messages. librdkafka 2.0.2 stops
       ** fetching at queued.min.messages and resumes only at its next
       ** wake-up (up to a second later): its default of 100k left scans of

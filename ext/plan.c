@@ -371,12 +371,20 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
     while (*s == ',' || *s == ' ') s++;
   }
   apply_rowids(plan, &b);
+  plan->rowid_lo = b.rowid_lo;
+  plan->rowid_hi = b.rowid_hi;
   plan->limit = b.limit == PLAN_NO_LIMIT ? PLAN_NO_LIMIT : sat_add64(b.limit, b.limit_extra);
   plan->timestamp_hi = b.ts_hi;
   if (b.part_lo > b.part_hi) plan->empty = 1;
   plan->part_lo = (int32_t)(plan->empty ? 0 : b.part_lo);
   plan->part_hi = (int32_t)(plan->empty ? 0 : b.part_hi);
   return SQLITE_OK;
+}
+
+int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int64_t ts) {
+  int64_t rowid = plan_rowid(partition, offset);
+  return ts >= plan->timestamp_lo && ts <= plan->timestamp_hi && rowid >= plan->rowid_lo &&
+         rowid <= plan->rowid_hi;
 }
 
 int plan_wants_partition(const scan_plan *plan, int32_t p) {

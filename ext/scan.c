@@ -36,7 +36,9 @@ typedef struct kafka_cursor {
   int n_parts;
   int n_open;                      /* partitions not done */
   int *part_index;                 /* partition id -> index in parts, or -1 */
-  int n_topic_partitions;
+  int n_topic_partitions;          /* asked once per cursor (statement) */
+  int64_t *known_low, *known_high; /* watermarks by partition id, asked at the
+                                   ** cursor's first scan of it (-3: not yet) */
   rd_kafka_message_t *batch[BATCH_SIZE];
   int batch_len, batch_pos;
   rd_kafka_message_t *row;         /* the current row */
@@ -115,9 +117,7 @@ static void scan_reset(kafka_cursor *c) {
   if (cursor_vtab(c)->opts.group) group_scan_end(&c->group, &cursor_vtab(c)->opts, c->parts, c->n_parts, finished);
   release_consumer(c);
   sqlite3_free(c->parts);
-  sqlite3_free(c->part_index);
   c->parts = NULL;
-  c->part_index = NULL;
   c->n_parts = c->n_open = 0;
   plan_free(&c->plan);
   c->eof = 0;
@@ -133,6 +133,9 @@ int scan_close(sqlite3_vtab_cursor *cursor) {
   int interrupted = cursor_vtab(c)->opts.group && check_interrupt(c);
   scan_reset(c);
   group_close(&c->group, cursor_vtab(c)->idle, &cursor_vtab(c)->opts, interrupted);
+  sqlite3_free(c->part_index);
+  sqlite3_free(c->known_low);
+  sqlite3_free(c->known_high);
   sqlite3_finalize(c->interrupt_probe);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -203,16 +206,33 @@ static int list_offsets(kafka_cursor *c, int64_t when, int64_t *out, char **err)
   return rc;
 }
 
-/* The partitions the plan wants, before their ranges are known. */
-static int choose_partitions(kafka_cursor *c, char **err) {
+#define WATERMARK_UNKNOWN (-3)
+
+/* The topic's partition count, asked at the cursor's first scan: the
+** positioned reads of an IN list or a join (one xFilter each) ask again
+** neither for it nor for the watermarks (statement_watermarks). */
+static int topic_partitions(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
+  if (c->n_topic_partitions) return SQLITE_OK;
   int n;
   int rc = client_topic_partitions(c->consumer, &vtab->opts, vtab->opts.topic, &n, err);
   if (rc) return rc;
-  c->parts = sqlite3_malloc64(sizeof *c->parts * n);
   c->part_index = sqlite3_malloc64(sizeof *c->part_index * n);
-  if (!c->parts || !c->part_index) return SQLITE_NOMEM;
+  c->known_low = sqlite3_malloc64(sizeof *c->known_low * n);
+  c->known_high = sqlite3_malloc64(sizeof *c->known_high * n);
+  if (!c->part_index || !c->known_low || !c->known_high) return SQLITE_NOMEM;
+  for (int p = 0; p < n; p++) c->known_low[p] = c->known_high[p] = WATERMARK_UNKNOWN;
   c->n_topic_partitions = n;
+  return SQLITE_OK;
+}
+
+/* The partitions the plan wants, before their ranges are known. */
+static int choose_partitions(kafka_cursor *c, char **err) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  int rc = topic_partitions(c, err), n = c->n_topic_partitions;
+  if (rc) return rc;
+  c->parts = sqlite3_malloc64(sizeof *c->parts * (n ? n : 1));
+  if (!c->parts) return SQLITE_NOMEM;
   for (int p = 0; p < n; p++) {
     c->part_index[p] = -1;
     if (!plan_wants_partition(&c->plan, p)) continue;
@@ -230,6 +250,26 @@ static int choose_partitions(kafka_cursor *c, char **err) {
     c->part_index[p] = c->n_parts++;
   }
   return SQLITE_OK;
+}
+
+/* The low and high watermarks of the scan's partitions: asked once per
+** cursor, so that every scan of one statement reads the same snapshot. */
+static int statement_watermarks(kafka_cursor *c, int64_t *low, int64_t *high, char **err) {
+  int asked = 1, rc = SQLITE_OK;
+  for (int i = 0; i < c->n_parts; i++) asked &= c->known_high[c->parts[i].partition] != WATERMARK_UNKNOWN;
+  if (!asked) {
+    rc = list_offsets(c, -2, low, err);
+    if (!rc) rc = list_offsets(c, -1, high, err);
+    for (int i = 0; !rc && i < c->n_parts; i++) {
+      c->known_low[c->parts[i].partition] = low[i];
+      c->known_high[c->parts[i].partition] = high[i];
+    }
+  }
+  for (int i = 0; !rc && i < c->n_parts; i++) {
+    low[i] = c->known_low[c->parts[i].partition];
+    high[i] = c->known_high[c->parts[i].partition];
+  }
+  return rc;
 }
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -256,8 +296,7 @@ static int plan_ranges(kafka_cursor *c, char **err) {
   int n = c->n_parts ? c->n_parts : 1;
   int64_t *low = sqlite3_malloc64(sizeof *low * n), *high = sqlite3_malloc64(sizeof *high * n);
   int rc = low && high ? SQLITE_OK : SQLITE_NOMEM;
-  if (!rc && c->n_parts) rc = list_offsets(c, -2, low, err);
-  if (!rc && c->n_parts) rc = list_offsets(c, -1, high, err);
+  if (!rc && c->n_parts) rc = statement_watermarks(c, low, high, err);
   int follow = c->plan.follow_ms >= 0;
   for (int i = 0; !rc && i < c->n_parts; i++) {
     partition_scan *ps = &c->parts[i];
@@ -320,8 +359,7 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
     } else {
       ps->next = m->offset + 1;
       if (m->offset + 1 >= ps->end) partition_done(c, ps);
-      int64_t ts = rd_kafka_message_timestamp(m, NULL);
-      keep = ts >= c->plan.timestamp_lo && ts <= c->plan.timestamp_hi;
+      keep = plan_wants_row(&c->plan, m->partition, m->offset, rd_kafka_message_timestamp(m, NULL));
     }
   }
   if (keep != 1) rd_kafka_message_destroy(m);

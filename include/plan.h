@@ -46,6 +46,8 @@ typedef struct scan_plan {
   int64_t offset_lo, offset_hi;
   int64_t timestamp_lo; /* -1: none; > 0: start at the first offset at or after it */
   int64_t timestamp_hi; /* INT64_MAX: none; rows above it are skipped */
+  int64_t rowid_lo, rowid_hi; /* rows outside are skipped (the offsets
+                              ** bound them only roughly) */
   int64_t limit;        /* PLAN_NO_LIMIT: none; else LIMIT + OFFSET (saturated) */
   int order;            /* PLAN_HEAD / PLAN_TAIL: read windows, sorted (below) */
   int64_t follow_ms;    /* -1: snapshot; else follow until this much quiet */
@@ -65,6 +67,11 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
 /* Rebuilds the plan xBestIndex chose from xFilter's arguments. */
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
                      sqlite3_value **argv, char **err);
+
+/* Non-zero when the message at (partition, offset) with timestamp ts
+** passes the bounds the scan checks on every row (not the offsets: the
+** partition's range is read exactly). */
+int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int64_t ts);
 
 /* Non-zero when partition p is one the plan reads. */
 int plan_wants_partition(const scan_plan *plan, int32_t p);
