@@ -118,14 +118,18 @@ def test_limit_and_order_pushdown():
     # not produce: not pushed, and the answer is still right.
     for where, tail in [("WHERE value = 'v2-33'", "LIMIT 1"),
                         ("WHERE key LIKE 'k1-%'", "ORDER BY key DESC LIMIT 3"),
-                        ("", "ORDER BY key DESC LIMIT 3"),
-                        ("", "ORDER BY offset ASC LIMIT 3 OFFSET 1")]:
+                        ("", "ORDER BY key DESC LIMIT 3")]:
         sql = f"SELECT {rk.ROW} FROM t {where} {tail}"
         assert "LIMIT" not in kit.eqp(conn, sql), sql
         got = conn.execute(sql).fetchall()
         want = conn.execute(f"SELECT {rk.ROW} FROM oracle {where} {tail}").fetchall()
         assert [r[1:] for r in got] == [r[1:] for r in want] or "offset ASC" in tail, (sql, got, want)
         assert len(got) == len(want) and len(got) > 0
+    # Oldest first from the heads, in rowid order (offset, then partition).
+    sql = f"SELECT rowid, {rk.ROW} FROM t ORDER BY offset ASC LIMIT 3 OFFSET 1"
+    assert kit.eqp(conn, sql) == "SCAN t VIRTUAL TABLE INDEX 2:LIMIT, OFFSET, ORDER BY offset", kit.eqp(conn, sql)
+    assert conn.execute(sql).fetchall() == conn.execute(
+        f"SELECT partition + 100000 * offset, {rk.ROW} FROM oracle ORDER BY offset, partition LIMIT 3 OFFSET 1").fetchall()
     # A plain LIMIT: that many rows, each a real one.
     rows = conn.execute(f"SELECT {rk.ROW} FROM t LIMIT 7 OFFSET 2").fetchall()
     assert len(rows) == 7 and set(rows) <= set(conn.execute(f"SELECT {rk.ROW} FROM oracle").fetchall())
