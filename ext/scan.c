@@ -25,10 +25,14 @@ SQLITE_EXTENSION_INIT3
 
 #define BATCH_SIZE 1024
 #define WAIT_SLICE_MS 100
+/* A scan reading at most this many offsets of each partition is a
+** positioned read (offset =, a short range, one row of a join). */
+#define POINT_ROWS 100
 
 typedef struct kafka_cursor {
   sqlite3_vtab_cursor base;        /* must come first */
   kafka_client *consumer;
+  int consumer_is_point;           /* consumer is the table's point consumer */
   rd_kafka_queue_t *queue;
   sqlite3_stmt *interrupt_probe;   /* SELECT 1, stepped to notice sqlite3_interrupt() */
   scan_plan plan;
@@ -97,7 +101,8 @@ static void release_consumer(kafka_cursor *c) {
   if (!c->consumer) return;
   rd_kafka_assign(c->consumer->rk, NULL);
   c->consumer->interrupt_probe = NULL;
-  if (!vtab->idle) vtab->idle = c->consumer;
+  kafka_client **slot = c->consumer_is_point ? &vtab->idle_point : &vtab->idle;
+  if (!*slot) *slot = c->consumer;
   else client_free(c->consumer);
   c->consumer = NULL;
 }
@@ -143,7 +148,8 @@ int scan_close(sqlite3_vtab_cursor *cursor) {
 
 void scan_release_idle(kafka_vtab *vtab) {
   client_free(vtab->idle);
-  vtab->idle = NULL;
+  client_free(vtab->idle_point);
+  vtab->idle = vtab->idle_point = NULL;
 }
 
 /* An integer property of a librdkafka handle's configuration. */
@@ -162,14 +168,47 @@ static void drain_stale(kafka_cursor *c) {
     for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(c->batch[i]);
 }
 
-/* The table's idle consumer, or a new one. */
+/* Non-zero when the plan reads at most POINT_ROWS offsets per partition
+** (not in group or follow mode: those keep the table's own consumer). */
+static int plan_is_point(const kafka_vtab *vtab, const scan_plan *plan) {
+  return !vtab->opts.group && plan->follow_ms < 0 && !plan->order &&
+         sat_sub64(plan->offset_hi, plan->offset_lo) < POINT_ROWS;
+}
+
+/* A consumer for positioned reads: librdkafka prefetches up to 1 MB per
+** partition and queued.min.messages, which a positioned read then waits
+** for (and purges) before the next one can fetch: 50-100 ms a read on a
+** large topic. Small fetches make one a few ms (a full scan would be
+** slowed down by them: it keeps the table's other consumer). */
+static int new_point_consumer(const kafka_options *opts, kafka_client **out, char **err) {
+  static const char *const small_fetch[][2] = {{"max.partition.fetch.bytes", "65536"},
+                                               {"queued.min.messages", "100"}};
+  int n = opts->n_rdkafka + (int)(sizeof small_fetch / sizeof *small_fetch);
+  kafka_options point = *opts;
+  point.rdkafka = sqlite3_malloc64(sizeof *point.rdkafka * n);
+  if (!point.rdkafka) return SQLITE_NOMEM;
+  memcpy(point.rdkafka, opts->rdkafka, sizeof *point.rdkafka * opts->n_rdkafka);
+  for (int i = opts->n_rdkafka; i < n; i++)
+    point.rdkafka[i] = (rdkafka_property){(char *)small_fetch[i - opts->n_rdkafka][0],
+                                          (char *)small_fetch[i - opts->n_rdkafka][1]};
+  point.n_rdkafka = n;
+  int rc = client_new_consumer(&point, out, err);
+  sqlite3_free(point.rdkafka);
+  return rc;
+}
+
+/* The table's idle consumer (its point consumer for a positioned read),
+** or a new one. */
 static int acquire_consumer(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
-  if (vtab->idle) {
-    c->consumer = vtab->idle;
-    vtab->idle = NULL;
+  c->consumer_is_point = plan_is_point(vtab, &c->plan);
+  kafka_client **slot = c->consumer_is_point ? &vtab->idle_point : &vtab->idle;
+  if (*slot) {
+    c->consumer = *slot;
+    *slot = NULL;
   } else {
-    int rc = client_new_consumer(&vtab->opts, &c->consumer, err);
+    int rc = c->consumer_is_point ? new_point_consumer(&vtab->opts, &c->consumer, err)
+                                  : client_new_consumer(&vtab->opts, &c->consumer, err);
     if (rc) return rc;
   }
   c->consumer->interrupt_probe = c->interrupt_probe;

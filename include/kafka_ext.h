@@ -39,6 +39,7 @@ typedef struct kafka_vtab {
   kafka_options opts;
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
+  struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
 } kafka_vtab;
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */
