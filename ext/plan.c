@@ -10,6 +10,8 @@
 **   --------------------  -------------  -------------------------------------
 **   partition =           integer        read that partition only
 **   partition IN          IN list        read those partitions (all at once)
+**   offset IN             IN list        read those offsets (all at once: a
+**                                        far one is sought, not read to)
 **   partition > >= < <=   integer        read a range of partitions
 **   offset = > >= < <=    integer        start at / stop before offsets
 **   timestamp = > >=      ms             start with offsets-for-times
@@ -39,6 +41,7 @@
 #include "plan.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
@@ -169,13 +172,14 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     taken[i] = p != NULL;
     has_limit |= c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable;
     if (!p) continue;
-    int in = p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ &&
-             sqlite3_vtab_in(info, i, 1);
+    int in = (p->column == KAFKA_COL_PARTITION || p->column == KAFKA_COL_OFFSET) &&
+             p->op == SQLITE_INDEX_CONSTRAINT_EQ && sqlite3_vtab_in(info, i, 1);
     one_partition |= p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ && !in;
     follow |= p->column == KAFKA_COL_FOLLOW;
     info->aConstraintUsage[i].argvIndex = ++argc;
     info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW;
-    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", in ? "partition IN" : p->text);
+    const char *text = !in ? p->text : p->column == KAFKA_COL_OFFSET ? "offset IN" : "partition IN";
+    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", text);
   }
   int can_limit = has_limit && all_taken(info, taken), order;
   info->orderByConsumed = order_consumed(vtab, info, one_partition, can_limit && !follow, &order);
@@ -246,33 +250,74 @@ static int narrow(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi
   return *lo <= *hi;
 }
 
-static int list_has(const int32_t *list, int n, int32_t p) {
-  for (int i = 0; i < n; i++)
-    if (list[i] == p) return 1;
-  return 0;
+/* The int64 a value equals exactly (after numeric affinity), if any. */
+static int exact_integer(sqlite3_value *v, sqlite3_int64 *out) {
+  int type = sqlite3_value_numeric_type(v);
+  sqlite3_int64 up;
+  if (type != SQLITE_INTEGER && type != SQLITE_FLOAT) return 0;
+  return !integer_bracket(v, type, out, &up) && *out == up;
 }
 
-/* Narrows the plan's partition list to an IN list's values (the first IN
-** list sets it; a second one intersects). */
-static int add_partitions_in(scan_plan *plan, sqlite3_value *list) {
-  int32_t *values = NULL;
+/* The values of an IN list (argv of sqlite3_vtab_in) that are integers in
+** [lo, hi] and, with keep, also in keep[0..n_keep-1] (a second IN list on
+** the same column intersects the first). */
+static int in_values(sqlite3_value *list, sqlite3_int64 lo, sqlite3_int64 hi, const int64_t *keep,
+                     int n_keep, int64_t **out, int *n_out) {
+  int64_t *values = NULL;
   int n = 0, rc;
   sqlite3_value *v;
   for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v; rc = sqlite3_vtab_in_next(list, &v)) {
-    if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER) continue;
-    sqlite3_int64 p = sqlite3_value_int64(v);
-    if (p < 0 || p > INT32_MAX) continue;
-    if (plan->part_list && !list_has(plan->part_list, plan->n_part_list, (int32_t)p)) continue;
-    int32_t *grown = sqlite3_realloc64(values, sizeof *grown * (n + 1));
+    sqlite3_int64 x;
+    if (!exact_integer(v, &x) || x < lo || x > hi) continue;
+    int kept = !keep;
+    for (int i = 0; i < n_keep && !kept; i++) kept = keep[i] == x;
+    if (!kept) continue;
+    int64_t *grown = sqlite3_realloc64(values, sizeof *grown * (n + 1));
     if (!grown) { rc = SQLITE_NOMEM; break; }
     values = grown;
-    values[n++] = (int32_t)p;
+    values[n++] = x;
   }
+  *out = values;
+  *n_out = n;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Narrows the plan's partition list to an IN list's values. */
+static int add_partitions_in(scan_plan *plan, sqlite3_value *list) {
+  int64_t *values;
+  int n;
+  int rc = in_values(list, 0, INT32_MAX, plan->part_list, plan->n_part_list, &values, &n);
   sqlite3_free(plan->part_list);
   plan->part_list = values;
   plan->n_part_list = n;
   if (!n) plan->empty = 1;
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  return rc;
+}
+
+static int by_int64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Narrows the plan's offsets to an IN list's values: sorted, distinct,
+** and the offset bounds to their first and last. */
+static int add_offsets_in(scan_plan *plan, sqlite3_value *list) {
+  int64_t *values;
+  int n;
+  int rc = in_values(list, 0, INT64_MAX, plan->offset_list, plan->n_offset_list, &values, &n);
+  qsort(values, (size_t)n, sizeof *values, by_int64);
+  int distinct = 0;
+  for (int i = 0; i < n; i++)
+    if (!distinct || values[distinct - 1] != values[i]) values[distinct++] = values[i];
+  sqlite3_free(plan->offset_list);
+  plan->offset_list = values;
+  plan->n_offset_list = distinct;
+  if (!distinct) plan->empty = 1;
+  else {
+    if (values[0] > plan->offset_lo) plan->offset_lo = values[0];
+    if (values[distinct - 1] < plan->offset_hi) plan->offset_hi = values[distinct - 1];
+  }
+  return rc;
 }
 
 /* What xFilter's arguments bound before they become the plan's fields. */
@@ -299,7 +344,7 @@ static int apply_follow(scan_plan *plan, sqlite3_value *v, char **err) {
 /* Applies one idxStr entry with its argv value to the plan. */
 static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value *v,
                        filter_bounds *b, char **err) {
-  if (in) return add_partitions_in(plan, v);
+  if (in) return p->column == KAFKA_COL_OFFSET ? add_offsets_in(plan, v) : add_partitions_in(plan, v);
   sqlite3_int64 ts_lo = plan->timestamp_lo;
   switch (p->column) {
   case KAFKA_COL_PARTITION: plan->empty |= !narrow(p->op, v, &b->part_lo, &b->part_hi); break;
@@ -343,6 +388,8 @@ static void apply_rowids(scan_plan *plan, filter_bounds *b) {
 static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
   *in = len == strlen("partition IN") && !strncmp(text, "partition IN", len);
   if (*in) return &pushables[0];
+  *in = len == strlen("offset IN") && !strncmp(text, "offset IN", len);
+  if (*in) return &pushables[5];
   for (int i = 0; i < N_PUSHABLE; i++)
     if (strlen(pushables[i].text) == len && !strncmp(pushables[i].text, text, len)) return &pushables[i];
   return NULL;
@@ -383,8 +430,21 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
 
 int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int64_t ts) {
   int64_t rowid = plan_rowid(partition, offset);
+  if (plan->offset_list &&
+      !bsearch(&offset, plan->offset_list, (size_t)plan->n_offset_list, sizeof offset, by_int64))
+    return 0;
   return ts >= plan->timestamp_lo && ts <= plan->timestamp_hi && rowid >= plan->rowid_lo &&
          rowid <= plan->rowid_hi;
+}
+
+int64_t plan_next_offset(const scan_plan *plan, int64_t offset) {
+  int lo = 0, hi = plan->n_offset_list; /* the first listed offset > offset is in [lo, hi] */
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (plan->offset_list[mid] <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < plan->n_offset_list ? plan->offset_list[lo] : -1;
 }
 
 int plan_wants_partition(const scan_plan *plan, int32_t p) {
@@ -397,5 +457,7 @@ int plan_wants_partition(const scan_plan *plan, int32_t p) {
 
 void plan_free(scan_plan *plan) {
   sqlite3_free(plan->part_list);
+  sqlite3_free(plan->offset_list);
   plan->part_list = NULL;
+  plan->offset_list = NULL;
 }

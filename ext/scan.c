@@ -28,6 +28,9 @@ SQLITE_EXTENSION_INIT3
 /* A scan reading at most this many offsets of each partition is a
 ** positioned read (offset =, a short range, one row of a join). */
 #define POINT_ROWS 100
+/* offset IN: listed offsets closer than this are read in one run; a
+** farther one starts a new run (a new assignment) rather than read to. */
+#define RUN_GAP 1000
 
 typedef struct kafka_cursor {
   sqlite3_vtab_cursor base;        /* must come first */
@@ -172,7 +175,7 @@ static void drain_stale(kafka_cursor *c) {
 ** (not in group or follow mode: those keep the table's own consumer). */
 static int plan_is_point(const kafka_vtab *vtab, const scan_plan *plan) {
   return !vtab->opts.group && plan->follow_ms < 0 && !plan->order &&
-         sat_sub64(plan->offset_hi, plan->offset_lo) < POINT_ROWS;
+         (plan->offset_list || sat_sub64(plan->offset_hi, plan->offset_lo) < POINT_ROWS);
 }
 
 /* A consumer for positioned reads: librdkafka prefetches up to 1 MB per
@@ -392,7 +395,7 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
                                                      "low watermark moved past its position): " : "",
                            rd_kafka_message_errstr(m));
     keep = -1;
-  } else if (!m->err && ps && !ps->done && m->offset >= ps->start) {
+  } else if (!m->err && ps && !ps->done && m->offset >= ps->start && m->offset >= ps->next) {
     if (m->offset >= ps->end) {
       partition_done(c, ps);
     } else {
@@ -533,6 +536,7 @@ static int window_fill(kafka_cursor *c, char **err) {
       int64_t take = count[i] < c->plan.limit ? min64(hi[i] - lo[i], window) : 0;
       ps->start = tail ? hi[i] - take : lo[i];
       ps->end = ps->start + take;
+      ps->next = -1;
       if (tail) hi[i] -= take;
       else lo[i] += take;
       more |= take > 0;
@@ -551,6 +555,48 @@ static int window_fill(kafka_cursor *c, char **err) {
   return rc;
 }
 
+/* offset IN: the end of the run of listed offsets that begins at start
+** (gaps of at most RUN_GAP), before stop. */
+static int64_t run_end(const kafka_cursor *c, int64_t start, int64_t stop) {
+  int64_t last = start, next;
+  while ((next = plan_next_offset(&c->plan, last)) >= 0 && next - last <= RUN_GAP && next < stop) last = next;
+  return min64(stop, last + 1);
+}
+
+/* offset IN: sets every partition to its next run of listed offsets after
+** the one read (the first one when first); returns the number of
+** partitions with one. A group reads the whole [first, last] range at
+** once: its position moves in offset order. */
+static int next_runs(kafka_cursor *c, int first) {
+  int n = 0;
+  for (int i = 0; c->plan.offset_list && i < c->n_parts; i++) {
+    partition_scan *ps = &c->parts[i];
+    if (first) ps->stop = ps->end;
+    if (cursor_vtab(c)->opts.group) {
+      n += first && ps->start < ps->end;
+      continue;
+    }
+    int64_t from = first ? plan_next_offset(&c->plan, ps->start - 1) : plan_next_offset(&c->plan, ps->end - 1);
+    ps->start = from >= 0 && from < ps->stop ? from : ps->stop;
+    ps->end = ps->start < ps->stop ? run_end(c, ps->start, ps->stop) : ps->stop;
+    ps->next = -1;
+    n += ps->start < ps->end;
+  }
+  return n;
+}
+
+/* The next message of the scan; for offset IN, run after run. */
+static int pull_runs(kafka_cursor *c, rd_kafka_message_t **m, char **err) {
+  int rc = pull(c, m, err);
+  while (!rc && !*m && c->plan.offset_list && !cursor_vtab(c)->opts.group && next_runs(c, 0)) {
+    rd_kafka_assign(c->consumer->rk, NULL); /* else the new offsets wait for the old fetches */
+    drain_stale(c);
+    rc = assign_ranges(c, err);
+    if (!rc) rc = pull(c, m, err);
+  }
+  return rc;
+}
+
 /* Positions on the next row. */
 static int advance(kafka_cursor *c, char **err) {
   if (c->delivered >= c->plan.limit) {
@@ -562,7 +608,7 @@ static int advance(kafka_cursor *c, char **err) {
   if (c->sorted) {
     m = c->sorted_pos < c->n_sorted ? c->sorted[c->sorted_pos++] : NULL;
   } else {
-    int rc = pull(c, &m, err);
+    int rc = pull_runs(c, &m, err);
     if (rc) return rc;
   }
   set_row(c, m);
@@ -587,6 +633,7 @@ int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, i
   if (!rc) rc = acquire_consumer(c, &err);
   if (!rc) rc = choose_partitions(c, &err);
   if (!rc) rc = plan_ranges(c, &err);
+  if (!rc && !c->plan.order) next_runs(c, 1);
   if (!rc) rc = c->plan.order ? window_fill(c, &err) : assign_ranges(c, &err);
   if (!rc) rc = advance(c, &err);
   if (err) vtab_error(cursor->pVtab, "%s", err);

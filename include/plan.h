@@ -41,9 +41,11 @@ static inline int64_t sat_mul64(int64_t a, int64_t b) {
 typedef struct scan_plan {
   int empty;            /* a constraint can never hold (e.g. = NULL) */
   int32_t part_lo, part_hi;
-  int32_t *part_list;   /* NULL: every partition in [part_lo, part_hi] */
+  int64_t *part_list;   /* NULL: every partition in [part_lo, part_hi] */
   int n_part_list;
   int64_t offset_lo, offset_hi;
+  int64_t *offset_list; /* offset IN: the offsets, sorted, distinct; NULL: none */
+  int n_offset_list;
   int64_t timestamp_lo; /* -1: none; > 0: start at the first offset at or after it */
   int64_t timestamp_hi; /* INT64_MAX: none; rows above it are skipped */
   int64_t rowid_lo, rowid_hi; /* rows outside are skipped (the offsets
@@ -72,6 +74,9 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
 ** passes the bounds the scan checks on every row (not the offsets: the
 ** partition's range is read exactly). */
 int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int64_t ts);
+
+/* offset IN: the first listed offset after `offset`, or -1 when none. */
+int64_t plan_next_offset(const scan_plan *plan, int64_t offset);
 
 /* Non-zero when partition p is one the plan reads. */
 int plan_wants_partition(const scan_plan *plan, int32_t p);

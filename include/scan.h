@@ -14,6 +14,7 @@ typedef struct partition_scan {
   int32_t partition;
   int64_t start;  /* first offset to read */
   int64_t end;    /* offset to stop before; INT64_MAX when following */
+  int64_t stop;   /* offset IN: where the partition's last run must end */
   int64_t next;   /* offset after the last message read; -1 before any */
   int done;
 } partition_scan;

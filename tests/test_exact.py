@@ -138,6 +138,7 @@ def test_explain_query_plan_of_every_pushdown():
     for where, plan in [
             ("WHERE partition = 1", "0:partition ="),
             ("WHERE partition IN (0, 2)", "0:partition IN"),
+            ("WHERE offset IN (1, 3)", "0:offset IN"),
             ("WHERE partition BETWEEN 1 AND 2", "0:partition >=, partition <="),
             ("WHERE partition > 0 AND partition < 2", "0:partition >, partition <"),
             ("WHERE offset = 3", "0:offset ="),
@@ -165,3 +166,24 @@ def test_explain_query_plan_of_every_pushdown():
     assert kit.eqp(conn, "SELECT * FROM t WHERE value = 'v1' LIMIT 1") == scan + "0:"
     assert kit.eqp(conn, "SELECT * FROM t ORDER BY key LIMIT 1") == \
         scan + "0:\nUSE TEMP B-TREE FOR ORDER BY"
+
+
+def test_offset_in_list_is_read_in_runs():
+    """offset IN (...) reaches one xFilter with the whole list: listed
+    offsets far apart are read as separate runs, never to the end."""
+    conn, topic = _table(partitions=2, rows=5000)
+    conn.execute("CREATE TEMP TABLE copy AS SELECT partition, offset, value FROM t")
+    for where in ["offset IN (1, 5, 1500, 2400, 2499, 9999)",
+                  "offset IN (2.0, '3', ' 4', 1200.5, x'31', NULL, -1, 2498)",
+                  "offset IN (7, 1900) AND partition = 1",
+                  "offset IN (SELECT offset * 1000 FROM copy WHERE offset < 4 AND partition = 0)",
+                  "offset IN (10, 2000) AND offset IN (2000, 2001)",
+                  "offset NOT IN (0, 1) AND offset IN (0, 1, 2)"]:
+        sql = f"SELECT partition, offset, value FROM {{}} WHERE {where}"
+        got = sorted(conn.execute(sql.format("t")).fetchall())
+        want = sorted(conn.execute(sql.format("copy")).fetchall())
+        assert got == want and got, (where, got, want)
+    assert kit.eqp(conn, "SELECT * FROM t WHERE offset IN (1, 2000)") == "SCAN t VIRTUAL TABLE INDEX 0:offset IN"
+    rk.table(conn, "g", topic, brokers="mock", group=kit.topic("exactgroup"))
+    assert conn.execute("SELECT partition, offset FROM g WHERE offset IN (3, 2200) ORDER BY 1, 2").fetchall() == \
+        [(0, 3), (0, 2200), (1, 3), (1, 2200)]
