@@ -190,7 +190,7 @@ static int new_point_consumer(const kafka_options *opts, kafka_client **out, cha
   kafka_options point = *opts;
   point.rdkafka = sqlite3_malloc64(sizeof *point.rdkafka * n);
   if (!point.rdkafka) return SQLITE_NOMEM;
-  memcpy(point.rdkafka, opts->rdkafka, sizeof *point.rdkafka * opts->n_rdkafka);
+  if (opts->n_rdkafka) memcpy(point.rdkafka, opts->rdkafka, sizeof *point.rdkafka * opts->n_rdkafka);
   for (int i = opts->n_rdkafka; i < n; i++)
     point.rdkafka[i] = (rdkafka_property){(char *)small_fetch[i - opts->n_rdkafka][0],
                                           (char *)small_fetch[i - opts->n_rdkafka][1]};
