@@ -305,7 +305,7 @@ static int add_offsets_in(scan_plan *plan, sqlite3_value *list) {
   int64_t *values;
   int n;
   int rc = in_values(list, 0, INT64_MAX, plan->offset_list, plan->n_offset_list, &values, &n);
-  qsort(values, (size_t)n, sizeof *values, by_int64);
+  if (n) qsort(values, (size_t)n, sizeof *values, by_int64);
   int distinct = 0;
   for (int i = 0; i < n; i++)
     if (!distinct || values[distinct - 1] != values[i]) values[distinct++] = values[i];
