@@ -182,10 +182,12 @@ static int plan_is_point(const kafka_vtab *vtab, const scan_plan *plan) {
 ** partition and queued.min.messages, which a positioned read then waits
 ** for (and purges) before the next one can fetch: 50-100 ms a read on a
 ** large topic. Small fetches make one a few ms (a full scan would be
-** slowed down by them: it keeps the table's other consumer). */
+** slowed down by them: it keeps the table's other consumer). The queue
+** limit stays well above one fetch's messages: at 100, librdkafka 2.0.2
+** stopped fetching and a read now and then waited for its 1 s wake-up. */
 static int new_point_consumer(const kafka_options *opts, kafka_client **out, char **err) {
   static const char *const small_fetch[][2] = {{"max.partition.fetch.bytes", "65536"},
-                                               {"queued.min.messages", "100"}};
+                                               {"queued.min.messages", "10000"}};
   int n = opts->n_rdkafka + (int)(sizeof small_fetch / sizeof *small_fetch);
   kafka_options point = *opts;
   point.rdkafka = sqlite3_malloc64(sizeof *point.rdkafka * n);
