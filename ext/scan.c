@@ -49,6 +49,7 @@ typedef struct kafka_cursor {
   int64_t queue_msgs, queue_bytes; /* the consumer queue's limits */
   int64_t taken_msgs, taken_bytes; /* for the average message size */
   int queue_was_high;              /* the queue was near its limits */
+  int fetched;                     /* partitions were assigned: a fetch may wait */
   cJSON *json;                     /* the current row's parsed value */
   const char *json_error;
   int json_done;
@@ -89,6 +90,21 @@ static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
   c->row = m;
 }
 
+/* An integer property of a librdkafka handle's configuration. */
+static int64_t conf_int(rd_kafka_t *rk, const char *name) {
+  char value[32];
+  size_t size = sizeof value;
+  return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
+}
+
+/* A scan that assigned partitions leaves a fetch at their ends waiting on
+** the broker for up to fetch.wait.max.ms; until it returns, every request
+** on that consumer's connection (the next scan's ListOffsets and fetches)
+** queues behind it: a 10-row read right after a full scan took 100 ms
+** instead of 5. So the consumer keeps the time its connection is free
+** again, and a scan starting before then takes the table's other idle
+** consumer (see take_idle). fetch.wait.max.ms itself stays at 100 ms:
+** librdkafka 2.0.2 crashed in the test suite with 10. */
 static void release_consumer(kafka_cursor *c) {
   kafka_vtab *vtab = cursor_vtab(c);
   if (c->queue) rd_kafka_queue_destroy(c->queue);
@@ -96,7 +112,10 @@ static void release_consumer(kafka_cursor *c) {
   if (!c->consumer) return;
   rd_kafka_assign(c->consumer->rk, NULL);
   c->consumer->interrupt_probe = NULL;
+  if (c->fetched) c->consumer->fetch_waits_until = now_ms() + conf_int(c->consumer->rk, "fetch.wait.max.ms");
+  c->fetched = 0;
   if (!vtab->idle) vtab->idle = c->consumer;
+  else if (!vtab->spare) vtab->spare = c->consumer;
   else client_free(c->consumer);
   c->consumer = NULL;
 }
@@ -141,23 +160,34 @@ int scan_close(sqlite3_vtab_cursor *cursor) {
 
 void scan_release_idle(kafka_vtab *vtab) {
   client_free(vtab->idle);
-  vtab->idle = NULL;
+  client_free(vtab->spare);
+  vtab->idle = vtab->spare = NULL;
 }
 
-/* An integer property of a librdkafka handle's configuration. */
-static int64_t conf_int(rd_kafka_t *rk, const char *name) {
-  char value[32];
-  size_t size = sizeof value;
-  return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
+static int free_by(const kafka_client *client, long long now) {
+  return client && client->fetch_waits_until <= now;
 }
 
-/* The table's idle consumer, or a new one. */
+/* The table's idle consumer whose connection holds no waiting fetch (see
+** release_consumer), idle before spare; NULL when a slot is empty (a new
+** consumer is made and kept); else the busy one that is free sooner. */
+static kafka_client *take_idle(kafka_vtab *vtab) {
+  long long now = now_ms();
+  kafka_client **pick;
+  if (free_by(vtab->idle, now)) pick = &vtab->idle;
+  else if (free_by(vtab->spare, now)) pick = &vtab->spare;
+  else if (!vtab->idle || !vtab->spare) return NULL;
+  else pick = vtab->idle->fetch_waits_until <= vtab->spare->fetch_waits_until ? &vtab->idle : &vtab->spare;
+  kafka_client *client = *pick;
+  *pick = NULL;
+  return client;
+}
+
+/* A consumer for the scan: an idle one of the table, or a new one. */
 static int acquire_consumer(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
-  if (vtab->idle) {
-    c->consumer = vtab->idle;
-    vtab->idle = NULL;
-  } else {
+  c->consumer = take_idle(vtab);
+  if (!c->consumer) {
     int rc = client_new_consumer(&vtab->opts, &c->consumer, err);
     if (rc) return rc;
   }
@@ -270,6 +300,7 @@ static int assign_ranges(kafka_cursor *c, char **err) {
     c->n_open++;
   }
   rd_kafka_resp_err_t e = rd_kafka_assign(c->consumer->rk, c->n_open ? list : NULL);
+  c->fetched |= c->n_open > 0;
   rd_kafka_topic_partition_list_destroy(list);
   if (e) *err = sqlite3_mprintf("kafka: topic '%s': assign: %s", vtab->opts.topic, rd_kafka_err2str(e));
   return e ? SQLITE_ERROR : SQLITE_OK;

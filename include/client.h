@@ -23,6 +23,9 @@ typedef struct kafka_client {
   /* Borrowed from the scan using the client (NULL: none): a statement on
   ** its connection, stepped to notice sqlite3_interrupt() while waiting. */
   struct sqlite3_stmt *interrupt_probe;
+  /* CLOCK_MONOTONIC ms until which the broker may still hold this
+  ** consumer's last fetch of a scan (0: none), see scan.c. */
+  long long fetch_waits_until;
 } kafka_client;
 
 /* A librdkafka configuration for `role` built from the options: brokers

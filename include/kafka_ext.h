@@ -39,6 +39,8 @@ typedef struct kafka_vtab {
   kafka_options opts;
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
+  struct kafka_client *spare;      /* a second one, for a scan that starts while
+                                   ** idle's last fetch still waits (scan.c) */
 } kafka_vtab;
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */
