@@ -234,6 +234,8 @@ static int choose_partitions(kafka_cursor *c, char **err) {
   c->part_index = sqlite3_malloc64(sizeof *c->part_index * n);
   if (!c->parts || !c->part_index) return SQLITE_NOMEM;
   c->n_topic_partitions = n;
+  rc = plan_narrow_by_keys(&c->plan, vtab->opts.partitioner, n);
+  if (rc) return rc;
   for (int p = 0; p < n; p++) {
     c->part_index[p] = -1;
     if (!plan_wants_partition(&c->plan, p)) continue;

@@ -24,6 +24,9 @@ typedef struct scan_plan {
   int64_t limit;        /* PLAN_NO_LIMIT: none */
   int tail;             /* ORDER BY offset DESC LIMIT n: the newest rows first */
   int64_t follow_ms;    /* -1: snapshot; else follow until this much quiet */
+  int keys_given;       /* a key = / key IN entry was applied */
+  sqlite3_value **keys; /* its non-NULL keys (copies) */
+  int n_keys;
 } scan_plan;
 
 /* xBestIndex of the `kafka` module. */
@@ -32,6 +35,11 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
 /* Rebuilds the plan xBestIndex chose from xFilter's arguments. */
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
                      sqlite3_value **argv, char **err);
+
+/* Narrows the plan's partitions to those the plan's keys map to under
+** partitioner in a topic of partition_cnt partitions (no change when
+** there are no keys, or one is empty and so may be anywhere). */
+int plan_narrow_by_keys(scan_plan *plan, kafka_partitioner partitioner, int32_t partition_cnt);
 
 /* Non-zero when partition p is one the plan reads. */
 int plan_wants_partition(const scan_plan *plan, int32_t p);
