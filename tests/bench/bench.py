@@ -405,6 +405,8 @@ def main():
     a = ap.parse_args()
     if not shutil.which("kcat"):
         sys.exit("bench: kcat is not installed (apt-get install kcat)")
+    if not os.path.exists(os.path.join(ROOT, "build", "venv", "bin", "python")):
+        sys.exit("bench: build/venv is missing (bash tests/deps.sh): the typed JSON row runs confluent-kafka")
     os.makedirs(a.workdir, exist_ok=True)
     b = Bench(a)
     t0 = time.monotonic()
