@@ -90,6 +90,19 @@ static int parse_format(const char *name, const char *value, kafka_format *out,
   return SQLITE_OK;
 }
 
+static int parse_partitioner(const char *name, const char *value, kafka_partitioner *out,
+                             char **err) {
+  if (!sqlite3_stricmp(value, "murmur2")) *out = KAFKA_PARTITIONER_MURMUR2;
+  else if (!sqlite3_stricmp(value, "crc32")) *out = KAFKA_PARTITIONER_CRC32;
+  else if (!sqlite3_stricmp(value, "consistent_random")) *out = KAFKA_PARTITIONER_CONSISTENT_RANDOM;
+  else {
+    *err = sqlite3_mprintf("kafka: option %s must be murmur2, crc32 or consistent_random, not '%s'",
+                           name, value);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 /* Chooses between two words; *out is set to 1 for `yes`, 0 for `no`. */
 static int parse_choice(const char *name, const char *value, const char *no,
                         const char *yes, int *out, char **err) {
@@ -317,12 +330,13 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "on_error")) return parse_choice(name, value, "null", "fail", &opts->on_error_fail, err);
   if (!strcmp(name, "isolation"))
     return parse_choice(name, value, "read_committed", "read_uncommitted", &opts->read_uncommitted, err);
+  if (!strcmp(name, "partitioner")) return parse_partitioner(name, value, &opts->partitioner, err);
   if (!strcmp(name, "partitions")) return parse_int(name, value, 1, 1000000, &opts->partitions, err);
   if (!strcmp(name, "replication")) return parse_int(name, value, 1, 32767, &opts->replication, err);
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
-                         "on_error, isolation, rdkafka.<property>)", name);
+                         "on_error, isolation, partitioner, rdkafka.<property>)", name);
   return SQLITE_ERROR;
 }
 

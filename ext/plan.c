@@ -18,6 +18,8 @@
 **   timestamp < <=        ms             filter only (timestamps need not grow)
 **   rowid = > >= < <=     integer        the offsets (and for =, the
 **                                        partition) those rowids map to
+**   key =                 text or blob   with option partitioner: read only
+**   key IN                IN list        the partitions the keys map to
 **   follow =              ms             follow mode: end after this much quiet
 **   LIMIT                 integer        stop after that many rows ...
 **   OFFSET                integer        ... plus these (SQLite skips them)
@@ -35,9 +37,11 @@
 ** every row itself (scan.c), which is what makes LIMIT safe to push, and
 ** LIMIT is taken only when nothing is left for SQLite to filter or sort
 ** after the cursor: every WHERE term taken, and no ORDER BY or one the
-** cursor's order satisfies.
+** cursor's order satisfies. A key term only narrows the partitions (the
+** cursor does not compare keys), so it does not count as taken for LIMIT.
 */
 #include "kafka_ext.h"
+#include "partitioner.h"
 #include "plan.h"
 
 #include <math.h>
@@ -46,6 +50,8 @@
 
 SQLITE_EXTENSION_INIT3
 
+#define TAKEN 1
+#define TAKEN_NARROWS 2 /* argv gets it, rows are still filtered by SQLite only */
 #define FULL_SCAN_ROWS 1000000.0
 #define ROWID_COLUMN (-1) /* SQLite's iColumn for the rowid */
 #define ANY_COLUMN (-2)   /* LIMIT and OFFSET name no column */
@@ -78,6 +84,7 @@ static const pushable pushables[] = {
     {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_LT, "rowid <"},
     {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_LE, "rowid <="},
     {KAFKA_COL_FOLLOW, SQLITE_INDEX_CONSTRAINT_EQ, "follow ="},
+    {KAFKA_COL_KEY, SQLITE_INDEX_CONSTRAINT_EQ, "key ="},
     {ANY_COLUMN, SQLITE_INDEX_CONSTRAINT_LIMIT, "LIMIT"},
     {ANY_COLUMN, SQLITE_INDEX_CONSTRAINT_OFFSET, "OFFSET"},
 };
@@ -113,6 +120,7 @@ static double estimate_rows(sqlite3_index_info *info, const int *taken, int orde
     int offsets = c->iColumn == KAFKA_COL_OFFSET || c->iColumn == ROWID_COLUMN;
     if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) { rhs_integer(info, i, &limit); continue; }
     if (c->iColumn == KAFKA_COL_PARTITION) rows /= c->op == SQLITE_INDEX_CONSTRAINT_EQ ? 8 : 2;
+    else if (c->iColumn == KAFKA_COL_KEY) rows /= 8;
     else if (offsets && c->op == SQLITE_INDEX_CONSTRAINT_EQ) offset_lo = offset_hi = 1;
     else if (offsets && (c->op & (SQLITE_INDEX_CONSTRAINT_GT | SQLITE_INDEX_CONSTRAINT_GE))) offset_lo = 1;
     else if (offsets) offset_hi = 1;
@@ -132,7 +140,7 @@ static double estimate_rows(sqlite3_index_info *info, const int *taken, int orde
 static int all_taken(sqlite3_index_info *info, const int *taken) {
   for (int i = 0; i < info->nConstraint; i++) {
     unsigned char op = info->aConstraint[i].op;
-    if (!taken[i] && op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) return 0;
+    if (taken[i] != TAKEN && op != SQLITE_INDEX_CONSTRAINT_LIMIT && op != SQLITE_INDEX_CONSTRAINT_OFFSET) return 0;
   }
   return 1;
 }
@@ -159,6 +167,31 @@ static int is_limit(unsigned char op) {
   return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
 }
 
+/* `key =` narrows the partitions only when the table names its
+** partitioner and the comparison is byte-wise (a COLLATE NOCASE term
+** matches keys that hash elsewhere). */
+static int key_pushable(sqlite3_vtab *vtab, sqlite3_index_info *info, int i) {
+  const char *collation = sqlite3_vtab_collation(info, i);
+  return ((kafka_vtab *)vtab)->opts.partitioner != KAFKA_PARTITIONER_NONE &&
+         (!collation || !sqlite3_stricmp(collation, "BINARY"));
+}
+
+/* Whether constraint i (an `=`) is an IN list handed over whole. */
+static int takes_in_list(sqlite3_index_info *info, int i, const pushable *p) {
+  return p->op == SQLITE_INDEX_CONSTRAINT_EQ &&
+         (p->column == KAFKA_COL_PARTITION || p->column == KAFKA_COL_OFFSET || p->column == KAFKA_COL_KEY) &&
+         sqlite3_vtab_in(info, i, 1);
+}
+
+static const char *entry_text(const pushable *p, int in) {
+  if (!in) return p->text;
+  switch (p->column) {
+  case KAFKA_COL_KEY: return "key IN";
+  case KAFKA_COL_OFFSET: return "offset IN";
+  default: return "partition IN";
+  }
+}
+
 /* LIMIT and OFFSET go last in argv; SQLite still applies both itself
 ** (omit stays 0: SQLite 3.40 does not skip the OFFSET rows when a table
 ** omits it), the cursor only stops after LIMIT + OFFSET rows. */
@@ -169,17 +202,16 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     const pushable *p = c->usable && !is_limit(c->op) ? find_pushable(c) : NULL;
-    taken[i] = p != NULL;
+    if (p && p->column == KAFKA_COL_KEY && !key_pushable(vtab, info, i)) p = NULL;
+    taken[i] = !p ? 0 : p->column == KAFKA_COL_KEY ? TAKEN_NARROWS : TAKEN;
     has_limit |= c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable;
     if (!p) continue;
-    int in = (p->column == KAFKA_COL_PARTITION || p->column == KAFKA_COL_OFFSET) &&
-             p->op == SQLITE_INDEX_CONSTRAINT_EQ && sqlite3_vtab_in(info, i, 1);
+    int in = takes_in_list(info, i, p);
     one_partition |= p->column == KAFKA_COL_PARTITION && p->op == SQLITE_INDEX_CONSTRAINT_EQ && !in;
     follow |= p->column == KAFKA_COL_FOLLOW;
     info->aConstraintUsage[i].argvIndex = ++argc;
     info->aConstraintUsage[i].omit = p->column == KAFKA_COL_FOLLOW;
-    const char *text = !in ? p->text : p->column == KAFKA_COL_OFFSET ? "offset IN" : "partition IN";
-    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", text);
+    sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", entry_text(p, in));
   }
   int can_limit = has_limit && all_taken(info, taken), order;
   info->orderByConsumed = order_consumed(vtab, info, one_partition, can_limit && !follow, &order);
@@ -187,7 +219,7 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   for (int i = 0; can_limit && i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     if (!c->usable || !is_limit(c->op)) continue;
-    taken[i] = 1;
+    taken[i] = TAKEN;
     info->aConstraintUsage[i].argvIndex = ++argc;
     sqlite3_str_appendf(idx, "%s%s", argc > 1 ? ", " : "", find_pushable(c)->text);
   }
@@ -341,9 +373,30 @@ static int apply_follow(scan_plan *plan, sqlite3_value *v, char **err) {
   return SQLITE_ERROR;
 }
 
+/* Records the keys of the first `key =` / `key IN` entry (a later one can
+** only narrow further, so skipping it reads more, never less); they become
+** partitions once the topic's partition count is known (plan_narrow_by_keys). */
+static int add_keys(scan_plan *plan, int in, sqlite3_value *arg) {
+  if (plan->keys_given) return SQLITE_OK;
+  plan->keys_given = 1;
+  sqlite3_value *v = arg;
+  int rc = in ? sqlite3_vtab_in_first(arg, &v) : SQLITE_OK;
+  for (; rc == SQLITE_OK && v; rc = in ? sqlite3_vtab_in_next(arg, &v) : SQLITE_DONE) {
+    if (sqlite3_value_type(v) == SQLITE_NULL) continue;
+    sqlite3_value **grown = sqlite3_realloc64(plan->keys, sizeof *grown * (plan->n_keys + 1));
+    if (!grown) return SQLITE_NOMEM;
+    plan->keys = grown;
+    if (!(plan->keys[plan->n_keys] = sqlite3_value_dup(v))) return SQLITE_NOMEM;
+    plan->n_keys++;
+  }
+  if (!plan->n_keys) plan->empty = 1; /* = NULL, IN (NULL): no row */
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Applies one idxStr entry with its argv value to the plan. */
 static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value *v,
                        filter_bounds *b, char **err) {
+  if (p->column == KAFKA_COL_KEY) return add_keys(plan, in, v);
   if (in) return p->column == KAFKA_COL_OFFSET ? add_offsets_in(plan, v) : add_partitions_in(plan, v);
   sqlite3_int64 ts_lo = plan->timestamp_lo;
   switch (p->column) {
@@ -386,12 +439,12 @@ static void apply_rowids(scan_plan *plan, filter_bounds *b) {
 }
 
 static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
-  *in = len == strlen("partition IN") && !strncmp(text, "partition IN", len);
-  if (*in) return &pushables[0];
-  *in = len == strlen("offset IN") && !strncmp(text, "offset IN", len);
-  if (*in) return &pushables[5];
-  for (int i = 0; i < N_PUSHABLE; i++)
-    if (strlen(pushables[i].text) == len && !strncmp(pushables[i].text, text, len)) return &pushables[i];
+  for (int i = 0; i < N_PUSHABLE; i++) {
+    for (*in = 0; *in < 2; (*in)++) {
+      const char *t = entry_text(&pushables[i], *in);
+      if (strlen(t) == len && !strncmp(t, text, len)) return &pushables[i];
+    }
+  }
   return NULL;
 }
 
@@ -447,12 +500,46 @@ int64_t plan_next_offset(const scan_plan *plan, int64_t offset) {
   return lo < plan->n_offset_list ? plan->offset_list[lo] : -1;
 }
 
+static int list_has(const int64_t *list, int n, int64_t p) {
+  for (int i = 0; i < n; i++)
+    if (list[i] == p) return 1;
+  return 0;
+}
+
 int plan_wants_partition(const scan_plan *plan, int32_t p) {
   if (p < plan->part_lo || p > plan->part_hi) return 0;
-  if (!plan->part_list) return 1;
-  for (int i = 0; i < plan->n_part_list; i++)
-    if (plan->part_list[i] == p) return 1;
-  return 0;
+  return !plan->part_list || list_has(plan->part_list, plan->n_part_list, p);
+}
+
+/* The bytes a key compares as: a blob's own; any other value's text, as
+** SQLite compares a TEXT key column (key = 42 is key = '42'). */
+static const void *key_bytes(sqlite3_value *v, size_t *len) {
+  const void *bytes = sqlite3_value_type(v) == SQLITE_BLOB ? sqlite3_value_blob(v)
+                                                          : (const void *)sqlite3_value_text(v);
+  *len = (size_t)sqlite3_value_bytes(v);
+  return bytes;
+}
+
+int plan_narrow_by_keys(scan_plan *plan, kafka_partitioner partitioner, int32_t partition_cnt) {
+  if (!plan->n_keys) return SQLITE_OK;
+  int64_t *wanted = sqlite3_malloc64(sizeof *wanted * plan->n_keys);
+  if (!wanted) return SQLITE_NOMEM;
+  int n = 0;
+  for (int i = 0; i < plan->n_keys; i++) {
+    size_t len;
+    const void *bytes = key_bytes(plan->keys[i], &len);
+    int32_t p = partitioner_partition(partitioner, bytes, len, partition_cnt);
+    if (p < 0) { /* an empty key: it may be in any partition */
+      sqlite3_free(wanted);
+      return SQLITE_OK;
+    }
+    if (!list_has(wanted, n, p) && (!plan->part_list || list_has(plan->part_list, plan->n_part_list, p)))
+      wanted[n++] = p;
+  }
+  sqlite3_free(plan->part_list);
+  plan->part_list = wanted; /* never NULL: n may be 0, reading nothing */
+  plan->n_part_list = n;
+  return SQLITE_OK;
 }
 
 void plan_free(scan_plan *plan) {
@@ -460,4 +547,8 @@ void plan_free(scan_plan *plan) {
   sqlite3_free(plan->offset_list);
   plan->part_list = NULL;
   plan->offset_list = NULL;
+  for (int i = 0; i < plan->n_keys; i++) sqlite3_value_free(plan->keys[i]);
+  sqlite3_free(plan->keys);
+  plan->keys = NULL;
+  plan->n_keys = 0;
 }

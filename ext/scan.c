@@ -97,6 +97,16 @@ static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
   c->row = m;
 }
 
+/* An integer property of a librdkafka handle's configuration. */
+static int64_t conf_int(rd_kafka_t *rk, const char *name) {
+  char value[32];
+  size_t size = sizeof value;
+  return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
+}
+
+/* Gives the cursor's consumer back to its table's slot (a positioned read's
+** to idle_point), unassigned, for the next statement; frees it when the
+** slot is taken. */
 static void release_consumer(kafka_cursor *c) {
   kafka_vtab *vtab = cursor_vtab(c);
   if (c->queue) rd_kafka_queue_destroy(c->queue);
@@ -153,13 +163,6 @@ void scan_release_idle(kafka_vtab *vtab) {
   client_free(vtab->idle);
   client_free(vtab->idle_point);
   vtab->idle = vtab->idle_point = NULL;
-}
-
-/* An integer property of a librdkafka handle's configuration. */
-static int64_t conf_int(rd_kafka_t *rk, const char *name) {
-  char value[32];
-  size_t size = sizeof value;
-  return rd_kafka_conf_get(rd_kafka_conf(rk), name, value, &size) == RD_KAFKA_CONF_OK ? atoll(value) : 0;
 }
 
 /* A reused consumer's queue may still hold what the previous statement's
@@ -277,6 +280,8 @@ static int choose_partitions(kafka_cursor *c, char **err) {
   if (rc) return rc;
   c->parts = sqlite3_malloc64(sizeof *c->parts * (n ? n : 1));
   if (!c->parts) return SQLITE_NOMEM;
+  rc = plan_narrow_by_keys(&c->plan, vtab->opts.partitioner, n);
+  if (rc) return rc;
   for (int p = 0; p < n; p++) {
     c->part_index[p] = -1;
     if (!plan_wants_partition(&c->plan, p)) continue;
@@ -416,15 +421,19 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
 ** broker. A scan that reads slower than the broker sends would spend most
 ** of that second with an empty queue; so when the queue, having been near
 ** its limits, drains below half of them, one ListOffsets request wakes the
-** leaders to fetch again. A scan the network keeps waiting never asks. */
+** leaders to fetch again. A scan the network keeps waiting never asks.
+** "Near its limits" is judged on the queue as it was before the batch was
+** taken: a batch of BATCH_SIZE large messages is most of the byte limit
+** (1,024 x 10 KB of 16 MB), so the queue measured after it never looked
+** near its limits, no wake-up was sent, and every refill idled. */
 static void keep_fetching(kafka_cursor *c, ssize_t n) {
   for (ssize_t i = 0; i < n; i++) c->taken_bytes += (int64_t)(c->batch[i]->len + c->batch[i]->key_len);
   c->taken_msgs += n;
-  int64_t queued = rd_kafka_queue_length(c->queue);
-  int64_t bytes = queued * (c->taken_bytes / c->taken_msgs + 1);
-  if (4 * queued >= 3 * c->queue_msgs || 4 * bytes >= 3 * c->queue_bytes) {
+  int64_t message_bytes = c->taken_bytes / c->taken_msgs + 1;
+  int64_t after = rd_kafka_queue_length(c->queue), before = after + n;
+  if (4 * before >= 3 * c->queue_msgs || 4 * before * message_bytes >= 3 * c->queue_bytes)
     c->queue_was_high = 1;
-  } else if (c->queue_was_high && 2 * queued < c->queue_msgs && 2 * bytes < c->queue_bytes) {
+  if (c->queue_was_high && 2 * after < c->queue_msgs && 2 * after * message_bytes < c->queue_bytes) {
     c->queue_was_high = 0;
     int64_t *ignored = sqlite3_malloc64(sizeof *ignored * c->n_parts);
     char *err = NULL;

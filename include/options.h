@@ -11,6 +11,15 @@ typedef enum kafka_format {
   KAFKA_FORMAT_JSON
 } kafka_format;
 
+/* How the topic's producers chose a partition for a key (option
+** `partitioner`): lets `key =` / `key IN` read only those partitions. */
+typedef enum kafka_partitioner {
+  KAFKA_PARTITIONER_NONE = 0,          /* unset: keys say nothing about partitions */
+  KAFKA_PARTITIONER_MURMUR2,           /* Java, kafka-python, this extension */
+  KAFKA_PARTITIONER_CRC32,             /* librdkafka's `consistent` */
+  KAFKA_PARTITIONER_CONSISTENT_RANDOM  /* librdkafka's and kcat's default */
+} kafka_partitioner;
+
 /* One typed column of the `columns` option: `name TYPE [json-path]`. */
 typedef struct typed_column {
   char *name;
@@ -41,6 +50,7 @@ typedef struct kafka_options {
   int timeout_ms;
   int on_error_fail;       /* `on_error = fail` */
   int read_uncommitted;    /* `isolation = read_uncommitted` */
+  kafka_partitioner partitioner;
   rdkafka_property *rdkafka;
   int n_rdkafka;
 } kafka_options;

@@ -53,6 +53,9 @@ typedef struct scan_plan {
   int64_t limit;        /* PLAN_NO_LIMIT: none; else LIMIT + OFFSET (saturated) */
   int order;            /* PLAN_HEAD / PLAN_TAIL: read windows, sorted (below) */
   int64_t follow_ms;    /* -1: snapshot; else follow until this much quiet */
+  int keys_given;       /* a key = / key IN entry was applied */
+  sqlite3_value **keys; /* its non-NULL keys (copies) */
+  int n_keys;
 } scan_plan;
 
 /* plan.order: ORDER BY offset or rowid with a LIMIT, answered from each
@@ -77,6 +80,10 @@ int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int
 
 /* offset IN: the first listed offset after `offset`, or -1 when none. */
 int64_t plan_next_offset(const scan_plan *plan, int64_t offset);
+/* Narrows the plan's partitions to those the plan's keys map to under
+** partitioner in a topic of partition_cnt partitions (no change when
+** there are no keys, or one is empty and so may be anywhere). */
+int plan_narrow_by_keys(scan_plan *plan, kafka_partitioner partitioner, int32_t partition_cnt);
 
 /* Non-zero when partition p is one the plan reads. */
 int plan_wants_partition(const scan_plan *plan, int32_t p);

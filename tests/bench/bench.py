@@ -1,11 +1,16 @@
 """The driver of `make bench`: the extension against kcat and plain
-librdkafka programs (tests/bench/produce.c, consume.c), on the same real
-broker in the same run. Every figure is the median of --runs runs, the tools
-taking turns so that noise from other work on the machine falls on all of
-them alike. Prints one Markdown report and writes it to --out.
+librdkafka programs (tests/bench/produce.c, consume.c; consume_json.py for
+confluent-kafka), on the same real broker in the same run. Every figure is
+the median of --runs runs, the tools taking turns so that noise from other
+work on the machine falls on all of them alike. Prints one Markdown report
+and writes it to --out.
 
-Run by /usr/bin/python3 (stdlib only; it loads the extension for topic
-administration). The Makefile's `bench` rule builds everything first.
+A row of the report is one small function decorated with @bench_row: it
+makes its topic, calls Bench.compare (whole processes) or Bench.session
+(statement times inside one sqlite3 shell) and returns nothing; the rows
+run in the order they are defined. Run by /usr/bin/python3 (stdlib only;
+it loads the extension for topic administration). The Makefile's `bench`
+rule builds everything first.
 """
 import argparse
 import datetime
@@ -19,42 +24,51 @@ import subprocess
 import sys
 import time
 
-VALUE_BYTES = 100
 KEY_BYTES = 12  # 'key-%08d'
-PARTITIONS = 4
 # The extension's consumer queue limit, queued.max.messages.kbytes in
-# ext/client.c: the memory test scans a topic ten times larger.
+# ext/client.c: the memory row scans a topic ten times larger.
 QUEUE_KBYTES = 16384
-INSERT_ROWS_BIG = 1_000_000
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAIN = "plain librdkafka consumer"
+KCAT = "kcat -C -e"
+
+ROWS = []
 
 
-def rows_sql(n, timestamps=None):
+def bench_row(fn):
+    """Registers fn(bench) as a row of the report, in definition order."""
+    ROWS.append(fn)
+    return fn
+
+
+def rows_sql(n, value_bytes=100, timestamps=None):
     """The benchmark's rows in SQL: the same bytes as produce.c and the kcat file."""
     ts = ", timestamp" if timestamps is not None else ""
     ts_value = f", {timestamps} + value" if timestamps is not None else ""
     return (f"INSERT INTO t(key, value{ts}) SELECT printf('key-%08d', value), "
-            f"printf('%0{VALUE_BYTES}d', value){ts_value} FROM generate_series(1, {n})")
+            f"printf('%0{value_bytes}d', value){ts_value} FROM generate_series(1, {n})")
 
 
 class Bench:
     def __init__(self, args):
         self.a = args
         self.brokers = args.brokers
-        self.ext = os.path.join(ROOT, "build", "kafka")
+        self.ext = args.ext
         self.tools = os.path.join(ROOT, "build", "bench")
+        self.python = os.path.join(ROOT, "build", "venv", "bin", "python")
         self.db = sqlite3.connect(":memory:", isolation_level=None)
         self.db.enable_load_extension(True)
         self.db.load_extension(self.ext)
         self.serial = 0
         self.stamp = time.strftime("%H%M%S")
+        self.lines = []  # the report's result rows
 
     # -- topics ------------------------------------------------------------
-    def new_topic(self, what):
+    def new_topic(self, what, partitions=4):
         self.serial += 1
         name = f"bench-{self.stamp}-{os.getpid()}-{what}-{self.serial}"
-        self.db.execute("SELECT kafka_create_topic(?, ?, ?)", (self.brokers, name, PARTITIONS))
+        self.db.execute("SELECT kafka_create_topic(?, ?, ?)", (self.brokers, name, partitions))
         return name
 
     def drop_topic(self, name):
@@ -63,6 +77,12 @@ class Bench:
     def count(self, topic):
         return self.db.execute("SELECT sum(messages) FROM kafka_partitions(?, ?)",
                                (self.brokers, topic)).fetchone()[0] or 0
+
+    def fill(self, topic, n, value_bytes=100):
+        """n messages from the plain producer (key-%08d, zero-padded values)."""
+        self.run([os.path.join(self.tools, "produce"), self.brokers, topic, str(n), str(value_bytes)])
+        if self.count(topic) != n:
+            sys.exit(f"bench: topic {topic} does not hold {n} messages")
 
     # -- running tools -----------------------------------------------------
     def run(self, argv, stdin=None, stdout=subprocess.DEVNULL):
@@ -81,23 +101,34 @@ class Bench:
             sys.exit(f"bench: {' '.join(argv[:3])}... failed ({p.returncode}): {err[-2000:]}")
         return wall, usage.ru_maxrss / 1024.0, out
 
-    def shell(self, topic, *sql, stdout=subprocess.DEVNULL):
-        """The sqlite3 shell on a table t over topic, running sql."""
-        create = f"CREATE VIRTUAL TABLE t USING kafka(brokers='{self.brokers}', topic='{topic}')"
-        return self.run(["sqlite3", "-bail", ":memory:", f".load {self.ext}", create, *sql],
-                        stdout=stdout)
+    def create_sql(self, topic, options=""):
+        return (f"CREATE VIRTUAL TABLE t USING kafka(brokers='{self.brokers}', topic='{topic}'"
+                f"{', ' + options if options else ''})")
 
-    def shell_script(self, topic, script):
+    def shell(self, topic, *sql, options="", stdout=subprocess.DEVNULL):
+        """The sqlite3 shell on a table t over topic, running sql."""
+        return self.run(["sqlite3", "-bail", ":memory:", f".load {self.ext}",
+                         self.create_sql(topic, options), *sql], stdout=stdout)
+
+    def shell_script(self, topic, script, options=""):
         """The sqlite3 shell reading script on stdin (for .timer); its stdout."""
         path = os.path.join(self.a.workdir, "script.sql")
         with open(path, "w") as f:
-            f.write(f".load {self.ext}\n")
-            f.write(f"CREATE VIRTUAL TABLE t USING kafka(brokers='{self.brokers}', topic='{topic}');\n")
-            f.write(script)
+            f.write(f".load {self.ext}\n{self.create_sql(topic, options)};\n{script}")
         return self.run(["sqlite3", "-bail", ":memory:"], stdin=path, stdout=subprocess.PIPE)[2]
 
     def kcat(self, *args):
         return ["kcat", "-b", self.brokers, "-q", *args]
+
+    def scan_tools(self, topic, options=""):
+        """The four readers of a whole topic: the extension twice, the plain
+        consumer and kcat, each printing key TAB value or counting."""
+        return {
+            "sqlite3 SELECT count(*)": lambda: self.shell(topic, "SELECT count(*) FROM t", options=options)[:2],
+            "sqlite3 SELECT key, value": lambda: self.shell(topic, "SELECT key, value FROM t", options=options)[:2],
+            PLAIN: lambda: self.run([os.path.join(self.tools, "consume"), self.brokers, topic])[:2],
+            KCAT: lambda: self.run(self.kcat("-C", "-e", "-K", "\t", "-t", topic))[:2],
+        }
 
     # -- measurements ------------------------------------------------------
     def rounds(self, tools):
@@ -110,119 +141,216 @@ class Bench:
         return {name: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
                 for name, v in seen.items()}
 
-    def produce(self):
-        n = self.a.n
-        data = os.path.join(self.a.workdir, f"messages-{n}.txt")
-        if not os.path.exists(data):
-            with open(data + ".tmp", "w") as f:
-                for i in range(1, n + 1):
-                    f.write(f"key-{i:08d}\t{i:0{VALUE_BYTES}d}\n")
-            os.replace(data + ".tmp", data)
+    def add(self, group, workload, tool, seconds, rss=None, against=""):
+        rss_text = f"{rss:.0f}" if rss is not None else ""
+        self.lines.append(f"| {group} | {workload} | {tool} | {seconds:.3f} | {rss_text} | {against} |")
 
-        def timed(argv_for, stdin=None):
-            def go():
-                topic = self.new_topic("produce")
-                wall, rss, _ = argv_for(topic) if stdin is None else self.run(argv_for(topic), stdin=stdin)
-                got = self.count(topic)
-                self.drop_topic(topic)
-                if got != n:
-                    sys.exit(f"bench: produced {got} messages, not {n}")
-                return wall, rss
-            return go
+    def compare(self, group, workload, tools, ext, peers):
+        """Runs tools (name: fn -> (wall, rss)) in turns; each name in ext
+        gets its time as a ratio of every peer's (below 1: faster)."""
+        say(f"{group}: {workload}")
+        res = self.rounds(tools)
+        for name, (wall, rss) in res.items():
+            against = ", ".join(f"{wall / res[p][0]:.2f}x {p}" for p in peers) if name in ext else ""
+            self.add(group, workload, name, wall, rss, against)
+        return res
 
-        say(f"produce {n} messages")
-        return self.rounds({
-            "sqlite3 INSERT ... SELECT": timed(lambda t: self.shell(t, rows_sql(n))),
-            "kcat -P": timed(lambda t: self.kcat("-P", "-t", t, "-K", "\t",
-                                                 "-X", "enable.idempotence=true", "-X", "acks=all"),
-                             stdin=data),
-            "plain librdkafka producer": timed(lambda t: self.run([os.path.join(self.tools, "produce"),
-                                                                   self.brokers, t, str(n)])),
-        })
-
-    def fill(self, topic, n, timestamps=None):
-        self.shell(topic, rows_sql(n, timestamps))
-        if self.count(topic) != n:
-            sys.exit(f"bench: topic {topic} does not hold {n} messages")
-
-    def scan(self, topic):
-        say(f"full scan of {self.a.n} messages")
-        consume = [os.path.join(self.tools, "consume"), self.brokers, topic]
-        return self.rounds({
-            "sqlite3 SELECT count(*)": lambda: self.shell(topic, "SELECT count(*) FROM t")[:2],
-            "sqlite3 SELECT key, value": lambda: self.shell(topic, "SELECT key, value FROM t")[:2],
-            "kcat -C -e": lambda: self.run(self.kcat("-C", "-e", "-K", "\t", "-t", topic))[:2],
-            "plain librdkafka consumer": lambda: self.run(consume)[:2],
-        })
-
-    def selective(self, topic, base_ts):
-        """Statement times inside one shell session (.timer), rows to /dev/null.
-        Each statement starts 0.2 s after the one before: a statement that
-        read to a partition's end leaves a fetch waiting on the broker for
-        up to fetch.wait.max.ms (100 ms), and the next statement's first
-        fetch queues behind it."""
-        n = self.a.n
-        middle = n // PARTITIONS // 2
-        queries = {
-            "full scan: SELECT count(*)": ("SELECT count(*) FROM t", None),
-            "10-row offset range in one partition":
-                (f"SELECT key, value FROM t WHERE partition = 0 AND offset BETWEEN {middle} AND {middle + 9}", 10),
-            "ORDER BY offset DESC LIMIT 10": ("SELECT key, value FROM t ORDER BY offset DESC LIMIT 10", 10),
-            "timestamp >= bound (last 1%)":
-                (f"SELECT key, value FROM t WHERE timestamp >= {base_ts + n - n // 100 + 1}", n // 100),
-        }
-        say("selective reads")
-        script = ["SELECT count(*) FROM t;", ".timer on"]  # the first scan opens the consumer
+    def session(self, topic, pairs, options=""):
+        """Statement times in one sqlite3 session (.timer, rows to
+        /dev/null): for each (before, query, rows) of pairs, 0.2 s of quiet,
+        then `before`, then `query` right after it, --runs times. Returns
+        {query: (median seconds of query, median seconds of before)};
+        checks query's row count (None: not checked)."""
+        script = ["SELECT count(*) FROM t;"]  # the first statement opens a consumer
         for _ in range(self.a.runs):
-            for q, rows in queries.values():
-                script += [f"SELECT count(*) FROM ({q});" if rows else "", ".output /dev/null",
-                           ".shell sleep 0.2", q + ";", ".output stdout"]
-        out = self.shell_script(topic, "\n".join(script) + "\n")
-        times = [float(x) for x in re.findall(r"^Run Time: real ([0-9.]+)", out, re.M)]
-        counts = [int(x) for x in re.findall(r"^(\d+)$", out, re.M)][1:]
-        result, t, c = {}, iter(times), iter(counts)
+            for before, q, rows in pairs:
+                if rows is not None:
+                    script.append(f"SELECT count(*) FROM ({q});")
+                script += [".shell sleep 0.2", ".timer on", ".output /dev/null", before + ";", q + ";",
+                           ".output stdout", ".timer off"]
+        out = self.shell_script(topic, "\n".join(script) + "\n", options)
+        times = iter(float(x) for x in re.findall(r"^Run Time: real ([0-9.]+)", out, re.M))
+        counts = iter(int(x) for x in re.findall(r"^(\d+)$", out, re.M)[1:])
+        seen = {}
         for _ in range(self.a.runs):
-            for name, (q, rows) in queries.items():
-                if rows:
-                    got = next(c)
-                    next(t)  # the count's own time
-                    if got != rows:
-                        sys.exit(f"bench: {name}: {got} rows, expected {rows}")
-                result.setdefault(name, []).append(next(t))
-        return {name: statistics.median(v) for name, v in result.items()}
-
-    def memory(self, scan_topic):
-        """Peak RSS of a large INSERT and of scans of a topic 10x the queue limit."""
-        big_rows = max(INSERT_ROWS_BIG, 10 * QUEUE_KBYTES * 1024 // (KEY_BYTES + VALUE_BYTES) + 1)
-        topic = self.new_topic("memory")
-        say(f"memory: INSERT of {INSERT_ROWS_BIG} rows, scans of {big_rows}")
-        wall, insert_rss, _ = self.shell(topic, rows_sql(INSERT_ROWS_BIG))
-        if big_rows > INSERT_ROWS_BIG:
-            self.run([os.path.join(self.tools, "produce"), self.brokers, topic,
-                      str(big_rows - INSERT_ROWS_BIG)])
-        if self.count(topic) != big_rows:
-            sys.exit("bench: the memory topic is short")
-        half = big_rows // PARTITIONS // 2
-        rss = {
-            f"sqlite3 INSERT of {INSERT_ROWS_BIG} rows": (INSERT_ROWS_BIG, insert_rss),
-            f"sqlite3 INSERT of {self.a.n} rows": (self.a.n, None),
-            f"sqlite3 SELECT key, value, {self.a.n} rows": (self.a.n, None),
-            f"sqlite3 SELECT key, value, {big_rows // 2} rows (offset < {half})":
-                (big_rows // 2, self.shell(topic, f"SELECT key, value FROM t WHERE offset < {half}")[1]),
-            f"sqlite3 SELECT key, value, {big_rows} rows":
-                (big_rows, self.shell(topic, "SELECT key, value FROM t")[1]),
-            f"plain librdkafka consumer, {big_rows} rows":
-                (big_rows, self.run([os.path.join(self.tools, "consume"), self.brokers, topic])[1]),
-            f"kcat -C -e, {big_rows} rows":
-                (big_rows, self.run(self.kcat("-C", "-e", "-K", "\t", "-t", topic))[1]),
-        }
-        self.drop_topic(topic)
-        return rss, INSERT_ROWS_BIG / wall
+            for before, q, rows in pairs:
+                if rows is not None and (got := next(counts)) != rows:
+                    sys.exit(f"bench: {q}: {got} rows, expected {rows}")
+                seen.setdefault(q, []).append((next(times), next(times))[::-1])
+        return {q: (statistics.median(t for t, _ in v), statistics.median(b for _, b in v))
+                for q, v in seen.items()}
 
 
 def say(text):
     print(text, file=sys.stderr, flush=True)
 
+
+# -- the rows ----------------------------------------------------------------
+
+@bench_row
+def produce(b):
+    """INSERT ... SELECT against kcat -P and the plain producer."""
+    n = b.a.n_produce
+    data = os.path.join(b.a.workdir, f"messages-{n}.txt")
+    if not os.path.exists(data):
+        with open(data + ".tmp", "w") as f:
+            for i in range(1, n + 1):
+                f.write(f"key-{i:08d}\t{i:0100d}\n")
+        os.replace(data + ".tmp", data)
+
+    def timed(argv_for, stdin=None):
+        def go():
+            topic = b.new_topic("produce")
+            wall, rss, _ = argv_for(topic) if stdin is None else b.run(argv_for(topic), stdin=stdin)
+            got = b.count(topic)
+            b.drop_topic(topic)
+            if got != n:
+                sys.exit(f"bench: produced {got} messages, not {n}")
+            return wall, rss
+        return go
+
+    res = b.compare("produce", f"{n:,} x 100 B, 4 partitions", {
+        "sqlite3 INSERT ... SELECT": timed(lambda t: b.shell(t, rows_sql(n))),
+        "kcat -P": timed(lambda t: b.kcat("-P", "-t", t, "-K", "\t",
+                                          "-X", "enable.idempotence=true", "-X", "acks=all"), stdin=data),
+        "plain librdkafka producer": timed(lambda t: b.run([os.path.join(b.tools, "produce"),
+                                                            b.brokers, t, str(n)])),
+    }, ext=["sqlite3 INSERT ... SELECT"], peers=["plain librdkafka producer", "kcat -P"])
+    b.insert_rss = res["sqlite3 INSERT ... SELECT"][1]
+
+
+@bench_row
+def value_sizes(b):
+    """Full scans of 100 B, 1 KB and 10 KB values at equal bytes; the 100 B
+    topic stays for the session rows."""
+    for size in (100, 1000, 10000):
+        n = b.a.n * (100 + KEY_BYTES) // (size + KEY_BYTES)
+        topic = b.new_topic(f"size{size}")
+        b.fill(topic, n, size)
+        tools = b.scan_tools(topic)
+        tools = {"sqlite3 SELECT sum(length(value))": lambda: b.shell(topic, "SELECT sum(length(value)) FROM t")[:2],
+                 **tools}
+        b.compare("full scan, value size", f"{n:,} x {size} B values, 4 partitions", tools,
+                  ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+        if size == 100:
+            b.scan_topic, b.scan_n = topic, n
+        else:
+            b.drop_topic(topic)
+
+
+@bench_row
+def partition_counts(b):
+    n = b.a.n_partitions
+    for partitions in (1, 4, 32, 128):
+        topic = b.new_topic(f"parts{partitions}", partitions)
+        b.fill(topic, n)
+        tools = b.scan_tools(topic)
+        b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions} partitions", tools,
+                  ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+        b.drop_topic(topic)
+
+
+@bench_row
+def back_to_back(b):
+    """Statements right after a full scan in the same session."""
+    topic, n = getattr(b, "scan_topic", None), getattr(b, "scan_n", b.a.n)
+    if not topic:  # value_sizes did not run
+        topic = b.new_topic("session")
+        b.fill(topic, n)
+    middle = n // 4 // 2
+    full = "SELECT count(*) FROM t"
+    pairs = [
+        (full, f"SELECT key, value FROM t WHERE partition = 0 AND offset BETWEEN {middle} AND {middle + 9}", 10),
+        (full, "SELECT key, value FROM t ORDER BY offset DESC LIMIT 10", 10),
+        (full, full, None),
+    ]
+    say("session: statements right after a full scan")
+    res = b.session(topic, pairs)
+    names = ["10-row offset range in one partition", "ORDER BY offset DESC LIMIT 10", "full scan again"]
+    scan = statistics.median(before for _, before in res.values())
+    b.add("one session", f"{n:,} x 100 B: full scan SELECT count(*)", "sqlite3", scan)
+    for name, (_, q, _) in zip(names, pairs):
+        t = res[q][0]
+        b.add("one session", f"{name}, right after the full scan", "sqlite3", t, None,
+              f"{100 * t / scan:.2f}% of the full scan")
+    b.drop_topic(topic)
+
+
+@bench_row
+def typed_json(b):
+    """A typed column, ->> and confluent-kafka + json.loads over weather samples."""
+    n = b.a.n_json
+    topic = b.new_topic("json")
+    b.shell(topic, f"INSERT INTO t(key, value) SELECT 'station-' || (value % 50), json_object("
+                   f"'station', 'station-' || (value % 50), 'temp_celsius', (value % 400) / 10.0 - 5, "
+                   f"'humidity', value % 100, 'wind_mph', value % 60, 'note', printf('%040d', value)) "
+                   f"FROM generate_series(1, {n})")
+    typed = "value='json', columns='temp_celsius REAL'"
+    tools = {
+        "sqlite3 typed column avg(temp_celsius)":
+            lambda: b.shell(topic, "SELECT avg(temp_celsius) FROM t", options=typed)[:2],
+        "sqlite3 avg(value ->> '$.temp_celsius')":
+            lambda: b.shell(topic, "SELECT avg(value ->> '$.temp_celsius') FROM t")[:2],
+        "sqlite3 SELECT count(*)": lambda: b.shell(topic, "SELECT count(*) FROM t")[:2],
+        "confluent-kafka + json.loads": lambda: b.run([b.python, os.path.join(ROOT, "tests", "bench",
+                                                      "consume_json.py"), b.brokers, topic, "temp_celsius"])[:2],
+    }
+    b.compare("typed JSON", f"{n:,} weather samples, 4 partitions", tools,
+              ext=[t for t in tools if t.startswith("sqlite3")],
+              peers=["confluent-kafka + json.loads", "sqlite3 SELECT count(*)"])
+    b.drop_topic(topic)
+
+
+@bench_row
+def key_lookups(b):
+    """key = on a 16-partition topic: with partitioner one partition is read."""
+    n, partitions = b.a.n_keys, 16
+    topic = b.new_topic("keys", partitions)
+    b.fill(topic, n)  # the plain producer: murmur2 for keys, like Java
+    full = "SELECT count(*) FROM t"
+    key = f"key-{n // 2:08d}"
+    lookup = f"SELECT partition, offset, value FROM t WHERE key = '{key}'"
+    say("session: key lookups")
+    for label, options in (("partitioner = 'murmur2'", "partitioner='murmur2'"), ("no partitioner", "")):
+        res = b.session(topic, [(full, lookup, 1)], options)
+        t, scan = res[lookup]
+        b.add("key lookup", f"{n:,} x 100 B, {partitions} partitions: full scan SELECT count(*)",
+              f"sqlite3, {label}", scan)
+        b.add("key lookup", f"WHERE key = '{key}', right after the full scan", f"sqlite3, {label}", t,
+              None, f"{100 * t / scan:.2f}% of the full scan")
+    b.drop_topic(topic)
+
+
+@bench_row
+def memory(b):
+    """Peak RSS of a large INSERT and of scans of a topic 10x the queue limit."""
+    insert_rows = b.a.n_produce * 2
+    big_rows = max(insert_rows, 10 * QUEUE_KBYTES * 1024 // (KEY_BYTES + 100) + 1)
+    topic = b.new_topic("memory")
+    say(f"memory: INSERT of {insert_rows} rows, scans of {big_rows}")
+    wall, insert_rss, _ = b.shell(topic, rows_sql(insert_rows))
+    if big_rows > insert_rows:
+        b.run([os.path.join(b.tools, "produce"), b.brokers, topic, str(big_rows - insert_rows)])
+    if b.count(topic) != big_rows:
+        sys.exit("bench: the memory topic is short")
+    half = big_rows // 4 // 2
+    b.add("peak RSS", f"INSERT of {insert_rows:,} rows", "sqlite3", wall, insert_rss)
+    for tool, argv in (
+            (f"sqlite3 SELECT key, value WHERE offset < {half} ({big_rows // 2:,} rows)",
+             None),
+            ("sqlite3 SELECT key, value", None),
+            (PLAIN, [os.path.join(b.tools, "consume"), b.brokers, topic]),
+            (KCAT, b.kcat("-C", "-e", "-K", "\t", "-t", topic))):
+        if argv is None:
+            where = f" WHERE offset < {half}" if "offset" in tool else ""
+            wall, rss, _ = b.shell(topic, f"SELECT key, value FROM t{where}")
+        else:
+            wall, rss, _ = b.run(argv)
+        b.add("peak RSS", f"scan of {big_rows:,} x 100 B (10x the queue limit)", tool, wall, rss)
+    b.drop_topic(topic)
+
+
+# -- the report ----------------------------------------------------------------
 
 def machine():
     cpu = ""
@@ -241,70 +369,52 @@ def versions(db):
     return f"{ext}; SQLite {sqlite3.sqlite_version}; {kcat[0] if kcat else 'kcat'}"
 
 
-def report(b, produced, scanned, selective, memory, insert_big_rate):
-    n, mb = b.a.n, b.a.n * (KEY_BYTES + VALUE_BYTES) / 1e6
-    lines = [
-        f"### Benchmark: {n} messages ({KEY_BYTES}-byte keys, {VALUE_BYTES}-byte values), "
-        f"{PARTITIONS} partitions, median of {b.a.runs} runs",
+def report(b, seconds):
+    return "\n".join([
+        f"### Benchmark: median of {b.a.runs} runs ({seconds / 60:.1f} min in all)",
         "",
         f"{datetime.date.today()}, {machine()}; {versions(b.db)}; "
         f"broker: Apache Kafka {os.environ.get('KAFKA_VERSION', '3.9.2')} (KRaft, one node) "
-        f"at {b.brokers}. Idempotent producer with acks=all everywhere. "
-        "Times are of whole processes (start, connect, work, exit).",
+        f"at {b.brokers}. Keys are {KEY_BYTES} bytes. Idempotent producer with acks=all everywhere. "
+        "Times are of whole processes (start, connect, work, exit), except the rows measured "
+        "inside one sqlite3 session (`.timer`). Ratios below 1 are faster; the plain consumer and "
+        "confluent-kafka stop at the end offsets as of their start, like the extension; kcat -e "
+        "waits for the end-of-partition fetch.",
         "",
-        "| workload | tool | time s | msgs/s | MB/s | vs kcat | vs plain librdkafka |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-
-    def rows(workload, results, ext_names, kcat, plain):
-        for name, (wall, _) in results.items():
-            ratio = lambda other: f"{results[other][0] / wall:.2f}x" if name in ext_names else ""
-            lines.append(f"| {workload} | {name} | {wall:.3f} | {n / wall:,.0f} | {mb / wall:.1f} "
-                         f"| {ratio(kcat)} | {ratio(plain)} |")
-
-    rows("produce", produced, ["sqlite3 INSERT ... SELECT"], "kcat -P", "plain librdkafka producer")
-    rows("full scan", scanned, ["sqlite3 SELECT count(*)", "sqlite3 SELECT key, value"],
-         "kcat -C -e", "plain librdkafka consumer")
-    full = selective["full scan: SELECT count(*)"]
-    lines += ["", "Selective reads: statement times in one sqlite3 session (`.timer`), "
-              "against the full scan in the same session, each 0.2 s after the statement before "
-              "(back to back, a statement after one that read to the partitions' ends waits up "
-              "to fetch.wait.max.ms = 100 ms for that scan's last fetch).", "",
-              "| query | time ms | of the full scan |", "|---|---:|---:|"]
-    for name, t in selective.items():
-        lines.append(f"| {name} | {t * 1000:.1f} | {100 * t / full:.2f}% |")
-    lines += ["", f"Peak resident memory (ru_maxrss). Consumer queue limit "
-              f"{QUEUE_KBYTES // 1024} MB; INSERT of {INSERT_ROWS_BIG} rows ran at "
-              f"{insert_big_rate:,.0f} msgs/s.", "",
-              "| workload | rows | peak RSS MB |", "|---|---:|---:|"]
-    for name, (rows_, rss) in memory.items():
-        lines.append(f"| {name} | {rows_} | {rss:.0f} |")
-    return "\n".join(lines) + "\n"
+        "| group | workload | tool | time s | peak RSS MB | ratio |",
+        "|---|---|---|---:|---:|---|",
+        *b.lines,
+    ]) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--brokers", default=f"127.0.0.1:{os.environ.get('KAFKA_PORT', '29092')}")
-    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--n", type=int, default=1_000_000,
+                    help="messages of the 100 B value-size topic (the others hold equal bytes)")
+    ap.add_argument("--n-produce", type=int, default=500_000)
+    ap.add_argument("--n-partitions", type=int, default=500_000)
+    ap.add_argument("--n-json", type=int, default=200_000)
+    ap.add_argument("--n-keys", type=int, default=800_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--ext", default=os.path.join(ROOT, "build", "kafka"),
+                    help="the extension to load, without suffix (e.g. an older build to compare)")
+    ap.add_argument("--only", help="comma-separated row functions to run (default: all)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "results.md"))
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     a = ap.parse_args()
     if not shutil.which("kcat"):
         sys.exit("bench: kcat is not installed (apt-get install kcat)")
+    if not os.path.exists(os.path.join(ROOT, "build", "venv", "bin", "python")):
+        sys.exit("bench: build/venv is missing (bash tests/deps.sh): the typed JSON row runs confluent-kafka")
     os.makedirs(a.workdir, exist_ok=True)
     b = Bench(a)
-    produced = b.produce()
-    topic = b.new_topic("scan")
-    base_ts = int(time.time() * 1000) - a.n - 60_000
-    b.fill(topic, a.n, base_ts)
-    scanned = b.scan(topic)
-    selective = b.selective(topic, base_ts)
-    b.drop_topic(topic)
-    memory, big_rate = b.memory(topic)
-    memory[f"sqlite3 INSERT of {a.n} rows"] = (a.n, produced["sqlite3 INSERT ... SELECT"][1])
-    memory[f"sqlite3 SELECT key, value, {a.n} rows"] = (a.n, scanned["sqlite3 SELECT key, value"][1])
-    text = report(b, produced, scanned, selective, memory, big_rate)
+    t0 = time.monotonic()
+    only = set(a.only.split(",")) if a.only else None
+    for row in ROWS:
+        if only is None or row.__name__ in only:
+            row(b)
+    text = report(b, time.monotonic() - t0)
     with open(a.out, "w") as f:
         f.write(text)
     print(text)

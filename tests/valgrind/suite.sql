@@ -34,6 +34,14 @@ SELECT location, count(*), round(avg(temp), 2), max(wind), sum(price) FROM w GRO
 SELECT key, value, headers, error, temp, wind FROM w WHERE key IN ('h1', 'h2', 'h3', 'big');
 SELECT typeof(key), typeof(value) FROM w LIMIT 1;
 
+-- Key pushdown (partitioner): keys from this extension's INSERT (murmur2);
+-- statements back to back run on the table's two idle consumers.
+CREATE VIRTUAL TABLE wk USING kafka(brokers='mock', topic='vg.weather', partitioner='murmur2');
+SELECT count(*) FROM wk WHERE key = 'h1';
+SELECT count(*) FROM wk WHERE key IN ('h1', x'6832', 42, NULL, '');
+SELECT count(*) FROM wk;
+SELECT count(*) FROM wk WHERE key = 'h3' AND partition IN (0, 1, 2);
+
 -- Follow mode: returns after 300 ms of quiet.
 SELECT count(*) FROM w WHERE partition = 0 AND follow = 300;
 
