@@ -129,6 +129,22 @@ int catalog_metadata(catalog_call *call, const char *topic, const struct rd_kafk
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
+int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char **err) {
+  const struct rd_kafka_metadata *md;
+  int rc = catalog_metadata(call, topic, &md, err);
+  if (rc) return rc;
+  rd_kafka_resp_err_t e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (!e && md->topics[0].partition_cnt == 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic, call->opts->brokers);
+  else if (e)
+    *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
+  else
+    *n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
 /* The topics of md that exist: the mock cluster lists the topics that
 ** metadata requests made it create too, which the extension never did. */
 static int topic_exists(catalog_call *call, const struct rd_kafka_metadata_topic *t) {
@@ -168,8 +184,8 @@ static int all_partitions(catalog_call *call, rd_kafka_topic_partition_list_t **
 
 /* The group's committed offsets (ListConsumerGroupOffsets): of every
 ** partition it committed, or of those in `only`. */
-static int committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
-                             rd_kafka_topic_partition_list_t **out, char **err) {
+int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
+                              rd_kafka_topic_partition_list_t **out, char **err) {
   char errstr[256];
   rd_kafka_t *rk = call->client->rk;
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
@@ -337,7 +353,7 @@ static int groups_fill(catalog_call *call, char **err) {
 static int group_offsets_fill(catalog_call *call, char **err) {
   rd_kafka_topic_partition_list_t *only = NULL, *committed = NULL;
   int rc = brokers_are_mock(call->opts->brokers) ? all_partitions(call, &only, err) : SQLITE_OK;
-  if (!rc) rc = committed_offsets(call, only, &committed, err);
+  if (!rc) rc = catalog_committed_offsets(call, only, &committed, err);
   if (only) rd_kafka_topic_partition_list_destroy(only);
   if (rc) return rc;
   /* Only the partitions the group committed an offset for. */

@@ -63,6 +63,15 @@ void catalog_put_ids(catalog_rows *rows, const int32_t *ids, int n);
 int catalog_metadata(catalog_call *call, const char *topic, const struct rd_kafka_metadata **md,
                      char **err);
 
+/* The number of partitions of topic, or an error naming it ("func: topic
+** 'x' does not exist on brokers '...'"). */
+int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char **err);
+
+/* The committed offsets (ListConsumerGroupOffsets) of the group named by
+** call->arg: of every partition it committed, or of those in `only`. */
+int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
+                              rd_kafka_topic_partition_list_t **out, char **err);
+
 /* Registers n tables (static storage) on db. */
 int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n);
 
