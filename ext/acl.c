@@ -26,6 +26,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -59,14 +60,14 @@ static const acl_enum permissions = {"permission", RD_KAFKA_ACL_PERMISSION_TYPE_
 
 /* ------------------------------------------------------------ listing -- */
 
+/* Describes the ACLs matching arg (a filter), or all when it is NULL. */
 static void describe_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg) {
-  (void)arg;
   char errstr[256];
-  rd_kafka_AclBindingFilter_t *any = rd_kafka_AclBindingFilter_new(
+  rd_kafka_AclBindingFilter_t *any = arg ? NULL : rd_kafka_AclBindingFilter_new(
       RD_KAFKA_RESOURCE_ANY, NULL, RD_KAFKA_RESOURCE_PATTERN_ANY, NULL, NULL, RD_KAFKA_ACL_OPERATION_ANY,
       RD_KAFKA_ACL_PERMISSION_TYPE_ANY, errstr, sizeof errstr);
-  rd_kafka_DescribeAcls(rk, any, ao, queue);
-  rd_kafka_AclBinding_destroy(any);
+  rd_kafka_DescribeAcls(rk, arg ? arg : any, ao, queue);
+  if (any) rd_kafka_AclBinding_destroy(any);
 }
 
 /* librdkafka 2.0.2 drops the error of a DescribeAcls answer: a broker
@@ -201,6 +202,43 @@ static const rd_kafka_error_t *acl_result_error(rd_kafka_event_t *ev, int filter
   return rd_kafka_DeleteAcls_result_response_error(res[0]);
 }
 
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Kafka answers CreateAcls and DeleteAcls before its authorizer applies
+** them: waits (within timeout_ms) until DescribeAcls shows the change, so
+** that a kafka_acls right after agrees, as does the next request. */
+static int wait_applied(kafka_client *client, const kafka_options *opts, const char *func, const acl_spec *a,
+                        char **err) {
+  acl_spec as_filter = *a;
+  as_filter.filter = 1;
+  char errstr[256];
+  rd_kafka_AclBindingFilter_t *f = new_binding(&as_filter, errstr, sizeof errstr);
+  long long deadline = now_ms() + opts->timeout_ms;
+  int rc = f ? SQLITE_OK : SQLITE_NOMEM, applied = 0;
+  while (!rc && !applied) {
+    rd_kafka_event_t *ev = NULL;
+    rc = admin_request(client, opts, RD_KAFKA_ADMIN_OP_DESCRIBEACLS, func, "waiting for the ACL change to apply",
+                       describe_start, f, &ev, err);
+    size_t n = 0;
+    if (!rc) rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &n);
+    if (ev) rd_kafka_event_destroy(ev);
+    applied = !rc && (a->filter ? n == 0 : n > 0);
+    if (!rc && !applied && now_ms() >= deadline) {
+      *err = sqlite3_mprintf("%s: the broker accepted the change but did not apply it within timeout_ms=%d",
+                             func, opts->timeout_ms);
+      rc = SQLITE_ERROR;
+    }
+    struct timespec pause = {0, 50 * 1000000};
+    if (!rc && !applied) nanosleep(&pause, NULL);
+  }
+  if (f) rd_kafka_AclBinding_destroy(f);
+  return rc;
+}
+
 static int acl_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg, char **err) {
   const acl_spec *a = arg;
   const char *func = a->filter ? "kafka_delete_acl" : "kafka_create_acl";
@@ -220,6 +258,7 @@ static int acl_op(sqlite3_context *ctx, kafka_client *client, const kafka_option
     *err = sqlite3_mprintf("%s: %s", func, rd_kafka_error_string(error));
     rc = SQLITE_ERROR;
   }
+  if (!rc) rc = wait_applied(client, opts, func, a, err);
   if (!rc) sqlite3_result_int64(ctx, a->filter ? (sqlite3_int64)deleted : 1);
   if (ev) rd_kafka_event_destroy(ev);
   rd_kafka_AclBinding_destroy(b);
