@@ -255,7 +255,8 @@ static int acl_op(sqlite3_context *ctx, kafka_client *client, const kafka_option
   size_t deleted = 0;
   const rd_kafka_error_t *error = rc ? NULL : acl_result_error(ev, a->filter, &deleted);
   if (error) {
-    *err = sqlite3_mprintf("%s: %s", func, rd_kafka_error_string(error));
+    *err = admin_error(client, opts, func, a->filter ? "deleting ACLs" : "creating the ACL",
+                       rd_kafka_error_code(error), rd_kafka_error_string(error));
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = wait_applied(client, opts, func, a, err);

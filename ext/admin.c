@@ -140,6 +140,16 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
   if (rc) admin_result_error(ctx, err);
 }
 
+char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
+                  rd_kafka_resp_err_t e, const char *why) {
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+    return sqlite3_mprintf("%s: %s: %s", func, what, why ? why : rd_kafka_err2str(e));
+  char *about = sqlite3_mprintf("%s: %s", func, what);
+  char *err = client_timeout_error(client, opts, about ? about : what);
+  sqlite3_free(about);
+  return err;
+}
+
 int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
                   const char *func, const char *what, admin_start *start, void *arg,
                   rd_kafka_event_t **ev, char **err) {
@@ -154,13 +164,7 @@ int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admi
   ** only lets its answer arrive. */
   *ev = rd_kafka_queue_poll(queue, opts->timeout_ms + 1000);
   rd_kafka_resp_err_t e = *ev ? rd_kafka_event_error(*ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
-  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT) {
-    char *about = sqlite3_mprintf("%s: %s", func, what);
-    *err = client_timeout_error(client, opts, about ? about : what);
-    sqlite3_free(about);
-  } else if (e) {
-    *err = sqlite3_mprintf("%s: %s: %s", func, what, rd_kafka_event_error_string(*ev));
-  }
+  if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
   if (e && *ev) rd_kafka_event_destroy(*ev);
   if (e) *ev = NULL;
   rd_kafka_queue_destroy(queue);

@@ -42,18 +42,19 @@ static const char *target_kind(const config_target *t) {
 
 /* The one resource of a DescribeConfigs or AlterConfigs result (owned by
 ** ev), or NULL with *err set from its error. */
-static const rd_kafka_ConfigResource_t *result_resource(const char *func, const config_target *t,
-                                                       const kafka_options *opts,
+static const rd_kafka_ConfigResource_t *result_resource(kafka_client *client, const kafka_options *opts,
+                                                       const char *func, const config_target *t,
                                                        const rd_kafka_ConfigResource_t **res, size_t n,
                                                        char **err) {
   rd_kafka_resp_err_t e = n == 1 ? rd_kafka_ConfigResource_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
     *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", func, t->name, opts->brokers);
-  else if (e)
-    *err = sqlite3_mprintf("%s: %s '%s': %s", func, target_kind(t), t->name,
-                           n == 1 && rd_kafka_ConfigResource_error_string(res[0])
-                               ? rd_kafka_ConfigResource_error_string(res[0])
-                               : rd_kafka_err2str(e));
+  else if (e) {
+    char *what = sqlite3_mprintf("%s '%s'", target_kind(t), t->name);
+    *err = what ? admin_error(client, opts, func, what, e, n == 1 ? rd_kafka_ConfigResource_error_string(res[0]) : NULL)
+                : NULL;
+    sqlite3_free(what);
+  }
   return e ? NULL : res[0];
 }
 
@@ -67,7 +68,7 @@ static int describe(kafka_client *client, const kafka_options *opts, const char 
   size_t n = 0;
   const rd_kafka_ConfigResource_t **res =
       rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(*ev), &n);
-  *out = result_resource(func, t, opts, res, n, err);
+  *out = result_resource(client, opts, func, t, res, n, err);
   return *out ? SQLITE_OK : SQLITE_ERROR;
 }
 
@@ -256,7 +257,7 @@ static int alter_op(sqlite3_context *ctx, kafka_client *client, const kafka_opti
     size_t n = 0;
     const rd_kafka_ConfigResource_t **res =
         rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
-    if (!result_resource(func, &t, opts, res, n, err)) rc = SQLITE_ERROR;
+    if (!result_resource(client, opts, func, &t, res, n, err)) rc = SQLITE_ERROR;
   }
   if (ev) rd_kafka_event_destroy(ev);
   char *json = rc ? NULL : cJSON_PrintUnformatted(a->result);

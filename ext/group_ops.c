@@ -35,6 +35,15 @@ SQLITE_EXTENSION_INIT3
 
 /* ------------------------------------------------------------ describe -- */
 
+/* The error of a group in a result (a timeout said as such). */
+static char *group_error(kafka_client *client, const kafka_options *opts, const char *func, const char *group,
+                         rd_kafka_resp_err_t e, const char *why) {
+  char *what = sqlite3_mprintf("group '%s'", group);
+  char *err = what ? admin_error(client, opts, func, what, e, why) : NULL;
+  sqlite3_free(what);
+  return err;
+}
+
 static void describe_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg) {
   const char *group = arg;
   rd_kafka_DescribeConsumerGroups(rk, &group, 1, ao, queue);
@@ -62,7 +71,7 @@ static int describe_group(kafka_client *client, const kafka_options *opts, const
   if (missing)
     *err = sqlite3_mprintf("%s: group '%s' does not exist on brokers '%s'", func, group, opts->brokers);
   else if (e)
-    *err = sqlite3_mprintf("%s: group '%s': %s", func, group, error ? rd_kafka_error_string(error) : rd_kafka_err2str(e));
+    *err = group_error(client, opts, func, group, e, error ? rd_kafka_error_string(error) : NULL);
   if (!*err) *out = groups[0];
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
@@ -357,8 +366,9 @@ static int commit_offsets(catalog_call *call, const reset_group *r, rd_kafka_top
       rc = SQLITE_ERROR;
     }
   if (!rc && (error || n != 1)) {
-    *err = sqlite3_mprintf("%s: group '%s': %s", call->func, r->group,
-                           error ? rd_kafka_error_string(error) : "no answer for the group");
+    *err = group_error(call->client, call->opts, call->func, r->group,
+                       error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR__BAD_MSG,
+                       error ? rd_kafka_error_string(error) : "no answer for the group");
     rc = SQLITE_ERROR;
   }
   if (ev) rd_kafka_event_destroy(ev);
@@ -459,7 +469,8 @@ static int delete_group_op(sqlite3_context *ctx, kafka_client *client, const kaf
   else if (e == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
     *err = sqlite3_mprintf("%s: group '%s' has active members: stop its consumers first", func, group);
   else if (!rc && (e || n != 1))
-    *err = sqlite3_mprintf("%s: group '%s': %s", func, group, error ? rd_kafka_error_string(error) : "no answer");
+    *err = group_error(client, opts, func, group, e ? e : RD_KAFKA_RESP_ERR__BAD_MSG,
+                       error ? rd_kafka_error_string(error) : "no answer");
   if (!rc && *err) rc = SQLITE_ERROR;
   if (ev) rd_kafka_event_destroy(ev);
   if (!rc) sqlite3_result_text(ctx, group, -1, SQLITE_TRANSIENT);

@@ -81,14 +81,17 @@ static void create_partitions_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao,
 /* The error of the one topic of a CreatePartitions result, with the
 ** broker's reason ("Topic currently has 3 partitions, which is higher
 ** than the requested 2."). */
-static int topic_result(const char *func, const char *topic, const kafka_options *opts,
+static int topic_result(kafka_client *client, const kafka_options *opts, const char *func, const char *topic,
                         const rd_kafka_topic_result_t **res, size_t n, char **err) {
   rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
   const char *why = n == 1 ? rd_kafka_topic_result_error_string(res[0]) : NULL;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
     *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", func, topic, opts->brokers);
-  else if (e)
-    *err = sqlite3_mprintf("%s: topic '%s': %s", func, topic, why ? why : rd_kafka_err2str(e));
+  else if (e) {
+    char *what = sqlite3_mprintf("topic '%s'", topic);
+    *err = what ? admin_error(client, opts, func, what, e, why) : NULL;
+    sqlite3_free(what);
+  }
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
@@ -103,7 +106,7 @@ static int add_partitions_op(sqlite3_context *ctx, kafka_client *client, const k
     size_t n = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
-    rc = topic_result(func, p->topic, opts, res, n, err);
+    rc = topic_result(client, opts, func, p->topic, res, n, err);
   }
   if (ev) rd_kafka_event_destroy(ev);
   if (!rc) sqlite3_result_int(ctx, p->total);

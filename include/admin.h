@@ -55,6 +55,12 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
 /* Starts an Admin API request on rk whose result goes to queue. */
 typedef void admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
 
+/* The message of a failed request or of one item of its result: "no
+** answer from brokers ... within timeout_ms" when e is a timeout or lost
+** connection, else "func: what: why" (why NULL: e's description). */
+char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
+                  rd_kafka_resp_err_t e, const char *why);
+
 /* One Admin API request of type op, bounded by timeout_ms: *ev is its
 ** result event (the caller destroys it), or SQLITE_ERROR with *err saying
 ** "func: what: why" (the request's own error or no answer in time). */
