@@ -71,14 +71,20 @@ static void describe_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka
 }
 
 /* librdkafka 2.0.2 drops the error of a DescribeAcls answer: a broker
-** without an authorizer seems to have no ACLs. When none came back, the
-** controller's authorizer.class.name tells which it is. */
+** without an authorizer, or a user who may not describe the cluster's
+** ACLs, seems to have none. When none came back, the controller's
+** authorizer.class.name tells which it is; when it cannot be read either,
+** an error says that the answer cannot be trusted. */
 static int check_authorizer(catalog_call *call, char **err) {
   int32_t id = rd_kafka_controllerid(call->client->rk, call->opts->timeout_ms);
   char *authorizer = id >= 0 ? configs_broker_value(call, id, "authorizer.class.name") : NULL;
   if (authorizer && !*authorizer)
     *err = sqlite3_mprintf("%s: the cluster at '%s' has no authorizer (broker %d: authorizer.class.name is "
                            "empty), so it has no ACLs", call->func, call->opts->brokers, (int)id);
+  else if (!authorizer)
+    *err = sqlite3_mprintf("%s: the cluster at '%s' listed no ACLs, and its authorizer config could not be "
+                           "read: the user may lack DESCRIBE and DESCRIBE_CONFIGS on the cluster (librdkafka "
+                           "2.0.2 does not pass on why a listing is empty)", call->func, call->opts->brokers);
   sqlite3_free(authorizer);
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }

@@ -1,8 +1,10 @@
 """Operating a cluster from SQL (issue 15): group resets and deletes, topic and
-broker configs, partitions, records and brokers, each checked against Kafka's
-own tools (ConsumerGroupCommand, ConfigCommand, TopicCommand, GetOffsetShell)
-through tests/broker/kafka.sh run-class: on the suite's 3.9 broker here, and on
-a Kafka 4.1 broker started on a port of its own (PORT+12) by the last test."""
+broker configs, partitions, records, brokers and ACLs, each checked against
+Kafka's own tools (ConsumerGroupCommand, ConfigCommand, TopicCommand,
+GetOffsetShell, AclCommand) through tests/broker/kafka.sh run-class: on the
+suite's 3.9 broker; ACLs on a 3.9 broker with Kafka's StandardAuthorizer and
+SASL users started here on PORT+8; everything again on a Kafka 4.1 broker with
+the authorizer started on PORT+12."""
 
 import os
 import re
@@ -41,6 +43,9 @@ class Cluster:
 
 
 SUITE = Cluster(kit.PORT)
+# Brokers with Kafka's StandardAuthorizer: the PLAINTEXT listener the harness
+# uses is a super user; SASL users (bob) need ACLs.
+SECURED = {"KAFKA_NODES": "1", "KAFKA_SASL": "1", "KAFKA_TLS": "0", "KAFKA_AUTHORIZER": "1"}
 
 
 def produce(cluster, topic, partition, n):
@@ -211,6 +216,83 @@ def check_brokers(cluster):
     assert row == ("1", "STATIC_BROKER_CONFIG", 1), row
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_broker_configs(?, 9)", (cluster.brokers,)).fetchall(),
                      f"kafka_broker_configs: broker 9 is not in the cluster at '{cluster.brokers}' (see kafka_brokers)")
+
+
+def acl_command_list(cluster):
+    """AclCommand --list: the set of (type, name, pattern, principal, host, operation, permission)."""
+    out = cluster.tool("acl-command", "--list")
+    acls, resource = set(), None
+    for line in out.splitlines():
+        m = re.search(r"ResourcePattern\(resourceType=(\w+), name=(.*?), patternType=(\w+)\)", line)
+        if m:
+            resource = m.groups()
+        m = re.search(r"\(principal=(.*?), host=(.*?), operation=(\w+), permissionType=(\w+)\)", line)
+        if m:
+            acls.add(resource + m.groups())
+    return acls
+
+
+def bob(cluster):
+    """Options of user bob on the cluster's SASL listener (PORT+50)."""
+    return (f"127.0.0.1:{cluster.port + 50}",
+            "rdkafka.security.protocol=sasl_plaintext, rdkafka.sasl.mechanisms=PLAIN, "
+            "rdkafka.sasl.username=bob, rdkafka.sasl.password=bob-secret, timeout_ms=10000")
+
+
+def check_acls(cluster):
+    """ACLs made in SQL let a SASL user read, agree with AclCommand, and go."""
+    conn = kit.connect()
+    b = cluster.brokers
+    topic = kit.topic("ops-acl")
+    conn.execute("SELECT kafka_create_topic(?, ?, 1)", (b, topic))
+    produce(cluster, topic, 0, 3)
+    assert conn.execute("SELECT * FROM kafka_acls(?)", (b,)).fetchall() == []
+    sasl, options = bob(cluster)
+    create_t = f"CREATE VIRTUAL TABLE t USING kafka(brokers='{sasl}', topic='{topic}', {options})"
+    kit.expect_error(lambda: conn.execute(create_t),
+                     f"kafka: metadata of topic '{topic}': Broker: Topic authorization failed")
+    prefix = topic[:10]
+    for call in ((topic, "User:bob", "READ"), (topic, "User:bob", "DESCRIBE")):
+        assert conn.execute("SELECT kafka_create_acl(?, 'topic', ?, ?, ?)", (b, *call)).fetchone() == (1,)
+    assert conn.execute("SELECT kafka_create_acl(?, 'TOPIC', ?, 'User:bob', 'WRITE', 'DENY', '*', 'PREFIXED')",
+                        (b, prefix)).fetchone() == (1,)
+    assert conn.execute("SELECT kafka_create_acl(?, 'CLUSTER', 'kafka-cluster', 'User:bob', 'DESCRIBE_CONFIGS', "
+                        "'ALLOW', '127.0.0.1')", (b,)).fetchone() == (1,)
+    # librdkafka's consumer looks up the coordinator of its group.id even
+    # for a table without a group: the extension's is sqlite-kafka.no-group.
+    assert conn.execute("SELECT kafka_create_acl(?, 'GROUP', 'sqlite-kafka.no-group', 'User:bob', 'READ')",
+                        (b,)).fetchone() == (1,)
+    rows = set(conn.execute("SELECT * FROM kafka_acls(?)", (b,)).fetchall())
+    assert rows == {
+        ("TOPIC", topic, "LITERAL", "User:bob", "*", "READ", "ALLOW"),
+        ("TOPIC", topic, "LITERAL", "User:bob", "*", "DESCRIBE", "ALLOW"),
+        ("TOPIC", prefix, "PREFIXED", "User:bob", "*", "WRITE", "DENY"),
+        ("CLUSTER", "kafka-cluster", "LITERAL", "User:bob", "127.0.0.1", "DESCRIBE_CONFIGS", "ALLOW"),
+        ("GROUP", "sqlite-kafka.no-group", "LITERAL", "User:bob", "*", "READ", "ALLOW")}, rows
+    assert acl_command_list(cluster) == rows
+    # Bob reads now (no group: a plain scan needs READ and DESCRIBE only).
+    conn.execute(create_t)
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+    # A filter: every NULL matches any.
+    assert conn.execute("SELECT kafka_delete_acl(?, 'TOPIC', ?, NULL, NULL)", (b, topic)).fetchone() == (2,)
+    assert conn.execute("SELECT kafka_delete_acl(?, NULL, NULL, 'User:bob', NULL)", (b,)).fetchone() == (3,)
+    assert conn.execute("SELECT kafka_delete_acl(?, NULL, NULL, 'User:bob', NULL)", (b,)).fetchone() == (0,)
+    assert conn.execute("SELECT * FROM kafka_acls(?)", (b,)).fetchall() == []
+    assert acl_command_list(cluster) == set()
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_acl(?, 'TOPIC', 'x', 'User:bob', 'EAT')", (b,)),
+                     "kafka_create_acl: operation must be one of ALL, READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, "
+                     "CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE")
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_acl(?, 'TOPIC', 'x', 'bob', 'READ')", (b,)),
+                     "kafka_create_acl: creating the ACL: ")
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_acl(?, 'TOPIC', 'x', 'User:bob', 'READ', 'MAYBE')",
+                                          (b,)), "kafka_create_acl: permission must be one of DENY, ALLOW")
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_acl(?, NULL, 'x', 'User:bob', 'READ')", (b,)),
+                     "kafka_create_acl: resource_type must be a text (TOPIC, GROUP, CLUSTER)")
+    # Bob may not manage ACLs.
+    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_acls(?, ?)", (sasl, options)).fetchall(),
+                     f"kafka_acls: the cluster at '{sasl}' listed no ACLs, and its authorizer config could not be "
+                     "read: the user may lack DESCRIBE and DESCRIBE_CONFIGS on the cluster")
+    conn.execute("SELECT kafka_delete_topic(?, ?)", (b, topic))
 
 
 # ----------------------------------------------------------------- tests --
@@ -397,13 +479,24 @@ def test_operations_are_direct_only():
         conn.execute("DROP VIEW v")
 
 
+@kit.timeout(300)
+def test_acls_on_a_broker_with_an_authorizer_agree_with_acl_command():
+    kit.need_broker()
+    cluster = Cluster(kit.PORT + 8, None, SECURED)
+    cluster.sh("up")
+    try:
+        check_acls(cluster)
+    finally:
+        cluster.sh("down", "--clean")
+
+
 @kit.timeout(600)
 def test_kafka_4_tools_agree_too():
     kit.need_broker()
-    cluster = Cluster(KAFKA4_PORT, KAFKA4, {"KAFKA_NODES": "1", "KAFKA_SASL": "0", "KAFKA_TLS": "0",
-                                            "KAFKA_AUTHORIZER": "0"})
+    cluster = Cluster(KAFKA4_PORT, KAFKA4, SECURED)
     cluster.sh("up")
     try:
+        check_acls(cluster)
         check_group_reset(cluster)
         check_topic_configs(cluster)
         check_partitions_and_records(cluster)
