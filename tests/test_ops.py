@@ -136,12 +136,14 @@ def check_group_reset(cluster):
 
 
 def group_describe_missing(cluster, group):
-    try:
-        out = cluster.tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--describe",
-                           "--group", group)
-    except AssertionError as e:  # 4.x exits non-zero for a group that does not exist
-        out = str(e)
-    return "does not exist" in out
+    """ConsumerGroupCommand --describe says the group is gone (3.9: "does not
+    exist" on stdout; 4.x: "not found" on stderr)."""
+    done = subprocess.run(["bash", str(kit.KAFKA_SH), "run-class",
+                           "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+                           cluster.brokers, "--describe", "--group", group],
+                          env=cluster.env, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    said = done.stdout.decode() + done.stderr.decode()
+    return f"Consumer group '{group}' does not exist." in said or f"Group {group} not found." in said
 
 
 def check_topic_configs(cluster):
