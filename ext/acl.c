@@ -279,10 +279,11 @@ static void acl_func(sqlite3_context *ctx, int argc, sqlite3_value **argv, const
   const char *brokers = admin_text_arg(ctx, argv[0], func, "brokers");
   if (!brokers || !parse_spec(ctx, func, argc, argv, &a)) return;
   if (!filter && a.restype == RD_KAFKA_RESOURCE_UNKNOWN)
-    return admin_arg_error(ctx, func, "resource_type", "a text (TOPIC, GROUP, CLUSTER)");
-  if (!filter && a.operation == RD_KAFKA_ACL_OPERATION_UNKNOWN)
-    return admin_arg_error(ctx, func, "operation", "a text (READ, WRITE, DESCRIBE, ALL, ...)");
-  admin_run(ctx, func, brokers, a.options, ACL_MOCK, acl_op, &a);
+    admin_arg_error(ctx, func, "resource_type", "a text (TOPIC, GROUP, CLUSTER)");
+  else if (!filter && a.operation == RD_KAFKA_ACL_OPERATION_UNKNOWN)
+    admin_arg_error(ctx, func, "operation", "a text (READ, WRITE, DESCRIBE, ALL, ...)");
+  else
+    admin_run(ctx, func, brokers, a.options, ACL_MOCK, acl_op, &a);
 }
 
 static void create_acl_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -294,11 +295,7 @@ static void delete_acl_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
 }
 
 int acl_register(sqlite3 *db) {
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
   int rc = catalog_register_tables(db, acl_tables, sizeof acl_tables / sizeof *acl_tables);
-  for (int n = 5; !rc && n <= 9; n++)
-    rc = sqlite3_create_function(db, "kafka_create_acl", n, flags, NULL, create_acl_func, NULL, NULL);
-  for (int n = 5; !rc && n <= 9; n++)
-    rc = sqlite3_create_function(db, "kafka_delete_acl", n, flags, NULL, delete_acl_func, NULL, NULL);
-  return rc;
+  if (!rc) rc = admin_define(db, "kafka_create_acl", 5, 9, create_acl_func);
+  return rc ? rc : admin_define(db, "kafka_delete_acl", 5, 9, delete_acl_func);
 }

@@ -217,14 +217,17 @@ static void delete_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   admin_run(ctx, func, brokers, options, NULL, delete_op, (void *)topic);
 }
 
-int admin_register(sqlite3 *db) {
+int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
+                 void (*func)(sqlite3_context *, int, sqlite3_value **)) {
   /* Direct only: a trigger or view in an untrusted database must not
-  ** create or delete topics. */
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  ** change a cluster. */
   int rc = SQLITE_OK;
-  for (int n = 3; !rc && n <= 6; n++)
-    rc = sqlite3_create_function(db, "kafka_create_topic", n, flags, NULL, create_topic_func, NULL, NULL);
-  for (int n = 2; !rc && n <= 3; n++)
-    rc = sqlite3_create_function(db, "kafka_delete_topic", n, flags, NULL, delete_topic_func, NULL, NULL);
+  for (int n = min_args; !rc && n <= max_args; n++)
+    rc = sqlite3_create_function(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, func, NULL, NULL);
   return rc;
+}
+
+int admin_register(sqlite3 *db) {
+  int rc = admin_define(db, "kafka_create_topic", 3, 6, create_topic_func);
+  return rc ? rc : admin_define(db, "kafka_delete_topic", 2, 3, delete_topic_func);
 }

@@ -308,9 +308,5 @@ static void alter_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **arg
 }
 
 int configs_register(sqlite3 *db) {
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
-  int rc = SQLITE_OK;
-  for (int n = 3; !rc && n <= 4; n++)
-    rc = sqlite3_create_function(db, "kafka_alter_topic", n, flags, NULL, alter_topic_func, NULL, NULL);
-  return rc;
+  return admin_define(db, "kafka_alter_topic", 3, 4, alter_topic_func);
 }

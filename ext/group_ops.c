@@ -488,11 +488,7 @@ static void delete_group_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
 }
 
 int group_ops_register(sqlite3 *db) {
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
   int rc = catalog_register_tables(db, group_tables, sizeof group_tables / sizeof *group_tables);
-  for (int n = 4; !rc && n <= 6; n++)
-    rc = sqlite3_create_function(db, "kafka_reset_group", n, flags, NULL, reset_group_func, NULL, NULL);
-  for (int n = 2; !rc && n <= 3; n++)
-    rc = sqlite3_create_function(db, "kafka_delete_group", n, flags, NULL, delete_group_func, NULL, NULL);
-  return rc;
+  if (!rc) rc = admin_define(db, "kafka_reset_group", 4, 6, reset_group_func);
+  return rc ? rc : admin_define(db, "kafka_delete_group", 2, 3, delete_group_func);
 }

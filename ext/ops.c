@@ -208,15 +208,10 @@ static void delete_records_func(sqlite3_context *ctx, int argc, sqlite3_value **
 }
 
 int ops_register(sqlite3 *db) {
-  /* Direct only: a trigger or view in an untrusted database must not
-  ** change a cluster. */
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
   int rc = catalog_register_tables(db, ops_tables, sizeof ops_tables / sizeof *ops_tables);
   if (!rc) rc = catalog_register_tables(db, configs_tables, sizeof configs_tables / sizeof *configs_tables);
-  for (int n = 3; !rc && n <= 4; n++)
-    rc = sqlite3_create_function(db, "kafka_add_partitions", n, flags, NULL, add_partitions_func, NULL, NULL);
-  for (int n = 4; !rc && n <= 5; n++)
-    rc = sqlite3_create_function(db, "kafka_delete_records", n, flags, NULL, delete_records_func, NULL, NULL);
+  if (!rc) rc = admin_define(db, "kafka_add_partitions", 3, 4, add_partitions_func);
+  if (!rc) rc = admin_define(db, "kafka_delete_records", 4, 5, delete_records_func);
   if (!rc) rc = configs_register(db);
   if (!rc) rc = group_ops_register(db);
   if (!rc) rc = acl_register(db);

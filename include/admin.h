@@ -13,6 +13,11 @@
 /* Registers the admin functions on db. */
 int admin_register(sqlite3 *db);
 
+/* Registers func as name taking min_args to max_args arguments,
+** SQLITE_DIRECTONLY (no view or trigger may call it). */
+int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
+                 void (*func)(sqlite3_context *, int, sqlite3_value **));
+
 /* The options of a call that is not a table (an admin function or a
 ** catalog table): brokers, then text (NULL for none), `name=value` items
 ** separated by commas outside quotes, of which only timeout_ms and

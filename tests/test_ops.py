@@ -55,7 +55,7 @@ def produce(cluster, topic, partition, n):
 def group_describe(cluster, group):
     """ConsumerGroupCommand --describe: {partition: (current offset, log end)}."""
     out = cluster.tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--describe",
-                       "--group", group)
+                       "--group", group, "--timeout", "60000")
     rows = {}
     for line in out.splitlines():
         f = line.split()
@@ -140,7 +140,7 @@ def group_describe_missing(cluster, group):
     exist" on stdout; 4.x: "not found" on stderr)."""
     done = subprocess.run(["bash", str(kit.KAFKA_SH), "run-class",
                            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
-                           cluster.brokers, "--describe", "--group", group],
+                           cluster.brokers, "--describe", "--group", group, "--timeout", "60000"],
                           env=cluster.env, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
     said = done.stdout.decode() + done.stderr.decode()
     return f"Consumer group '{group}' does not exist." in said or f"Group {group} not found." in said
@@ -326,7 +326,7 @@ def test_active_group_members_are_listed_and_a_reset_is_refused():
         import json
         assert sorted((a["topic"], a["partition"]) for a in json.loads(assignment)) == [(topic, 0), (topic, 1)]
         out = SUITE.tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--describe",
-                         "--group", group, "--members")
+                         "--group", group, "--members", "--timeout", "60000")
         assert re.search(rf"^{re.escape(group)}\s+{re.escape(member)}\s+/127\.0\.0\.1\s+ops-client\s+2\s*$",
                          out, re.M), out
         kit.expect_error(lambda: conn.execute("SELECT kafka_reset_group(?, ?, ?, 'earliest')", (B, group, topic)),
