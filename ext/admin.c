@@ -1,5 +1,6 @@
 /*
-** Topic admin: kafka_create_topic(brokers, topic, partitions [, replication
+** The shared machinery of the admin functions (arguments, options, one
+** bounded Admin API request) and the topic admin: kafka_create_topic(brokers, topic, partitions [, replication
 ** [, config_json [, options]]]) and kafka_delete_topic(brokers, topic [,
 ** options]). Both return the topic's name; every failure is an SQL error
 ** that says why. `options` (also taken by the catalog tables, catalog.c) is
@@ -82,36 +83,31 @@ int admin_options(kafka_options *opts, const char *func, const char *brokers, co
   return rc;
 }
 
-static void result_error(sqlite3_context *ctx, char *err) {
+void admin_result_error(sqlite3_context *ctx, char *err) {
   sqlite3_result_error(ctx, err ? err : "out of memory", -1);
   sqlite3_free(err);
 }
 
-static void arg_error(sqlite3_context *ctx, const char *func, const char *name, const char *what) {
-  result_error(ctx, sqlite3_mprintf("%s: %s must be %s", func, name, what));
+void admin_arg_error(sqlite3_context *ctx, const char *func, const char *name, const char *what) {
+  admin_result_error(ctx, sqlite3_mprintf("%s: %s must be %s", func, name, what));
 }
 
-/* A required text argument, or NULL after setting an error naming it. */
-static const char *text_arg(sqlite3_context *ctx, sqlite3_value *v, const char *func, const char *name) {
+const char *admin_text_arg(sqlite3_context *ctx, sqlite3_value *v, const char *func, const char *name) {
   const char *s = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
-  if (!s || !*s) arg_error(ctx, func, name, "a non-empty text");
+  if (!s || !*s) admin_arg_error(ctx, func, name, "a non-empty text");
   return s && *s ? s : NULL;
 }
 
-/* An optional text argument: *out is NULL when it is absent or NULL.
-** Returns 0 after setting an error when it is not text. */
-static int optional_text(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i,
+int admin_optional_text(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i,
                          const char *func, const char *name, const char **out) {
   *out = NULL;
   if (i >= argc || sqlite3_value_type(argv[i]) == SQLITE_NULL) return 1;
   if (sqlite3_value_type(argv[i]) == SQLITE_TEXT) *out = (const char *)sqlite3_value_text(argv[i]);
-  else arg_error(ctx, func, name, "a text or NULL");
+  else admin_arg_error(ctx, func, name, "a text or NULL");
   return *out != NULL;
 }
 
-/* An integer argument in [min, max]. An absent or NULL optional one keeps
-** *out's default. Returns 0 after setting an error. */
-static int int_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, const char *func,
+int admin_int_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, const char *func,
                    const char *name, int min, int max, int optional, int *out) {
   if (optional && (i >= argc || sqlite3_value_type(argv[i]) == SQLITE_NULL)) return 1;
   sqlite3_int64 v = sqlite3_value_int64(argv[i]);
@@ -120,27 +116,60 @@ static int int_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, 
     return 1;
   }
   char *what = sqlite3_mprintf("an integer from %d to %d%s", min, max, optional ? " or NULL" : "");
-  arg_error(ctx, func, name, what ? what : "an integer");
+  admin_arg_error(ctx, func, name, what ? what : "an integer");
   sqlite3_free(what);
   return 0;
 }
 
-/* Runs one admin call: parses its options, opens a client, calls op and
-** sets the result (the topic's name) or the error. */
-static void admin_call(sqlite3_context *ctx, const char *func, const char *brokers,
-                       const char *options,
-                       int (*op)(kafka_client *, const kafka_options *, void *, char **),
-                       void *arg, const char *topic) {
+void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, const char *options,
+               const char *mock_lacks, admin_op *op, void *arg) {
   kafka_options opts;
   kafka_client *client = NULL;
   char *err = NULL;
   int rc = admin_options(&opts, func, brokers, options, &err);
+  /* Offsets are the partitions' high watermarks, as Kafka's tools use. */
+  opts.read_uncommitted = 1;
+  if (!rc && mock_lacks && brokers_are_mock(brokers)) {
+    err = sqlite3_mprintf("%s: the mock cluster has no %s request (use a real broker)", func, mock_lacks);
+    rc = SQLITE_ERROR;
+  }
   if (!rc) rc = client_new_consumer(&opts, &client, &err);
-  if (!rc) rc = op(client, &opts, arg, &err);
+  if (!rc) rc = op(ctx, client, &opts, arg, &err);
   client_free(client);
   options_free(&opts);
-  if (rc) result_error(ctx, err);
-  else sqlite3_result_text(ctx, topic, -1, SQLITE_TRANSIENT);
+  if (rc) admin_result_error(ctx, err);
+}
+
+char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
+                  rd_kafka_resp_err_t e, const char *why) {
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+    return sqlite3_mprintf("%s: %s: %s", func, what, why ? why : rd_kafka_err2str(e));
+  char *about = sqlite3_mprintf("%s: %s", func, what);
+  char *err = client_timeout_error(client, opts, about ? about : what);
+  sqlite3_free(about);
+  return err;
+}
+
+int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                  const char *func, const char *what, admin_start *start, void *arg,
+                  rd_kafka_event_t **ev, char **err) {
+  char errstr[256];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  /* Only some requests take an operation timeout; the others refuse it. */
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  start(client->rk, ao, queue, arg);
+  /* librdkafka ends the request at the request timeout: the extra second
+  ** only lets its answer arrive. */
+  *ev = rd_kafka_queue_poll(queue, opts->timeout_ms + 1000);
+  rd_kafka_resp_err_t e = *ev ? rd_kafka_event_error(*ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+  if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
+  if (e && *ev) rd_kafka_event_destroy(*ev);
+  if (e) *ev = NULL;
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
 typedef struct new_topic {
@@ -149,48 +178,56 @@ typedef struct new_topic {
   const char *config_json;
 } new_topic;
 
-static int create_op(kafka_client *client, const kafka_options *opts, void *arg, char **err) {
+static int create_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg,
+                     char **err) {
   const new_topic *t = arg;
-  return client_create_topic(client, opts, t->topic, t->partitions, t->replication,
-                             t->config_json, 0, err);
+  int rc = client_create_topic(client, opts, t->topic, t->partitions, t->replication, t->config_json, 0, err);
+  if (!rc) sqlite3_result_text(ctx, t->topic, -1, SQLITE_TRANSIENT);
+  return rc;
 }
 
-static int delete_op(kafka_client *client, const kafka_options *opts, void *arg, char **err) {
-  return client_delete_topic(client, opts, arg, err);
+static int delete_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg,
+                     char **err) {
+  int rc = client_delete_topic(client, opts, arg, err);
+  if (!rc) sqlite3_result_text(ctx, arg, -1, SQLITE_TRANSIENT);
+  return rc;
 }
 
 static void create_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *const func = "kafka_create_topic";
   new_topic t = {NULL, 0, -1, NULL};
   const char *options;
-  const char *brokers = text_arg(ctx, argv[0], func, "brokers");
-  if (!brokers || !(t.topic = text_arg(ctx, argv[1], func, "topic")) ||
-      !int_arg(ctx, argc, argv, 2, func, "partitions", 1, MAX_PARTITIONS, 0, &t.partitions) ||
-      !int_arg(ctx, argc, argv, 3, func, "replication", 1, MAX_REPLICATION, 1, &t.replication) ||
-      !optional_text(ctx, argc, argv, 4, func, "config_json", &t.config_json) ||
-      !optional_text(ctx, argc, argv, 5, func, "options", &options))
+  const char *brokers = admin_text_arg(ctx, argv[0], func, "brokers");
+  if (!brokers || !(t.topic = admin_text_arg(ctx, argv[1], func, "topic")) ||
+      !admin_int_arg(ctx, argc, argv, 2, func, "partitions", 1, MAX_PARTITIONS, 0, &t.partitions) ||
+      !admin_int_arg(ctx, argc, argv, 3, func, "replication", 1, MAX_REPLICATION, 1, &t.replication) ||
+      !admin_optional_text(ctx, argc, argv, 4, func, "config_json", &t.config_json) ||
+      !admin_optional_text(ctx, argc, argv, 5, func, "options", &options))
     return;
-  admin_call(ctx, func, brokers, options, create_op, &t, t.topic);
+  admin_run(ctx, func, brokers, options, NULL, create_op, &t);
 }
 
 static void delete_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char *const func = "kafka_delete_topic";
   const char *options, *topic = NULL;
-  const char *brokers = text_arg(ctx, argv[0], func, "brokers");
-  if (!brokers || !(topic = text_arg(ctx, argv[1], func, "topic")) ||
-      !optional_text(ctx, argc, argv, 2, func, "options", &options))
+  const char *brokers = admin_text_arg(ctx, argv[0], func, "brokers");
+  if (!brokers || !(topic = admin_text_arg(ctx, argv[1], func, "topic")) ||
+      !admin_optional_text(ctx, argc, argv, 2, func, "options", &options))
     return;
-  admin_call(ctx, func, brokers, options, delete_op, (void *)topic, topic);
+  admin_run(ctx, func, brokers, options, NULL, delete_op, (void *)topic);
+}
+
+int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
+                 void (*func)(sqlite3_context *, int, sqlite3_value **)) {
+  /* Direct only: a trigger or view in an untrusted database must not
+  ** change a cluster. */
+  int rc = SQLITE_OK;
+  for (int n = min_args; !rc && n <= max_args; n++)
+    rc = sqlite3_create_function(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, func, NULL, NULL);
+  return rc;
 }
 
 int admin_register(sqlite3 *db) {
-  /* Direct only: a trigger or view in an untrusted database must not
-  ** create or delete topics. */
-  int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
-  int rc = SQLITE_OK;
-  for (int n = 3; !rc && n <= 6; n++)
-    rc = sqlite3_create_function(db, "kafka_create_topic", n, flags, NULL, create_topic_func, NULL, NULL);
-  for (int n = 2; !rc && n <= 3; n++)
-    rc = sqlite3_create_function(db, "kafka_delete_topic", n, flags, NULL, delete_topic_func, NULL, NULL);
-  return rc;
+  int rc = admin_define(db, "kafka_create_topic", 3, 6, create_topic_func);
+  return rc ? rc : admin_define(db, "kafka_delete_topic", 2, 3, delete_topic_func);
 }

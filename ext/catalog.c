@@ -5,7 +5,7 @@
 **
 **   kafka_topics(brokers [, options])
 **       topic, partitions, replication, internal
-**   kafka_partitions(brokers, topic [, options])
+**   kafka_partitions(brokers [, topic [, options]])
 **       topic, partition, leader, replicas, isr, low, high, messages
 **   kafka_groups(brokers [, options])
 **       group, state, protocol_type, members
@@ -18,6 +18,7 @@
 ** (every wait bounded by timeout_ms) and keeps the rows. A table keeps its
 ** client for the next call with the same brokers and options, so that a
 ** join calling kafka_group_offsets once per group connects once.
+** ext/ops_catalog.c adds the tables of cluster operations the same way.
 */
 #include "kafka_ext.h"
 #include "admin.h"
@@ -30,37 +31,6 @@
 SQLITE_EXTENSION_INIT3
 
 #define MAX_ARGS 3
-
-typedef struct catalog_cell {
-  int type; /* SQLITE_NULL, SQLITE_INTEGER or SQLITE_TEXT */
-  sqlite3_int64 i;
-  char *text;
-} catalog_cell;
-
-/* The rows of one call, row after row, n_columns cells each. */
-typedef struct catalog_rows {
-  int n_columns;
-  catalog_cell *cells;
-  int n_cells, n_alloc;
-  int nomem;
-} catalog_rows;
-
-/* What a table's fill function works with. */
-typedef struct catalog_call {
-  const char *func;
-  kafka_client *client;
-  const kafka_options *opts;
-  const char *arg; /* the topic or group argument, NULL for none */
-  catalog_rows *rows;
-} catalog_call;
-
-typedef struct catalog_table {
-  const char *name;
-  const char *columns; /* the visible columns of the schema */
-  int n_columns;
-  const char *arg;     /* the argument after brokers, or NULL */
-  int (*fill)(catalog_call *call, char **err);
-} catalog_table;
 
 typedef struct catalog_vtab {
   sqlite3_vtab base; /* must come first */
@@ -94,7 +64,7 @@ static catalog_cell *new_cell(catalog_rows *rows) {
   return cell;
 }
 
-static void put_int(catalog_rows *rows, sqlite3_int64 v) {
+void catalog_put_int(catalog_rows *rows, sqlite3_int64 v) {
   catalog_cell *cell = new_cell(rows);
   if (!cell) return;
   cell->type = SQLITE_INTEGER;
@@ -102,13 +72,13 @@ static void put_int(catalog_rows *rows, sqlite3_int64 v) {
 }
 
 /* Appends a cell; v < 0 (no such offset or broker) is NULL. */
-static void put_known(catalog_rows *rows, sqlite3_int64 v) {
-  if (v >= 0) put_int(rows, v);
+void catalog_put_known(catalog_rows *rows, sqlite3_int64 v) {
+  if (v >= 0) catalog_put_int(rows, v);
   else new_cell(rows);
 }
 
 /* Appends text made by sqlite3_mprintf(), taking it. */
-static void put_owned(catalog_rows *rows, char *text) {
+void catalog_put_owned(catalog_rows *rows, char *text) {
   catalog_cell *cell = text ? new_cell(rows) : NULL;
   if (!cell) {
     sqlite3_free(text);
@@ -119,17 +89,17 @@ static void put_owned(catalog_rows *rows, char *text) {
   cell->text = text;
 }
 
-static void put_text(catalog_rows *rows, const char *text) {
-  put_owned(rows, sqlite3_mprintf("%s", text));
+void catalog_put_text(catalog_rows *rows, const char *text) {
+  catalog_put_owned(rows, sqlite3_mprintf("%s", text));
 }
 
 /* Broker ids as a JSON array: [1,2,3]. */
-static void put_ids(catalog_rows *rows, const int32_t *ids, int n) {
+void catalog_put_ids(catalog_rows *rows, const int32_t *ids, int n) {
   sqlite3_str *s = sqlite3_str_new(NULL);
   sqlite3_str_appendchar(s, 1, '[');
   for (int i = 0; i < n; i++) sqlite3_str_appendf(s, "%s%d", i ? "," : "", (int)ids[i]);
   sqlite3_str_appendchar(s, 1, ']');
-  put_owned(rows, sqlite3_str_finish(s));
+  catalog_put_owned(rows, sqlite3_str_finish(s));
 }
 
 static void rows_clear(catalog_rows *rows) {
@@ -147,8 +117,8 @@ static int timed_out(rd_kafka_resp_err_t e) {
 }
 
 /* Metadata of one topic, or of every topic when topic is NULL. */
-static int cluster_metadata(catalog_call *call, const char *topic,
-                            const struct rd_kafka_metadata **md, char **err) {
+int catalog_metadata(catalog_call *call, const char *topic, const struct rd_kafka_metadata **md,
+                     char **err) {
   rd_kafka_topic_t *rkt = topic ? rd_kafka_topic_new(call->client->rk, topic, NULL) : NULL;
   rd_kafka_resp_err_t e = topic && !rkt ? rd_kafka_last_error()
                                         : rd_kafka_metadata(call->client->rk, !topic, rkt, md,
@@ -156,6 +126,22 @@ static int cluster_metadata(catalog_call *call, const char *topic,
   if (rkt) rd_kafka_topic_destroy(rkt);
   if (timed_out(e)) *err = client_timeout_error(call->client, call->opts, "metadata");
   else if (e) *err = sqlite3_mprintf("%s: metadata: %s", call->func, rd_kafka_err2str(e));
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
+int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char **err) {
+  const struct rd_kafka_metadata *md;
+  int rc = catalog_metadata(call, topic, &md, err);
+  if (rc) return rc;
+  rd_kafka_resp_err_t e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (!e && md->topics[0].partition_cnt == 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic, call->opts->brokers);
+  else if (e)
+    *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
+  else
+    *n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
@@ -186,7 +172,7 @@ static const struct rd_kafka_metadata_topic **sorted_topics(catalog_call *call,
 ** group's offsets without being told which partitions to look at). */
 static int all_partitions(catalog_call *call, rd_kafka_topic_partition_list_t **out, char **err) {
   const struct rd_kafka_metadata *md;
-  int rc = cluster_metadata(call, NULL, &md, err);
+  int rc = catalog_metadata(call, NULL, &md, err);
   if (rc) return rc;
   *out = rd_kafka_topic_partition_list_new(16);
   for (int i = 0; i < md->topic_cnt; i++)
@@ -198,8 +184,8 @@ static int all_partitions(catalog_call *call, rd_kafka_topic_partition_list_t **
 
 /* The group's committed offsets (ListConsumerGroupOffsets): of every
 ** partition it committed, or of those in `only`. */
-static int committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
-                             rd_kafka_topic_partition_list_t **out, char **err) {
+int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
+                              rd_kafka_topic_partition_list_t **out, char **err) {
   char errstr[256];
   rd_kafka_t *rk = call->client->rk;
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
@@ -236,7 +222,7 @@ static int committed_offsets(catalog_call *call, const rd_kafka_topic_partition_
 
 static int topics_fill(catalog_call *call, char **err) {
   const struct rd_kafka_metadata *md;
-  int rc = cluster_metadata(call, NULL, &md, err);
+  int rc = catalog_metadata(call, NULL, &md, err);
   if (rc) return rc;
   int n;
   const struct rd_kafka_metadata_topic **topics = sorted_topics(call, md, &n);
@@ -245,12 +231,12 @@ static int topics_fill(catalog_call *call, char **err) {
     int replication = -1;
     for (int p = 0; p < t->partition_cnt; p++)
       if (t->partitions[p].replica_cnt > replication) replication = t->partitions[p].replica_cnt;
-    put_text(call->rows, t->topic);
-    put_int(call->rows, t->partition_cnt);
-    put_known(call->rows, replication);
+    catalog_put_text(call->rows, t->topic);
+    catalog_put_int(call->rows, t->partition_cnt);
+    catalog_put_known(call->rows, replication);
     /* librdkafka 2.0 does not pass on the broker's is_internal flag: Kafka
     ** names its internal topics with a leading "__". */
-    put_int(call->rows, !strncmp(t->topic, "__", 2));
+    catalog_put_int(call->rows, !strncmp(t->topic, "__", 2));
   }
   if (!topics) call->rows->nomem = 1;
   sqlite3_free(topics);
@@ -277,14 +263,14 @@ static int partition_rows(catalog_call *call, const struct rd_kafka_metadata_top
   if (!rc) rc = client_list_offsets(call->client, call->opts, list, -2, low, err);
   if (!rc) rc = client_list_offsets(call->client, call->opts, list, -1, high, err);
   for (int i = 0; !rc && i < n; i++) {
-    put_text(call->rows, t->topic);
-    put_int(call->rows, parts[i]->id);
-    put_known(call->rows, parts[i]->leader);
-    put_ids(call->rows, parts[i]->replicas, parts[i]->replica_cnt);
-    put_ids(call->rows, parts[i]->isrs, parts[i]->isr_cnt);
-    put_known(call->rows, low[i]);
-    put_known(call->rows, high[i]);
-    put_known(call->rows, low[i] >= 0 && high[i] >= 0 ? high[i] - low[i] : -1);
+    catalog_put_text(call->rows, t->topic);
+    catalog_put_int(call->rows, parts[i]->id);
+    catalog_put_known(call->rows, parts[i]->leader);
+    catalog_put_ids(call->rows, parts[i]->replicas, parts[i]->replica_cnt);
+    catalog_put_ids(call->rows, parts[i]->isrs, parts[i]->isr_cnt);
+    catalog_put_known(call->rows, low[i]);
+    catalog_put_known(call->rows, high[i]);
+    catalog_put_known(call->rows, low[i] >= 0 && high[i] >= 0 ? high[i] - low[i] : -1);
   }
   rd_kafka_topic_partition_list_destroy(list);
   sqlite3_free(parts);
@@ -293,12 +279,27 @@ static int partition_rows(catalog_call *call, const struct rd_kafka_metadata_top
   return rc;
 }
 
+/* Every partition of every existing topic, in name order. */
+static int all_partition_rows(catalog_call *call, char **err) {
+  const struct rd_kafka_metadata *md;
+  int rc = catalog_metadata(call, NULL, &md, err);
+  if (rc) return rc;
+  int n;
+  const struct rd_kafka_metadata_topic **topics = sorted_topics(call, md, &n);
+  if (!topics) rc = SQLITE_NOMEM;
+  for (int i = 0; !rc && i < n; i++) rc = partition_rows(call, topics[i], err);
+  sqlite3_free(topics);
+  rd_kafka_metadata_destroy(md);
+  return rc;
+}
+
 static int partitions_fill(catalog_call *call, char **err) {
   const struct rd_kafka_metadata *md = NULL;
   const char *topic = call->arg;
+  if (!topic) return all_partition_rows(call, err);
   /* Asked for a topic by name, the mock cluster would create it. */
   if (!brokers_are_mock(call->opts->brokers) || client_mock_has_topic(call->opts->brokers, topic)) {
-    int rc = cluster_metadata(call, topic, &md, err);
+    int rc = catalog_metadata(call, topic, &md, err);
     if (rc) return rc;
   }
   rd_kafka_resp_err_t e = md && md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
@@ -339,10 +340,10 @@ static int groups_fill(catalog_call *call, char **err) {
     struct rd_kafka_group_info *groups = list->groups;
     qsort(groups, (size_t)list->group_cnt, sizeof *groups, by_group_name);
     for (int i = 0; i < list->group_cnt; i++) {
-      put_text(call->rows, groups[i].group);
-      put_text(call->rows, groups[i].state ? groups[i].state : "");
-      put_text(call->rows, groups[i].protocol_type ? groups[i].protocol_type : "");
-      put_int(call->rows, groups[i].member_cnt);
+      catalog_put_text(call->rows, groups[i].group);
+      catalog_put_text(call->rows, groups[i].state ? groups[i].state : "");
+      catalog_put_text(call->rows, groups[i].protocol_type ? groups[i].protocol_type : "");
+      catalog_put_int(call->rows, groups[i].member_cnt);
     }
   }
   if (list) rd_kafka_group_list_destroy(list);
@@ -352,7 +353,7 @@ static int groups_fill(catalog_call *call, char **err) {
 static int group_offsets_fill(catalog_call *call, char **err) {
   rd_kafka_topic_partition_list_t *only = NULL, *committed = NULL;
   int rc = brokers_are_mock(call->opts->brokers) ? all_partitions(call, &only, err) : SQLITE_OK;
-  if (!rc) rc = committed_offsets(call, only, &committed, err);
+  if (!rc) rc = catalog_committed_offsets(call, only, &committed, err);
   if (only) rd_kafka_topic_partition_list_destroy(only);
   if (rc) return rc;
   /* Only the partitions the group committed an offset for. */
@@ -366,12 +367,12 @@ static int group_offsets_fill(catalog_call *call, char **err) {
   int64_t *high = sqlite3_malloc64(sizeof *high * (list->cnt + 1));
   rc = high ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
   for (int i = 0; !rc && i < list->cnt; i++) {
-    put_text(call->rows, call->arg);
-    put_text(call->rows, list->elems[i].topic);
-    put_int(call->rows, list->elems[i].partition);
-    put_int(call->rows, list->elems[i].offset);
-    put_known(call->rows, high[i]);
-    put_known(call->rows, high[i] >= 0 ? high[i] - list->elems[i].offset : -1);
+    catalog_put_text(call->rows, call->arg);
+    catalog_put_text(call->rows, list->elems[i].topic);
+    catalog_put_int(call->rows, list->elems[i].partition);
+    catalog_put_int(call->rows, list->elems[i].offset);
+    catalog_put_known(call->rows, high[i]);
+    catalog_put_known(call->rows, high[i] >= 0 ? high[i] - list->elems[i].offset : -1);
   }
   sqlite3_free(high);
   rd_kafka_topic_partition_list_destroy(list);
@@ -380,24 +381,32 @@ static int group_offsets_fill(catalog_call *call, char **err) {
 
 static const catalog_table catalog_tables[] = {
     {"kafka_topics", "topic TEXT, partitions INTEGER, replication INTEGER, internal INTEGER", 4,
-     NULL, topics_fill},
+     NULL, topics_fill, CATALOG_ARG_TEXT},
     {"kafka_partitions",
      "topic TEXT, \"partition\" INTEGER, leader INTEGER, replicas TEXT, isr TEXT, low INTEGER, "
-     "high INTEGER, messages INTEGER", 8, "topic", partitions_fill},
+     "high INTEGER, messages INTEGER", 8, "topic", partitions_fill, CATALOG_ARG_OPTIONAL},
     {"kafka_groups", "\"group\" TEXT, state TEXT, protocol_type TEXT, members INTEGER", 4, NULL,
-     groups_fill},
+     groups_fill, CATALOG_ARG_TEXT},
     {"kafka_group_offsets",
      "\"group\" TEXT, topic TEXT, \"partition\" INTEGER, committed INTEGER, high INTEGER, lag INTEGER",
-     6, "group", group_offsets_fill},
+     6, "group", group_offsets_fill, CATALOG_ARG_TEXT},
 };
 
 /* ------------------------------------------------------------- module -- */
 
 static int n_args(const catalog_table *t) { return t->arg ? 3 : 2; }
 
+/* The arguments a call must give: brokers, and the one after it unless
+** it is optional. */
+static int n_required(const catalog_table *t) {
+  return t->arg && t->arg_kind != CATALOG_ARG_OPTIONAL ? 2 : 1;
+}
+
 /* The call's signature, for errors. */
 static char *signature(const catalog_table *t) {
-  return sqlite3_mprintf("%s(brokers%s%s [, options])", t->name, t->arg ? ", " : "", t->arg ? t->arg : "");
+  int optional = t->arg_kind == CATALOG_ARG_OPTIONAL;
+  return sqlite3_mprintf("%s(brokers%s%s [, options]%s)", t->name, !t->arg ? "" : optional ? " [, " : ", ",
+                         t->arg ? t->arg : "", optional ? "]" : "");
 }
 
 static int catalog_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -452,7 +461,7 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     seen[a] = any_arg = 1;
     if (info->aConstraint[i].usable && usable[a] < 0) usable[a] = i;
   }
-  for (int a = 0; a < n_args(t) - 1; a++) {
+  for (int a = 0; a < n_required(t); a++) {
     if (seen[a]) continue;
     if (!any_arg && terms) return SQLITE_CONSTRAINT;
     char *sig = signature(t);
@@ -460,7 +469,7 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     sqlite3_free(sig);
     return SQLITE_ERROR;
   }
-  for (int a = 0; a < n_args(t) - 1; a++)
+  for (int a = 0; a < n_required(t); a++)
     if (usable[a] < 0) return SQLITE_CONSTRAINT;
   /* idxStr names the arguments given, for EXPLAIN QUERY PLAN. */
   sqlite3_str *given = sqlite3_str_new(NULL);
@@ -528,6 +537,20 @@ static const char *text_arg(catalog_cursor *c, int a, const char *name, int requ
   return s;
 }
 
+/* The argument after brokers as text (NULL when optional and absent), or
+** NULL after setting *err. */
+static const char *table_arg(catalog_cursor *c, const catalog_table *t, char **err) {
+  if (t->arg_kind == CATALOG_ARG_TEXT) return text_arg(c, 1, t->arg, 1, err);
+  if (t->arg_kind == CATALOG_ARG_OPTIONAL) {
+    const char *s = text_arg(c, 1, t->arg, 0, err);
+    if (s && !*s) *err = sqlite3_mprintf("%s: %s must be a non-empty text or NULL", t->name, t->arg);
+    return s;
+  }
+  if (c->args[1] && sqlite3_value_type(c->args[1]) == SQLITE_INTEGER) return (const char *)sqlite3_value_text(c->args[1]);
+  *err = sqlite3_mprintf("%s: %s must be an integer", t->name, t->arg);
+  return NULL;
+}
+
 static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, int argc,
                           sqlite3_value **argv) {
   (void)idx_str;
@@ -542,7 +565,7 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   char *err = NULL;
   int last = n_args(t) - 1;
   const char *brokers = text_arg(c, 0, "brokers", 1, &err);
-  const char *arg = !err && t->arg ? text_arg(c, 1, t->arg, 1, &err) : NULL;
+  const char *arg = !err && t->arg ? table_arg(c, t, &err) : NULL;
   const char *options = !err ? text_arg(c, last, "options", 0, &err) : NULL;
   kafka_options opts;
   options_init(&opts);
@@ -616,9 +639,13 @@ static sqlite3_module catalog_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
 };
 
-int catalog_register(sqlite3 *db) {
+int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
   int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < sizeof catalog_tables / sizeof *catalog_tables; i++)
-    rc = sqlite3_create_module(db, catalog_tables[i].name, &catalog_module, (void *)&catalog_tables[i]);
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = sqlite3_create_module(db, tables[i].name, &catalog_module, (void *)&tables[i]);
   return rc;
+}
+
+int catalog_register(sqlite3 *db) {
+  return catalog_register_tables(db, catalog_tables, sizeof catalog_tables / sizeof *catalog_tables);
 }

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "catalog.h"
 #include "client.h"
+#include "ops.h"
 #include "plan.h"
 #include "produce.h"
 #include "scan.h"
@@ -142,6 +143,7 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
                                  NULL, kafka_version_func, NULL, NULL);
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
+  if (!rc) rc = ops_register(db);
   (void)err;
   return rc;
 }

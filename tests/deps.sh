@@ -18,7 +18,7 @@ REQS=$ROOT/tests/requirements.txt
 
 BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
   libcjson-dev)
-TEST_PKGS=(kcat openjdk-17-jre-headless maven python3 python3-venv valgrind
+TEST_PKGS=(kcat openjdk-17-jre-headless maven python3 python3-venv valgrind openssl
   clang libclang-rt-14-dev
   chromium)  # headless, for tests/test_datasette.py only
 

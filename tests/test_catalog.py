@@ -72,6 +72,15 @@ def test_partitions_match_kcat():
         assert low == kcat_offset(name, part, -2) and high == kcat_offset(name, part, -1)
         assert messages == high - low
     assert [(r[5], r[6], r[7]) for r in rows] == [(2, 5, 3), (0, 0, 0), (0, 2, 2)]
+    # Without a topic: every partition of every topic, in name order.
+    every = conn.execute("SELECT * FROM kafka_partitions(?)", (B,)).fetchall()
+    assert [r for r in every if r[0] == name] == rows
+    listed = json.loads(kit.kcat("-L", "-J"))["topics"]
+    assert sorted((r[0], r[1]) for r in every) == sorted(
+        (t["topic"], p["partition"]) for t in listed for p in t["partitions"])
+    assert [r[0] for r in every] == sorted(r[0] for r in every)
+    assert conn.execute("SELECT count(*) FROM kafka_partitions(?, NULL, 'timeout_ms=5000')",
+                        (B,)).fetchone() == (len(every),)
     kit.delete_topic(name)
 
 
@@ -144,17 +153,19 @@ def test_missing_and_bad_arguments_are_clear_errors():
     conn = kit.connect()
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics").fetchall(),
                      "kafka_topics: argument brokers is required: kafka_topics(brokers [, options])")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock')").fetchall(),
-                     "kafka_partitions: argument topic is required: "
-                     "kafka_partitions(brokers, topic [, options])")
+    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions").fetchall(),
+                     "kafka_partitions: argument brokers is required: "
+                     "kafka_partitions(brokers [, topic [, options]])")
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_group_offsets('mock')").fetchall(),
                      "kafka_group_offsets: argument group is required")
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(NULL)").fetchall(),
                      "kafka_topics: brokers must be a non-empty text")
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('')").fetchall(),
                      "kafka_topics: brokers must be a non-empty text")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock', NULL)").fetchall(),
-                     "kafka_partitions: topic must be a non-empty text")
+    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock', '')").fetchall(),
+                     "kafka_partitions: topic must be a non-empty text or NULL")
+    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock', 7)").fetchall(),
+                     "kafka_partitions: topic must be a text or NULL")
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_groups('mock', 7)").fetchall(),
                      "kafka_groups: options must be a text or NULL")
     kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('mock', 'group=x')").fetchall(),
@@ -264,6 +275,10 @@ def test_mock_cluster_catalog_and_its_gaps():
     rows = conn.execute("SELECT partition, low, high, messages FROM kafka_partitions('mock:2', ?)",
                         (name,)).fetchall()
     assert rows == [(0, 0, 2, 2), (1, 0, 1, 1)]
+    # Without a topic: the topics the extension created (the mock would
+    # list the ones metadata requests made it create too).
+    assert conn.execute("SELECT topic, partition, low, high, messages FROM kafka_partitions('mock:2')"
+                        ).fetchall() == [(name,) + r for r in rows]
     assert conn.execute("SELECT count(*) FROM m").fetchone() == (3,)
     assert conn.execute("SELECT topic, partition, committed, high, lag FROM kafka_group_offsets('mock:2', 'gm')"
                         ).fetchall() == [(name, 0, 2, 2, 0), (name, 1, 1, 1, 0)]

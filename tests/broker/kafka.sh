@@ -17,16 +17,25 @@
 #   KAFKA_VERSION  default 3.9.2 (4.x works too, e.g. 4.1.1)
 #   KAFKA_PORT     default 29092
 #   KAFKA_NODES    1 (default) or 3: a 3-node cluster, each node broker+controller
-#   KAFKA_SASL     1 adds a SASL_PLAINTEXT listener (PLAIN, alice/alice-secret)
+#   KAFKA_SASL     1 adds a SASL_PLAINTEXT listener (PLAIN users alice/alice-secret,
+#                  bob/bob-secret, admin/admin-secret)
+#   KAFKA_TLS      1 adds an SSL listener that requires client certificates;
+#                  a CA and PEM certificates are made by openssl at up into
+#                  STATE/tls/: ca.pem, client.pem + client.key (signed by
+#                  the CA), other-ca.pem (a CA the broker does not know)
+#   KAFKA_AUTHORIZER  1 turns on Kafka's StandardAuthorizer (ACLs) with
+#                  super users User:ANONYMOUS (the PLAINTEXT listener the
+#                  harness uses), User:admin and the TLS client certificate
+#                  (User:CN=sqlite-kafka-client); everyone else needs ACLs
 #   KAFKA_CACHE    default ${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-kafka
 #   JAVA           default /usr/bin/java (Java 17)
 #
 # Ports of node I (1..N): PLAINTEXT PORT+I-1, SASL_PLAINTEXT PORT+50+I-1,
-# CONTROLLER PORT+100+I-1. State (config, data, pid, log) lives in
+# SSL PORT+60+I-1, CONTROLLER PORT+100+I-1. State (config, data, pid, log) lives in
 # build/kafka-$KAFKA_PORT/nodeI/ in the repo.
 #
-# Console tools through run-class (the aliases console-producer and
-# console-consumer pick the right class for the version):
+# Console tools through run-class (the aliases console-producer,
+# console-consumer and acl-command pick the right class for the version):
 #   3.9.x producer: kafka.tools.ConsoleProducer
 #   4.x   producer: org.apache.kafka.tools.ConsoleProducer
 #   both  consumer: org.apache.kafka.tools.consumer.ConsoleConsumer
@@ -42,6 +51,8 @@ VERSION=${KAFKA_VERSION:-3.9.2}
 PORT=${KAFKA_PORT:-29092}
 NODES=${KAFKA_NODES:-1}
 SASL=${KAFKA_SASL:-0}
+TLS=${KAFKA_TLS:-0}
+AUTHORIZER=${KAFKA_AUTHORIZER:-0}
 CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-kafka}
 JAVA=${JAVA:-/usr/bin/java}
 STATE=$ROOT/build/kafka-$PORT
@@ -56,6 +67,7 @@ libs() { echo "$CACHE/kafka-$VERSION/libs"; }
 node_dir() { echo "$STATE/node$1"; }
 node_port() { echo $((PORT + $1 - 1)); }
 sasl_port() { echo $((PORT + 50 + $1 - 1)); }
+tls_port() { echo $((PORT + 60 + $1 - 1)); }
 ctrl_port() { echo $((PORT + 100 + $1 - 1)); }
 major() { echo "${VERSION%%.*}"; }
 
@@ -208,7 +220,62 @@ sasl_config() {
   [ "$SASL" = 1 ] || return 0
   cat <<EOF
 sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-secret" user_alice="alice-secret";
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-secret" user_alice="alice-secret" user_bob="bob-secret" user_admin="admin-secret";
+EOF
+}
+
+# ---------------------------------------------------------------- TLS ----
+
+tls_dir() { echo "$STATE/tls"; }
+
+# One certificate signed by the test CA: $1 name, $2 subject, $3 extensions.
+sign_cert() {
+  local d
+  d=$(tls_dir)
+  openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" -out "$d/$1.csr" -subj "$2" 2>/dev/null
+  openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 30 -out "$d/$1.pem" -extfile <(printf '%s\n' "$3") 2>/dev/null
+  rm -f "$d/$1.csr"
+}
+
+# A CA, the broker's certificate (for 127.0.0.1 and localhost, as clients
+# check the host name), a client certificate, and a second CA that signed
+# nothing the broker trusts. Made once per state dir.
+make_certs() {
+  local d
+  d=$(tls_dir)
+  [ -s "$d/broker-keystore.pem" ] && return 0
+  command -v openssl >/dev/null || die "openssl not found (run tests/deps.sh)"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 30 \
+    -subj "/CN=sqlite-kafka test CA" 2>/dev/null
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/other-ca.key" -out "$d/other-ca.pem" \
+    -days 30 -subj "/CN=sqlite-kafka other CA" 2>/dev/null
+  sign_cert broker "/CN=localhost" "subjectAltName=IP:127.0.0.1,DNS:localhost"
+  sign_cert client "/CN=sqlite-kafka-client" "extendedKeyUsage=clientAuth"
+  # Kafka's PEM keystore: the (unencrypted PKCS#8) key, then the chain.
+  cat "$d/broker.key" "$d/broker.pem" "$d/ca.pem" | put_file "$d/broker-keystore.pem"
+}
+
+tls_config() {
+  [ "$TLS" = 1 ] || return 0
+  local d
+  d=$(tls_dir)
+  cat <<EOF
+ssl.keystore.type=PEM
+ssl.keystore.location=$d/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$d/ca.pem
+ssl.client.auth=required
+EOF
+}
+
+authorizer_config() {
+  [ "$AUTHORIZER" = 1 ] || return 0
+  cat <<EOF
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin;User:CN=sqlite-kafka-client
+allow.everyone.if.no.acl.found=false
 EOF
 }
 
@@ -223,6 +290,10 @@ write_server_config() {
     listeners+=",SASL_PLAINTEXT://127.0.0.1:$(sasl_port "$i")"
     adv+=",SASL_PLAINTEXT://127.0.0.1:$(sasl_port "$i")"
   fi
+  if [ "$TLS" = 1 ]; then
+    listeners+=",SSL://127.0.0.1:$(tls_port "$i")"
+    adv+=",SSL://127.0.0.1:$(tls_port "$i")"
+  fi
   local isr=$((NODES > 1 ? 2 : 1))
   put_file "$dir/server.properties" <<EOF
 process.roles=broker,controller
@@ -230,7 +301,7 @@ node.id=$i
 controller.quorum.voters=$(voters)
 listeners=$listeners
 advertised.listeners=$adv
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -249,6 +320,8 @@ num.network.threads=2
 num.io.threads=4
 log.flush.interval.messages=9223372036854775807
 $(sasl_config)
+$(tls_config)
+$(authorizer_config)
 EOF
 }
 
@@ -412,6 +485,7 @@ start_nodes() {
     # up-node restarts a node as the cluster was started (KAFKA_SASL of
     # this call may differ), so it keeps an existing config.
     if [ "$REUSE_CONFIG" = 0 ] || [ ! -f "$(node_dir "$i")/server.properties" ]; then
+      [ "$TLS" = 0 ] || make_certs
       write_server_config "$i"
     fi
     format_node "$i"
@@ -436,7 +510,7 @@ cmd_up() {
   prepare_layout
   # shellcheck disable=SC2046  # node numbers are plain words
   start_nodes $(all_nodes)
-  say "up: 127.0.0.1:$PORT (nodes=$NODES sasl=$SASL) in $((SECONDS - t0)) s"
+  say "up: 127.0.0.1:$PORT (nodes=$NODES sasl=$SASL tls=$TLS authorizer=$AUTHORIZER) in $((SECONDS - t0)) s"
 }
 
 cmd_down() {
@@ -490,13 +564,17 @@ cmd_down_node() {
   say "node $1 down"
 }
 
-# Console tool aliases: the producer moved packages in Kafka 4.0.
+# Tool aliases: the console producer and AclCommand moved packages in
+# Kafka 4.0.
 tool_class() {
   case $1 in
     console-producer)
       if [ "$(major)" -lt 4 ]; then echo kafka.tools.ConsoleProducer
       else echo org.apache.kafka.tools.ConsoleProducer; fi ;;
     console-consumer) echo org.apache.kafka.tools.consumer.ConsoleConsumer ;;
+    acl-command)
+      if [ "$(major)" -lt 4 ]; then echo kafka.admin.AclCommand
+      else echo org.apache.kafka.tools.AclCommand; fi ;;
     *) echo "$1" ;;
   esac
 }
