@@ -2,7 +2,8 @@
 exact results on the REAL broker (their speed is measured by `make bench`,
 never asserted here): a scan whose batches fill most of the consumer
 queue's byte limit (10 KB values: 1,024 of them are 10 of its 16 MB), and
-statements back to back on the table's two idle consumers."""
+statements back to back on the table's idle consumers (one for scans, one
+for positioned reads)."""
 
 import hashlib
 
@@ -35,11 +36,10 @@ def test_10kb_values_scan_returns_every_message_intact():
     kit.delete_topic(topic)
 
 
-def test_back_to_back_statements_on_idle_and_spare_consumers():
-    """Statements right after a full scan take the table's other consumer
-    (the first one's last fetch still waits on the broker); results stay
-    exact whichever consumer serves them, also with three cursors open at
-    once (more than the two kept)."""
+def test_back_to_back_statements_on_scan_and_point_consumers():
+    """Full scans and positioned reads alternate between the table's two
+    kept consumers; results stay exact whichever consumer serves them, also
+    with three cursors open at once (more than the two kept)."""
     kit.need_broker()
     topic = kit.create_topic(kit.topic("b2b"), partitions=3)
     kit.kcat("-P", "-t", topic, "-K", "\t", input="".join(f"k{i}\tv{i}\n" for i in range(3000)))
