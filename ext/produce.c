@@ -27,6 +27,7 @@
 #include "client.h"
 #include "format.h"
 #include "produce.h"
+#include "txn.h"
 
 #include <string.h>
 #include <time.h>
@@ -86,16 +87,42 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ------------------------------------------------------------ transactions */
 
-typedef rd_kafka_error_t *(*txn_call)(rd_kafka_t *rk, int timeout_ms);
+typedef rd_kafka_error_t *(*txn_call)(rd_kafka_t *rk, void *arg, int timeout_ms);
+
+static rd_kafka_error_t *init_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_init_transactions(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *commit_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_commit_transaction(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *abort_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_abort_transaction(rk, timeout_ms);
+}
+
+/* A group's offsets for send_offsets_to_transaction. */
+typedef struct group_offsets {
+  const rd_kafka_topic_partition_list_t *list;
+  rd_kafka_consumer_group_metadata_t *group;
+} group_offsets;
+
+static rd_kafka_error_t *send_offsets_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  group_offsets *offsets = arg;
+  return rd_kafka_send_offsets_to_transaction(rk, offsets->list, offsets->group, timeout_ms);
+}
 
 /* Calls a transactional API until it succeeds, fails for good or
 ** timeout_ms has passed: librdkafka says a retriable error may be retried
 ** with the same call. A fatal error marks the producer broken. */
-static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, int timeout_ms) {
+static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, void *arg, int timeout_ms) {
   long long deadline = now_ms() + timeout_ms;
   for (;;) {
     long long left = deadline - now_ms();
-    rd_kafka_error_t *error = call(p->client.rk, left > 0 ? (int)left : 0);
+    rd_kafka_error_t *error = call(p->client.rk, arg, left > 0 ? (int)left : 0);
     if (error && rd_kafka_error_is_fatal(error)) p->broken = 1;
     if (!error || !rd_kafka_error_is_retriable(error) || deadline - now_ms() <= 0) return error;
     rd_kafka_error_destroy(error);
@@ -135,7 +162,7 @@ static void abort_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return;
   txn_end_clear(p);
-  rd_kafka_error_t *error = txn_retry(p, rd_kafka_abort_transaction, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, abort_call, NULL, vtab->opts.timeout_ms);
   if (error) {
     p->broken = 1;
     rd_kafka_error_destroy(error);
@@ -175,7 +202,7 @@ static void await_visible(kafka_vtab *vtab) {
 static int commit_transaction(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return SQLITE_OK;
-  rd_kafka_error_t *error = txn_retry(p, rd_kafka_commit_transaction, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, commit_call, NULL, vtab->opts.timeout_ms);
   if (!error) {
     p->in_transaction = 0;
     await_visible(vtab);
@@ -255,7 +282,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     txn_end_clear(p);
   }
   rd_kafka_error_t *error = !rc && p->transactional
-                                ? txn_retry(p, rd_kafka_init_transactions, vtab->opts.timeout_ms)
+                                ? txn_retry(p, init_call, NULL, vtab->opts.timeout_ms)
                                 : NULL;
   if (error) {
     *err = txn_error_text(vtab, "init_transactions", error);
@@ -531,8 +558,23 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
 /* ------------------------------------------------------ transaction methods */
 
 int produce_begin(sqlite3_vtab *base) {
-  (void)base;
+  txn_sink_begin(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
   return SQLITE_OK;
+}
+
+int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+                         char **err) {
+  int rc = producer_ready(vtab, err);
+  if (!rc) rc = begin_transaction(vtab, err);
+  if (rc) return rc;
+  group_offsets offsets = {list, rd_kafka_consumer_group_metadata_new(group)};
+  rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, vtab->opts.timeout_ms);
+  rd_kafka_consumer_group_metadata_destroy(offsets.group);
+  if (!error) return SQLITE_OK;
+  char *what = sqlite3_mprintf("send_offsets_to_transaction of group '%s'", group);
+  *err = txn_error_text(vtab, what ? what : "send_offsets_to_transaction", error);
+  sqlite3_free(what);
+  return SQLITE_ERROR;
 }
 
 /* Awaits every delivery report; messages still undelivered after the
@@ -564,27 +606,31 @@ static void transaction_end(kafka_vtab *vtab) {
   if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab);
 }
 
+/* Awaits the deliveries; a transactional table then adds the offsets of
+** the groups its transaction read (txn.c) and commits. */
 int produce_sync(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
-  if (!p) return SQLITE_OK;
-  char *err = p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
-  if (!err && p->produced) {
+  char *err = p && p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
+  if (!err && p && p->produced) {
     await_deliveries(vtab);
     err = delivery_error(vtab, 1);
   }
-  int rc = err ? SQLITE_ERROR : commit_transaction(vtab, &err);
+  int rc = err ? SQLITE_ERROR : SQLITE_OK;
+  if (!rc && vtab->opts.transactional_id) rc = txn_sink_sync(vtab->txn, vtab, &err);
+  if (!rc && vtab->producer) rc = commit_transaction(vtab, &err);
   if (rc) {
     vtab_error(base, "%s", err ? err : "kafka: out of memory");
     sqlite3_free(err);
     return rc; /* SQLite rolls back: xRollback aborts and ends it */
   }
-  transaction_end(vtab);
+  if (vtab->producer) transaction_end(vtab);
   return SQLITE_OK;
 }
 
+/* After the database file committed: the groups the statement read move. */
 int produce_commit(sqlite3_vtab *base) {
-  (void)base;
+  txn_sink_commit(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
   return SQLITE_OK;
 }
 
@@ -593,6 +639,7 @@ int produce_commit(sqlite3_vtab *base) {
 int produce_rollback(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
+  txn_sink_rollback(vtab->txn, vtab);
   if (!p) return SQLITE_OK;
   if (p->in_transaction) abort_transaction(vtab);
   else if (p->produced) await_deliveries(vtab);
@@ -631,6 +678,7 @@ int produce_release(sqlite3_vtab *base, int i) {
 int produce_rollback_to(sqlite3_vtab *base, int i) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
+  txn_statement_rollback(vtab->txn);
   if (!p) return SQLITE_OK;
   long long since = p->produced - (i < p->n_marks ? p->marks[i] : 0);
   if (i < p->n_marks) p->n_marks = i + 1;
