@@ -1,6 +1,7 @@
 /*
 ** Consumer-group mode: a scan of a table with `group` starts at the group's
-** committed offsets (or at `start` where it has none) and the
+** committed offsets (or at `start` where it has none, or where the committed
+** offset lies outside the partition, as Kafka's consumer does) and the
 ** group's position moves only when the statement that read it succeeded:
 **
 **   - the cursor's last scan delivered every row it read: it reached its
@@ -65,6 +66,23 @@ static int refuse_in_transaction(const kafka_options *opts, char **err) {
   return SQLITE_ERROR;
 }
 
+/* Where a partition starts when the group has no usable committed offset:
+** the watermark `start` names. A committed offset outside [low, high] (the
+** topic was recreated or truncated) is reset the same way, as Kafka's
+** consumer does with auto.offset.reset, and said in sqlite3_log. */
+static int64_t start_of(const kafka_options *opts, int32_t partition, int64_t committed, int64_t low,
+                        int64_t high) {
+  int64_t from = opts->start_latest ? high : low;
+  if (committed < 0) return from;
+  if (committed >= low && committed <= high) return committed;
+  sqlite3_log(SQLITE_WARNING,
+              "kafka: group '%s' topic '%s' partition %d: the committed offset %lld is outside the "
+              "partition (offsets %lld to %lld): reset to %s, offset %lld, per start",
+              opts->group, opts->topic, (int)partition, (long long)committed, (long long)low,
+              (long long)high, opts->start_latest ? "latest" : "earliest", (long long)from);
+  return from;
+}
+
 static rd_kafka_resp_err_t committed_attempt(kafka_client *consumer, void *ask, int timeout_ms) {
   return rd_kafka_committed(consumer->rk, ask, timeout_ms);
 }
@@ -95,8 +113,8 @@ int group_starts(kafka_client *consumer, const kafka_options *opts, group_state 
   for (int i = 0; !rc && i < n; i++) {
     rd_kafka_topic_partition_t *asked = rd_kafka_topic_partition_list_find(ask, opts->topic, parts[i].partition);
     if (!asked) continue;
-    int64_t from = asked->offset >= 0 ? asked->offset : opts->start_latest ? high[i] : low[i];
-    rd_kafka_topic_partition_list_add(gs->starts, opts->topic, parts[i].partition)->offset = from;
+    rd_kafka_topic_partition_list_add(gs->starts, opts->topic, parts[i].partition)->offset =
+        start_of(opts, parts[i].partition, asked->offset, low[i], high[i]);
   }
   for (int i = 0; !rc && i < n; i++) {
     int64_t from = rd_kafka_topic_partition_list_find(gs->starts, opts->topic, parts[i].partition)->offset;

@@ -259,6 +259,39 @@ def test_interoperates_with_a_kafka_python_group_consumer():
     kit.delete_topic(topic)
 
 
+def commit_offset(topic, group, offset):
+    """Commits offset for partition 0 of topic as group, from kafka-python."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+    consumer = KafkaConsumer(bootstrap_servers=B, group_id=group, enable_auto_commit=False)
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(offset, "", -1)})
+    consumer.close()
+
+
+def test_a_committed_offset_beyond_the_end_is_reset_per_start():
+    """Issue 11 item 8: a group whose committed offset lies beyond the
+    partition's end (a re-created topic) was stuck for ever: it is reset
+    per `start`, as Kafka's consumer does (and said in sqlite3_log)."""
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-beyond"))
+    produce(topic, 0, ["a", "b", "c"])
+    earliest, latest = kit.topic("grp-beyond-e"), kit.topic("grp-beyond-l")
+    for group in (earliest, latest):
+        commit_offset(topic, group, 100)
+    group_table(conn, "e", topic, earliest)
+    group_table(conn, "l", topic, latest, ", start='latest'")
+    assert [r[0] for r in conn.execute("SELECT value FROM e")] == ["a", "b", "c"]
+    assert committed(conn, earliest) == [(topic, 0, 3)]
+    assert conn.execute("SELECT count(*) FROM l").fetchone() == (0,)
+    assert committed(conn, latest) == [(topic, 0, 3)]
+    produce(topic, 0, ["d"])
+    assert [r[0] for r in conn.execute("SELECT value FROM l")] == ["d"]
+    assert [r[0] for r in conn.execute("SELECT value FROM e")] == ["d"]
+    conn.close()
+    kit.delete_topic(topic)
+
+
 def delete_group(group):
     from kafka.admin import KafkaAdminClient
     admin = KafkaAdminClient(bootstrap_servers=B)
