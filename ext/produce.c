@@ -35,7 +35,8 @@
 SQLITE_EXTENSION_INIT3
 
 #define POLL_EVERY 1000       /* rows between serving delivery reports */
-#define FLUSH_MARGIN_MS 2000  /* beyond message.timeout.ms, for the reports */
+#define FLUSH_MARGIN_MS 2000  /* for the reports of purged messages */
+#define FLUSH_SLICE_MS 100    /* a flush serves reports: the bound moves on */
 #define TXN_TIMEOUT_MS 60000  /* librdkafka's default transaction.timeout.ms */
 
 typedef struct kafka_producer {
@@ -60,6 +61,9 @@ typedef struct kafka_producer {
   sqlite3_stmt *stmt;         /* the statement run now inserting, ... */
   int stmt_run;               /* ... its run count ... */
   long long stmt_mark;        /* ... and `produced` when it began */
+  long long acked_mark;       /* `acked` when it began */
+  long long progress_at;      /* when the statement began or last saw a
+                              ** delivery: the start of its bound */
 } kafka_producer;
 
 static long long now_ms(void) {
@@ -68,12 +72,23 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What is left of the statement's one bound: timeout_ms from when it began
+** or last saw a message delivered, whichever is later. A statement that
+** keeps delivering is never cut short; one whose cluster went away ends
+** within one timeout_ms, the waits of every phase (producing, delivering,
+** committing or aborting, closing the producer) included. */
+static int time_left(const kafka_vtab *vtab) {
+  long long left = vtab->producer->progress_at + vtab->opts.timeout_ms - now_ms();
+  return left <= 0 ? 0 : left >= vtab->opts.timeout_ms ? vtab->opts.timeout_ms : (int)left;
+}
+
 /* Delivery reports are served on the thread that polls: no lock needed. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   kafka_producer *p = ((kafka_client *)opaque)->owner;
   if (!m->err) {
     p->acked++;
+    p->progress_at = now_ms();
     if (m->partition >= 0 && m->partition < p->n_txn_end && m->offset >= 0)
       p->txn_end[m->partition] = m->offset + 1;
     return;
@@ -162,7 +177,7 @@ static void abort_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return;
   txn_end_clear(p);
-  rd_kafka_error_t *error = txn_retry(p, abort_call, NULL, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, abort_call, NULL, time_left(vtab));
   if (error) {
     p->broken = 1;
     rd_kafka_error_destroy(error);
@@ -202,7 +217,7 @@ static void await_visible(kafka_vtab *vtab) {
 static int commit_transaction(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return SQLITE_OK;
-  rd_kafka_error_t *error = txn_retry(p, commit_call, NULL, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, commit_call, NULL, time_left(vtab));
   if (!error) {
     p->in_transaction = 0;
     await_visible(vtab);
@@ -263,6 +278,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   pthread_mutex_init(&p->client.lock, NULL);
   p->client.owner = p;
   p->transactional = vtab->opts.transactional_id != NULL;
+  p->progress_at = now_ms();
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
   if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
@@ -296,13 +312,14 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   return SQLITE_OK;
 }
 
-/* Flushes what is pending (bounded), then destroys the producer: its
-** threads are joined by rd_kafka_destroy (bounded, see client.c). */
-static void producer_destroy(kafka_vtab *vtab) {
+/* Flushes what is pending (within what is left of the statement's bound,
+** or timeout_ms at disconnect), then destroys the producer: its threads
+** are joined by rd_kafka_destroy (bounded, see client.c). */
+static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   kafka_producer *p = vtab->producer;
   if (!p) return;
   abort_transaction(vtab);
-  if (rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (rd_kafka_flush(p->client.rk, wait_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   producer_free(p);
   vtab->producer = NULL;
@@ -313,7 +330,7 @@ static int producer_ready(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (p && !p->produced && !p->in_transaction &&
       (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)))
-    producer_destroy(vtab);
+    producer_destroy(vtab, time_left(vtab));
   return vtab->producer ? SQLITE_OK : producer_create(vtab, err);
 }
 
@@ -459,7 +476,6 @@ static char *produce_error_text(kafka_vtab *vtab, const insert_row *row, rd_kafk
 ** full: back-pressure instead of unbounded memory. */
 static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
   kafka_producer *p = vtab->producer;
-  long long deadline = now_ms() + vtab->opts.timeout_ms;
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         p->client.rk, RD_KAFKA_V_RKT(p->topic), RD_KAFKA_V_PARTITION(row->partition),
@@ -474,7 +490,7 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
       *err = produce_error_text(vtab, row, e);
       return SQLITE_ERROR;
     }
-    if (now_ms() >= deadline) {
+    if (!time_left(vtab)) {
       *err = client_timeout_error(&p->client, &vtab->opts, "producing (the queue stayed full)");
       return SQLITE_ERROR;
     }
@@ -487,31 +503,47 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
 ** writes and its run count identify one. */
 static void statement_track(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = NULL;
-  while ((stmt = sqlite3_next_stmt(vtab->db, stmt)))
-    if (sqlite3_stmt_busy(stmt) && !sqlite3_stmt_readonly(stmt)) break;
+  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
   int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   if (stmt == p->stmt && run == p->stmt_run) return;
   p->stmt = stmt;
   p->stmt_run = run;
   p->stmt_mark = p->produced;
+  p->acked_mark = p->acked;
+  p->progress_at = now_ms();
 }
 
-/* What became of the rows the failed statement produced before failing. */
+/* At COMMIT or ROLLBACK: a statement of its own (not the end of an
+** autocommit INSERT, which keeps its bound) gets a bound of its own. */
+static void bound_restart_for_new_statement(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  if (!stmt || stmt != p->stmt || sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) != p->stmt_run)
+    p->progress_at = now_ms();
+}
+
+/* What became of the rows the failed statement handed to librdkafka
+** before failing: only what delivery reports said is known. Without
+** transactional_id, those delivered stay and the rest may have been
+** produced; with it, the whole Kafka transaction is aborted. */
 static char *statement_failed(kafka_vtab *vtab, char *err) {
   kafka_producer *p = vtab->producer;
   long long done = p ? p->produced - p->stmt_mark : 0;
   if (!done || !err) return err;
+  long long delivered = p->acked - p->acked_mark;
+  if (delivered > done) delivered = done;
   char *msg;
   if (p->transactional)
     msg = sqlite3_mprintf("%s (the %lld message%s this statement produced before cannot be taken back "
                           "alone: the Kafka transaction is aborted and the transaction rolled back)",
                           err, done, done == 1 ? "" : "s");
   else
-    msg = sqlite3_mprintf("%s (%lld earlier row%s of this statement %s already produced to topic '%s' "
-                          "and %s not taken back: give the table a transactional_id to make a "
-                          "statement all-or-nothing)", err, done, done == 1 ? "" : "s",
-                          done == 1 ? "was" : "were", vtab->opts.topic, done == 1 ? "is" : "are");
+    msg = sqlite3_mprintf("%s (of the %lld earlier row%s this statement handed to the producer, %lld "
+                          "%s delivered to topic '%s' and %s not taken back, and %lld may have been "
+                          "produced: no delivery report said so yet; give the table a transactional_id "
+                          "to make a statement all-or-nothing)", err, done, done == 1 ? "" : "s",
+                          delivered, delivered == 1 ? "was" : "were", vtab->opts.topic,
+                          delivered == 1 ? "is" : "are", done - delivered);
   sqlite3_free(err);
   return msg;
 }
@@ -568,7 +600,7 @@ int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_top
   if (!rc) rc = begin_transaction(vtab, err);
   if (rc) return rc;
   group_offsets offsets = {list, rd_kafka_consumer_group_metadata_new(group)};
-  rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, time_left(vtab));
   rd_kafka_consumer_group_metadata_destroy(offsets.group);
   if (!error) return SQLITE_OK;
   char *what = sqlite3_mprintf("send_offsets_to_transaction of group '%s'", group);
@@ -581,7 +613,8 @@ int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_top
 ** bound are purged, so that their reports count them as failed. */
 static void await_deliveries(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms + FLUSH_MARGIN_MS);
+  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0)
+    rd_kafka_flush(p->client.rk, time_left(vtab) < FLUSH_SLICE_MS ? time_left(vtab) : FLUSH_SLICE_MS);
   if (rd_kafka_outq_len(p->client.rk) > 0) {
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(p->client.rk, FLUSH_MARGIN_MS);
@@ -603,7 +636,7 @@ static void transaction_end(kafka_vtab *vtab) {
   p->stmt = NULL;
   sqlite3_free(p->aborted);
   p->aborted = NULL;
-  if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab);
+  if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab, time_left(vtab));
 }
 
 /* Awaits the deliveries; a transactional table then adds the offsets of
@@ -611,6 +644,7 @@ static void transaction_end(kafka_vtab *vtab) {
 int produce_sync(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
+  if (p) bound_restart_for_new_statement(vtab);
   char *err = p && p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
   if (!err && p && p->produced) {
     await_deliveries(vtab);
@@ -618,12 +652,18 @@ int produce_sync(sqlite3_vtab *base) {
   }
   int rc = err ? SQLITE_ERROR : SQLITE_OK;
   if (!rc && vtab->opts.transactional_id) rc = txn_sink_sync(vtab->txn, vtab, &err);
+  int committing = vtab->producer && vtab->producer->in_transaction;
   if (!rc && vtab->producer) rc = commit_transaction(vtab, &err);
   if (rc) {
-    vtab_error(base, "%s", err ? err : "kafka: out of memory");
+    char *committed = txn_sinks_committed(vtab->txn);
+    vtab_error(base, "%s%s%s%s", err ? err : "kafka: out of memory",
+               committed ? " (this COMMIT had already committed the Kafka transaction of " : "",
+               committed ? committed : "", committed ? ": those messages stay)" : "");
+    sqlite3_free(committed);
     sqlite3_free(err);
     return rc; /* SQLite rolls back: xRollback aborts and ends it */
   }
+  if (committing) txn_sink_committed(vtab->txn, vtab);
   if (vtab->producer) transaction_end(vtab);
   return SQLITE_OK;
 }
@@ -641,6 +681,7 @@ int produce_rollback(sqlite3_vtab *base) {
   kafka_producer *p = vtab->producer;
   txn_sink_rollback(vtab->txn, vtab);
   if (!p) return SQLITE_OK;
+  bound_restart_for_new_statement(vtab);
   if (p->in_transaction) abort_transaction(vtab);
   else if (p->produced) await_deliveries(vtab);
   transaction_end(vtab);
@@ -694,5 +735,5 @@ int produce_rollback_to(sqlite3_vtab *base, int i) {
 }
 
 void produce_close(kafka_vtab *vtab) {
-  producer_destroy(vtab);
+  producer_destroy(vtab, vtab->opts.timeout_ms);
 }

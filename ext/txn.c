@@ -52,6 +52,7 @@ typedef struct txn_position {
 /* A kafka table written in the open transaction. */
 typedef struct txn_sink {
   kafka_vtab *vtab;
+  int committed; /* its Kafka transaction committed at this COMMIT's xSync */
   struct txn_sink *next;
 } txn_sink;
 
@@ -69,8 +70,7 @@ txn_coord *txn_coord_new(sqlite3 *db) {
   return coord;
 }
 
-/* The busy statement that writes (NULL: none). */
-static sqlite3_stmt *writing_statement(sqlite3 *db) {
+sqlite3_stmt *txn_writing_statement(sqlite3 *db) {
   sqlite3_stmt *stmt = NULL;
   while ((stmt = sqlite3_next_stmt(db, stmt)))
     if (sqlite3_stmt_busy(stmt) && !sqlite3_stmt_readonly(stmt)) return stmt;
@@ -78,7 +78,7 @@ static sqlite3_stmt *writing_statement(sqlite3 *db) {
 }
 
 int txn_statement_writes(sqlite3 *db) {
-  return writing_statement(db) != NULL;
+  return txn_writing_statement(db) != NULL;
 }
 
 static void position_free(txn_position *pos) {
@@ -160,7 +160,7 @@ int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
   if (!pos) return SQLITE_NOMEM;
   pos->group = group;
   pos->list = list;
-  pos->stmt = writing_statement(coord->db);
+  pos->stmt = txn_writing_statement(coord->db);
   pos->stmt_run = pos->stmt ? sqlite3_stmt_status(pos->stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   pos->next = coord->positions;
   coord->positions = pos;
@@ -184,6 +184,7 @@ void txn_sink_begin(txn_coord *coord, kafka_vtab *sink) {
   txn_sink *s = sqlite3_malloc64(sizeof *s);
   if (!s) return; /* it then takes no group's offsets: they commit at the hook */
   s->vtab = sink;
+  s->committed = 0;
   s->next = coord->sinks;
   coord->sinks = s;
 }
@@ -213,6 +214,22 @@ int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err) {
   return rc;
 }
 
+void txn_sink_committed(txn_coord *coord, kafka_vtab *sink) {
+  for (txn_sink *s = coord->sinks; s; s = s->next)
+    if (s->vtab == sink) s->committed = 1;
+}
+
+char *txn_sinks_committed(txn_coord *coord) {
+  sqlite3_str *text = sqlite3_str_new(NULL);
+  for (txn_sink *s = coord->sinks; s; s = s->next)
+    if (s->committed)
+      sqlite3_str_appendf(text, "%stopic '%s' (transactional_id '%s')", sqlite3_str_length(text) ? ", " : "",
+                          s->vtab->opts.topic, s->vtab->opts.transactional_id);
+  if (sqlite3_str_length(text)) return sqlite3_str_finish(text);
+  sqlite3_free(sqlite3_str_finish(text));
+  return NULL;
+}
+
 void txn_sink_commit(txn_coord *coord, kafka_vtab *sink) {
   sink_remove(coord, sink);
   if (coord->positions) positions_commit(coord);
@@ -224,7 +241,7 @@ void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink) {
 }
 
 void txn_statement_rollback(txn_coord *coord) {
-  sqlite3_stmt *stmt = writing_statement(coord->db);
+  sqlite3_stmt *stmt = txn_writing_statement(coord->db);
   if (stmt) positions_drop(coord, position_of_statement, stmt);
   if (!coord->positions) hooks_set(coord, 0);
 }

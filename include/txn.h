@@ -14,6 +14,11 @@ typedef struct txn_coord txn_coord;
 txn_coord *txn_coord_new(sqlite3 *db);
 void txn_coord_free(void *coord);
 
+/* The busy statement of the connection that writes (NULL: none): SQLite
+** gives a virtual table no statement boundaries inside a transaction, but
+** this statement and its run count (SQLITE_STMTSTATUS_RUN) identify one. */
+sqlite3_stmt *txn_writing_statement(sqlite3 *db);
+
 /* Non-zero when a statement on the connection writes: a group read by it
 ** must wait for its commit. */
 int txn_statement_writes(sqlite3 *db);
@@ -35,6 +40,12 @@ int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
 void txn_sink_begin(txn_coord *coord, kafka_vtab *sink);
 int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err);
 void txn_sink_commit(txn_coord *coord, kafka_vtab *sink);
+
+/* A COMMIT runs the tables' xSync one after the other: a Kafka transaction
+** committed there cannot be undone when a later one fails. The first marks
+** one as committed; the second lists them (NULL: none) for the error. */
+void txn_sink_committed(txn_coord *coord, kafka_vtab *sink);
+char *txn_sinks_committed(txn_coord *coord);
 void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
 void txn_statement_rollback(txn_coord *coord);
 
