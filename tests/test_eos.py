@@ -7,6 +7,15 @@ together or not at all. Checked with kcat reading read_committed and with
 kafka_group_offsets.
 """
 
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
 import kit
 from test_group import committed, group_table, produce
 from test_produce import kcat_messages, table
@@ -78,3 +87,138 @@ def test_an_abort_leaves_output_and_group_where_they_were():
     conn.close()
     kit.delete_topic(src)
     kit.delete_topic(out)
+
+
+# ------------------------------------------- the sql/ examples, kill -9 too
+
+SQL = kit.ROOT / "sql"
+
+
+def sql_text(name, **names):
+    """sql/NAME with the test broker and the given topic/group names."""
+    text = (SQL / name).read_text().replace("localhost:29092", B)
+    for old, new in names.items():
+        text = text.replace(f"'{old}'", f"'{new}'")
+    return text
+
+
+def run_sql(db, text, kill_after=None):
+    """Runs text with the sqlite3 shell on db; with kill_after (seconds)
+    the shell is killed -9 then if still running. Returns its stdout lines,
+    or None when it was killed."""
+    proc = subprocess.Popen(["sqlite3", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=kit.ROOT)
+    proc.stdin.write(text)
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=kill_after if kill_after is not None else 300)
+    except subprocess.TimeoutExpired:
+        if kill_after is None:
+            raise
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0 and err == "", err
+    return out.splitlines()
+
+
+def produce_keys(topic, partitions, n, tombstones=()):
+    """n messages key k<i> value v<i> per partition (p<p>-k<i>)."""
+    for p in range(partitions):
+        data = "".join(f"p{p}-k{i}\tv{i}\n" for i in range(n))
+        kit.kcat("-P", "-t", topic, "-p", p, "-K", "\t", input=data, timeout=300)
+
+
+def seeded_random():
+    seed = int(os.environ.get("EOS_SEED", random.randrange(1 << 30)))
+    print(f"    EOS_SEED={seed}")
+    return random.Random(seed)
+
+
+@kit.timeout(900)
+def test_append_ingest_killed_at_random_points_ends_with_every_message_once():
+    """sql/ingest-append.sql, killed -9 at random points of a long ingest
+    again and again, then run to the end: every message exactly once. The
+    position is read through a join that Kafka answers positioned."""
+    kit.need_broker()
+    rnd = seeded_random()
+    topic = kit.create_topic(kit.topic("eos-ingest"), partitions=3)
+    n = 100_000
+    produce_keys(topic, 3, n)
+    db = Path(tempfile.mkdtemp()) / "events.db"
+    text = sql_text("ingest-append.sql", events=topic)
+    # The read of the next batch starts after the stored position.
+    run_sql(db, text.split("INSERT INTO events")[0])
+    conn = kit.connect(str(db))
+    conn.execute(f"CREATE VIRTUAL TABLE temp.source USING kafka(brokers = '{B}', topic = '{topic}')")
+    select = text[text.index("SELECT s.partition"):text.index("LIMIT 20000")]
+    plan = kit.eqp(conn, select)
+    assert plan == (
+        "SCAN p VIRTUAL TABLE INDEX 3:brokers, topic\n"
+        "SCAN s VIRTUAL TABLE INDEX 0:partition =, offset >\n"
+        "CORRELATED SCALAR SUBQUERY 1\n"
+        "SEARCH e USING PRIMARY KEY (partition=?)\n"
+        "REUSE SUBQUERY 1"), plan
+    conn.close()
+    killed = tries = 0
+    while killed < 6 and tries < 40:  # a run takes about 0.4 s
+        tries += 1
+        killed += run_sql(db, text, kill_after=rnd.uniform(0.1, 0.5)) is None
+    runs = 0
+    while run_sql(db, text) != ["inserted 0"]:
+        runs += 1
+        assert runs < 20
+    print(f"    {killed} of {tries} runs killed -9, then {runs} to the end")
+    assert killed == 6
+    check = sqlite3.connect(str(db))
+    rows = check.execute("SELECT partition, offset, key, value FROM events").fetchall()
+    assert len(rows) == 3 * n
+    assert sorted((p, o, k, v) for p, o, k, v in rows) == sorted(
+        (p, i, f"p{p}-k{i}", f"v{i}") for p in range(3) for i in range(n))
+    check.close()
+    kit.delete_topic(topic)
+
+
+def test_compacted_topic_mirror_upserts_and_deletes_by_key():
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("eos-mirror"), partitions=2, config={"cleanup.policy": "compact"})
+    kit.kcat("-P", "-Z", "-t", topic, "-p", 0, "-K", ":", input="a:1\nb:1\na:2\nc:1\nb:\n")
+    kit.kcat("-P", "-Z", "-t", topic, "-p", 1, "-K", ":", input="d:1\n")
+    db = Path(tempfile.mkdtemp()) / "mirror.db"
+    text = sql_text("mirror-compacted.sql", mirrored=topic)
+    assert run_sql(db, text) == ["applied 6"]
+    kit.kcat("-P", "-Z", "-t", topic, "-p", 1, "-K", ":", input="d:\ne:5\n")
+    kit.kcat("-P", "-Z", "-t", topic, "-p", 0, "-K", ":", input="a:3\n")
+    assert run_sql(db, text) == ["applied 3"]
+    assert run_sql(db, text) == ["applied 0"]
+    check = sqlite3.connect(str(db))
+    assert check.execute("SELECT key, value FROM mirror ORDER BY key").fetchall() == [
+        ("a", "3"), ("c", "1"), ("e", "5")]
+    assert check.execute("SELECT * FROM mirror_position ORDER BY 1").fetchall() == [(0, 5), (1, 2)]
+    check.close()
+    kit.delete_topic(topic)
+
+
+def test_redrive_a_dead_letter_topic_in_one_transaction():
+    kit.need_broker()
+    conn = kit.connect()
+    dlq = kit.create_topic(kit.topic("eos-dlq"))
+    orders = kit.create_topic(kit.topic("eos-orders"))
+    group = kit.topic("eos-redrive")
+    table(conn, "d", dlq)
+    conn.execute("INSERT INTO d(key, value, headers) VALUES "
+                 "('o1', '{\"n\":1}', '{\"error\": \"timeout after 30 s\"}'), "
+                 "('o2', '{\"n\":2}', '{\"error\": \"bad request\"}'), "
+                 "('o3', '{\"n\":3}', '{\"error\": \"timeout\", \"try\": \"2\"}')")
+    text = sql_text("redrive.sql", **{"orders.dlq": dlq, "orders": orders, "orders-redrive": group})
+    db = Path(tempfile.mkdtemp()) / "redrive.db"
+    assert run_sql(db, text) == ["redriven 2"]
+    assert run_sql(db, text) == ["redriven 0"]
+    got = [(m["key"], m["payload"], m.get("headers")) for m in kcat_messages(orders)]
+    assert [(k, v) for k, v, _ in got] == [("o1", '{"n":1}'), ("o3", '{"n":3}')]
+    assert got[0][2] == ["error", "timeout after 30 s"], got
+    assert committed(conn, group) == [(dlq, 0, 3)]
+    conn.close()
+    kit.delete_topic(dlq)
+    kit.delete_topic(orders)
