@@ -222,3 +222,47 @@ def test_redrive_a_dead_letter_topic_in_one_transaction():
     conn.close()
     kit.delete_topic(dlq)
     kit.delete_topic(orders)
+
+
+def group_lag(conn, group):
+    return conn.execute("SELECT sum(lag) FROM kafka_group_offsets(?, ?)", (B, group)).fetchone()[0]
+
+
+@kit.timeout(900)
+def test_a_pipeline_killed_at_random_points_copies_every_key_exactly_once():
+    """INSERT INTO out SELECT ... FROM a group, run by the sqlite3 shell and
+    killed -9 at random points again and again, then run to the end: a
+    read_committed reader (kcat) sees every input key exactly once in the
+    output, and the group's lag is 0."""
+    kit.need_broker()
+    rnd = seeded_random()
+    src = kit.create_topic(kit.topic("eos-kill-src"), partitions=3)
+    out = kit.create_topic(kit.topic("eos-kill-out"), partitions=2)
+    group = kit.topic("eos-kill-g")
+    n = 40_000
+    produce_keys(src, 3, n)
+    text = (f".bail on\n.load ./build/kafka\n"
+            f"CREATE VIRTUAL TABLE temp.g USING kafka(brokers='{B}', topic='{src}', group='{group}');\n"
+            f"CREATE VIRTUAL TABLE temp.o USING kafka(brokers='{B}', topic='{out}', "
+            f"transactional_id='{out}');\n"
+            "INSERT INTO o(key, value) SELECT key, upper(value) FROM g;\n"
+            "SELECT 'copied ' || changes();\n")
+    killed = tries = 0
+    while killed < 5 and tries < 30:
+        tries += 1
+        killed += run_sql(":memory:", text, kill_after=rnd.uniform(0.3, 2.5)) is None
+    runs = 0
+    while run_sql(":memory:", text) != ["copied 0"]:
+        runs += 1
+        assert runs < 10
+    print(f"    {killed} of {tries} runs killed -9, then {runs} to the end")
+    assert killed == 5
+    keys = [m["key"] for m in kcat_messages(out)]
+    assert len(keys) == 3 * n, (len(keys), len(set(keys)))
+    assert sorted(keys) == sorted(f"p{p}-k{i}" for p in range(3) for i in range(n))
+    conn = kit.connect()
+    assert group_lag(conn, group) == 0
+    assert committed(conn, group) == [(src, p, n) for p in range(3)]
+    conn.close()
+    kit.delete_topic(src)
+    kit.delete_topic(out)
