@@ -39,10 +39,24 @@ SQLITE_EXTENSION_INIT3
 #define FLUSH_SLICE_MS 100    /* a flush serves reports: the bound moves on */
 #define TXN_TIMEOUT_MS 60000  /* librdkafka's default transaction.timeout.ms */
 
+/* A topic a producer writes: one per table using the producer. */
+typedef struct producer_topic {
+  char *name;
+  rd_kafka_topic_t *handle;
+  int partitions;             /* as of the last metadata */
+  int64_t *txn_end;           /* per partition: the offset after the open
+                              ** transaction's last delivered message, or 0 */
+  int n_txn_end;              /* partitions known when txn_end was made */
+} producer_topic;
+
+/* A table's producer. Tables of one connection on one cluster that name the
+** same transactional_id share one (refs counts them): one SQLite
+** transaction over them is one Kafka transaction. */
 typedef struct kafka_producer {
   kafka_client client;
-  rd_kafka_topic_t *topic;
-  int partitions;             /* as of the last metadata */
+  int refs;
+  producer_topic *topics;
+  int n_topics;
   long long produced;         /* messages handed to librdkafka since xBegin */
   long long acked;
   long long failed;
@@ -55,9 +69,6 @@ typedef struct kafka_producer {
   char *aborted;              /* why the open transaction was aborted early */
   long long *marks;           /* `produced` at savepoint i, for i < n_marks */
   int n_marks;
-  int64_t *txn_end;           /* per partition: the offset after the open
-                              ** transaction's last delivered message, or 0 */
-  int n_txn_end;              /* partitions known when txn_end was made */
   sqlite3_stmt *stmt;         /* the statement run now inserting, ... */
   int stmt_run;               /* ... its run count ... */
   long long stmt_mark;        /* ... and `produced` when it began */
@@ -82,6 +93,12 @@ static int time_left(const kafka_vtab *vtab) {
   return left <= 0 ? 0 : left >= vtab->opts.timeout_ms ? vtab->opts.timeout_ms : (int)left;
 }
 
+static producer_topic *topic_of(kafka_producer *p, const char *name) {
+  for (int i = 0; i < p->n_topics; i++)
+    if (!strcmp(p->topics[i].name, name)) return &p->topics[i];
+  return NULL;
+}
+
 /* Delivery reports are served on the thread that polls: no lock needed. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
@@ -89,8 +106,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   if (!m->err) {
     p->acked++;
     p->progress_at = now_ms();
-    if (m->partition >= 0 && m->partition < p->n_txn_end && m->offset >= 0)
-      p->txn_end[m->partition] = m->offset + 1;
+    producer_topic *t = p->transactional ? topic_of(p, rd_kafka_topic_name(m->rkt)) : NULL;
+    if (t && m->partition >= 0 && m->partition < t->n_txn_end && m->offset >= 0)
+      t->txn_end[m->partition] = m->offset + 1;
     return;
   }
   if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) p->maybe_written++;
@@ -170,7 +188,8 @@ static int begin_transaction(kafka_vtab *vtab, char **err) {
 ** answer), the producer is recreated: the next init_transactions with the
 ** same transactional.id fences this one and aborts its transaction. */
 static void txn_end_clear(kafka_producer *p) {
-  if (p->txn_end) memset(p->txn_end, 0, sizeof *p->txn_end * p->n_txn_end);
+  for (int i = 0; i < p->n_topics; i++)
+    if (p->topics[i].txn_end) memset(p->topics[i].txn_end, 0, sizeof *p->topics[i].txn_end * p->topics[i].n_txn_end);
 }
 
 static void abort_transaction(kafka_vtab *vtab) {
@@ -192,9 +211,12 @@ static void abort_transaction(kafka_vtab *vtab) {
 ** commit has succeeded either way: a wait that runs out is no error. */
 static void await_visible(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(p->n_txn_end);
-  for (int i = 0; i < p->n_txn_end; i++)
-    if (p->txn_end[i] > 0) rd_kafka_topic_partition_list_add(list, vtab->opts.topic, i)->offset = p->txn_end[i];
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  for (int k = 0; k < p->n_topics; k++) {
+    producer_topic *t = &p->topics[k];
+    for (int i = 0; i < t->n_txn_end; i++)
+      if (t->txn_end[i] > 0) rd_kafka_topic_partition_list_add(list, t->name, i)->offset = t->txn_end[i];
+  }
   int64_t *stable = sqlite3_malloc64(sizeof *stable * (list->cnt + 1));
   long long deadline = now_ms() + vtab->opts.timeout_ms;
   for (int visible = 0; stable && list->cnt && !visible && now_ms() < deadline;) {
@@ -258,19 +280,49 @@ static void producer_release(void *owner) {
   pthread_mutex_destroy(&p->client.lock);
   sqlite3_free(p->aborted);
   sqlite3_free(p->marks);
-  sqlite3_free(p->txn_end);
+  for (int i = 0; i < p->n_topics; i++) {
+    sqlite3_free(p->topics[i].name);
+    sqlite3_free(p->topics[i].txn_end);
+  }
+  sqlite3_free(p->topics);
   sqlite3_free(p);
 }
 
 static void producer_free(kafka_producer *p) {
-  if (p->topic) rd_kafka_topic_destroy(p->topic);
+  for (int i = 0; i < p->n_topics; i++)
+    if (p->topics[i].handle) rd_kafka_topic_destroy(p->topics[i].handle);
   if (p->client.rk) client_destroy_handle(p->client.rk, producer_release, p);
   else producer_release(p);
 }
 
-/* The producer of the table, created on its first INSERT: it learns the
-** partition count (which also proves the cluster answers) and, with
-** transactional_id, initializes transactions; all bounded by timeout_ms. */
+/* Adds the table's topic to its producer: a handle and the partition count
+** (which also proves the cluster answers), bounded by timeout_ms. */
+static int topic_add(kafka_vtab *vtab, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (topic_of(p, vtab->opts.topic)) return SQLITE_OK;
+  producer_topic *grown = sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
+  if (!grown) return SQLITE_NOMEM;
+  p->topics = grown;
+  producer_topic *t = &p->topics[p->n_topics];
+  memset(t, 0, sizeof *t);
+  if (!(t->name = sqlite3_mprintf("%s", vtab->opts.topic))) return SQLITE_NOMEM;
+  p->n_topics++;
+  if (!(t->handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
+    *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
+    return SQLITE_ERROR;
+  }
+  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (!rc && p->transactional) {
+    t->txn_end = sqlite3_malloc64(sizeof *t->txn_end * (t->partitions ? t->partitions : 1));
+    if (!t->txn_end) return SQLITE_NOMEM;
+    t->n_txn_end = t->partitions;
+    memset(t->txn_end, 0, sizeof *t->txn_end * t->partitions);
+  }
+  return rc;
+}
+
+/* The producer of the table, created on its first INSERT, with
+** transactional_id initializing transactions (bounded by timeout_ms). */
 static int producer_create(kafka_vtab *vtab, char **err) {
   kafka_producer *p = sqlite3_malloc64(sizeof *p);
   if (!p) return SQLITE_NOMEM;
@@ -279,6 +331,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   p->client.owner = p;
   p->transactional = vtab->opts.transactional_id != NULL;
   p->progress_at = now_ms();
+  p->refs = 1;
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
   if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
@@ -286,17 +339,9 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
   }
-  if (!rc && !(p->topic = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
-    *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
-    rc = SQLITE_ERROR;
-  }
-  if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
-  if (!rc && p->transactional) {
-    p->txn_end = sqlite3_malloc64(sizeof *p->txn_end * p->partitions);
-    if (!p->txn_end) rc = SQLITE_NOMEM;
-    else p->n_txn_end = p->partitions;
-    txn_end_clear(p);
-  }
+  vtab->producer = p;
+  if (!rc) rc = topic_add(vtab, err);
+  vtab->producer = NULL;
   rd_kafka_error_t *error = !rc && p->transactional
                                 ? txn_retry(p, init_call, NULL, vtab->opts.timeout_ms)
                                 : NULL;
@@ -309,15 +354,22 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     return rc;
   }
   vtab->producer = p;
+  if (p->transactional) txn_producer_attach(vtab->txn, vtab);
   return SQLITE_OK;
 }
 
-/* Flushes what is pending (within what is left of the statement's bound,
-** or timeout_ms at disconnect), then destroys the producer: its threads
-** are joined by rd_kafka_destroy (bounded, see client.c). */
+/* Lets go of the table's producer. The last table using it flushes what is
+** pending (within what is left of the statement's bound, or timeout_ms at
+** disconnect) and destroys it: its threads are joined by rd_kafka_destroy
+** (bounded, see client.c). */
 static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   kafka_producer *p = vtab->producer;
   if (!p) return;
+  if (p->transactional) txn_producer_detach(vtab->txn, vtab);
+  if (--p->refs > 0) {
+    vtab->producer = NULL;
+    return;
+  }
   abort_transaction(vtab);
   if (rd_kafka_flush(p->client.rk, wait_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -325,13 +377,31 @@ static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   vtab->producer = NULL;
 }
 
+static int producer_is_broken(kafka_producer *p) {
+  return p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0);
+}
+
+/* With transactional_id: the producer of another table of the connection
+** on the same cluster with the same id, when it has one that works. */
+static int producer_share(kafka_vtab *vtab, char **err) {
+  kafka_vtab *sibling = vtab->opts.transactional_id ? txn_producer_sibling(vtab->txn, vtab) : NULL;
+  if (!sibling || producer_is_broken(sibling->producer)) return SQLITE_OK;
+  vtab->producer = sibling->producer;
+  vtab->producer->refs++;
+  txn_producer_attach(vtab->txn, vtab);
+  int rc = topic_add(vtab, err);
+  if (rc) producer_destroy(vtab, 0);
+  return rc;
+}
+
 /* A producer that hit a fatal error is replaced, between transactions. */
 static int producer_ready(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
-  if (p && !p->produced && !p->in_transaction &&
-      (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)))
+  if (p && !p->produced && !p->in_transaction && producer_is_broken(p))
     producer_destroy(vtab, time_left(vtab));
-  return vtab->producer ? SQLITE_OK : producer_create(vtab, err);
+  int rc = vtab->producer ? SQLITE_OK : producer_share(vtab, err);
+  if (!rc && !vtab->producer) rc = producer_create(vtab, err);
+  return rc;
 }
 
 /* ------------------------------------------------------------------- rows */
@@ -378,12 +448,13 @@ static int int_column(sqlite3_value *v, const char *name, int64_t min, int64_t m
 ** no, since partitions can be added. */
 static int partition_check(kafka_vtab *vtab, int32_t partition, char **err) {
   kafka_producer *p = vtab->producer;
-  if (partition == RD_KAFKA_PARTITION_UA || partition < p->partitions) return SQLITE_OK;
-  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
-  if (rc || partition < p->partitions) return rc;
+  producer_topic *t = topic_of(p, vtab->opts.topic);
+  if (partition == RD_KAFKA_PARTITION_UA || partition < t->partitions) return SQLITE_OK;
+  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (rc || partition < t->partitions) return rc;
   *err = sqlite3_mprintf("kafka: partition %d does not exist: topic '%s' has %d partition%s (0 to %d)",
-                         (int)partition, vtab->opts.topic, p->partitions, p->partitions == 1 ? "" : "s",
-                         p->partitions - 1);
+                         (int)partition, vtab->opts.topic, t->partitions, t->partitions == 1 ? "" : "s",
+                         t->partitions - 1);
   return SQLITE_ERROR;
 }
 
@@ -435,7 +506,10 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
                       p->failed ? p->first_failure : "no delivery report within the bound");
   char last[512];
   client_last_error(&p->client, last, sizeof last);
-  if (p->first_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT && *last)
+  /* Purged: still undelivered when the statement's bound ran out. */
+  int timed_out = p->first_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+                  p->first_err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || p->first_err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  if (timed_out && *last)
     sqlite3_str_appendf(msg, " after timeout_ms=%d; the cluster's last error: %s", vtab->opts.timeout_ms, last);
   if (p->maybe_written)
     sqlite3_str_appendf(msg, "; %lld of them may have been written all the same (no answer in time)",
@@ -478,7 +552,7 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
   kafka_producer *p = vtab->producer;
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->client.rk, RD_KAFKA_V_RKT(p->topic), RD_KAFKA_V_PARTITION(row->partition),
+        p->client.rk, RD_KAFKA_V_RKT(topic_of(p, vtab->opts.topic)->handle), RD_KAFKA_V_PARTITION(row->partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(row->key, row->key_len),
         RD_KAFKA_V_VALUE((void *)row->value, row->value_len), RD_KAFKA_V_TIMESTAMP(row->timestamp),
         RD_KAFKA_V_HEADERS(row->headers), RD_KAFKA_V_END);

@@ -60,6 +60,7 @@ struct txn_coord {
   sqlite3 *db;
   txn_position *positions;
   txn_sink *sinks;
+  txn_sink *producers; /* the tables with transactional_id that have a producer */
   int hooked; /* the commit and rollback hooks are set */
 };
 
@@ -112,6 +113,10 @@ static int position_of_table(const txn_position *pos, const void *vtab) {
 
 static int position_of_statement(const txn_position *pos, const void *stmt) {
   return pos->stmt == stmt && pos->stmt_run == sqlite3_stmt_status(pos->stmt, SQLITE_STMTSTATUS_RUN, 0);
+}
+
+static int same_cluster(const kafka_vtab *a, const kafka_vtab *b) {
+  return !strcmp(a->opts.brokers, b->opts.brokers);
 }
 
 static void hooks_set(txn_coord *coord, int on);
@@ -168,30 +173,29 @@ int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
   return SQLITE_OK;
 }
 
-static int same_cluster(const kafka_vtab *a, const kafka_vtab *b) {
-  return !strcmp(a->opts.brokers, b->opts.brokers);
-}
-
 kafka_vtab *txn_offsets_sink(txn_coord *coord, const kafka_vtab *group) {
   for (txn_sink *s = coord->sinks; s; s = s->next)
     if (s->vtab->opts.transactional_id && same_cluster(s->vtab, group)) return s->vtab;
   return NULL;
 }
 
-void txn_sink_begin(txn_coord *coord, kafka_vtab *sink) {
-  for (txn_sink *s = coord->sinks; s; s = s->next)
-    if (s->vtab == sink) return;
+
+/* Adds vtab to a list of tables once; returns 0 when out of memory. */
+static int list_add(txn_sink **list, kafka_vtab *vtab) {
+  for (txn_sink *s = *list; s; s = s->next)
+    if (s->vtab == vtab) return 1;
   txn_sink *s = sqlite3_malloc64(sizeof *s);
-  if (!s) return; /* it then takes no group's offsets: they commit at the hook */
-  s->vtab = sink;
+  if (!s) return 0;
+  s->vtab = vtab;
   s->committed = 0;
-  s->next = coord->sinks;
-  coord->sinks = s;
+  s->next = *list;
+  *list = s;
+  return 1;
 }
 
-static void sink_remove(txn_coord *coord, kafka_vtab *sink) {
-  for (txn_sink **at = &coord->sinks; *at; at = &(*at)->next)
-    if ((*at)->vtab == sink) {
+static void list_remove(txn_sink **list, kafka_vtab *vtab) {
+  for (txn_sink **at = list; *at; at = &(*at)->next)
+    if ((*at)->vtab == vtab) {
       txn_sink *gone = *at;
       *at = gone->next;
       sqlite3_free(gone);
@@ -199,11 +203,37 @@ static void sink_remove(txn_coord *coord, kafka_vtab *sink) {
     }
 }
 
+/* Out of memory, the sink takes no group's offsets: they commit at the hook. */
+void txn_sink_begin(txn_coord *coord, kafka_vtab *sink) {
+  list_add(&coord->sinks, sink);
+}
+
+static void sink_remove(txn_coord *coord, kafka_vtab *sink) {
+  list_remove(&coord->sinks, sink);
+}
+
+/* Out of memory, the table keeps a producer of its own. */
+void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab) {
+  list_add(&coord->producers, vtab);
+}
+
+void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab) {
+  list_remove(&coord->producers, vtab);
+}
+
+kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab) {
+  for (txn_sink *s = coord->producers; s; s = s->next)
+    if (s->vtab != vtab && same_cluster(s->vtab, vtab) &&
+        !strcmp(s->vtab->opts.transactional_id, vtab->opts.transactional_id))
+      return s->vtab;
+  return NULL;
+}
+
 int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err) {
   int rc = SQLITE_OK;
   for (txn_position **at = &coord->positions; *at && !rc;) {
     txn_position *pos = *at;
-    if (txn_offsets_sink(coord, pos->group) != sink) {
+    if (!same_cluster(pos->group, sink)) {
       at = &pos->next;
       continue;
     }
@@ -258,5 +288,6 @@ void txn_coord_free(void *arg) {
   if (!coord) return;
   positions_drop(coord, any_position, NULL);
   while (coord->sinks) sink_remove(coord, coord->sinks->vtab);
+  while (coord->producers) txn_producer_detach(coord, coord->producers->vtab);
   sqlite3_free(coord);
 }

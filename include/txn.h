@@ -49,6 +49,14 @@ char *txn_sinks_committed(txn_coord *coord);
 void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
 void txn_statement_rollback(txn_coord *coord);
 
+/* Tables with transactional_id that have a producer: another table of the
+** connection on the same cluster with the same transactional_id shares it
+** (txn_producer_sibling, NULL: none), so that one SQLite transaction over
+** them is one Kafka transaction. */
+void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab);
+void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab);
+kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab);
+
 /* At disconnect: forgets the table, whose positions are dropped. */
 void txn_forget(txn_coord *coord, kafka_vtab *vtab);
 

@@ -266,3 +266,41 @@ def test_a_pipeline_killed_at_random_points_copies_every_key_exactly_once():
     conn.close()
     kit.delete_topic(src)
     kit.delete_topic(out)
+
+
+def test_tables_with_the_same_transactional_id_share_one_kafka_transaction():
+    """Issue 14: on one connection, tables on one cluster naming the same
+    transactional_id share one transactional producer: COMMIT commits all
+    or none, ROLLBACK aborts all (two producers with one id fenced each
+    other before)."""
+    kit.need_broker()
+    conn = kit.connect()
+    a = kit.create_topic(kit.topic("eos-a"), partitions=2)
+    b = kit.create_topic(kit.topic("eos-b"), config={"max.message.bytes": "10000"})
+    tid = kit.topic("eos-shared")
+    table(conn, "a", a, transactional_id=tid)
+    table(conn, "b", b, transactional_id=tid)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO a(key, value) VALUES ('a1', '1'), ('a2', '2')")
+    conn.execute("INSERT INTO b(key, value) VALUES ('b1', '1')")
+    conn.execute("COMMIT")
+    assert values(a) == ["1", "2"] and values(b) == ["1"]
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO a(key, value) VALUES ('a3', '3')")
+    conn.execute("INSERT INTO b(key, value) VALUES ('b2', '2')")
+    conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO a(key, value) VALUES ('a4', '4')")
+    conn.execute("INSERT INTO b(key, value) VALUES ('big', zeroblob(20000))")
+    kit.expect_error(lambda: conn.execute("COMMIT"), "Message size too large")
+    assert not conn.in_transaction
+    assert values(a) == ["1", "2"] and values(b) == ["1"]
+    # And the next transaction over both works.
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO b(key, value) VALUES ('b5', '5')")
+    conn.execute("INSERT INTO a(key, value) VALUES ('a5', '5')")
+    conn.execute("COMMIT")
+    assert values(a) == ["1", "2", "5"] and values(b) == ["1", "5"]
+    conn.close()
+    kit.delete_topic(a)
+    kit.delete_topic(b)
