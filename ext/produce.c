@@ -162,10 +162,19 @@ static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, void *arg, 
   }
 }
 
+/* Why a transactional producer is fenced, for its error ("" otherwise). */
+static const char *fenced_reason(rd_kafka_resp_err_t code) {
+  int fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  return fenced ? " (another producer started with this transactional_id, or the transaction stayed "
+                  "open past transaction.timeout.ms and the broker aborted it: nothing of it is "
+                  "committed)" : "";
+}
+
 static char *txn_error_text(kafka_vtab *vtab, const char *what, rd_kafka_error_t *error) {
-  char *msg = sqlite3_mprintf("kafka: %s of topic '%s' (transactional_id '%s'): %s%s", what,
+  char *msg = sqlite3_mprintf("kafka: %s of topic '%s' (transactional_id '%s'): %s%s%s", what,
                               vtab->opts.topic, vtab->opts.transactional_id,
-                              rd_kafka_error_string(error),
+                              rd_kafka_error_string(error), fenced_reason(rd_kafka_error_code(error)),
                               rd_kafka_error_is_fatal(error) ? " (fatal: the producer is recreated)" : "");
   rd_kafka_error_destroy(error);
   return msg;
@@ -504,6 +513,7 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
   sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
                       p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
                       p->failed ? p->first_failure : "no delivery report within the bound");
+  if (p->failed) sqlite3_str_appendall(msg, fenced_reason(p->first_err));
   char last[512];
   client_last_error(&p->client, last, sizeof last);
   /* Purged: still undelivered when the statement's bound ran out. */

@@ -304,3 +304,79 @@ def test_tables_with_the_same_transactional_id_share_one_kafka_transaction():
     conn.close()
     kit.delete_topic(a)
     kit.delete_topic(b)
+
+
+# ------------------------------------------------------------------ faults
+
+def test_a_producer_fenced_by_a_second_process_fails_clearly_and_recovers():
+    """A second process with the same transactional_id fences the first:
+    the first's COMMIT fails saying so, nothing of its transaction is
+    visible, the second's is; the first's next transaction works."""
+    kit.need_broker()
+    out = kit.create_topic(kit.topic("eos-fence"))
+    conn = kit.connect()
+    table(conn, "o", out, transactional_id=out)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO o(key, value) VALUES ('first', '1')")
+    run_sql(":memory:", f".bail on\n.load ./build/kafka\nCREATE VIRTUAL TABLE temp.o USING kafka("
+            f"brokers='{B}', topic='{out}', transactional_id='{out}');\n"
+            "INSERT INTO o(key, value) VALUES ('second', '2');\n")
+    # Fenced at the delivery or at the commit, depending on timing.
+    kit.expect_error(lambda: conn.execute("COMMIT"), " (another producer started with this transactional_id")
+    assert not conn.in_transaction
+    assert values(out) == ["2"]
+    conn.execute("INSERT INTO o(key, value) VALUES ('again', '3')")
+    assert values(out) == ["2", "3"]
+    conn.close()
+    kit.delete_topic(out)
+
+
+@kit.timeout(300)
+def test_a_transaction_past_its_timeout_is_aborted_by_the_broker_and_the_next_works():
+    kit.need_broker()
+    out = kit.create_topic(kit.topic("eos-ttl"))
+    conn = kit.connect()
+    table(conn, "o", out, transactional_id=out, timeout_ms=2000,
+          **{"rdkafka.transaction.timeout.ms": "3000"})
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO o(key, value) VALUES ('late', '1')")
+    # The broker aborts a transaction open past its timeout (its check runs
+    # every 10 s by default).
+    time.sleep(16)
+    e = kit.expect_error(lambda: conn.execute("COMMIT"), f"kafka: commit of topic '{out}'")
+    assert "or the transaction stayed open past transaction.timeout.ms" in str(e), e
+    assert not conn.in_transaction
+    assert values(out) == []
+    conn.execute("INSERT INTO o(key, value) VALUES ('next', '2')")
+    assert values(out) == ["2"]
+    conn.close()
+    kit.delete_topic(out)
+
+
+@kit.timeout(600)
+def test_a_pipeline_whose_broker_is_killed_mid_transaction_recovers_exactly_once():
+    """The broker killed -9 inside BEGIN ... COMMIT of a consume-transform-
+    produce: COMMIT fails clearly; after the restart the next run copies
+    everything once and the group's lag is 0."""
+    from test_txn import kill_broker, start_broker
+    kit.need_broker()
+    conn = kit.connect()
+    src, out, group = pipeline(conn, n=100, partitions=2)
+    conn.execute("DROP TABLE o")
+    table(conn, "o", out, transactional_id=out, timeout_ms=5000)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    kill_broker()
+    try:
+        e = kit.expect_error(lambda: conn.execute("COMMIT"), "kafka:")
+        print(f"    {e}")
+    finally:
+        start_broker()
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    assert values(out) == sorted(f"p{p}-{i}" for p in range(2) for i in range(100))
+    assert group_lag(conn, group) == 0
+    conn.close()
+    kit.delete_topic(src)
+    kit.delete_topic(out)
