@@ -34,6 +34,7 @@
 */
 #include "kafka_ext.h"
 #include "group.h"
+#include "produce.h"
 #include "txn.h"
 
 #include <stddef.h>
@@ -64,6 +65,17 @@ static int refuse_in_transaction(const kafka_options *opts, char **err) {
       "without `group` (sql/ingest-append.sql)",
       opts->group, opts->topic);
   return SQLITE_ERROR;
+}
+
+/* When the offsets go into a Kafka transaction, its producer starts before
+** the group's committed offsets are asked: a producer with the same
+** transactional_id that died in a transaction (kill -9) left offsets
+** pending, which the broker reports as unstable until a new producer
+** fences it (or transaction.timeout.ms passes). */
+static int prepare_offsets_sink(const kafka_options *opts, char **err) {
+  kafka_vtab *vtab = options_table(opts);
+  kafka_vtab *sink = txn_offsets_sink(vtab->txn, vtab);
+  return sink ? produce_prepare(sink, err) : SQLITE_OK;
 }
 
 /* Where a partition starts when the group has no usable committed offset:
@@ -103,6 +115,8 @@ int group_starts(kafka_client *consumer, const kafka_options *opts, group_state 
                  partition_scan *parts, int n, const int64_t *low, const int64_t *high,
                  char **err) {
   int rc = refuse_in_transaction(opts, err);
+  if (rc) return rc;
+  rc = prepare_offsets_sink(opts, err);
   if (rc) return rc;
   if (!gs->starts) gs->starts = rd_kafka_topic_partition_list_new(n);
   rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(n);

@@ -678,6 +678,10 @@ int produce_begin(sqlite3_vtab *base) {
   return SQLITE_OK;
 }
 
+int produce_prepare(kafka_vtab *vtab, char **err) {
+  return producer_ready(vtab, err);
+}
+
 int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
                          char **err) {
   int rc = producer_ready(vtab, err);
