@@ -186,7 +186,12 @@ void group_close(group_state *gs, kafka_client *consumer, const kafka_options *o
                  int interrupted) {
   (void)consumer; /* the table's idle one: group_commit takes it */
   kafka_vtab *vtab = options_table(opts);
-  if (gs->complete && !interrupted && gs->reached && gs->reached->cnt) {
+  /* With a Kafka transaction to take the offsets, a scan that SQLite
+  ** stopped early (a LIMIT it applies itself) counts too: the statement's
+  ** output of every row handed over commits with the offsets after them, or
+  ** nothing does. */
+  int complete = gs->complete || txn_offsets_sink(vtab->txn, vtab);
+  if (complete && !interrupted && gs->reached && gs->reached->cnt) {
     char *err = NULL;
     if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
       if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;

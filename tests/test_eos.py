@@ -58,6 +58,25 @@ def test_consume_transform_produce_commits_output_and_group_together():
     kit.delete_topic(out)
 
 
+def test_a_limit_sqlite_applies_itself_moves_the_group_past_the_rows_copied():
+    """A WHERE term that is not pushed down makes SQLite apply the LIMIT
+    itself and stop the scan early: the rows copied and the offsets after
+    them commit together, so the next run copies the next rows (it copied
+    the same ones again, duplicates, when the group stayed)."""
+    kit.need_broker()
+    conn = kit.connect()
+    src, out, group = pipeline(conn, n=5)
+    copy = "INSERT INTO o(value) SELECT value FROM g WHERE length(value) > 0 LIMIT 2"
+    assert "LIMIT" not in kit.eqp(conn, copy)
+    conn.execute(copy)
+    conn.execute(copy)
+    assert values(out) == ["p0-0", "p0-1", "p0-2", "p0-3"]
+    assert committed(conn, group) == [(src, 0, 4)]
+    conn.close()
+    kit.delete_topic(src)
+    kit.delete_topic(out)
+
+
 def test_an_abort_leaves_output_and_group_where_they_were():
     """A failed delivery, a ROLLBACK, a failed statement: nothing of the
     output is visible and the group has not moved."""
