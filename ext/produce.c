@@ -13,6 +13,10 @@
 **
 ** With transactional_id, the SQLite transaction is one Kafka transaction,
 ** begun on the first INSERT, committed at xSync and aborted at xRollback.
+** Tables of the connection on one cluster naming the same transactional_id
+** share the producer, so that their SQLite transaction is one Kafka
+** transaction too; a group read by the statement on that cluster puts its
+** offsets into it at xSync (consume-transform-produce, see txn.c).
 ** A Kafka transaction cannot abort part of itself: ROLLBACK TO a savepoint
 ** over produced messages, or a statement that fails after producing some,
 ** aborts the Kafka transaction and the SQLite transaction must be rolled
