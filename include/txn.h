@@ -34,20 +34,20 @@ kafka_vtab *txn_offsets_sink(txn_coord *coord, const kafka_vtab *group);
 int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list);
 
 /* The kafka table's life in a transaction (produce.c): written (xBegin),
-** about to commit (xSync: its Kafka transaction takes the positions it can,
-** see group.h), committed (xCommit), rolled back (xRollback), and a
+** about to commit (xSync: a transactional one takes the positions of the
+** groups on its cluster, produce_send_offsets), committed (xCommit), rolled back (xRollback), and a
 ** statement of it rolled back (xRollbackTo). */
 void txn_sink_begin(txn_coord *coord, kafka_vtab *sink);
 int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err);
 void txn_sink_commit(txn_coord *coord, kafka_vtab *sink);
+void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
+void txn_statement_rollback(txn_coord *coord);
 
 /* A COMMIT runs the tables' xSync one after the other: a Kafka transaction
 ** committed there cannot be undone when a later one fails. The first marks
 ** one as committed; the second lists them (NULL: none) for the error. */
 void txn_sink_committed(txn_coord *coord, kafka_vtab *sink);
 char *txn_sinks_committed(txn_coord *coord);
-void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
-void txn_statement_rollback(txn_coord *coord);
 
 /* Tables with transactional_id that have a producer: another table of the
 ** connection on the same cluster with the same transactional_id shares it
