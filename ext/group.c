@@ -1,12 +1,22 @@
 /*
 ** Consumer-group mode: a scan of a table with `group` starts at the group's
-** committed offsets (or at `start` where it has none) and the group's
-** position is committed once, when SQLite closes the cursor at the end of
-** the statement, and only when
+** committed offsets (or at `start` where it has none, or where the committed
+** offset lies outside the partition, as Kafka's consumer does) and the
+** group's position moves only when the statement that read it succeeded:
 **
 **   - the cursor's last scan delivered every row it read: it reached its
-**     snapshot end, or its pushed-down LIMIT; and
-**   - the statement was not interrupted (sqlite3_interrupt, Ctrl-C).
+**     snapshot end, or its pushed-down LIMIT; and the statement was not
+**     interrupted (sqlite3_interrupt, Ctrl-C); and
+**   - a statement that writes nothing, in autocommit mode: the position is
+**     committed when SQLite closes the cursor;
+**   - a statement that writes: the position waits for everything the
+**     statement did to commit, and is dropped when it rolls back (txn.c);
+**     with a transactional_id table on the group's cluster it goes into
+**     that Kafka transaction (consume-transform-produce, exactly once);
+**   - inside an explicit transaction (BEGIN ... COMMIT), only that last
+**     case is allowed: SQLite gives no word of a failed statement there
+**     (nor of a ROLLBACK of a transaction that wrote nothing), so reading a
+**     group otherwise is refused with the exactly-once alternatives.
 **
 ** A statement that fails while its scan is running (an error on row k,
 ** on_error = fail, a broker error) or that its caller stops stepping is
@@ -19,17 +29,71 @@
 ** run returns, not which stay for the next), or the group's start where
 ** nothing was read, so that a group with `start = latest` keeps its place.
 **
-** xClose cannot fail: a commit that fails is reported to sqlite3_log() and
-** its rows are read again by the next scan.
+** xClose cannot fail: a commit there that fails is reported to sqlite3_log()
+** and its rows are read again by the next scan.
 */
 #include "kafka_ext.h"
 #include "group.h"
+#include "produce.h"
+#include "txn.h"
 
+#include <stddef.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* The table whose options these are: scan.c always passes the table's own
+** (&vtab->opts), and the group's commit needs its connection. */
+static kafka_vtab *options_table(const kafka_options *opts) {
+  return (kafka_vtab *)((char *)opts - offsetof(kafka_vtab, opts));
+}
+
+/* Reading a group inside an explicit transaction is refused unless its
+** offsets can go into a Kafka transaction that commits with the output. */
+static int refuse_in_transaction(const kafka_options *opts, char **err) {
+  kafka_vtab *vtab = options_table(opts);
+  if (sqlite3_get_autocommit(vtab->db) || txn_offsets_sink(vtab->txn, vtab)) return SQLITE_OK;
+  *err = sqlite3_mprintf(
+      "kafka: group '%s' (topic '%s') cannot be read inside an explicit transaction (BEGIN ... "
+      "COMMIT): SQLite does not tell the extension whether a statement or a transaction that wrote "
+      "nothing commits, so the group could move past rows that are then rolled back. Read it in "
+      "autocommit mode (the group moves once the statement has committed), or exactly once: write "
+      "the output to a table with transactional_id on the same cluster (the group's offsets then "
+      "commit in its Kafka transaction), or keep the (partition, offset) position in SQLite "
+      "without `group` (sql/ingest-append.sql)",
+      opts->group, opts->topic);
+  return SQLITE_ERROR;
+}
+
+/* When the offsets go into a Kafka transaction, its producer starts before
+** the group's committed offsets are asked: a producer with the same
+** transactional_id that died in a transaction (kill -9) left offsets
+** pending, which the broker reports as unstable until a new producer
+** fences it (or transaction.timeout.ms passes). */
+static int prepare_offsets_sink(const kafka_options *opts, char **err) {
+  kafka_vtab *vtab = options_table(opts);
+  kafka_vtab *sink = txn_offsets_sink(vtab->txn, vtab);
+  return sink ? produce_prepare(sink, err) : SQLITE_OK;
+}
+
+/* Where a partition starts when the group has no usable committed offset:
+** the watermark `start` names. A committed offset outside [low, high] (the
+** topic was recreated or truncated) is reset the same way, as Kafka's
+** consumer does with auto.offset.reset, and said in sqlite3_log. */
+static int64_t start_of(const kafka_options *opts, int32_t partition, int64_t committed, int64_t low,
+                        int64_t high) {
+  int64_t from = opts->start_latest ? high : low;
+  if (committed < 0) return from;
+  if (committed >= low && committed <= high) return committed;
+  sqlite3_log(SQLITE_WARNING,
+              "kafka: group '%s' topic '%s' partition %d: the committed offset %lld is outside the "
+              "partition (offsets %lld to %lld): reset to %s, offset %lld, per start",
+              opts->group, opts->topic, (int)partition, (long long)committed, (long long)low,
+              (long long)high, opts->start_latest ? "latest" : "earliest", (long long)from);
+  return from;
+}
 
 static rd_kafka_resp_err_t committed_attempt(kafka_client *consumer, void *ask, int timeout_ms) {
   return rd_kafka_committed(consumer->rk, ask, timeout_ms);
@@ -50,17 +114,21 @@ static int committed(kafka_client *consumer, const kafka_options *opts,
 int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
                  partition_scan *parts, int n, const int64_t *low, const int64_t *high,
                  char **err) {
+  int rc = refuse_in_transaction(opts, err);
+  if (rc) return rc;
+  rc = prepare_offsets_sink(opts, err);
+  if (rc) return rc;
   if (!gs->starts) gs->starts = rd_kafka_topic_partition_list_new(n);
   rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(n);
   for (int i = 0; i < n; i++)
     if (!rd_kafka_topic_partition_list_find(gs->starts, opts->topic, parts[i].partition))
       rd_kafka_topic_partition_list_add(ask, opts->topic, parts[i].partition);
-  int rc = ask->cnt ? committed(consumer, opts, ask, err) : SQLITE_OK;
+  rc = ask->cnt ? committed(consumer, opts, ask, err) : SQLITE_OK;
   for (int i = 0; !rc && i < n; i++) {
     rd_kafka_topic_partition_t *asked = rd_kafka_topic_partition_list_find(ask, opts->topic, parts[i].partition);
     if (!asked) continue;
-    int64_t from = asked->offset >= 0 ? asked->offset : opts->start_latest ? high[i] : low[i];
-    rd_kafka_topic_partition_list_add(gs->starts, opts->topic, parts[i].partition)->offset = from;
+    rd_kafka_topic_partition_list_add(gs->starts, opts->topic, parts[i].partition)->offset =
+        start_of(opts, parts[i].partition, asked->offset, low[i], high[i]);
   }
   for (int i = 0; !rc && i < n; i++) {
     int64_t from = rd_kafka_topic_partition_list_find(gs->starts, opts->topic, parts[i].partition)->offset;
@@ -106,15 +174,33 @@ static int commit(kafka_client *consumer, const kafka_options *opts,
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
+int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err) {
+  kafka_client *own = NULL;
+  int rc = vtab->idle ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
+  if (!rc) rc = commit(own ? own : vtab->idle, &vtab->opts, list, err);
+  client_free(own);
+  return rc;
+}
+
 void group_close(group_state *gs, kafka_client *consumer, const kafka_options *opts,
                  int interrupted) {
-  if (gs->complete && !interrupted && gs->reached && gs->reached->cnt) {
-    kafka_client *own = NULL;
+  (void)consumer; /* the table's idle one: group_commit takes it */
+  kafka_vtab *vtab = options_table(opts);
+  /* With a Kafka transaction to take the offsets, a scan that SQLite
+  ** stopped early (a LIMIT it applies itself) counts too: the statement's
+  ** output of every row handed over commits with the offsets after them, or
+  ** nothing does. */
+  int complete = gs->complete || txn_offsets_sink(vtab->txn, vtab);
+  if (complete && !interrupted && gs->reached && gs->reached->cnt) {
     char *err = NULL;
-    if (consumer || !client_new_consumer(opts, &own, &err)) commit(own ? own : consumer, opts, gs->reached, &err);
+    if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
+      if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;
+      else err = sqlite3_mprintf("kafka: group '%s': out of memory", opts->group);
+    } else {
+      group_commit(vtab, gs->reached, &err);
+    }
     if (err) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
     sqlite3_free(err);
-    client_free(own);
   }
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);

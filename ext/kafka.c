@@ -16,6 +16,7 @@
 #include "plan.h"
 #include "produce.h"
 #include "scan.h"
+#include "txn.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -50,6 +51,7 @@ static int topic_check(kafka_vtab *vtab, char **err) {
 
 static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
+  txn_forget(vtab->txn, vtab);
   produce_close(vtab);
   scan_release_idle(vtab);
   options_free(&vtab->opts);
@@ -61,11 +63,11 @@ static void vtab_free(kafka_vtab *vtab) {
 ** broker that is down does not keep the file from opening. */
 static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                       sqlite3_vtab **out, char **err, int creating) {
-  (void)aux;
   kafka_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
   if (!vtab) return SQLITE_NOMEM;
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
+  vtab->txn = aux;
   int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
   char *schema = rc ? NULL : options_schema(&vtab->opts);
   if (!rc && !schema) rc = SQLITE_NOMEM;
@@ -137,7 +139,9 @@ __declspec(dllexport)
 #endif
 int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   SQLITE_EXTENSION_INIT2(api);
-  int rc = sqlite3_create_module(db, "kafka", &kafka_module, NULL);
+  txn_coord *coord = txn_coord_new(db);
+  if (!coord) return SQLITE_NOMEM;
+  int rc = sqlite3_create_module_v2(db, "kafka", &kafka_module, coord, txn_coord_free);
   if (!rc)
     rc = sqlite3_create_function(db, "kafka_version", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                  NULL, kafka_version_func, NULL, NULL);

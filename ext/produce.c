@@ -13,6 +13,10 @@
 **
 ** With transactional_id, the SQLite transaction is one Kafka transaction,
 ** begun on the first INSERT, committed at xSync and aborted at xRollback.
+** Tables of the connection on one cluster naming the same transactional_id
+** share the producer, so that their SQLite transaction is one Kafka
+** transaction too; a group read by the statement on that cluster puts its
+** offsets into it at xSync (consume-transform-produce, see txn.c).
 ** A Kafka transaction cannot abort part of itself: ROLLBACK TO a savepoint
 ** over produced messages, or a statement that fails after producing some,
 ** aborts the Kafka transaction and the SQLite transaction must be rolled
@@ -27,6 +31,7 @@
 #include "client.h"
 #include "format.h"
 #include "produce.h"
+#include "txn.h"
 
 #include <string.h>
 #include <time.h>
@@ -34,13 +39,28 @@
 SQLITE_EXTENSION_INIT3
 
 #define POLL_EVERY 1000       /* rows between serving delivery reports */
-#define FLUSH_MARGIN_MS 2000  /* beyond message.timeout.ms, for the reports */
+#define FLUSH_MARGIN_MS 2000  /* for the reports of purged messages */
+#define FLUSH_SLICE_MS 100    /* a flush serves reports: the bound moves on */
 #define TXN_TIMEOUT_MS 60000  /* librdkafka's default transaction.timeout.ms */
 
+/* A topic a producer writes: one per table using the producer. */
+typedef struct producer_topic {
+  char *name;
+  rd_kafka_topic_t *handle;
+  int partitions;             /* as of the last metadata */
+  int64_t *txn_end;           /* per partition: the offset after the open
+                              ** transaction's last delivered message, or 0 */
+  int n_txn_end;              /* partitions known when txn_end was made */
+} producer_topic;
+
+/* A table's producer. Tables of one connection on one cluster that name the
+** same transactional_id share one (refs counts them): one SQLite
+** transaction over them is one Kafka transaction. */
 typedef struct kafka_producer {
   kafka_client client;
-  rd_kafka_topic_t *topic;
-  int partitions;             /* as of the last metadata */
+  int refs;
+  producer_topic *topics;
+  int n_topics;
   long long produced;         /* messages handed to librdkafka since xBegin */
   long long acked;
   long long failed;
@@ -53,12 +73,12 @@ typedef struct kafka_producer {
   char *aborted;              /* why the open transaction was aborted early */
   long long *marks;           /* `produced` at savepoint i, for i < n_marks */
   int n_marks;
-  int64_t *txn_end;           /* per partition: the offset after the open
-                              ** transaction's last delivered message, or 0 */
-  int n_txn_end;              /* partitions known when txn_end was made */
   sqlite3_stmt *stmt;         /* the statement run now inserting, ... */
   int stmt_run;               /* ... its run count ... */
   long long stmt_mark;        /* ... and `produced` when it began */
+  long long acked_mark;       /* `acked` when it began */
+  long long progress_at;      /* when the statement began or last saw a
+                              ** delivery: the start of its bound */
 } kafka_producer;
 
 static long long now_ms(void) {
@@ -67,14 +87,32 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What is left of the statement's one bound: timeout_ms from when it began
+** or last saw a message delivered, whichever is later. A statement that
+** keeps delivering is never cut short; one whose cluster went away ends
+** within one timeout_ms, the waits of every phase (producing, delivering,
+** committing or aborting, closing the producer) included. */
+static int time_left(const kafka_vtab *vtab) {
+  long long left = vtab->producer->progress_at + vtab->opts.timeout_ms - now_ms();
+  return left <= 0 ? 0 : left >= vtab->opts.timeout_ms ? vtab->opts.timeout_ms : (int)left;
+}
+
+static producer_topic *topic_of(kafka_producer *p, const char *name) {
+  for (int i = 0; i < p->n_topics; i++)
+    if (!strcmp(p->topics[i].name, name)) return &p->topics[i];
+  return NULL;
+}
+
 /* Delivery reports are served on the thread that polls: no lock needed. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   kafka_producer *p = ((kafka_client *)opaque)->owner;
   if (!m->err) {
     p->acked++;
-    if (m->partition >= 0 && m->partition < p->n_txn_end && m->offset >= 0)
-      p->txn_end[m->partition] = m->offset + 1;
+    p->progress_at = now_ms();
+    producer_topic *t = p->transactional ? topic_of(p, rd_kafka_topic_name(m->rkt)) : NULL;
+    if (t && m->partition >= 0 && m->partition < t->n_txn_end && m->offset >= 0)
+      t->txn_end[m->partition] = m->offset + 1;
     return;
   }
   if (rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED) p->maybe_written++;
@@ -86,26 +124,61 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* ------------------------------------------------------------ transactions */
 
-typedef rd_kafka_error_t *(*txn_call)(rd_kafka_t *rk, int timeout_ms);
+typedef rd_kafka_error_t *(*txn_call)(rd_kafka_t *rk, void *arg, int timeout_ms);
+
+static rd_kafka_error_t *init_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_init_transactions(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *commit_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_commit_transaction(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *abort_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  (void)arg;
+  return rd_kafka_abort_transaction(rk, timeout_ms);
+}
+
+/* A group's offsets for send_offsets_to_transaction. */
+typedef struct group_offsets {
+  const rd_kafka_topic_partition_list_t *list;
+  rd_kafka_consumer_group_metadata_t *group;
+} group_offsets;
+
+static rd_kafka_error_t *send_offsets_call(rd_kafka_t *rk, void *arg, int timeout_ms) {
+  group_offsets *offsets = arg;
+  return rd_kafka_send_offsets_to_transaction(rk, offsets->list, offsets->group, timeout_ms);
+}
 
 /* Calls a transactional API until it succeeds, fails for good or
 ** timeout_ms has passed: librdkafka says a retriable error may be retried
 ** with the same call. A fatal error marks the producer broken. */
-static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, int timeout_ms) {
+static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, void *arg, int timeout_ms) {
   long long deadline = now_ms() + timeout_ms;
   for (;;) {
     long long left = deadline - now_ms();
-    rd_kafka_error_t *error = call(p->client.rk, left > 0 ? (int)left : 0);
+    rd_kafka_error_t *error = call(p->client.rk, arg, left > 0 ? (int)left : 0);
     if (error && rd_kafka_error_is_fatal(error)) p->broken = 1;
     if (!error || !rd_kafka_error_is_retriable(error) || deadline - now_ms() <= 0) return error;
     rd_kafka_error_destroy(error);
   }
 }
 
+/* Why a transactional producer is fenced, for its error ("" otherwise). */
+static const char *fenced_reason(rd_kafka_resp_err_t code) {
+  int fenced = code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  return fenced ? " (another producer started with this transactional_id, or the transaction stayed "
+                  "open past transaction.timeout.ms and the broker aborted it: nothing of it is "
+                  "committed)" : "";
+}
+
 static char *txn_error_text(kafka_vtab *vtab, const char *what, rd_kafka_error_t *error) {
-  char *msg = sqlite3_mprintf("kafka: %s of topic '%s' (transactional_id '%s'): %s%s", what,
+  char *msg = sqlite3_mprintf("kafka: %s of topic '%s' (transactional_id '%s'): %s%s%s", what,
                               vtab->opts.topic, vtab->opts.transactional_id,
-                              rd_kafka_error_string(error),
+                              rd_kafka_error_string(error), fenced_reason(rd_kafka_error_code(error)),
                               rd_kafka_error_is_fatal(error) ? " (fatal: the producer is recreated)" : "");
   rd_kafka_error_destroy(error);
   return msg;
@@ -128,14 +201,15 @@ static int begin_transaction(kafka_vtab *vtab, char **err) {
 ** answer), the producer is recreated: the next init_transactions with the
 ** same transactional.id fences this one and aborts its transaction. */
 static void txn_end_clear(kafka_producer *p) {
-  if (p->txn_end) memset(p->txn_end, 0, sizeof *p->txn_end * p->n_txn_end);
+  for (int i = 0; i < p->n_topics; i++)
+    if (p->topics[i].txn_end) memset(p->topics[i].txn_end, 0, sizeof *p->topics[i].txn_end * p->topics[i].n_txn_end);
 }
 
 static void abort_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return;
   txn_end_clear(p);
-  rd_kafka_error_t *error = txn_retry(p, rd_kafka_abort_transaction, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, abort_call, NULL, time_left(vtab));
   if (error) {
     p->broken = 1;
     rd_kafka_error_destroy(error);
@@ -150,9 +224,12 @@ static void abort_transaction(kafka_vtab *vtab) {
 ** commit has succeeded either way: a wait that runs out is no error. */
 static void await_visible(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(p->n_txn_end);
-  for (int i = 0; i < p->n_txn_end; i++)
-    if (p->txn_end[i] > 0) rd_kafka_topic_partition_list_add(list, vtab->opts.topic, i)->offset = p->txn_end[i];
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+  for (int k = 0; k < p->n_topics; k++) {
+    producer_topic *t = &p->topics[k];
+    for (int i = 0; i < t->n_txn_end; i++)
+      if (t->txn_end[i] > 0) rd_kafka_topic_partition_list_add(list, t->name, i)->offset = t->txn_end[i];
+  }
   int64_t *stable = sqlite3_malloc64(sizeof *stable * (list->cnt + 1));
   long long deadline = now_ms() + vtab->opts.timeout_ms;
   for (int visible = 0; stable && list->cnt && !visible && now_ms() < deadline;) {
@@ -175,7 +252,7 @@ static void await_visible(kafka_vtab *vtab) {
 static int commit_transaction(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (!p->in_transaction) return SQLITE_OK;
-  rd_kafka_error_t *error = txn_retry(p, rd_kafka_commit_transaction, vtab->opts.timeout_ms);
+  rd_kafka_error_t *error = txn_retry(p, commit_call, NULL, time_left(vtab));
   if (!error) {
     p->in_transaction = 0;
     await_visible(vtab);
@@ -216,19 +293,49 @@ static void producer_release(void *owner) {
   pthread_mutex_destroy(&p->client.lock);
   sqlite3_free(p->aborted);
   sqlite3_free(p->marks);
-  sqlite3_free(p->txn_end);
+  for (int i = 0; i < p->n_topics; i++) {
+    sqlite3_free(p->topics[i].name);
+    sqlite3_free(p->topics[i].txn_end);
+  }
+  sqlite3_free(p->topics);
   sqlite3_free(p);
 }
 
 static void producer_free(kafka_producer *p) {
-  if (p->topic) rd_kafka_topic_destroy(p->topic);
+  for (int i = 0; i < p->n_topics; i++)
+    if (p->topics[i].handle) rd_kafka_topic_destroy(p->topics[i].handle);
   if (p->client.rk) client_destroy_handle(p->client.rk, producer_release, p);
   else producer_release(p);
 }
 
-/* The producer of the table, created on its first INSERT: it learns the
-** partition count (which also proves the cluster answers) and, with
-** transactional_id, initializes transactions; all bounded by timeout_ms. */
+/* Adds the table's topic to its producer: a handle and the partition count
+** (which also proves the cluster answers), bounded by timeout_ms. */
+static int topic_add(kafka_vtab *vtab, char **err) {
+  kafka_producer *p = vtab->producer;
+  if (topic_of(p, vtab->opts.topic)) return SQLITE_OK;
+  producer_topic *grown = sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
+  if (!grown) return SQLITE_NOMEM;
+  p->topics = grown;
+  producer_topic *t = &p->topics[p->n_topics];
+  memset(t, 0, sizeof *t);
+  if (!(t->name = sqlite3_mprintf("%s", vtab->opts.topic))) return SQLITE_NOMEM;
+  p->n_topics++;
+  if (!(t->handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
+    *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
+    return SQLITE_ERROR;
+  }
+  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (!rc && p->transactional) {
+    t->txn_end = sqlite3_malloc64(sizeof *t->txn_end * (t->partitions ? t->partitions : 1));
+    if (!t->txn_end) return SQLITE_NOMEM;
+    t->n_txn_end = t->partitions;
+    memset(t->txn_end, 0, sizeof *t->txn_end * t->partitions);
+  }
+  return rc;
+}
+
+/* The producer of the table, created on its first INSERT, with
+** transactional_id initializing transactions (bounded by timeout_ms). */
 static int producer_create(kafka_vtab *vtab, char **err) {
   kafka_producer *p = sqlite3_malloc64(sizeof *p);
   if (!p) return SQLITE_NOMEM;
@@ -236,6 +343,8 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   pthread_mutex_init(&p->client.lock, NULL);
   p->client.owner = p;
   p->transactional = vtab->opts.transactional_id != NULL;
+  p->progress_at = now_ms();
+  p->refs = 1;
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
   if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
@@ -243,19 +352,11 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
   }
-  if (!rc && !(p->topic = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
-    *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
-    rc = SQLITE_ERROR;
-  }
-  if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
-  if (!rc && p->transactional) {
-    p->txn_end = sqlite3_malloc64(sizeof *p->txn_end * p->partitions);
-    if (!p->txn_end) rc = SQLITE_NOMEM;
-    else p->n_txn_end = p->partitions;
-    txn_end_clear(p);
-  }
+  vtab->producer = p;
+  if (!rc) rc = topic_add(vtab, err);
+  vtab->producer = NULL;
   rd_kafka_error_t *error = !rc && p->transactional
-                                ? txn_retry(p, rd_kafka_init_transactions, vtab->opts.timeout_ms)
+                                ? txn_retry(p, init_call, NULL, vtab->opts.timeout_ms)
                                 : NULL;
   if (error) {
     *err = txn_error_text(vtab, "init_transactions", error);
@@ -266,28 +367,54 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     return rc;
   }
   vtab->producer = p;
+  if (p->transactional) txn_producer_attach(vtab->txn, vtab);
   return SQLITE_OK;
 }
 
-/* Flushes what is pending (bounded), then destroys the producer: its
-** threads are joined by rd_kafka_destroy (bounded, see client.c). */
-static void producer_destroy(kafka_vtab *vtab) {
+/* Lets go of the table's producer. The last table using it flushes what is
+** pending (within what is left of the statement's bound, or timeout_ms at
+** disconnect) and destroys it: its threads are joined by rd_kafka_destroy
+** (bounded, see client.c). */
+static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   kafka_producer *p = vtab->producer;
   if (!p) return;
+  if (p->transactional) txn_producer_detach(vtab->txn, vtab);
+  if (--p->refs > 0) {
+    vtab->producer = NULL;
+    return;
+  }
   abort_transaction(vtab);
-  if (rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (rd_kafka_flush(p->client.rk, wait_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   producer_free(p);
   vtab->producer = NULL;
 }
 
+static int producer_is_broken(kafka_producer *p) {
+  return p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0);
+}
+
+/* With transactional_id: the producer of another table of the connection
+** on the same cluster with the same id, when it has one that works. */
+static int producer_share(kafka_vtab *vtab, char **err) {
+  kafka_vtab *sibling = vtab->opts.transactional_id ? txn_producer_sibling(vtab->txn, vtab) : NULL;
+  if (!sibling || producer_is_broken(sibling->producer)) return SQLITE_OK;
+  vtab->producer = sibling->producer;
+  vtab->producer->refs++;
+  txn_producer_attach(vtab->txn, vtab);
+  int rc = topic_add(vtab, err);
+  if (rc) producer_destroy(vtab, 0);
+  return rc;
+}
+
 /* A producer that hit a fatal error is replaced, between transactions. */
 static int producer_ready(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
-  if (p && !p->produced && !p->in_transaction &&
-      (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)))
-    producer_destroy(vtab);
-  return vtab->producer ? SQLITE_OK : producer_create(vtab, err);
+  if (p && !p->produced && !p->in_transaction && producer_is_broken(p))
+    producer_destroy(vtab, time_left(vtab));
+  int rc = vtab->producer ? SQLITE_OK : producer_share(vtab, err);
+  if (!rc && !vtab->producer) rc = producer_create(vtab, err);
+  return rc;
 }
 
 /* ------------------------------------------------------------------- rows */
@@ -334,12 +461,13 @@ static int int_column(sqlite3_value *v, const char *name, int64_t min, int64_t m
 ** no, since partitions can be added. */
 static int partition_check(kafka_vtab *vtab, int32_t partition, char **err) {
   kafka_producer *p = vtab->producer;
-  if (partition == RD_KAFKA_PARTITION_UA || partition < p->partitions) return SQLITE_OK;
-  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &p->partitions, err);
-  if (rc || partition < p->partitions) return rc;
+  producer_topic *t = topic_of(p, vtab->opts.topic);
+  if (partition == RD_KAFKA_PARTITION_UA || partition < t->partitions) return SQLITE_OK;
+  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (rc || partition < t->partitions) return rc;
   *err = sqlite3_mprintf("kafka: partition %d does not exist: topic '%s' has %d partition%s (0 to %d)",
-                         (int)partition, vtab->opts.topic, p->partitions, p->partitions == 1 ? "" : "s",
-                         p->partitions - 1);
+                         (int)partition, vtab->opts.topic, t->partitions, t->partitions == 1 ? "" : "s",
+                         t->partitions - 1);
   return SQLITE_ERROR;
 }
 
@@ -389,9 +517,13 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
   sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
                       p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
                       p->failed ? p->first_failure : "no delivery report within the bound");
+  if (p->failed) sqlite3_str_appendall(msg, fenced_reason(p->first_err));
   char last[512];
   client_last_error(&p->client, last, sizeof last);
-  if (p->first_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT && *last)
+  /* Purged: still undelivered when the statement's bound ran out. */
+  int timed_out = p->first_err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+                  p->first_err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || p->first_err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  if (timed_out && *last)
     sqlite3_str_appendf(msg, " after timeout_ms=%d; the cluster's last error: %s", vtab->opts.timeout_ms, last);
   if (p->maybe_written)
     sqlite3_str_appendf(msg, "; %lld of them may have been written all the same (no answer in time)",
@@ -432,10 +564,9 @@ static char *produce_error_text(kafka_vtab *vtab, const insert_row *row, rd_kafk
 ** full: back-pressure instead of unbounded memory. */
 static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
   kafka_producer *p = vtab->producer;
-  long long deadline = now_ms() + vtab->opts.timeout_ms;
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->client.rk, RD_KAFKA_V_RKT(p->topic), RD_KAFKA_V_PARTITION(row->partition),
+        p->client.rk, RD_KAFKA_V_RKT(topic_of(p, vtab->opts.topic)->handle), RD_KAFKA_V_PARTITION(row->partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(row->key, row->key_len),
         RD_KAFKA_V_VALUE((void *)row->value, row->value_len), RD_KAFKA_V_TIMESTAMP(row->timestamp),
         RD_KAFKA_V_HEADERS(row->headers), RD_KAFKA_V_END);
@@ -447,7 +578,7 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
       *err = produce_error_text(vtab, row, e);
       return SQLITE_ERROR;
     }
-    if (now_ms() >= deadline) {
+    if (!time_left(vtab)) {
       *err = client_timeout_error(&p->client, &vtab->opts, "producing (the queue stayed full)");
       return SQLITE_ERROR;
     }
@@ -460,31 +591,47 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
 ** writes and its run count identify one. */
 static void statement_track(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = NULL;
-  while ((stmt = sqlite3_next_stmt(vtab->db, stmt)))
-    if (sqlite3_stmt_busy(stmt) && !sqlite3_stmt_readonly(stmt)) break;
+  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
   int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   if (stmt == p->stmt && run == p->stmt_run) return;
   p->stmt = stmt;
   p->stmt_run = run;
   p->stmt_mark = p->produced;
+  p->acked_mark = p->acked;
+  p->progress_at = now_ms();
 }
 
-/* What became of the rows the failed statement produced before failing. */
+/* At COMMIT or ROLLBACK: a statement of its own (not the end of an
+** autocommit INSERT, which keeps its bound) gets a bound of its own. */
+static void bound_restart_for_new_statement(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  if (!stmt || stmt != p->stmt || sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) != p->stmt_run)
+    p->progress_at = now_ms();
+}
+
+/* What became of the rows the failed statement handed to librdkafka
+** before failing: only what delivery reports said is known. Without
+** transactional_id, those delivered stay and the rest may have been
+** produced; with it, the whole Kafka transaction is aborted. */
 static char *statement_failed(kafka_vtab *vtab, char *err) {
   kafka_producer *p = vtab->producer;
   long long done = p ? p->produced - p->stmt_mark : 0;
   if (!done || !err) return err;
+  long long delivered = p->acked - p->acked_mark;
+  if (delivered > done) delivered = done;
   char *msg;
   if (p->transactional)
     msg = sqlite3_mprintf("%s (the %lld message%s this statement produced before cannot be taken back "
                           "alone: the Kafka transaction is aborted and the transaction rolled back)",
                           err, done, done == 1 ? "" : "s");
   else
-    msg = sqlite3_mprintf("%s (%lld earlier row%s of this statement %s already produced to topic '%s' "
-                          "and %s not taken back: give the table a transactional_id to make a "
-                          "statement all-or-nothing)", err, done, done == 1 ? "" : "s",
-                          done == 1 ? "was" : "were", vtab->opts.topic, done == 1 ? "is" : "are");
+    msg = sqlite3_mprintf("%s (of the %lld earlier row%s this statement handed to the producer, %lld "
+                          "%s delivered to topic '%s' and %s not taken back, and %lld may have been "
+                          "produced: no delivery report said so yet; give the table a transactional_id "
+                          "to make a statement all-or-nothing)", err, done, done == 1 ? "" : "s",
+                          delivered, delivered == 1 ? "was" : "were", vtab->opts.topic,
+                          delivered == 1 ? "is" : "are", done - delivered);
   sqlite3_free(err);
   return msg;
 }
@@ -531,15 +678,35 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
 /* ------------------------------------------------------ transaction methods */
 
 int produce_begin(sqlite3_vtab *base) {
-  (void)base;
+  txn_sink_begin(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
   return SQLITE_OK;
+}
+
+int produce_prepare(kafka_vtab *vtab, char **err) {
+  return producer_ready(vtab, err);
+}
+
+int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+                         char **err) {
+  int rc = producer_ready(vtab, err);
+  if (!rc) rc = begin_transaction(vtab, err);
+  if (rc) return rc;
+  group_offsets offsets = {list, rd_kafka_consumer_group_metadata_new(group)};
+  rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, time_left(vtab));
+  rd_kafka_consumer_group_metadata_destroy(offsets.group);
+  if (!error) return SQLITE_OK;
+  char *what = sqlite3_mprintf("send_offsets_to_transaction of group '%s'", group);
+  *err = txn_error_text(vtab, what ? what : "send_offsets_to_transaction", error);
+  sqlite3_free(what);
+  return SQLITE_ERROR;
 }
 
 /* Awaits every delivery report; messages still undelivered after the
 ** bound are purged, so that their reports count them as failed. */
 static void await_deliveries(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  rd_kafka_flush(p->client.rk, vtab->opts.timeout_ms + FLUSH_MARGIN_MS);
+  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0)
+    rd_kafka_flush(p->client.rk, time_left(vtab) < FLUSH_SLICE_MS ? time_left(vtab) : FLUSH_SLICE_MS);
   if (rd_kafka_outq_len(p->client.rk) > 0) {
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(p->client.rk, FLUSH_MARGIN_MS);
@@ -561,30 +728,41 @@ static void transaction_end(kafka_vtab *vtab) {
   p->stmt = NULL;
   sqlite3_free(p->aborted);
   p->aborted = NULL;
-  if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab);
+  if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab, time_left(vtab));
 }
 
+/* Awaits the deliveries; a transactional table then adds the offsets of
+** the groups its transaction read (txn.c) and commits. */
 int produce_sync(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
-  if (!p) return SQLITE_OK;
-  char *err = p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
-  if (!err && p->produced) {
+  if (p) bound_restart_for_new_statement(vtab);
+  char *err = p && p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
+  if (!err && p && p->produced) {
     await_deliveries(vtab);
     err = delivery_error(vtab, 1);
   }
-  int rc = err ? SQLITE_ERROR : commit_transaction(vtab, &err);
+  int rc = err ? SQLITE_ERROR : SQLITE_OK;
+  if (!rc && vtab->opts.transactional_id) rc = txn_sink_sync(vtab->txn, vtab, &err);
+  int committing = vtab->producer && vtab->producer->in_transaction;
+  if (!rc && vtab->producer) rc = commit_transaction(vtab, &err);
   if (rc) {
-    vtab_error(base, "%s", err ? err : "kafka: out of memory");
+    char *committed = txn_sinks_committed(vtab->txn);
+    vtab_error(base, "%s%s%s%s", err ? err : "kafka: out of memory",
+               committed ? " (this COMMIT had already committed the Kafka transaction of " : "",
+               committed ? committed : "", committed ? ": those messages stay)" : "");
+    sqlite3_free(committed);
     sqlite3_free(err);
     return rc; /* SQLite rolls back: xRollback aborts and ends it */
   }
-  transaction_end(vtab);
+  if (committing) txn_sink_committed(vtab->txn, vtab);
+  if (vtab->producer) transaction_end(vtab);
   return SQLITE_OK;
 }
 
+/* After the database file committed: the groups the statement read move. */
 int produce_commit(sqlite3_vtab *base) {
-  (void)base;
+  txn_sink_commit(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
   return SQLITE_OK;
 }
 
@@ -593,7 +771,9 @@ int produce_commit(sqlite3_vtab *base) {
 int produce_rollback(sqlite3_vtab *base) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
+  txn_sink_rollback(vtab->txn, vtab);
   if (!p) return SQLITE_OK;
+  bound_restart_for_new_statement(vtab);
   if (p->in_transaction) abort_transaction(vtab);
   else if (p->produced) await_deliveries(vtab);
   transaction_end(vtab);
@@ -631,6 +811,7 @@ int produce_release(sqlite3_vtab *base, int i) {
 int produce_rollback_to(sqlite3_vtab *base, int i) {
   kafka_vtab *vtab = (kafka_vtab *)base;
   kafka_producer *p = vtab->producer;
+  txn_statement_rollback(vtab->txn);
   if (!p) return SQLITE_OK;
   long long since = p->produced - (i < p->n_marks ? p->marks[i] : 0);
   if (i < p->n_marks) p->n_marks = i + 1;
@@ -646,5 +827,5 @@ int produce_rollback_to(sqlite3_vtab *base, int i) {
 }
 
 void produce_close(kafka_vtab *vtab) {
-  producer_destroy(vtab);
+  producer_destroy(vtab, vtab->opts.timeout_ms);
 }

@@ -1,6 +1,6 @@
 /*
 ** Consumer-group mode (ext/group.c): where a group's scan starts, and the
-** commit of its position when the statement that read it is done.
+** commit of its position once the statement that read it has succeeded.
 */
 #ifndef KAFKA_GROUP_H
 #define KAFKA_GROUP_H
@@ -19,7 +19,9 @@ typedef struct group_state {
 
 /* Moves each partition's start up to the group's start: its committed
 ** offset (asked at the cursor's first scan of the partition), or low/high
-** (option start) where it has none. */
+** (option start) where it has none or it lies outside [low, high]. Refused
+** inside an explicit transaction unless the offsets can go into a Kafka
+** transaction (see group.c). */
 int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
                  partition_scan *parts, int n, const int64_t *low, const int64_t *high,
                  char **err);
@@ -28,10 +30,15 @@ int group_starts(kafka_client *consumer, const kafka_options *opts, group_state 
 void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
                     int complete);
 
-/* At cursor close: commits the position when the last scan was complete
-** and the statement was not interrupted, with consumer (NULL: a new one);
-** then frees the state. */
+/* At cursor close, when the last scan was complete and the statement was
+** not interrupted: commits the position now (autocommit, a statement that
+** writes nothing) or hands it to the connection's transaction (txn.h);
+** then frees the state. consumer is the table's idle one (NULL: none). */
 void group_close(group_state *gs, kafka_client *consumer, const kafka_options *opts,
                  int interrupted);
+
+/* Commits list as the group's position, with the table's idle consumer or
+** a new one (bounded by timeout_ms). */
+int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err);
 
 #endif

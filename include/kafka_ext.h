@@ -32,6 +32,7 @@ enum kafka_column {
 
 struct kafka_producer;
 struct kafka_client;
+struct txn_coord;
 
 typedef struct kafka_vtab {
   sqlite3_vtab base;               /* must come first */
@@ -40,6 +41,7 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
+  struct txn_coord *txn;           /* the connection's transaction coordination */
 } kafka_vtab;
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */

@@ -23,6 +23,16 @@ int produce_savepoint(sqlite3_vtab *vtab, int i);
 int produce_release(sqlite3_vtab *vtab, int i);
 int produce_rollback_to(sqlite3_vtab *vtab, int i);
 
+/* Creates the table's producer now if it has none (with transactional_id:
+** init_transactions, which fences an earlier producer with the same id and
+** aborts its open transaction). */
+int produce_prepare(kafka_vtab *vtab, char **err);
+
+/* Puts a group's offsets (list: the position to commit) into the table's
+** Kafka transaction, beginning it when needed (transactional_id only). */
+int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+                         char **err);
+
 /* Flushes (bounded) and destroys the table's producer, at disconnect. */
 void produce_close(kafka_vtab *vtab);
 

@@ -150,7 +150,14 @@ def test_a_join_rescans_the_same_rows():
     kit.delete_topic(topic)
 
 
-def test_explicit_transactions_commit_at_the_statement_end():
+REFUSED_IN_TRANSACTION = "cannot be read inside an explicit transaction (BEGIN ... COMMIT)"
+
+
+def test_explicit_transactions_refuse_a_group_and_leave_it_where_it_was():
+    """Issue 11 item 2: a ROLLBACK of the enclosing transaction, or a failed
+    statement inside it, must leave the group where it was. SQLite tells a
+    table that is only read neither, so the read is refused, naming the
+    exactly-once alternatives."""
     kit.need_broker()
     conn = kit.connect()
     topic = kit.create_topic(kit.topic("grp-tx"))
@@ -159,12 +166,71 @@ def test_explicit_transactions_commit_at_the_statement_end():
     group_table(conn, "g", topic, group)
     conn.execute("CREATE TABLE archive(value)")
     conn.execute("BEGIN")
+    e = kit.expect_error(lambda: conn.execute("INSERT INTO archive SELECT value FROM g"),
+                         f"kafka: group '{group}' (topic '{topic}') " + REFUSED_IN_TRANSACTION)
+    assert "transactional_id" in str(e) and "sql/ingest-append.sql" in str(e)
+    kit.expect_error(lambda: conn.execute("SELECT value FROM g").fetchall(), REFUSED_IN_TRANSACTION)
+    conn.execute("ROLLBACK")
+    assert committed(conn, group) == []
+    # In autocommit the same INSERT commits rows and group together.
     conn.execute("INSERT INTO archive SELECT value FROM g")
-    # Committed when the INSERT ... SELECT completed, before COMMIT.
-    assert committed(conn, group) == [(topic, 0, 2)]
-    conn.execute("COMMIT")
     assert conn.execute("SELECT value FROM archive").fetchall() == [("a",), ("b",)]
+    assert committed(conn, group) == [(topic, 0, 2)]
+    conn.close()
     kit.delete_topic(topic)
+
+
+def test_a_statement_that_fails_after_its_scan_leaves_the_group():
+    """Issue 11 item 2: deferred and immediate foreign-key failures and a
+    constraint failure after a sorted scan are raised after SQLite closed
+    the group's cursor: the group must not move, the rows come again."""
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-fk"))
+    group = kit.topic("grp-fk-g")
+    produce(topic, 0, ["a", "b", "c"])
+    group_table(conn, "g", topic, group)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE parent(id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE deferred_sink(v, p REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    conn.execute("CREATE TABLE immediate_sink(v, p REFERENCES parent(id))")
+    conn.execute("CREATE TABLE unique_sink(v UNIQUE)")
+    for sink in ("deferred_sink", "immediate_sink"):
+        kit.expect_error(lambda: conn.execute(f"INSERT INTO {sink} SELECT value, 42 FROM g"),
+                         "FOREIGN KEY constraint failed")
+        assert committed(conn, group) == []
+    # Sorted first, so the scan is complete before the second row fails.
+    kit.expect_error(lambda: conn.execute("INSERT INTO unique_sink SELECT 'same' FROM g ORDER BY value"),
+                     "UNIQUE constraint failed")
+    assert committed(conn, group) == []
+    conn.execute("INSERT INTO parent VALUES (42)")
+    conn.execute("INSERT INTO deferred_sink SELECT value, 42 FROM g")
+    assert conn.execute("SELECT v FROM deferred_sink").fetchall() == [("a",), ("b",), ("c",)]
+    assert committed(conn, group) == [(topic, 0, 3)]
+    conn.close()
+    kit.delete_topic(topic)
+
+
+def test_a_kafka_sink_whose_delivery_fails_leaves_the_group():
+    """Issue 11 item 2: the output's delivery fails at the statement's
+    commit (xSync), after the group's cursor closed: the group stays."""
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-src"))
+    out = kit.create_topic(kit.topic("grp-out"), config={"max.message.bytes": "10000"})
+    group = kit.topic("grp-src-g")
+    produce(topic, 0, ["small", "x" * 20000])
+    group_table(conn, "g", topic, group)
+    conn.execute(f"CREATE VIRTUAL TABLE o USING kafka(brokers='{B}', topic='{out}')")
+    kit.expect_error(lambda: conn.execute("INSERT INTO o(value) SELECT value FROM g"),
+                     "Message size too large")
+    assert committed(conn, group) == []
+    # Delivered: the group moves after the output's commit.
+    conn.execute("INSERT INTO o(value) SELECT value FROM g WHERE length(value) < 100")
+    assert committed(conn, group) == [(topic, 0, 2)]
+    conn.close()
+    kit.delete_topic(topic)
+    kit.delete_topic(out)
 
 
 def test_interoperates_with_a_kafka_python_group_consumer():
@@ -190,6 +256,39 @@ def test_interoperates_with_a_kafka_python_group_consumer():
     assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
     produce(topic, 0, ["6"])
     assert [r[0] for r in conn.execute("SELECT value FROM g")] == ["6"]
+    kit.delete_topic(topic)
+
+
+def commit_offset(topic, group, offset):
+    """Commits offset for partition 0 of topic as group, from kafka-python."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+    consumer = KafkaConsumer(bootstrap_servers=B, group_id=group, enable_auto_commit=False)
+    consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(offset, "", -1)})
+    consumer.close()
+
+
+def test_a_committed_offset_beyond_the_end_is_reset_per_start():
+    """Issue 11 item 8: a group whose committed offset lies beyond the
+    partition's end (a re-created topic) was stuck for ever: it is reset
+    per `start`, as Kafka's consumer does (and said in sqlite3_log)."""
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.create_topic(kit.topic("grp-beyond"))
+    produce(topic, 0, ["a", "b", "c"])
+    earliest, latest = kit.topic("grp-beyond-e"), kit.topic("grp-beyond-l")
+    for group in (earliest, latest):
+        commit_offset(topic, group, 100)
+    group_table(conn, "e", topic, earliest)
+    group_table(conn, "l", topic, latest, ", start='latest'")
+    assert [r[0] for r in conn.execute("SELECT value FROM e")] == ["a", "b", "c"]
+    assert committed(conn, earliest) == [(topic, 0, 3)]
+    assert conn.execute("SELECT count(*) FROM l").fetchone() == (0,)
+    assert committed(conn, latest) == [(topic, 0, 3)]
+    produce(topic, 0, ["d"])
+    assert [r[0] for r in conn.execute("SELECT value FROM l")] == ["d"]
+    assert [r[0] for r in conn.execute("SELECT value FROM e")] == ["d"]
+    conn.close()
     kit.delete_topic(topic)
 
 

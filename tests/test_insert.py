@@ -75,7 +75,8 @@ def test_failed_statement_says_how_many_rows_were_produced():
     mock_table(conn, partitions=1, value="json")
     e = kit.expect_error(lambda: conn.execute(
         "INSERT INTO t(value) VALUES ('1'), ('2'), ('3'), ('{')"), "value is not valid JSON")
-    assert ("(3 earlier rows of this statement were already produced to topic" in str(e)
+    assert ("(of the 3 earlier rows this statement handed to the producer, " in str(e)
+            and "may have been produced" in str(e)
             and "give the table a transactional_id to make a statement all-or-nothing" in str(e)), e
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
 

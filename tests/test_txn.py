@@ -8,6 +8,11 @@ it and only ROLLBACK can follow. Without transactional_id nothing produced
 is ever taken back, and errors say how much was produced.
 """
 
+import re
+import sqlite3
+import time
+from pathlib import Path
+
 import kit
 from test_produce import drop, kcat_messages, table
 
@@ -120,7 +125,7 @@ def test_without_transactional_id_nothing_produced_is_taken_back():
     e = kit.expect_error(lambda: conn.execute(
         "INSERT INTO t(key, value) VALUES ('a1', '1'), ('a2', '2'), ('bad', '{oops')"),
         "value is not valid JSON")
-    assert "2 earlier rows of this statement were already produced to topic" in str(e), e
+    assert "of the 2 earlier rows this statement handed to the producer, " in str(e), e
     assert "give the table a transactional_id" in str(e), e
     conn.execute("BEGIN")
     conn.execute("INSERT INTO t(key, value) VALUES ('b', '1')")
@@ -129,7 +134,7 @@ def test_without_transactional_id_nothing_produced_is_taken_back():
     conn.execute("ROLLBACK TO s")
     e = kit.expect_error(lambda: conn.execute(
         "INSERT INTO t(key, value) VALUES ('d1', '1'), ('bad', 'x')"), "value is not valid JSON")
-    assert "1 earlier row of this statement was already produced" in str(e), e
+    assert "of the 1 earlier row this statement handed to the producer, " in str(e), e
     # A single-row statement has no earlier rows to speak of.
     e = kit.expect_error(lambda: conn.execute("INSERT INTO t(key, value) VALUES ('bad', 'x')"),
                          "value is not valid JSON")
@@ -154,3 +159,113 @@ def test_a_transaction_whose_delivery_fails_is_aborted_and_the_next_one_works():
     conn.execute("INSERT INTO t(key, value) VALUES ('next', '1')")
     assert keys(topic) == ["next"]
     drop(conn, topic)
+
+
+# ------------------------------------------------- faults (issue 11 item 9)
+
+def kill_broker():
+    """kill -9 of node 1 of the test broker (kafka.sh's own pid file)."""
+    import os
+    import signal
+    node = kit.ROOT / "build" / f"kafka-{kit.PORT}" / "node1"
+    pid = int((node / "kafka.pid").read_text())
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert str(node / "server.properties").encode() in cmdline, "not the test broker's pid"
+    os.kill(pid, signal.SIGKILL)
+
+
+def start_broker():
+    kit.kafka_sh("up-node", "1", timeout=180)
+
+
+KILL_TIMEOUT_MS = 12000
+
+
+def insert_while_the_broker_is_killed(conn, table, n):
+    """INSERT ... SELECT of n rows into table, the broker killed -9 a
+    quarter of the way in; returns (error or None, seconds taken)."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS src(k TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM src")
+    conn.execute(f"INSERT INTO src WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c "
+                 f"WHERE i < {n - 1}) SELECT 'k' || i FROM c")
+
+    def kill_at(row):
+        if row == n // 4:
+            kill_broker()
+        return 1
+
+    conn.create_function("kill_at", 1, kill_at)
+    t0 = time.monotonic()
+    try:
+        conn.execute(f"INSERT INTO {table}(key, value) SELECT k, k FROM src WHERE kill_at(rowid)")
+        return None, time.monotonic() - t0
+    except sqlite3.Error as e:
+        return e, time.monotonic() - t0
+    finally:
+        start_broker()
+
+
+@kit.timeout(600)
+def test_a_transactional_insert_whose_broker_is_killed_has_one_time_bound():
+    """Issue 11 item 9: the whole statement (the INSERT, then the abort of
+    its transaction and the producer's end) is bounded by one timeout_ms
+    (it took about 2x), and nothing of it is committed."""
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("txn-kill"), partitions=3)
+    conn = kit.connect()
+    txn_table(conn, topic, timeout_ms=KILL_TIMEOUT_MS)
+    e, seconds = insert_while_the_broker_is_killed(conn, "t", 200_000)
+    print(f"    failed after {seconds:.1f} s (timeout_ms={KILL_TIMEOUT_MS}): {e}")
+    assert e is not None and "transaction" in str(e), e
+    assert seconds < 1.5 * KILL_TIMEOUT_MS / 1000, seconds
+    assert keys(topic) == []
+    conn.execute("INSERT INTO t(key, value) VALUES ('after', '1')")
+    assert keys(topic) == ["after"]
+    drop(conn, topic)
+
+
+@kit.timeout(600)
+def test_a_plain_insert_whose_broker_is_killed_says_only_what_is_known():
+    """Issue 11 item 9: it said "100000 earlier rows ... were already
+    produced ... and are not taken back" when none had reached the topic:
+    only delivery reports tell what was, the rest may have been produced."""
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("plain-kill"), partitions=3)
+    conn = kit.connect()
+    table(conn, "t", topic, timeout_ms=KILL_TIMEOUT_MS)
+    e, seconds = insert_while_the_broker_is_killed(conn, "t", 200_000)
+    print(f"    failed after {seconds:.1f} s: {e}")
+    assert e is not None
+    assert "already produced" not in str(e), e
+    said = re.search(r"of the (\d+) earlier rows this statement handed to the producer, (\d+) were "
+                     r"delivered to topic '[^']+' and are not taken back, and (\d+) may have been "
+                     r"produced", str(e))
+    assert said, e
+    handed, delivered, maybe = map(int, said.groups())
+    assert handed == delivered + maybe
+    in_topic = len(kcat_messages(topic, committed=False))
+    assert delivered <= in_topic <= handed, (delivered, in_topic, handed)
+    drop(conn, topic)
+
+
+def test_a_commit_over_two_transactions_that_fails_after_one_committed_says_which():
+    """Issue 11 item 9: two tables with different transactional_ids are two
+    Kafka transactions, committed one after the other at COMMIT; when the
+    second fails, the error names the one that committed."""
+    kit.need_broker()
+    good = kit.create_topic(kit.topic("txn-good"))
+    bad = kit.create_topic(kit.topic("txn-bad"), config={"max.message.bytes": "10000"})
+    conn = kit.connect()
+    table(conn, "a", good, transactional_id=good)
+    table(conn, "b", bad, transactional_id=bad)
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO a(key, value) VALUES ('a1', '1')")
+    conn.execute("INSERT INTO b(key, value) VALUES ('big', zeroblob(20000))")
+    kit.expect_error(lambda: conn.execute("COMMIT"),
+                     f"Message size too large (partition 0) (the transaction is aborted: nothing of it "
+                     f"is committed) (this COMMIT had already committed the Kafka transaction of topic "
+                     f"'{good}' (transactional_id '{good}'): those messages stay)")
+    assert keys(good) == ["a1"] and keys(bad) == []
+    conn.close()
+    kit.delete_topic(good)
+    kit.delete_topic(bad)

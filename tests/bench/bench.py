@@ -350,6 +350,38 @@ def memory(b):
     b.drop_topic(topic)
 
 
+
+@bench_row
+def pipeline(b):
+    """Copying a topic in SQL: a plain INSERT ... SELECT against
+    consume-transform-produce (a group read, a transactional_id written: the
+    group's offsets commit in the output's Kafka transaction)."""
+    n = b.a.n_produce
+    topic = b.new_topic("pipesrc")
+    b.fill(topic, n)
+
+    def copy(exactly_once):
+        def go():
+            out = b.new_topic("copy")
+            group = f", group='{out}'" if exactly_once else ""
+            txn = f", transactional_id='{out}'" if exactly_once else ""
+            wall, rss, _ = b.run([
+                "sqlite3", "-bail", ":memory:", f".load {b.ext}",
+                f"CREATE VIRTUAL TABLE s USING kafka(brokers='{b.brokers}', topic='{topic}'{group})",
+                f"CREATE VIRTUAL TABLE o USING kafka(brokers='{b.brokers}', topic='{out}'{txn})",
+                "INSERT INTO o(key, value) SELECT key, value FROM s"])
+            got = b.count(out)  # the commit markers count too
+            b.drop_topic(out)
+            if got < n:
+                sys.exit(f"bench: copied {got} messages, not {n}")
+            return wall, rss
+        return go
+
+    b.compare("copy a topic", f"{n:,} x 100 B, INSERT INTO o SELECT key, value FROM s",
+              {"sqlite3 consume-transform-produce": copy(True), "sqlite3 plain INSERT ... SELECT": copy(False)},
+              ext=["sqlite3 consume-transform-produce"], peers=["sqlite3 plain INSERT ... SELECT"])
+    b.drop_topic(topic)
+
 # -- the report ----------------------------------------------------------------
 
 def machine():
