@@ -29,14 +29,17 @@ char *format_headers_json(rd_kafka_headers_t *headers);
 /* Parses headers JSON (the same form) into new librdkafka headers. */
 int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err);
 
-/* The JSON value of a message, parsed once per row for the typed columns:
-** NULL with *why set when it is not JSON (why is static text). */
-cJSON *format_parse_value(const void *data, size_t len, const char **why);
+/* NULL when the len bytes at data are one JSON text (strict RFC 8259,
+** UTF-8), else why not (static text, for the error column). Checked once
+** per row; nothing is built. */
+const char *format_check_value(const void *data, size_t len);
 
-/* Sets the result to a typed column's value found in root, parsed from
-** the len bytes of JSON text at json. */
-void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
-                         const void *json, size_t len);
+/* Sets the result to a typed column's value in the JSON text [json,
+** json + len), which format_check_value() accepted (NULL: the result is
+** NULL): the value at the column's path as SQLite's json_extract() reads
+** it, under the column's affinity as a table column of the declared type
+** applies it. Only the path is scanned; no tree is built. */
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len);
 
 /* The bytes an INSERT gives for a key or value in format f, checking that
 ** json is valid JSON. *data is NULL for SQL NULL. `what` names the column

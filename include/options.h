@@ -11,13 +11,17 @@ typedef enum kafka_format {
   KAFKA_FORMAT_JSON
 } kafka_format;
 
+/* NUMERIC affinity (no SQLITE_ type names it). */
+#define KAFKA_AFFINITY_NUMERIC 0
+
 /* One typed column of the `columns` option: `name TYPE [json-path]`. */
 typedef struct typed_column {
   char *name;
   char *type;     /* declared SQL type, as written */
   char *path;     /* JSON path, "$.name" when not given */
-  char affinity;  /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
-                  ** or 0 for none (NUMERIC and the like keep JSON's type) */
+  char affinity;  /* as a table column of that type has it (datatype3.html,
+                  ** 3.1): SQLITE_INTEGER, SQLITE_FLOAT (REAL), SQLITE_TEXT,
+                  ** SQLITE_BLOB (none) or KAFKA_AFFINITY_NUMERIC */
 } typed_column;
 
 /* One `rdkafka.<property>` passed through to librdkafka. */
