@@ -47,24 +47,11 @@ int utf8_valid(const unsigned char *s, size_t n) {
   return 1;
 }
 
-/* Text goes to SQLite NUL-terminated, in a buffer it takes over: a copy
-** SQLite makes of counted text is copied once more, to add the
-** terminator, as soon as the caller reads it with sqlite3_column_text().
-** Text holding a NUL character can only be given counted. */
-static void result_text(sqlite3_context *ctx, const void *data, size_t len) {
-  char *text = len < INT_MAX && !memchr(data, 0, len) ? malloc(len + 1) : NULL;
-  if (!text) {
-    sqlite3_result_text64(ctx, data, len, SQLITE_TRANSIENT, SQLITE_UTF8);
-    return;
-  }
-  memcpy(text, data, len);
-  text[len] = 0;
-  sqlite3_result_text(ctx, text, -1, free);
-}
-
 void format_result(sqlite3_context *ctx, kafka_format f, const void *data, size_t len) {
+  /* Counted and copied by SQLite into the result register, whose buffer
+  ** it keeps from row to row: no allocation of ours, no strlen(). */
   if (!data) sqlite3_result_null(ctx);
-  else if (f != KAFKA_FORMAT_BLOB && utf8_valid(data, len)) result_text(ctx, data, len);
+  else if (f != KAFKA_FORMAT_BLOB && utf8_valid(data, len)) sqlite3_result_text64(ctx, data, len, SQLITE_TRANSIENT, SQLITE_UTF8);
   else sqlite3_result_blob64(ctx, data, len, SQLITE_TRANSIENT);
 }
 
@@ -199,8 +186,8 @@ int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err)
   return SQLITE_OK;
 }
 
-const char *format_check_value(const void *data, size_t len) {
-  return json_error_at(data, len) < 0 ? NULL : "value is not valid JSON";
+const char *format_check_value(const void *data, size_t len, json_index *index) {
+  return json_error_indexed(data, len, index) < 0 ? NULL : "value is not valid JSON";
 }
 
 /* A SQL value on its way between JSON and a typed column: what SQLite's
@@ -267,14 +254,56 @@ static int numeric_text_kind(const char *z, size_t n) {
   return z == end && digits ? kind : 0;
 }
 
-/* strtod() of counted text (copied, for the terminator strtod needs). */
+/* Exact powers of ten as doubles (10^22 is the last one). */
+static const double exact_powers_of_ten[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                             1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A plain decimal (-12.5, 3e-2) by Clinger's fast path: a significand
+** below 2^53 and a power of ten up to 10^22 are both exact doubles, so
+** one multiplication or division rounds correctly, as strtod() would.
+** 0 when the text is not such a number. */
+static int fast_decimal(const char *z, size_t n, double *out) {
+  const char *p = z, *end = z + n;
+  int negative = p < end && *p == '-';
+  if (negative) p++;
+  unsigned long long significand = 0;
+  int exponent = 0, digits = 0;
+  for (int fraction = 0; p < end; p++) {
+    if (*p == '.' && !fraction) { fraction = 1; continue; }
+    if (*p < '0' || *p > '9') break;
+    if (significand >= (1ULL << 53) / 10) return 0;
+    significand = significand * 10 + (unsigned)(*p - '0');
+    exponent -= fraction;
+    digits++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int sign = ++p < end && *p == '-' ? -1 : 1;
+    if (p < end && (*p == '-' || *p == '+')) p++;
+    int e = 0;
+    const char *exponent_digits = p;
+    for (; p < end && *p >= '0' && *p <= '9' && e < 1000; p++) e = e * 10 + (*p - '0');
+    if (p == exponent_digits) return 0;
+    exponent += sign * e;
+  }
+  if (p != end || !digits || exponent < -22 || exponent > 22) return 0;
+  double d = (double)significand;
+  d = exponent < 0 ? d / exact_powers_of_ten[-exponent] : d * exact_powers_of_ten[exponent];
+  *out = negative ? -d : d;
+  return 1;
+}
+
+/* The double counted text spells (strtod(), on a copy for the terminator
+** it needs, when the fast path cannot say). */
 static double text_double(const char *z, size_t n) {
+  double d;
+  if (fast_decimal(z, n, &d)) return d;
   char small[64];
   char *copy = n < sizeof small ? small : sqlite3_malloc64(n + 1);
   if (!copy) return 0;
   memcpy(copy, z, n);
   copy[n] = 0;
-  double d = strtod(copy, NULL);
+  d = strtod(copy, NULL);
   if (copy != small) sqlite3_free(copy);
   return d;
 }
@@ -350,6 +379,10 @@ static void json_sql_value(const unsigned char *s, const unsigned char *end, sql
   } else if (*s == 't' || *s == 'f') {
     v->type = SQLITE_INTEGER;
     v->i = *s == 't';
+  } else if (*s == '"' && !memchr(s, '\\', n)) {
+    v->type = SQLITE_TEXT; /* borrowed: nothing to decode */
+    v->text = (const char *)s + 1;
+    v->len = n >= 2 ? n - 2 : 0;
   } else if (*s == '"' || *s == '{' || *s == '[') {
     v->owned = sqlite3_malloc64(n + 1);
     v->type = v->owned ? SQLITE_TEXT : SQLITE_NULL;
@@ -381,8 +414,9 @@ static void sql_value_result(sqlite3_context *ctx, sql_value *v) {
   sqlite3_free(v->owned);
 }
 
-void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len) {
-  const unsigned char *end, *at = json ? json_locate(json, len, col->path, &end) : NULL;
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len,
+                         const json_index *index) {
+  const unsigned char *end, *at = json ? json_locate(json, len, index, col->path, &end) : NULL;
   if (!at) {
     sqlite3_result_null(ctx);
     return;

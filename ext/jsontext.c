@@ -13,25 +13,36 @@
 SQLITE_EXTENSION_INIT3
 
 typedef struct json_cursor {
-  const unsigned char *p, *end;
+  const unsigned char *p, *start, *end;
   int depth;
+  int escaped;       /* the last string held an escape */
+  json_index *index; /* the top-level object's members, or NULL */
 } json_cursor;
 
 static int json_value(json_cursor *c);
 
-static int json_peek(const json_cursor *c) { return c->p < c->end ? *c->p : -1; }
+static inline int json_peek(const json_cursor *c) { return c->p < c->end ? *c->p : -1; }
 
-static int json_take(json_cursor *c) { return c->p < c->end ? *c->p++ : -1; }
+static inline int json_take(json_cursor *c) { return c->p < c->end ? *c->p++ : -1; }
 
-static int is_json_space(int ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+static inline int is_json_space(int ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
-static void json_space(json_cursor *c) {
+static inline void json_space(json_cursor *c) {
   while (c->p < c->end && is_json_space(*c->p)) c->p++;
 }
 
 static int hex_value(int c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Bytes a string holds as they are: not '"', '\\' or a control byte.
+** Scanning strings is most of the work on typical values. */
+static inline int string_plain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
+
+static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
+  while (p < end && string_plain(*p)) p++;
+  return p;
 }
 
 static int json_literal(json_cursor *c, const char *word) {
@@ -62,11 +73,12 @@ static int json_number(json_cursor *c) {
 }
 
 static int json_string(json_cursor *c) {
-  for (c->p++; c->p < c->end;) {
+  for (c->p++; (c->p = plain_run(c->p, c->end)) < c->end;) {
     unsigned char ch = *c->p++;
     if (ch == '"') return 1;
     if (ch < 0x20) return 0;
     if (ch != '\\') continue;
+    c->escaped = 1;
     int esc = json_take(c);
     if (esc == 'u') {
       for (int i = 0; i < 4; i++)
@@ -76,6 +88,21 @@ static int json_string(json_cursor *c) {
     }
   }
   return 0;
+}
+
+/* The index entry of the top-level member whose name was just read (the
+** string token from key), or NULL when there is no room: then none. */
+static json_member *note_member(json_cursor *c, const unsigned char *key) {
+  json_index *index = c->index;
+  if (index->n < 0 || index->n == JSON_INDEX_MEMBERS) {
+    index->n = -1;
+    return NULL;
+  }
+  json_member *m = &index->member[index->n++];
+  m->key = (unsigned)(key - c->start);
+  m->key_end = (unsigned)(c->p - c->start);
+  m->escaped = c->escaped;
+  return m;
 }
 
 /* An object (keyed) or an array, from its opening bracket. */
@@ -89,14 +116,20 @@ static int json_container(json_cursor *c, int close, int keyed) {
     return 1;
   }
   for (;;) {
+    json_member *m = NULL;
     if (keyed) {
+      const unsigned char *key = c->p;
+      c->escaped = 0;
       if (json_peek(c) != '"' || !json_string(c)) return 0;
+      m = c->depth == 1 && c->index ? note_member(c, key) : NULL;
       json_space(c);
       if (json_peek(c) != ':') return 0;
       c->p++;
       json_space(c);
     }
+    if (m) m->value = (unsigned)(c->p - c->start);
     if (!json_value(c)) return 0;
+    if (m) m->value_end = (unsigned)(c->p - c->start);
     json_space(c);
     int next = json_take(c);
     if (next == close) break;
@@ -119,15 +152,22 @@ static int json_value(json_cursor *c) {
   }
 }
 
-long long json_error_at(const void *data, size_t len) {
+long long json_error_indexed(const void *data, size_t len, json_index *index) {
   if (!data) data = ""; /* an empty BLOB */
-  json_cursor c = {data, (const unsigned char *)data + len, 0};
+  json_cursor c = {data, data, (const unsigned char *)data + len, 0, 0, NULL};
   json_space(&c);
+  if (index) {
+    /* Offsets are unsigned: a value past 4 GB (Kafka's limit is 2) gets none. */
+    index->n = json_peek(&c) == '{' && len < 0xFFFFFFFFu ? 0 : -1;
+    c.index = index->n ? NULL : index;
+  }
   int ok = json_value(&c);
   json_space(&c);
   if (ok && c.p == c.end) return utf8_valid(data, len) ? -1 : 0;
   return c.p < c.end ? c.p - (const unsigned char *)data : (long long)len;
 }
+
+long long json_error_at(const void *data, size_t len) { return json_error_indexed(data, len, NULL); }
 
 /* ---- paths ---- */
 
@@ -189,44 +229,49 @@ static const unsigned char *skip_space(const unsigned char *p, const unsigned ch
   return p;
 }
 
-/* Past the string token at p (its opening quote). */
-static const unsigned char *skip_string(const unsigned char *p, const unsigned char *end) {
-  for (p++; p < end; p++) {
+/* Past the string token at p (its opening quote); *escaped is set when
+** it holds a backslash. */
+static const unsigned char *skip_string(const unsigned char *p, const unsigned char *end, int *escaped) {
+  for (p++; (p = plain_run(p, end)) < end; p++) {
     if (*p == '"') return p + 1;
-    if (*p == '\\') p++;
+    if (*p == '\\') {
+      *escaped = 1;
+      p++;
+    }
   }
   return end;
 }
 
 /* Past the value at p, in text that is valid JSON. */
 static const unsigned char *skip_value(const unsigned char *p, const unsigned char *end) {
-  int depth = 0;
+  int depth = 0, escaped;
   while (p < end) {
     unsigned char ch = *p;
     if (ch == '"') {
-      p = skip_string(p, end);
-    } else if (ch == '{' || ch == '[') {
+      p = skip_string(p, end, &escaped);
+      if (!depth) return p;
+      continue;
+    }
+    if (ch == '{' || ch == '[') {
       depth++;
-      p++;
     } else if (ch == '}' || ch == ']') {
       if (!depth) return p;
-      depth--;
-      p++;
+      if (!--depth) return p + 1;
     } else if (ch == ',' && !depth) {
       return p;
-    } else {
-      p++;
     }
-    if (!depth && (ch == '"' || ch == '}' || ch == ']')) return p;
+    p++;
   }
   return end;
 }
 
-/* Non-zero when the string token [s, e) decodes to the n bytes of name. */
-static int key_equals(const unsigned char *s, const unsigned char *e, const char *name, size_t n) {
+/* Non-zero when the string token [s, e) decodes to the n bytes of name;
+** decoded only when it holds an escape. */
+static int key_equals(const unsigned char *s, const unsigned char *e, int escaped, const char *name,
+                      size_t n) {
   if (e - s < 2) return 0;
   size_t raw = (size_t)(e - s) - 2;
-  if (!memchr(s + 1, '\\', raw)) return raw == n && !memcmp(s + 1, name, n);
+  if (!escaped) return raw == n && !memcmp(s + 1, name, n);
   char small[256];
   char *buf = (size_t)(e - s) <= sizeof small ? small : sqlite3_malloc64((size_t)(e - s));
   if (!buf) return 0;
@@ -244,8 +289,9 @@ static const unsigned char *step_into(const unsigned char *p, const unsigned cha
   for (long i = 0; p < end && *p != '}' && *p != ']'; i++) {
     if (step->name) {
       const unsigned char *key = p;
-      p = skip_string(p, end);
-      int match = key_equals(key, p, step->name, step->len);
+      int escaped = 0;
+      p = skip_string(p, end, &escaped);
+      int match = key_equals(key, p, escaped, step->name, step->len);
       p = skip_space(p, end);
       if (p < end) p = skip_space(p + 1, end); /* past the colon */
       if (match) return p;
@@ -258,14 +304,32 @@ static const unsigned char *step_into(const unsigned char *p, const unsigned cha
   return NULL;
 }
 
-const unsigned char *json_locate(const unsigned char *data, size_t len, const char *path,
-                                 const unsigned char **end) {
+/* The value of the top-level member a step names, from the index. */
+static const unsigned char *indexed_member(const unsigned char *data, const json_index *index,
+                                           const json_step *step, const unsigned char **end) {
+  for (int i = 0; i < index->n; i++) {
+    const json_member *m = &index->member[i];
+    if (key_equals(data + m->key, data + m->key_end, m->escaped, step->name, step->len)) {
+      *end = data + m->value_end;
+      return data + m->value;
+    }
+  }
+  return NULL;
+}
+
+const unsigned char *json_locate(const unsigned char *data, size_t len, const json_index *index,
+                                 const char *path, const unsigned char **end) {
   const unsigned char *stop = data + len;
   const unsigned char *p = skip_space(data, stop);
   if (*path++ != '$') return NULL;
   json_step step;
-  int rc = 0;
-  while (p && (rc = json_path_step(&path, &step)) > 0) p = step_into(p, stop, &step);
+  int rc = json_path_step(&path, &step);
+  if (rc > 0 && step.name && index && index->n >= 0) {
+    p = indexed_member(data, index, &step, end);
+    rc = json_path_step(&path, &step);
+    if (p && !rc) return p;
+  }
+  for (; p && rc > 0; rc = json_path_step(&path, &step)) p = step_into(p, stop, &step);
   if (!p || rc < 0 || p >= stop) return NULL;
   const unsigned char *last = skip_value(p, stop);
   while (last > p && is_json_space(last[-1])) last--; /* after a number or literal */
@@ -338,7 +402,8 @@ size_t json_minify(const unsigned char *s, const unsigned char *end, char *out) 
   size_t n = 0;
   while (s < end) {
     if (is_json_space(*s)) { s++; continue; }
-    const unsigned char *next = *s == '"' ? skip_string(s, end) : s + 1;
+    int escaped;
+    const unsigned char *next = *s == '"' ? skip_string(s, end, &escaped) : s + 1;
     memcpy(out + n, s, (size_t)(next - s));
     n += (size_t)(next - s);
     s = next;

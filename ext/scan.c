@@ -50,6 +50,7 @@ typedef struct kafka_cursor {
   int64_t taken_msgs, taken_bytes; /* for the average message size */
   int queue_was_high;              /* the queue was near its limits */
   const char *json_error;          /* why the current row's value is not JSON */
+  json_index json_index;           /* where its members are, for the typed columns */
   int json_done;
 } kafka_cursor;
 
@@ -510,7 +511,7 @@ static void decode_value(kafka_cursor *c) {
   c->json_done = 1;
   kafka_vtab *vtab = cursor_vtab(c);
   if (!c->row->payload || (!vtab->opts.n_columns && vtab->opts.value_format != KAFKA_FORMAT_JSON)) return;
-  c->json_error = format_check_value(c->row->payload, c->row->len);
+  c->json_error = format_check_value(c->row->payload, c->row->len, &c->json_index);
 }
 
 /* on_error = fail: the statement fails and says where. */
@@ -557,7 +558,7 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     decode_value(c);
     if (!decode_failed(c, ctx))
       format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED],
-                          c->json_error ? NULL : m->payload, m->len);
+                          c->json_error ? NULL : m->payload, m->len, &c->json_index);
   }
   return SQLITE_OK;
 }

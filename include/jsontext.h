@@ -17,6 +17,23 @@
 ** NUL byte), else the byte offset where they stop being one. */
 long long json_error_at(const void *data, size_t len);
 
+/* Where the members of a JSON object are, noted while checking it: a typed
+** column's first step is then found without scanning the text again. */
+#define JSON_INDEX_MEMBERS 32
+typedef struct json_member {
+  unsigned key, key_end;     /* the name's string token, quotes included */
+  unsigned value, value_end; /* the value's token(s) */
+  int escaped;               /* the name holds an escape */
+} json_member;
+
+typedef struct json_index {
+  int n; /* members noted; -1 when not an object or when they do not fit */
+  json_member member[JSON_INDEX_MEMBERS];
+} json_index;
+
+/* json_error_at() that also fills *index (when the text is JSON). */
+long long json_error_indexed(const void *data, size_t len, json_index *index);
+
 /* One step of a JSON path: a member name (.name, ."name", ["name"]) or an
 ** array index ([n]); name points into the path and is not terminated. */
 typedef struct json_step {
@@ -35,10 +52,11 @@ int json_path_step(const char **path, json_step *step);
 const char *json_path_error(const char *path);
 
 /* The value at path in the JSON text [data, data + len), which
-** json_error_at() accepted: its first byte, with *end one past its last;
-** NULL when nothing is there. The first of repeated names counts. */
-const unsigned char *json_locate(const unsigned char *data, size_t len, const char *path,
-                                 const unsigned char **end);
+** json_error_indexed() accepted (index: what it noted, or NULL): its first
+** byte, with *end one past its last; NULL when nothing is there. The first
+** of repeated names counts. */
+const unsigned char *json_locate(const unsigned char *data, size_t len, const json_index *index,
+                                 const char *path, const unsigned char **end);
 
 /* Decodes the JSON string token [s, end) (quotes included) into out, which
 ** has room for end - s bytes; returns the length. Like SQLite's JSON
