@@ -2,8 +2,10 @@
 CC      ?= cc
 PKGS    := sqlite3 rdkafka libcjson
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
-LDFLAGS += -shared
+# The flags the code needs: `override` keeps them when CFLAGS (or LDFLAGS)
+# is given on the command line, as in `make CFLAGS=-O0`.
+override CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
+override LDFLAGS += -shared
 BUILD   := build
 SRCS    := $(wildcard ext/*.c)
 OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
@@ -73,8 +75,8 @@ install: $(EXT)
 # SANITIZE rebuilds everything: build/cflags records the flags.
 ifeq ($(SANITIZE),1)
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-CFLAGS       += $(SAN_FLAGS)
-LDFLAGS      += $(SAN_FLAGS)
+override CFLAGS  += $(SAN_FLAGS)
+override LDFLAGS += $(SAN_FLAGS)
 SAN_RUNTIMES := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 SANITIZE_ENV := LD_PRELOAD="$(SAN_RUNTIMES)" \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allow_user_segv_handler=1:verify_asan_link_order=0 \
@@ -99,11 +101,12 @@ FUZZ_TARGETS := options headers value
 FUZZ_CC      ?= clang
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c ext/options.c ext/format.c $(HDRS) | deps
+FUZZ_SRCS    := ext/options.c ext/format.c ext/jsontext.c
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
 	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined $< ext/options.c ext/format.c -o $@ \
+	  -fno-sanitize-recover=undefined $< $(FUZZ_SRCS) -o $@ \
 	  $(shell pkg-config --libs $(PKGS)) -lm
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \

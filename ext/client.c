@@ -20,6 +20,7 @@
 SQLITE_EXTENSION_INIT3
 
 #define MOCK_MAX_BROKERS 16
+#define MOCK_MAX_PARTITIONS 1000
 #define DESTROY_WAIT_MS 5000
 #define NO_GROUP_ID "sqlite-kafka.no-group"
 /* client_retry's tries: short, so that sqlite3_interrupt() is noticed
@@ -583,6 +584,13 @@ static rd_kafka_resp_err_t create_mock_topic(const kafka_options *opts, const ch
                                              const char *config_json, char **err) {
   if (config_json) {
     *err = sqlite3_mprintf("kafka: the mock cluster does not support topic configs");
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  /* The mock's cost grows faster than its partitions (10,000 take seconds,
+  ** past any timeout_ms): a test cluster needs few. */
+  if (partitions > MOCK_MAX_PARTITIONS) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': the mock cluster takes at most %d "
+                           "partitions per topic, not %d", topic, MOCK_MAX_PARTITIONS, partitions);
     return RD_KAFKA_RESP_ERR__INVALID_ARG;
   }
   rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);

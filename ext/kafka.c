@@ -139,6 +139,13 @@ __declspec(dllexport)
 #endif
 int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
   SQLITE_EXTENSION_INIT2(api);
+  /* The planner calls sqlite3_vtab_in() and sqlite3_vtab_rhs_value(): an
+  ** older SQLite's routine table ends before them. */
+  if (sqlite3_libversion_number() < KAFKA_MIN_SQLITE_VERSION) {
+    *err = sqlite3_mprintf("kafka: needs SQLite %s or later, this is SQLite %s", KAFKA_MIN_SQLITE,
+                           sqlite3_libversion());
+    return SQLITE_ERROR;
+  }
   txn_coord *coord = txn_coord_new(db);
   if (!coord) return SQLITE_NOMEM;
   int rc = sqlite3_create_module_v2(db, "kafka", &kafka_module, coord, txn_coord_free);
@@ -148,6 +155,5 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
   if (!rc) rc = ops_register(db);
-  (void)err;
   return rc;
 }

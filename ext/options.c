@@ -3,6 +3,7 @@
 ** is validated here, in one place, and every error names the option.
 */
 #include "kafka_ext.h"
+#include "jsontext.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -115,15 +116,15 @@ static int parse_choice(const char *name, const char *value, const char *no,
   return SQLITE_OK;
 }
 
-/* SQLite's affinity rules (datatype3.html, 3.1), reduced to the types a
-** JSON value can be read as. */
+/* SQLite's affinity rules (datatype3.html, 3.1), in their order. */
 static char type_affinity(const char *type) {
   char *up = sqlite3_mprintf("%s", type);
-  if (!up) return 0;
+  if (!up) return KAFKA_AFFINITY_NUMERIC;
   for (char *p = up; *p; p++) *p = (char)toupper((unsigned char)*p);
-  char aff = 0;
+  char aff = KAFKA_AFFINITY_NUMERIC;
   if (strstr(up, "INT")) aff = SQLITE_INTEGER;
   else if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) aff = SQLITE_TEXT;
+  else if (strstr(up, "BLOB") || !*up) aff = SQLITE_BLOB;
   else if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB")) aff = SQLITE_FLOAT;
   sqlite3_free(up);
   return aff;
@@ -223,8 +224,10 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
     *err = sqlite3_mprintf("kafka: option columns: bad type '%s' for column %s", col.type, col.name);
     goto done;
   }
-  if (path && has_unquoted_space(col.path)) {
-    *err = sqlite3_mprintf("kafka: option columns: bad JSON path '%s' for column %s", col.path, col.name);
+  const char *path_error = has_unquoted_space(col.path) ? "it ends at white space" : json_path_error(col.path);
+  if (path_error) {
+    *err = sqlite3_mprintf("kafka: option columns: bad JSON path '%s' for column %s: %s", col.path,
+                           col.name, path_error);
     goto done;
   }
   col.affinity = type_affinity(col.type);
@@ -369,7 +372,12 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
   for (int i = 0; i < argc && rc == SQLITE_OK; i++) {
     const char *eq = strchr(argv[i], '=');
     if (!eq) {
-      *err = sqlite3_mprintf("kafka: argument '%s' is not of the form name = 'value'", argv[i]);
+      /* Only the first word: what follows may be a value, a password. */
+      const char *word = argv[i];
+      while (isspace((unsigned char)*word)) word++;
+      int n = (int)strcspn(word, " \t\n\f\r\v'\"");
+      *err = sqlite3_mprintf("kafka: argument '%.*s%s' is not of the form name = 'value'", n, word,
+                             word[n] ? " ..." : "");
       return SQLITE_ERROR;
     }
     char *name = dequote(argv[i], (size_t)(eq - argv[i]));

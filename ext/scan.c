@@ -57,8 +57,8 @@ typedef struct kafka_cursor {
   int64_t queue_msgs, queue_bytes; /* the consumer queue's limits */
   int64_t taken_msgs, taken_bytes; /* for the average message size */
   int queue_was_high;              /* the queue was near its limits */
-  cJSON *json;                     /* the current row's parsed value */
-  const char *json_error;
+  const char *json_error;          /* why the current row's value is not JSON */
+  json_index json_index;           /* where its members are, for the typed columns */
   int json_done;
 } kafka_cursor;
 
@@ -85,8 +85,6 @@ int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
 
 /* Forgets the current row's decoding. */
 static void row_clear(kafka_cursor *c) {
-  cJSON_Delete(c->json);
-  c->json = NULL;
   c->json_error = NULL;
   c->json_done = 0;
 }
@@ -675,7 +673,7 @@ static void decode_value(kafka_cursor *c) {
   c->json_done = 1;
   kafka_vtab *vtab = cursor_vtab(c);
   if (!c->row->payload || (!vtab->opts.n_columns && vtab->opts.value_format != KAFKA_FORMAT_JSON)) return;
-  c->json = format_parse_value(c->row->payload, c->row->len, &c->json_error);
+  c->json_error = format_check_value(c->row->payload, c->row->len, &c->json_index);
 }
 
 /* on_error = fail: the statement fails and says where. */
@@ -721,7 +719,8 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   default:
     decode_value(c);
     if (!decode_failed(c, ctx))
-      format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json, m->payload, m->len);
+      format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED],
+                          c->json_error ? NULL : m->payload, m->len, &c->json_index);
   }
   return SQLITE_OK;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "kafka_ext.h"
+#include "jsontext.h"
 
 /* The marker of a header value that is not UTF-8: {"hex": "00ff"}. */
 #define HEADER_HEX_KEY "hex"
@@ -29,14 +30,20 @@ char *format_headers_json(rd_kafka_headers_t *headers);
 /* Parses headers JSON (the same form) into new librdkafka headers. */
 int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err);
 
-/* The JSON value of a message, parsed once per row for the typed columns:
-** NULL with *why set when it is not JSON (why is static text). */
-cJSON *format_parse_value(const void *data, size_t len, const char **why);
+/* NULL when the len bytes at data are one JSON text (strict RFC 8259,
+** UTF-8), else why not (static text, for the error column). Checked once
+** per row; nothing is built but *index (NULL: none), the top-level members
+** for format_typed_result(). */
+const char *format_check_value(const void *data, size_t len, json_index *index);
 
-/* Sets the result to a typed column's value found in root, parsed from
-** the len bytes of JSON text at json. */
-void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
-                         const void *json, size_t len);
+/* Sets the result to a typed column's value in the JSON text [json,
+** json + len), which format_check_value() accepted (NULL: the result is
+** NULL): the value at the column's path as SQLite's json_extract() reads
+** it, under the column's affinity as a table column of the declared type
+** applies it. Only the path is scanned (index, from format_check_value(),
+** finds the first step; NULL: scanned too); no tree is built. */
+void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len,
+                         const json_index *index);
 
 /* The bytes an INSERT gives for a key or value in format f, checking that
 ** json is valid JSON. *data is NULL for SQL NULL. `what` names the column

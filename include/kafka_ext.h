@@ -16,6 +16,10 @@
 
 #define KAFKA_EXT_VERSION "0.1.0"
 
+/* The oldest SQLite the extension loads into (sqlite3_vtab_in() is 3.38). */
+#define KAFKA_MIN_SQLITE "3.38.0"
+#define KAFKA_MIN_SQLITE_VERSION 3038000
+
 /* Column numbers of the `kafka` module's fixed columns; typed columns from
 ** the `columns` option follow from KAFKA_COL_TYPED on. */
 enum kafka_column {

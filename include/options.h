@@ -19,14 +19,17 @@ typedef enum kafka_partitioner {
   KAFKA_PARTITIONER_CRC32,             /* librdkafka's `consistent` */
   KAFKA_PARTITIONER_CONSISTENT_RANDOM  /* librdkafka's and kcat's default */
 } kafka_partitioner;
+/* NUMERIC affinity (no SQLITE_ type names it). */
+#define KAFKA_AFFINITY_NUMERIC 0
 
 /* One typed column of the `columns` option: `name TYPE [json-path]`. */
 typedef struct typed_column {
   char *name;
   char *type;     /* declared SQL type, as written */
   char *path;     /* JSON path, "$.name" when not given */
-  char affinity;  /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
-                  ** or 0 for none (NUMERIC and the like keep JSON's type) */
+  char affinity;  /* as a table column of that type has it (datatype3.html,
+                  ** 3.1): SQLITE_INTEGER, SQLITE_FLOAT (REAL), SQLITE_TEXT,
+                  ** SQLITE_BLOB (none) or KAFKA_AFFINITY_NUMERIC */
 } typed_column;
 
 /* One `rdkafka.<property>` passed through to librdkafka. */

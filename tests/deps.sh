@@ -30,6 +30,19 @@ missing_pkgs() {
   done
 }
 
+# apt-get update, bounded (a mirror that stops answering would hang CI) and
+# tried APT_UPDATE_TRIES times, APT_UPDATE_SECONDS each.
+apt_update() {
+  local try tries=${APT_UPDATE_TRIES:-3} seconds=${APT_UPDATE_SECONDS:-300}
+  for ((try = 1; try <= tries; try++)); do
+    timeout "$seconds" apt-get update -qq -o Acquire::Retries=3 </dev/null >/dev/null && return 0
+    echo "deps.sh: apt-get update failed or took over ${seconds}s (try $try of $tries)" >&2
+    [ "$try" -lt "$tries" ] && sleep "$try"
+  done
+  echo "deps.sh: apt-get update did not succeed in $tries tries" >&2
+  return 1
+}
+
 install_pkgs() {
   local missing
   mapfile -t missing < <(missing_pkgs "$@")
@@ -41,7 +54,7 @@ install_pkgs() {
   fi
   echo "deps.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq </dev/null >/dev/null
+  apt_update
   apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     </dev/null >/dev/null
 }

@@ -10,6 +10,7 @@ whose answer comes from the broker itself run on the real one too.
 """
 
 import hashlib
+import os
 import sqlite3
 import time
 
@@ -44,6 +45,15 @@ MALFORMED_OPTIONS = [
     ("columns='a INT(1,2,3)'", "option columns: bad type 'INT(1,2,3)' for column a"),
     ("columns='a INT DEFAULT'", "option columns: bad type 'INT DEFAULT' for column a"),
     ("columns='a INT $.x y'", "option columns: bad JSON path '$.x y' for column a"),
+    # Malformed paths used to be taken and read NULL for ever (issue 11).
+    ("columns='a INT $abc'", "option columns: bad JSON path '$abc' for column a: steps are"),
+    ("columns='b INT $..n'", "option columns: bad JSON path '$..n' for column b"),
+    ("columns='c INT $.n]x'", "option columns: bad JSON path '$.n]x' for column c"),
+    ("columns='d INT $[n]'", "option columns: bad JSON path '$[n]' for column d"),
+    ("columns='e INT $.'", "option columns: bad JSON path '$.' for column e"),
+    ("columns='f INT $[\"n\"]x'", "option columns: bad JSON path '$[\"n\"]x' for column f"),
+    ("columns='g INT $[99999999999]'", "option columns: bad JSON path '$[99999999999]' for column g"),
+    ("columns='h INT .n'", "option columns: bad type 'INT .n' for column h"),
     ("group=''", "option group must not be empty"),
     ("start='middle'", "option start must be earliest or latest, not 'middle'"),
     ("transactional_id=''", "option transactional_id must not be empty"),
@@ -71,6 +81,7 @@ MALFORMED_OPTIONS = [
     ("rdkafka.=''", "unknown option 'rdkafka.'"),
     ("bogus='1'", "unknown option 'bogus'"),
     ("noequals", "argument 'noequals' is not of the form name = 'value'"),
+    ("rdkafka.sasl.password 'x'", "argument 'rdkafka.sasl.password ...' is not of the form name = 'value'"),
     ("key='text', key='blob'", "option key is given twice"),
     ("group='g', transactional_id='x'", "options group and transactional_id cannot be combined"),
 ]
@@ -434,3 +445,109 @@ def test_null_and_wrong_typed_config_on_the_real_broker():
                                               (kit.BROKER, name, config)), message)
     kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic(?, ?)", (kit.BROKER, name)),
                      f"cannot delete topic '{name}': it does not exist")
+
+
+def test_a_malformed_option_never_echoes_its_value():
+    """Without `=`, the whole argument used to be quoted: a password too."""
+    conn = kit.connect()
+    for arg in ("rdkafka.sasl.password 'hunter2-secret'", "rdkafka.sasl.password hunter2-secret",
+                "  rdkafka.ssl.key.password\t\"hunter2-secret\""):
+        e = kit.expect_error(lambda: conn.execute(
+            f"CREATE VIRTUAL TABLE z USING kafka(brokers='{MOCK}', topic='x', {arg})"),
+            "is not of the form name = 'value'")
+        assert "hunter2" not in str(e) and "rdkafka." in str(e), (arg, e)
+
+
+def test_mock_partitions_are_bounded():
+    """partitions=100000 on the mock ran for minutes, past any timeout_ms."""
+    conn = kit.connect()
+    message = "the mock cluster takes at most 1000 partitions per topic, not 100000"
+    kit.expect_error(lambda: conn.execute(
+        "CREATE VIRTUAL TABLE z USING kafka(brokers='mock', topic='huge', partitions=100000)"), message)
+    kit.expect_error(lambda: conn.execute("SELECT kafka_create_topic('mock', 'huge2', 100000)"), message)
+    wide = kit.topic("wide")
+    conn.execute(f"CREATE VIRTUAL TABLE y USING kafka(brokers='mock', topic='{wide}', partitions=1000)")
+    assert conn.execute("SELECT count(*) FROM kafka_partitions('mock', ?)", (wide,)).fetchone() == (1000,)
+
+
+OLD_SQLITE_HOST = r"""
+#define SQLITE_CORE 1 /* the routine table without the macros that use it */
+#include <sqlite3ext.h>
+#include <dlfcn.h>
+#include <stdio.h>
+static int old_version(void) { return 3037002; }
+static const char *old_text(void) { return "3.37.2"; }
+int main(int argc, char **argv) {
+  (void)argc;
+  sqlite3_api_routines api = {0};
+  api.libversion_number = old_version;
+  api.libversion = old_text;
+  api.mprintf = sqlite3_mprintf;
+  void *lib = dlopen(argv[1], RTLD_NOW);
+  int (*init)(sqlite3 *, char **, const sqlite3_api_routines *) = lib ? dlsym(lib, "sqlite3_kafka_init") : NULL;
+  if (!init) return 2;
+  char *err = NULL;
+  int rc = init(NULL, &err, &api);
+  printf("%d %s\n", rc, err ? err : "");
+  return 0;
+}
+"""
+
+
+def test_older_sqlite_is_refused_at_load():
+    """The planner needs SQLite 3.38 (sqlite3_vtab_in): an older one's
+    routine table ends before those entries. A host that says it is 3.37.2
+    gets a clear error and nothing registered."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        src, exe = os.path.join(tmp, "host.c"), os.path.join(tmp, "host")
+        with open(src, "w") as f:
+            f.write(OLD_SQLITE_HOST)
+        subprocess.run(["cc", "-o", exe, src, "-lsqlite3", "-ldl"], check=True)
+        out = subprocess.run([exe, kit.EXT + ".so"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out
+    assert out.stdout == "1 kafka: needs SQLite 3.38.0 or later, this is SQLite 3.37.2\n", out.stdout
+
+
+@kit.timeout(600)
+def test_make_with_cflags_on_the_command_line_keeps_the_needed_flags():
+    """`make CFLAGS=-O0` lost -std=c11 -fPIC -Iinclude (the command line
+    overrides a Makefile's +=): it must build a loadable extension."""
+    import shutil
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for part in ("Makefile", "ext", "include", "tests/deps.sh"):
+            src, dst = kit.ROOT / part, os.path.join(tmp, part)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+        out = subprocess.run(["make", "-C", tmp, "CFLAGS=-O0"], capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "-O0 -std=c11" in out.stdout and "-fPIC" in out.stdout, out.stdout[-2000:]
+        conn = sqlite3.connect(":memory:")
+        conn.enable_load_extension(True)
+        conn.load_extension(os.path.join(tmp, "build", "kafka"))
+        assert conn.execute("SELECT kafka_version() LIKE 'sqlite-kafka %'").fetchone() == (1,)
+
+
+def test_deps_bounds_and_retries_apt_get_update():
+    """An apt-get update that never ends is cut at APT_UPDATE_SECONDS and
+    tried APT_UPDATE_TRIES times, then deps.sh says so."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        stub = os.path.join(tmp, "apt-get")
+        with open(stub, "w") as f:
+            f.write(f"#!/bin/sh\necho run >> {tmp}/calls\nexec sleep 600\n")
+        os.chmod(stub, 0o755)
+        script = ('source <(sed -n "/^apt_update()/,/^}/p" tests/deps.sh); apt_update; echo "rc=$?"')
+        env = dict(os.environ, PATH=f"{tmp}:{os.environ['PATH']}", APT_UPDATE_SECONDS="1",
+                   APT_UPDATE_TRIES="2")
+        out = subprocess.run(["bash", "-c", script], cwd=kit.ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+        calls = open(os.path.join(tmp, "calls")).read().split()
+    assert out.stdout.strip() == "rc=1", out
+    assert calls == ["run", "run"], calls
+    assert "apt-get update failed or took over 1s (try 2 of 2)" in out.stderr, out.stderr
+    assert "apt-get update did not succeed in 2 tries" in out.stderr, out.stderr

@@ -1,5 +1,10 @@
 """Formats on the real broker, data written by kcat: text/blob/json,
-typed JSON columns with paths and affinities, on_error null vs fail."""
+typed JSON columns with paths and affinities, on_error null vs fail; and on
+the mock: typed columns against a plain SQLite column of the same type, strict
+JSON, the text path's exactness."""
+
+import json
+import random
 
 import kit
 import readkit as rk
@@ -72,3 +77,145 @@ def test_text_blob_json_formats():
     assert conn.execute("SELECT key, value FROM b").fetchall() == [
         (b"k1", b'{"a": 1}'), (b"", b"empty-key"), (None, b"null-key")]
     assert conn.execute("SELECT value ->> '$.a', json_valid(value) FROM j LIMIT 1").fetchone() == (1, 1)
+
+
+# Typed columns against the oracle: the same JSON value, through SQLite's
+# json_extract(), stored in a plain table column of the same declared type.
+TYPES = ["INTEGER", "INT", "REAL", "DOUBLE", "TEXT", "VARCHAR(9)", "NUMERIC", "DECIMAL(10,2)",
+         "BOOLEAN", "BLOB", "", "ANY"]
+VALUES = [
+    "0", "-0", "7", "-7", "9007199254740993", "-9007199254740993", "9199999999999999999",
+    "9223372036854775806", "9223372036854775807", "-9223372036854775807", "-9223372036854775808",
+    "9223372036854775808", "-9223372036854775809", "123456789012345678901234567890",
+    "1.0", "-0.0", "2.5", "0.1", "1e3", "1E-3", "-1.5e+300", "1e400", "4.5e15",
+    "true", "false", "null",
+    '"0x10"', '"5 "', '" 5"', '"\\t5\\n"', '"\\u000b5"', '"5x"', '"+5"', '"-0"', '".5"', '"5."',
+    '"1e"', '"1e3"', '" 1.5e2 "', '"9223372036854775807"', '"9223372036854775808"',
+    '"12345678901234567"', '"abc"', '""', '"inf"', '"NaN"', '"0x"', '"1,5"',
+    '"\\u00e9\\ud83d\\ude00\\"\\\\\\/\\b\\f\\n\\r\\t"',
+    "[1, 2.50, {\"a\" : [ ]}]", "{\"x\" : {\"y\" : \"a b\"}}", "[]", "{}",
+]
+PATHS = ['$.v', '$["v"]', '$."v"', '$.o.v', '$.o["v"]', '$.a[1]', '$["a"][1]']
+
+
+def _oracle_rows(conn, docs, types):
+    conn.execute("CREATE TEMP TABLE o(" + ", ".join(f"c{i} {t}" for i, t in enumerate(types)) + ")")
+    for doc in docs:
+        conn.execute(f"INSERT INTO o VALUES ({', '.join(['json_extract(?, ?)'] * len(types))})",
+                     [x for _ in types for x in (doc, "$.v")])
+    cols = ", ".join(f"c{i}, typeof(c{i})" for i in range(len(types)))
+    rows = conn.execute(f"SELECT {cols} FROM o ORDER BY rowid").fetchall()
+    conn.execute("DROP TABLE o")
+    return rows
+
+
+def _typed_vs_oracle(docs):
+    """Every doc (holding the same value at each path of PATHS) read by a
+    typed column of every type and path; the oracle reads $.v."""
+    conn = kit.connect()
+    topic = kit.topic("typed")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1)
+    conn.executemany("INSERT INTO raw(value) VALUES (?)", [(d,) for d in docs])
+    want = _oracle_rows(conn, docs, TYPES)
+    for p, path in enumerate(PATHS):
+        spec = ", ".join(f"c{i} {t} {path}" for i, t in enumerate(TYPES))
+        rk.table(conn, f"j{p}", topic, brokers="mock", columns=spec)
+        cols = ", ".join(f"c{i}, typeof(c{i})" for i in range(len(TYPES)))
+        got = conn.execute(f"SELECT {cols} FROM j{p} ORDER BY offset").fetchall()
+        for doc, w, g in zip(docs, want, got):
+            assert w == g, (path, doc, [(TYPES[i // 2], w[i], g[i]) for i in range(len(w)) if w[i] != g[i]])
+
+
+def _doc(v):
+    return f'{{"v": {v}, "o": {{"v": {v}}}, "a": [0, {v}]}}'
+
+
+def test_typed_columns_read_what_a_plain_column_of_the_type_stores():
+    """Issue 11: 9223372036854775807 read as REAL 9.22337203685478e+18 (and
+    every integer from 9199999999999999999 up), $["m"] lost exactness past
+    2^53, '0x10' became 16 and '5 ' stayed text in an INTEGER column."""
+    _typed_vs_oracle([_doc(v) for v in VALUES])
+
+
+def test_typed_columns_random_values_match_the_oracle():
+    rnd = random.Random(20261201)
+    values = []
+    for _ in range(400):
+        kind = rnd.randrange(6)
+        if kind == 0:
+            values.append(str(rnd.randint(-2**63, 2**63 - 1)))
+        elif kind == 1:
+            values.append(str(rnd.choice([1, -1]) * rnd.randint(2**53 - 5, 2**53 + 5) * rnd.choice([1, 1024])))
+        elif kind == 2:
+            values.append(repr(rnd.uniform(-1e6, 1e6)) if rnd.random() < 0.7 else f"{rnd.randint(1, 99)}e{rnd.randint(-30, 30)}")
+        elif kind == 3:
+            n = str(rnd.randint(-2**63, 2**63 - 1)) if rnd.random() < 0.5 else repr(rnd.uniform(-1e9, 1e9))
+            values.append(json.dumps(rnd.choice(["", " ", "\t", "\n"]) + n + rnd.choice(["", " ", "  ", "\r\n"])))
+        elif kind == 4:
+            values.append(json.dumps(rnd.choice(["0x", "0X", "", "+", "-", "1_", "#"]) + str(rnd.randint(0, 999))))
+        else:
+            values.append(str(rnd.choice([2**63 - 1, -2**63, 2**63, -2**63 - 1]) + rnd.randint(-3, 3)))
+    _typed_vs_oracle([_doc(v) for v in values])
+
+
+def test_typed_columns_need_strict_json():
+    """cJSON took text after the value, 01 and the like: the error column
+    now says what SQLite's json_valid() says."""
+    conn = kit.connect()
+    topic = kit.topic("strict")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1)
+    rk.table(conn, "j", topic, brokers="mock", columns="a INTEGER")
+    bad = ['{"a": 1} x', '{"a": 01}', '{"a": 1,}', "{'a': 1}", '{"a": NaN}', '{"a": .5}', '{"a": 1.}',
+           '{"a": +1}', '{"a": "\x01"}', '{"a": 1}{}', '', ' ', '{"a": "\\x"}', '[1', '{"a": tru}']
+    good = ['{"a": 1}', ' {"a" : 2 } ', '{"b": {"a": 9}, "a": 3}', '{"a": 4, "a": 5}', '{"\\u0061": 6}']
+    conn.executemany("INSERT INTO raw(value) VALUES (?)", [(v,) for v in bad + good])
+    rows = conn.execute("SELECT value, a, error, json_valid(value) FROM j ORDER BY offset").fetchall()
+    for value, a, error, valid in rows[:len(bad)]:
+        assert (a, error, valid) == (None, "value is not valid JSON", 0), (value, a, error)
+    assert [r[1:] for r in rows[len(bad):]] == [(1, None, 1), (2, None, 1), (3, None, 1), (4, None, 1),
+                                                (6, None, 1)], rows[len(bad):]
+
+
+def test_text_values_come_back_exact_or_as_blob():
+    """The text path hands SQLite the message bytes with their length: NUL
+    bytes and invalid UTF-8 still come back as a BLOB, 10 KB values exact."""
+    conn = kit.connect()
+    topic = kit.topic("text")
+    rk.table(conn, "b", topic, brokers="mock", partitions=1, key="blob", value="blob")
+    rk.table(conn, "t", topic, brokers="mock")
+    big = "".join(chr(0x20 + i % 90) for i in range(10_000)) + "é€😀"
+    values = [b"", b"plain", b"a\x00b", b"\x00", b"caf\xc3\xa9", b"\xc3", b"\xed\xa0\x80", b"\xff" * 3,
+              big.encode(), big.encode() + b"\x00", b"\xff" + big.encode()]
+    conn.executemany("INSERT INTO b(key, value) VALUES (?, ?)", [(v[:20], v) for v in values])
+    rows = conn.execute("SELECT key, value, typeof(value), length(CAST(value AS BLOB)) FROM t "
+                        "ORDER BY offset").fetchall()
+
+    def expected(raw):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return raw if "\x00" in text else text
+
+    for v, (key, value, kind, n) in zip(values, rows):
+        assert (key, value) == (expected(v[:20]), expected(v)), v[:20]
+        assert kind == ("text" if isinstance(expected(v), str) else "blob") and n == len(v), v[:20]
+    # Through SQLite's own functions too (they read the text with its length).
+    assert conn.execute("SELECT length(value), substr(value, -3) FROM t WHERE offset = 8").fetchone() == (
+        10_003, "é€😀")
+
+
+def test_typed_strings_objects_and_arrays_as_json_extract_gives_them():
+    conn = kit.connect()
+    topic = kit.topic("shapes")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1)
+    rk.table(conn, "j", topic, brokers="mock",
+             columns='s TEXT, o TEXT, a TEXT, n TEXT $.a[2].x, q TEXT $."k.y", z TEXT $.a[9]')
+    doc = ('{"s": "a\\u00e9\\ud83d\\ude00\\n\\"", "o": { "p" : [ 1 , "x y" ] }, '
+           '"a": [1, [2, 3], {"x": -4.50e1}], "k.y": "dot", "big": "' + "x" * 10_000 + '"}')
+    conn.execute("INSERT INTO raw(value) VALUES (?)", (doc,))
+    row = conn.execute("SELECT s, o, a, n, q, z FROM j").fetchone()
+    want = conn.execute("SELECT ?1 ->> '$.s', json_extract(?1, '$.o'), json_extract(?1, '$.a'), "
+                        "CAST(?1 ->> '$.a[2].x' AS TEXT), ?1 ->> '$.\"k.y\"', NULL", (doc,)).fetchone()
+    assert row == want, (row, want)
+    assert row[0] == 'aé😀\n"' and row[1] == '{"p":[1,"x y"]}' and row[3] == "-45.0", row

@@ -59,7 +59,8 @@ def test_typed_columns_compose_the_value_under_their_affinity():
     conn.execute("INSERT INTO t(i, r, s) VALUES (2.0, '2.5', 1.5)")
     conn.execute("INSERT INTO t(i) VALUES ('not a number')")
     values = [json.loads(v) for (v,) in conn.execute("SELECT value FROM t ORDER BY offset")]
-    assert values == [{"i": 42, "r": 3.0, "s": "7", "n": "8", "a": {"b": "x"}},
+    # NUMERIC turns numeric text into a number, as a plain NUMERIC column does.
+    assert values == [{"i": 42, "r": 3.0, "s": "7", "n": 8, "a": {"b": "x"}},
                       {"i": 2, "r": 2.5, "s": "1.5"},
                       {"i": "not a number"}], values
     raw = conn.execute("SELECT value FROM t ORDER BY offset LIMIT 1").fetchone()[0]
@@ -100,3 +101,43 @@ def test_transactional_savepoint_rules_on_the_mock():
     conn.execute("INSERT INTO x(value) VALUES ('c')")
     conn.execute("COMMIT")
     assert conn.execute("SELECT value FROM x").fetchall() == [("c",)]
+
+
+def test_text_goes_out_as_its_bytes_in_utf8_and_utf16_databases():
+    """INSERT reads TEXT with its length (no terminating copy): printf()
+    results, NUL bytes inside text and 10 KB values arrive byte for byte,
+    and a UTF-16 database still produces UTF-8."""
+    for encoding in ("UTF-8", "UTF-16le", "UTF-16be"):
+        conn = kit.connect()
+        conn.execute(f"PRAGMA encoding = '{encoding}'")
+        conn.execute("CREATE TABLE warm(x)")  # the encoding is fixed from here on
+        topic = mock_table(conn, partitions=1)
+        conn.execute(f"CREATE VIRTUAL TABLE b USING kafka(brokers = 'mock', topic = '{topic}', "
+                     "key = 'blob', value = 'blob')")
+        big = "é" * 5000 + "€😀"
+        conn.execute("INSERT INTO t(key, value) VALUES (printf('k-%05d', 42), printf('%s!', ?))", (big,))
+        conn.execute("INSERT INTO t(key, value) VALUES (CAST(x'610062' AS TEXT), 'a' || char(0) || 'b')")
+        conn.execute("INSERT INTO t(key, value) VALUES (42, 2.5)")
+        rows = conn.execute("SELECT key, value FROM b ORDER BY offset").fetchall()
+        assert rows[0] == (b"k-00042", (big + "!").encode()), (encoding, rows[0][0])
+        assert rows[2] == (b"42", b"2.5"), (encoding, rows[2])
+        if encoding == "UTF-8":  # NUL inside text: only UTF-8 keeps it (SQLite converts at NUL)
+            assert rows[1] == (b"a\x00b", b"a\x00b"), rows[1]
+
+
+def test_typed_insert_keeps_int64_exact_and_follows_affinity():
+    conn = kit.connect()
+    mock_table(conn, partitions=1, value="json", columns="i INTEGER, r REAL, n NUMERIC, s TEXT")
+    conn.execute("INSERT INTO t(i, r, n, s) VALUES (9223372036854775807, 1, '9223372036854775807', 0.1)")
+    conn.execute("INSERT INTO t(i, r, n, s) VALUES (-9223372036854775808, '2', ' 5 ', 9223372036854775807)")
+    conn.execute("INSERT INTO t(i, n) VALUES ('0x10', '1e3')")
+    conn.execute("INSERT INTO t(i, n) VALUES ('5 ', 2.0)")
+    values = [v for (v,) in conn.execute("SELECT value FROM t ORDER BY offset")]
+    assert values == ['{"i":9223372036854775807,"r":1.0,"n":9223372036854775807,"s":"0.1"}',
+                      '{"i":-9223372036854775808,"r":2.0,"n":5,"s":"9223372036854775807"}',
+                      '{"i":"0x10","n":1000}',
+                      '{"i":5,"n":2}'], values
+    rows = conn.execute("SELECT i, typeof(i), n, typeof(n) FROM t ORDER BY offset").fetchall()
+    assert rows == [(9223372036854775807, "integer", 9223372036854775807, "integer"),
+                    (-9223372036854775808, "integer", 5, "integer"), ("0x10", "text", 1000, "integer"),
+                    (5, "integer", 2, "integer")], rows
