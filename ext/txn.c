@@ -30,6 +30,11 @@
 ** wrote nothing; group.c refuses those (see group_starts). The connection's
 ** commit and rollback hooks are this file's while a position waits (SQLite
 ** keeps one of each per connection, and gives no way to call the previous).
+**
+** It also keeps the connection's tables with transactional_id that have a
+** producer, so that tables on one cluster naming the same id share one
+** (produce.c), and which of them committed at the current COMMIT (for the
+** error of a later one that fails).
 */
 #include "kafka_ext.h"
 #include "group.h"

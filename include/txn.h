@@ -35,8 +35,9 @@ int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
 
 /* The kafka table's life in a transaction (produce.c): written (xBegin),
 ** about to commit (xSync: a transactional one takes the positions of the
-** groups on its cluster, produce_send_offsets), committed (xCommit), rolled back (xRollback), and a
-** statement of it rolled back (xRollbackTo). */
+** groups on its cluster, produce_send_offsets), committed (xCommit),
+** rolled back (xRollback), and a statement of it rolled back
+** (xRollbackTo). */
 void txn_sink_begin(txn_coord *coord, kafka_vtab *sink);
 int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err);
 void txn_sink_commit(txn_coord *coord, kafka_vtab *sink);
