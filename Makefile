@@ -7,6 +7,14 @@ LDFLAGS += -shared
 BUILD   := build
 SRCS    := $(wildcard ext/*.c)
 OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
+# The one C++ translation unit (ext/protobuf.cc, libprotobuf and its .proto
+# parser, libprotoc) behind a C header; the extension links as C++ for it.
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -Wall -Wextra -fPIC -Iinclude
+CXX_PKGS := protobuf libcjson
+CXX_LIBS  = $(shell pkg-config --libs $(CXX_PKGS)) -lprotoc
+CXX_SRCS := $(wildcard ext/*.cc)
+OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
 
@@ -16,14 +24,23 @@ all: $(EXT)
 
 # Installs the Debian build packages when pkg-config cannot find them.
 deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null || bash tests/deps.sh --build-only
+	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh --build-only
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
 
+$(BUILD)/obj/%.o: ext/%.cc $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(shell pkg-config --cflags $(CXX_PKGS)) -c $< -o $@
+
 $(EXT): $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm -lpthread
+
+# tests/protobuf_unit.c: a driver of ext/protobuf.cc for tests/test_protobuf_unit.py.
+$(BUILD)/protobuf_unit: tests/protobuf_unit.c $(BUILD)/obj/protobuf.o include/protobuf.h | deps
+	$(CC) $(CFLAGS) -c $< -o $@.o
+	$(CXX) $(CXXFLAGS) -o $@ $@.o $(BUILD)/obj/protobuf.o $(CXX_LIBS) -lpthread
 
 demo: $(EXT)
 	@command -v sqlite3 >/dev/null || bash tests/deps.sh --build-only
@@ -74,6 +91,7 @@ install: $(EXT)
 ifeq ($(SANITIZE),1)
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CFLAGS       += $(SAN_FLAGS)
+CXXFLAGS     += $(SAN_FLAGS)
 LDFLAGS      += $(SAN_FLAGS)
 SAN_RUNTIMES := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 SANITIZE_ENV := LD_PRELOAD="$(SAN_RUNTIMES)" \
@@ -85,7 +103,7 @@ FLAGS_STAMP := $(BUILD)/cflags
 $(OBJS): $(FLAGS_STAMP)
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(CC) $(CFLAGS) $(CXXFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(CXXFLAGS) $(LDFLAGS)' > $@
 .PHONY: FORCE
 
 # make fuzz [FUZZ_SECONDS=30]: the libFuzzer targets of tests/fuzz/ (option
