@@ -155,6 +155,35 @@ int64_t timestamp_ms(int64_t seconds, int32_t nanos) {
   return ms;
 }
 
+/* Bytes in JSON are hex digits, two per byte (as the Avro codec has them;
+** a BLOB typed column reads them back as a BLOB). */
+std::string hex_of(const std::string &bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return hex;
+}
+
+int hex_value(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The bytes of hex text; false when it is not hex digits, two per byte. */
+bool bytes_of(const char *hex, std::string &bytes) {
+  size_t n = strlen(hex);
+  if (n % 2) return false;
+  for (size_t i = 0; i < n; i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
 /* ---- compiling .proto text ---- */
 
 /* The first error of the parser or of the pool, as "file:line:col: why". */
@@ -399,9 +428,7 @@ private:
       const std::string &s =
           j < 0 ? r->GetStringReference(msg, f, &scratch_) : r->GetRepeatedStringReference(msg, f, j, &scratch_);
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
-        std::string encoded;
-        gp::Base64Escape(s, &encoded);
-        json_string(out_, encoded);
+        json_string(out_, hex_of(s));
       } else if (!gp::internal::IsStructurallyValidUTF8(s)) { /* proto2 strings are unchecked */
         fail("field " + f->full_name() + " holds a string that is not UTF-8");
       } else {
@@ -443,12 +470,10 @@ private:
     if (d->full_name() != "google.protobuf.Any")
       fail("a " + d->full_name() + " value cannot be written as JSON");
     const gp::Reflection *r = sub.GetReflection();
-    std::string encoded;
-    gp::Base64Escape(r->GetString(sub, d->field(1)), &encoded);
     out_ += "{\"@type\":";
     json_string(out_, r->GetString(sub, d->field(0)));
     out_ += ",\"value\":";
-    json_string(out_, encoded);
+    json_string(out_, hex_of(r->GetString(sub, d->field(1))));
     out_ += '}';
   }
 };
@@ -514,8 +539,9 @@ const FieldDescriptor *find_field(const Descriptor *d, const char *name) {
 
 /* Rewrites the plain values of include/protobuf.h into the library's JSON
 ** mapping, following the message type: Timestamp milliseconds to RFC 3339
-** text, 0 and 1 to booleans, JSON text in a string to what it holds. The
-** library then checks everything else and names what does not fit. */
+** text, hex bytes to base64, 0 and 1 to booleans, JSON text in a string to
+** what it holds. The library then checks everything else and names what
+** does not fit. */
 class json_adapter {
 public:
   void message(cJSON *object, const Descriptor *d, const std::string &path) {
@@ -552,6 +578,13 @@ private:
   }
 
   void field(cJSON *parent, cJSON *item, const FieldDescriptor *f, const std::string &at) {
+    if (f->type() == FieldDescriptor::TYPE_BYTES && cJSON_IsString(item)) {
+      std::string bytes, encoded;
+      if (!bytes_of(item->valuestring, bytes)) fail("field " + at + ": expected a string of hex digits (two per byte)");
+      gp::Base64Escape(bytes, &encoded);
+      set_string(item, encoded);
+      return;
+    }
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && cJSON_IsRaw(item)) {
       if (!strcmp(item->valuestring, "0") || !strcmp(item->valuestring, "1")) {
         bool on = item->valuestring[0] == '1';

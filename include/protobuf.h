@@ -11,10 +11,10 @@
 **
 ** The JSON is Protobuf's JSON mapping with the project's plain values:
 ** field names as in the .proto, enums by name, 64-bit integers as exact
-** JSON numbers, bytes as base64, google.protobuf.Timestamp as an integer of
-** milliseconds since the epoch, the wrappers (Int64Value, ...) as their
-** value, Struct, Value, ListValue, Any, Duration and FieldMask as the
-** mapping writes them. A field without presence (a proto3 scalar that is
+** JSON numbers, bytes as hex digits (two per byte, as the Avro codec has
+** them), google.protobuf.Timestamp as an integer of milliseconds since the
+** epoch, the wrappers (Int64Value, ...) as their value, Struct, Value,
+** ListValue, Any, Duration and FieldMask as the mapping writes them. A field without presence (a proto3 scalar that is
 ** not `optional`) always appears, with its default when the message did not
 ** carry it (Protobuf cannot tell the two apart); a field with presence
 ** (message, `optional`, oneof member, proto2) appears only when set.

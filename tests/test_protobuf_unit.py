@@ -127,7 +127,7 @@ def test_decode_what_protoc_encodes():
     assert '"u":18446744073709551615' in out, out
     assert json.loads(out) == {
         "location": 'Oslo "N"\n', "temp_celsius": -5, "big": 9007199254740993, "pressure_mb": 1013.25,
-        "humidity": 0.1, "raining": True, "raw": "AAH/", "wind_direction": "WEST",
+        "humidity": 0.1, "raining": True, "raw": "0001ff", "wind_direction": "WEST",
         "at": 1700000000123, "maybe": -9223372036854775808, "extra": {"a": [1, "x"]},
         "tags": ["a", "b"], "counts": {"k": 3}, "station": {"id": "S1", "height": 12},
         "note": "hi", "opt": 0, "u": 18446744073709551615, "inner": {"x": -7}, "took": "90.500s",
@@ -148,7 +148,7 @@ def test_absent_proto3_scalars_read_as_their_defaults_fields_with_presence_are_l
 
 def test_encode_is_what_protoc_decodes():
     value = {"location": "Oslo", "temp_celsius": -5, "big": 9223372036854775807, "raining": 1,
-             "raw": "AAH/", "wind_direction": "EAST", "at": -1, "maybe": 42,
+             "raw": "0001ff", "wind_direction": "EAST", "at": -1, "maybe": 42,
              "extra": {"k": {"n": None}}, "tags": ["x"], "counts": {"a": 1},
              "station": {"id": "S1"}, "celsius": 21.5, "u": 18446744073709551615,
              "inner": {"x": -3}, "took": "1.5s", "checked": 0}
@@ -229,6 +229,8 @@ def test_encode_errors_name_the_field():
     assert encode('{"at": 1.5}') == ("error: field at: a Timestamp is an integer of milliseconds since the "
                                      "epoch (years 1 to 9999) or RFC 3339 text, not 1.5")
     assert encode('{"at": 253402300800000}').startswith("error: field at: a Timestamp is"), encode('{"at": 253402300800000}')
+    assert encode('{"raw": "0g"}') == "error: field raw: expected a string of hex digits (two per byte)"
+    assert encode('{"raw": "abc"}') == "error: field raw: expected a string of hex digits (two per byte)"
     assert encode("[1]") == "error: value must be a JSON object (a kubertron.Weather message)"
     assert encode('{"a":') == "error: value is not valid JSON"
     assert encode('{"a": 1} x') == "error: value is not valid JSON"
@@ -269,7 +271,7 @@ def test_well_known_types_any_and_struct():
     # An Any of a type the schema does not know: its type URL and bytes.
     body = protoc("encode", "W", b'any { type_url: "type.googleapis.com/Unknown" value: "\\010\\005" }', "wk.proto")
     assert decode("00" + body.hex(), "wk.proto") == \
-        {"any": {"@type": "type.googleapis.com/Unknown", "value": "CAU="}}
+        {"any": {"@type": "type.googleapis.com/Unknown", "value": "0805"}}
 
 
 def test_special_floats_and_packed_and_unknown_enum_numbers():
