@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "catalog.h"
 #include "client.h"
+#include "codec.h"
 #include "plan.h"
 #include "produce.h"
 #include "scan.h"
@@ -47,6 +48,18 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   return rc;
 }
 
+/* A registry format needs its codec built in: protobuf is not yet. */
+static int codecs_check(const kafka_options *opts, char **err) {
+  const kafka_format sides[2] = {opts->key_format, opts->value_format};
+  for (int i = 0; i < 2; i++) {
+    if (sides[i] < KAFKA_FORMAT_AVRO || codec_for(sides[i])) continue;
+    *err = sqlite3_mprintf("kafka: option %s: format %s is not built yet", i ? "value" : "key",
+                           sides[i] == KAFKA_FORMAT_PROTOBUF ? "protobuf" : "of the registry");
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   produce_close(vtab);
@@ -66,6 +79,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
   int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
+  if (!rc) rc = codecs_check(&vtab->opts, err);
   char *schema = rc ? NULL : options_schema(&vtab->opts);
   if (!rc && !schema) rc = SQLITE_NOMEM;
   if (!rc) rc = sqlite3_declare_vtab(db, schema);

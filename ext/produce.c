@@ -366,6 +366,7 @@ static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *r
   int rc = must_be_null(cols, KAFKA_COL_OFFSET, "offset", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_ERROR, "error", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_FOLLOW, "follow", err);
+  if (!rc) rc = must_be_null(cols, KAFKA_COL_SCHEMA_ID, "schema_id", err);
   if (!rc) rc = int_column(cols[KAFKA_COL_PARTITION], "partition", 0, INT32_MAX, &partition, err);
   if (!rc) rc = partition_check(vtab, (int32_t)partition, err);
   if (!rc) rc = int_column(cols[KAFKA_COL_TIMESTAMP], "timestamp", 1, INT64_MAX, &ts, err);

@@ -27,6 +27,7 @@ enum kafka_column {
   KAFKA_COL_HEADERS,
   KAFKA_COL_ERROR,  /* hidden: why decoding failed */
   KAFKA_COL_FOLLOW, /* hidden: follow-mode quiet period in ms (a parameter) */
+  KAFKA_COL_SCHEMA_ID, /* hidden: the registry schema id a message was written with */
   KAFKA_COL_TYPED
 };
 

@@ -8,7 +8,11 @@
 typedef enum kafka_format {
   KAFKA_FORMAT_TEXT = 0,
   KAFKA_FORMAT_BLOB,
-  KAFKA_FORMAT_JSON
+  KAFKA_FORMAT_JSON,
+  /* Schema Registry formats (include/codec.h), framed in the wire format. */
+  KAFKA_FORMAT_AVRO,
+  KAFKA_FORMAT_JSONSCHEMA,
+  KAFKA_FORMAT_PROTOBUF
 } kafka_format;
 
 /* One typed column of the `columns` option: `name TYPE [json-path]`. */
@@ -25,6 +29,16 @@ typedef struct rdkafka_property {
   char *name;     /* without the `rdkafka.` prefix */
   char *value;
 } rdkafka_property;
+
+/* How to reach a Schema Registry (the schema_registry.* options). */
+typedef struct registry_options {
+  char *url;         /* base URL, any path prefix; NULL: no registry */
+  char *basic_auth;  /* `user:password`: a secret, never shown */
+  char *ssl_ca;      /* schema_registry.ssl.ca.location */
+  char *ssl_cert;    /* schema_registry.ssl.certificate.location */
+  char *ssl_key;     /* schema_registry.ssl.key.location */
+  int timeout_ms;    /* bound on every request (the table's timeout_ms) */
+} registry_options;
 
 typedef struct kafka_options {
   char *brokers;
@@ -43,6 +57,12 @@ typedef struct kafka_options {
   int read_uncommitted;    /* `isolation = read_uncommitted` */
   rdkafka_property *rdkafka;
   int n_rdkafka;
+  registry_options registry;
+  char *value_subject;     /* NULL: <topic>-value */
+  char *key_subject;       /* NULL: <topic>-key */
+  int value_schema_id;     /* 0: the subject's latest */
+  char *value_schema;      /* registered under the subject at CREATE */
+  char *value_message;     /* Protobuf: the message type */
 } kafka_options;
 
 /* The defaults: no brokers or topic, text formats, timeout_ms 10000. */
@@ -58,6 +78,10 @@ void options_free(kafka_options *opts);
 /* Parses arguments into *opts like options_parse() without resetting it
 ** first or requiring any option (for the catalog and admin functions). */
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err);
+
+/* Adds typed columns given in the `columns` option's syntax (as learned
+** from a registry schema at CREATE and kept in the table's shadow table). */
+int options_add_columns(kafka_options *opts, const char *spec, char **err);
 
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
