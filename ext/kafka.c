@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "plan.h"
 #include "produce.h"
+#include "schemas.h"
 #include "scan.h"
 
 #include <stdarg.h>
@@ -64,7 +65,10 @@ static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   produce_close(vtab);
   scan_release_idle(vtab);
+  schemas_free(vtab);
   options_free(&vtab->opts);
+  sqlite3_free(vtab->db_name);
+  sqlite3_free(vtab->table_name);
   sqlite3_free(vtab);
 }
 
@@ -78,8 +82,13 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (!vtab) return SQLITE_NOMEM;
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
-  int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
+  vtab->db_name = sqlite3_mprintf("%s", argv[1]);
+  vtab->table_name = sqlite3_mprintf("%s", argv[2]);
+  int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
   if (!rc) rc = codecs_check(&vtab->opts, err);
+  /* The registry is asked at CREATE only; reopening reads what it said. */
+  int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
+  if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);
   char *schema = rc ? NULL : options_schema(&vtab->opts);
   if (!rc && !schema) rc = SQLITE_NOMEM;
   if (!rc) rc = sqlite3_declare_vtab(db, schema);
@@ -105,19 +114,28 @@ static int kafka_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
   return kafka_init(db, aux, argc, argv, out, err, 0);
 }
 
-/* Disconnect and destroy alike: DROP TABLE never deletes the topic. */
 static int kafka_disconnect(sqlite3_vtab *base) {
   vtab_free((kafka_vtab *)base);
   return SQLITE_OK;
 }
 
+/* DROP TABLE never deletes the topic; it drops the registry shadow table. */
+static int kafka_destroy(sqlite3_vtab *base) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format))
+    schemas_destroy(vtab, vtab->db_name, vtab->table_name);
+  return kafka_disconnect(base);
+}
+
+static int kafka_shadow_name(const char *suffix) { return schemas_shadow_name(suffix); }
+
 static sqlite3_module kafka_module = {
-    2,                /* iVersion: the savepoint methods */
+    3,                /* iVersion: the savepoint methods, xShadowName */
     kafka_create,     /* xCreate */
     kafka_connect,    /* xConnect */
     plan_best_index,  /* xBestIndex */
     kafka_disconnect, /* xDisconnect */
-    kafka_disconnect, /* xDestroy */
+    kafka_destroy,    /* xDestroy */
     scan_open,        /* xOpen */
     scan_close,       /* xClose */
     scan_filter,      /* xFilter */
@@ -135,7 +153,7 @@ static sqlite3_module kafka_module = {
     produce_savepoint,   /* xSavepoint */
     produce_release,     /* xRelease */
     produce_rollback_to, /* xRollbackTo */
-    NULL,             /* xShadowName */
+    kafka_shadow_name, /* xShadowName */
 };
 
 static void kafka_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

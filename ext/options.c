@@ -124,7 +124,7 @@ static char type_affinity(const char *type) {
 static const char *const fixed_columns[] = {"partition", "offset", "timestamp", "key",
                                             "value", "headers", "error", "follow", "schema_id"};
 
-static int column_name_taken(const kafka_options *opts, const char *name) {
+int options_column_name_taken(const kafka_options *opts, const char *name) {
   for (size_t i = 0; i < sizeof fixed_columns / sizeof *fixed_columns; i++)
     if (!sqlite3_stricmp(name, fixed_columns[i])) return 1;
   for (int i = 0; i < opts->n_columns; i++)
@@ -207,7 +207,7 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
     *err = sqlite3_mprintf("kafka: option columns: a column has no name in '%s'", text);
     goto done;
   }
-  if (column_name_taken(opts, col.name)) {
+  if (options_column_name_taken(opts, col.name)) {
     *err = sqlite3_mprintf("kafka: option columns: column name '%s' is already used", col.name);
     goto done;
   }

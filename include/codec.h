@@ -51,23 +51,27 @@ typedef struct codec {
 
   /* Parses a schema text. `message` selects a message type (Protobuf's
   ** value_message; NULL: the codec's default). On error *err says why
-  ** (sqlite3_mprintf) and *out is untouched. */
+  ** (sqlite3_mprintf, without a "kafka: " prefix: the caller says which
+  ** schema) and *out is untouched. */
   int (*parse)(const char *text, const char *message, codec_schema **out, char **err);
   void (*release)(codec_schema *schema);
 
   /* Lists the schema's top-level fields as typed columns, in order, with
-  ** the SQL types of SPEC section 7 (INTEGER, REAL, TEXT, BLOB). */
+  ** the SQL types of SPEC section 7 (INTEGER, REAL, TEXT, BLOB, or "" for
+  ** none). *err is a whole message ("kafka: ..."). */
   int (*columns)(const codec_schema *schema, codec_column_fn add, void *arg, char **err);
 
   /* Decodes a payload written with `writer` into the record as JSON text
   ** (*json, sqlite3_malloc'd). When the payload is not a valid record,
-  ** returns SQLITE_ERROR with *why (sqlite3_mprintf) saying why. */
+  ** returns SQLITE_ERROR with *why (sqlite3_mprintf, no prefix: the
+  ** caller adds the schema id) saying why. */
   int (*decode)(const codec_schema *writer, const void *data, size_t len, char **json,
                 char **why);
 
   /* Encodes JSON text into a payload for `schema` (*out, sqlite3_malloc'd).
   ** A value that does not fit is SQLITE_ERROR with *err naming the field
-  ** and why (missing, wrong type, out of range, unknown symbol). */
+  ** and why (missing, wrong type, out of range, unknown symbol); *err is a
+  ** whole message ("kafka: ..."). */
   int (*encode)(const codec_schema *schema, const char *json, size_t len, void **out,
                 size_t *out_len, char **err);
 } codec;

@@ -33,6 +33,7 @@ enum kafka_column {
 
 struct kafka_producer;
 struct kafka_client;
+struct table_schemas;
 
 typedef struct kafka_vtab {
   sqlite3_vtab base;               /* must come first */
@@ -40,6 +41,8 @@ typedef struct kafka_vtab {
   kafka_options opts;
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
+  struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
+  char *db_name, *table_name;      /* where the table is (its shadow table's place) */
 } kafka_vtab;
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */

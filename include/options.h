@@ -22,6 +22,7 @@ typedef struct typed_column {
   char *path;     /* JSON path, "$.name" when not given */
   char affinity;  /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
                   ** or 0 for none (NUMERIC and the like keep JSON's type) */
+  char hex_blob;  /* a BLOB column of a registry format: JSON holds its bytes as hex */
 } typed_column;
 
 /* One `rdkafka.<property>` passed through to librdkafka. */
@@ -82,6 +83,9 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
 /* Adds typed columns given in the `columns` option's syntax (as learned
 ** from a registry schema at CREATE and kept in the table's shadow table). */
 int options_add_columns(kafka_options *opts, const char *spec, char **err);
+
+/* Non-zero when a column of that name exists (fixed or typed). */
+int options_column_name_taken(const kafka_options *opts, const char *name);
 
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
