@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "plan.h"
 #include "produce.h"
+#include "registry_catalog.h"
 #include "schemas.h"
 #include "scan.h"
 
@@ -174,6 +175,7 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
                                  NULL, kafka_version_func, NULL, NULL);
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
+  if (!rc) rc = registry_catalog_register(db);
   (void)err;
   return rc;
 }

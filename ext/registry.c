@@ -132,8 +132,7 @@ int registry_get(const registry_options *r, const char *path, cJSON **out, char 
   return request(r, path, NULL, path, out, err);
 }
 
-/* A subject as a path segment: percent-encoded. */
-static char *escaped(const char *s) {
+char *registry_escape(const char *s) {
   char *e = curl_easy_escape(NULL, s, 0);
   char *out = e ? sqlite3_mprintf("%s", e) : NULL;
   curl_free(e);
@@ -178,7 +177,7 @@ int registry_by_id(const registry_options *r, int32_t id, registry_schema *out, 
 
 int registry_version(const registry_options *r, const char *subject, const char *version,
                      registry_schema *out, char **err) {
-  char *subj = escaped(subject);
+  char *subj = registry_escape(subject);
   char *path = subj ? sqlite3_mprintf("/subjects/%s/versions/%s", subj, version) : NULL;
   char *what = sqlite3_mprintf("subject '%s' version %s", subject, version);
   int rc = schema_request(r, path, what, 0, out, err);
@@ -195,7 +194,7 @@ int registry_register(const registry_options *r, const char *subject, const char
   if (strcmp(type, "AVRO")) cJSON_AddStringToObject(body, "schemaType", type);
   char *text = cJSON_PrintUnformatted(body);
   cJSON_Delete(body);
-  char *subj = escaped(subject);
+  char *subj = registry_escape(subject);
   char *path = subj ? sqlite3_mprintf("/subjects/%s/versions", subj) : NULL;
   char *what = sqlite3_mprintf("registering a schema under subject '%s'", subject);
   cJSON *answer = NULL;

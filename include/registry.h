@@ -35,6 +35,9 @@ int registry_version(const registry_options *r, const char *subject, const char 
 int registry_register(const registry_options *r, const char *subject, const char *schema,
                       const char *type, int32_t *id, char **err);
 
+/* A subject as a URL path segment: percent-encoded (sqlite3_malloc'd). */
+char *registry_escape(const char *subject);
+
 /* GET of any path below the base URL, e.g. "/subjects": the JSON answer. */
 int registry_get(const registry_options *r, const char *path, cJSON **out, char **err);
 
