@@ -1,6 +1,6 @@
 # sqlite-kafka: `make` builds build/kafka.so; see README.md for the rest.
 CC      ?= cc
-PKGS    := sqlite3 rdkafka libcjson
+PKGS    := sqlite3 rdkafka libcjson avro-c libcurl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
 LDFLAGS += -shared
@@ -18,7 +18,7 @@ OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
 
-.PHONY: all deps demo test bench clean kafka-up kafka-down
+.PHONY: all deps demo test bench clean kafka-up kafka-down registry-up registry-down
 
 all: $(EXT)
 
@@ -66,6 +66,13 @@ kafka-up:
 
 kafka-down:
 	bash tests/broker/kafka.sh down
+
+# A Schema Registry (Apicurio, Confluent API) on REGISTRY_PORT (default 8081).
+registry-up:
+	bash tests/registry/apicurio.sh up
+
+registry-down:
+	bash tests/registry/apicurio.sh down
 
 clean:
 	rm -rf $(BUILD)/obj $(EXT)

@@ -271,9 +271,32 @@ static void number_result(sqlite3_context *ctx, const typed_column *col, double 
   }
 }
 
+int format_hex_decode(const char *hex, size_t n, unsigned char *out) {
+  if (n % 2) return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+/* The bytes of a registry format's BLOB column: hex in the JSON. */
+static int hex_blob_result(sqlite3_context *ctx, const char *text) {
+  size_t n = strlen(text);
+  unsigned char *bytes = sqlite3_malloc64(n / 2 + 1);
+  if (!bytes || format_hex_decode(text, n, bytes)) {
+    sqlite3_free(bytes);
+    return 0;
+  }
+  sqlite3_result_blob64(ctx, bytes, n / 2, sqlite3_free);
+  return 1;
+}
+
 /* A JSON string under the column's affinity: like SQLite's own INTEGER
 ** and REAL columns, text that is a whole number becomes one. */
 static void string_result(sqlite3_context *ctx, const typed_column *col, const char *text) {
+  if (col->hex_blob && hex_blob_result(ctx, text)) return;
   if (col->affinity == SQLITE_INTEGER || col->affinity == SQLITE_FLOAT) {
     char *end;
     errno = 0;
@@ -461,9 +484,27 @@ static int typed_type(const typed_column *col, sqlite3_value *v) {
   return type;
 }
 
+/* A BLOB for a registry format's bytes: hex digits in the JSON. */
+static cJSON *hex_json(sqlite3_value *v) {
+  static const char digits[] = "0123456789abcdef";
+  const unsigned char *b = sqlite3_value_blob(v);
+  size_t n = (size_t)sqlite3_value_bytes(v);
+  char *hex = sqlite3_malloc64(n * 2 + 1);
+  if (!hex) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    hex[2 * i] = digits[b[i] >> 4];
+    hex[2 * i + 1] = digits[b[i] & 15];
+  }
+  hex[2 * n] = 0;
+  cJSON *node = cJSON_CreateString(hex);
+  sqlite3_free(hex);
+  return node;
+}
+
 /* The JSON node for one typed column's SQL value. */
 static cJSON *typed_json(const typed_column *col, sqlite3_value *v, char **err) {
   const char *why = "a BLOB";
+  if (col->hex_blob && sqlite3_value_type(v) == SQLITE_BLOB) return hex_json(v);
   switch (typed_type(col, v)) {
   case SQLITE_INTEGER: {
     char text[32];

@@ -12,8 +12,11 @@
 #include "admin.h"
 #include "catalog.h"
 #include "client.h"
+#include "codec.h"
 #include "plan.h"
 #include "produce.h"
+#include "registry_catalog.h"
+#include "schemas.h"
 #include "scan.h"
 
 #include <stdarg.h>
@@ -47,11 +50,26 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   return rc;
 }
 
+/* A registry format needs its codec built in: protobuf is not yet. */
+static int codecs_check(const kafka_options *opts, char **err) {
+  const kafka_format sides[2] = {opts->key_format, opts->value_format};
+  for (int i = 0; i < 2; i++) {
+    if (sides[i] < KAFKA_FORMAT_AVRO || codec_for(sides[i])) continue;
+    *err = sqlite3_mprintf("kafka: option %s: format %s is not built yet", i ? "value" : "key",
+                           sides[i] == KAFKA_FORMAT_PROTOBUF ? "protobuf" : "of the registry");
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
 static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   produce_close(vtab);
   scan_release_idle(vtab);
+  schemas_free(vtab);
   options_free(&vtab->opts);
+  sqlite3_free(vtab->db_name);
+  sqlite3_free(vtab->table_name);
   sqlite3_free(vtab);
 }
 
@@ -65,7 +83,13 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   if (!vtab) return SQLITE_NOMEM;
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
-  int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
+  vtab->db_name = sqlite3_mprintf("%s", argv[1]);
+  vtab->table_name = sqlite3_mprintf("%s", argv[2]);
+  int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  if (!rc) rc = codecs_check(&vtab->opts, err);
+  /* The registry is asked at CREATE only; reopening reads what it said. */
+  int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
+  if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);
   char *schema = rc ? NULL : options_schema(&vtab->opts);
   if (!rc && !schema) rc = SQLITE_NOMEM;
   if (!rc) rc = sqlite3_declare_vtab(db, schema);
@@ -91,19 +115,28 @@ static int kafka_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
   return kafka_init(db, aux, argc, argv, out, err, 0);
 }
 
-/* Disconnect and destroy alike: DROP TABLE never deletes the topic. */
 static int kafka_disconnect(sqlite3_vtab *base) {
   vtab_free((kafka_vtab *)base);
   return SQLITE_OK;
 }
 
+/* DROP TABLE never deletes the topic; it drops the registry shadow table. */
+static int kafka_destroy(sqlite3_vtab *base) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format))
+    schemas_destroy(vtab, vtab->db_name, vtab->table_name);
+  return kafka_disconnect(base);
+}
+
+static int kafka_shadow_name(const char *suffix) { return schemas_shadow_name(suffix); }
+
 static sqlite3_module kafka_module = {
-    2,                /* iVersion: the savepoint methods */
+    3,                /* iVersion: the savepoint methods, xShadowName */
     kafka_create,     /* xCreate */
     kafka_connect,    /* xConnect */
     plan_best_index,  /* xBestIndex */
     kafka_disconnect, /* xDisconnect */
-    kafka_disconnect, /* xDestroy */
+    kafka_destroy,    /* xDestroy */
     scan_open,        /* xOpen */
     scan_close,       /* xClose */
     scan_filter,      /* xFilter */
@@ -121,7 +154,7 @@ static sqlite3_module kafka_module = {
     produce_savepoint,   /* xSavepoint */
     produce_release,     /* xRelease */
     produce_rollback_to, /* xRollbackTo */
-    NULL,             /* xShadowName */
+    kafka_shadow_name, /* xShadowName */
 };
 
 static void kafka_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -142,6 +175,7 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
                                  NULL, kafka_version_func, NULL, NULL);
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
+  if (!rc) rc = registry_catalog_register(db);
   (void)err;
   return rc;
 }

@@ -27,6 +27,8 @@
 #include "client.h"
 #include "format.h"
 #include "produce.h"
+#include "codec.h"
+#include "schemas.h"
 
 #include <string.h>
 #include <time.h>
@@ -299,6 +301,7 @@ typedef struct insert_row {
   const void *key, *value;
   size_t key_len, value_len;
   char *composed;               /* the value composed from typed columns */
+  void *encoded[2];             /* registry formats: the framed value [0] and key [1] */
   rd_kafka_headers_t *headers;  /* owned until produced */
 } insert_row;
 
@@ -366,6 +369,7 @@ static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *r
   int rc = must_be_null(cols, KAFKA_COL_OFFSET, "offset", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_ERROR, "error", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_FOLLOW, "follow", err);
+  if (!rc) rc = must_be_null(cols, KAFKA_COL_SCHEMA_ID, "schema_id", err);
   if (!rc) rc = int_column(cols[KAFKA_COL_PARTITION], "partition", 0, INT32_MAX, &partition, err);
   if (!rc) rc = partition_check(vtab, (int32_t)partition, err);
   if (!rc) rc = int_column(cols[KAFKA_COL_TIMESTAMP], "timestamp", 1, INT64_MAX, &ts, err);
@@ -489,6 +493,21 @@ static char *statement_failed(kafka_vtab *vtab, char *err) {
   return msg;
 }
 
+/* A key and value in registry formats: their JSON encoded and framed.
+** Nothing is produced when that fails: the error names the field. */
+static int row_encode(kafka_vtab *vtab, insert_row *row, char **err) {
+  const void **data[2] = {&row->value, &row->key};
+  size_t *len[2] = {&row->value_len, &row->key_len};
+  const kafka_format formats[2] = {vtab->opts.value_format, vtab->opts.key_format};
+  for (int key = 0; key < 2; key++) {
+    if (!codec_for(formats[key]) || !*data[key]) continue;
+    int rc = schemas_encode(vtab, key, *data[key], *len[key], &row->encoded[key], len[key], err);
+    if (rc) return rc;
+    *data[key] = row->encoded[key];
+  }
+  return SQLITE_OK;
+}
+
 static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
   insert_row row;
   memset(&row, 0, sizeof row);
@@ -499,10 +518,13 @@ static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = row_from_values(vtab, cols, &row, err);
+  if (!rc) rc = row_encode(vtab, &row, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (!rc) rc = produce_row(vtab, &row, err);
   if (row.headers) rd_kafka_headers_destroy(row.headers);
   sqlite3_free(row.composed);
+  sqlite3_free(row.encoded[0]);
+  sqlite3_free(row.encoded[1]);
   return rc;
 }
 

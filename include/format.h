@@ -29,6 +29,10 @@ char *format_headers_json(rd_kafka_headers_t *headers);
 /* Parses headers JSON (the same form) into new librdkafka headers. */
 int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err);
 
+/* Decodes n hex digits (n even) into out (n / 2 bytes); 0, or -1 when
+** they are not hex digits. */
+int format_hex_decode(const char *hex, size_t n, unsigned char *out);
+
 /* The JSON value of a message, parsed once per row for the typed columns:
 ** NULL with *why set when it is not JSON (why is static text). */
 cJSON *format_parse_value(const void *data, size_t len, const char **why);

@@ -1,0 +1,724 @@
+/*
+** The Avro codec: Apache Avro C (avro-c) reads and writes the binary
+** encoding through its generic value API; this file maps Avro values to
+** and from plain JSON:
+**   null, boolean, int, long, float, double, string: themselves (a float or
+**     double that is NaN or infinite reads as null);
+**   enum: its symbol; record and map: an object; array: an array;
+**   union: the value of its branch (not {"string": ...}); on write the
+**     first branch the JSON value fits (null for null);
+**   bytes and fixed: a string of hex digits, two per byte;
+**   logical types: decimal is a string holding the exact number (its scale
+**     digits after the point); timestamp-millis/micros, date, time-* and
+**     uuid are their underlying long, int or string.
+** avro-c ignores logical types and defaults, so those are read from the
+** schema's JSON text (kept parsed next to the avro-c schema), walked in
+** step with the avro-c schema.
+*/
+#include "kafka_ext.h"
+#include "codec.h"
+#include "format.h"
+
+#include <avro.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+struct codec_schema {
+  avro_schema_t schema;
+  avro_value_iface_t *iface;
+  cJSON *json; /* the schema text, for logical types and defaults */
+};
+
+/* ------------------------------------------------------------ schema -- */
+
+static int avro_parse(const char *text, const char *message, codec_schema **out, char **err) {
+  (void)message;
+  codec_schema *s = sqlite3_malloc64(sizeof *s);
+  if (!s) return SQLITE_NOMEM;
+  memset(s, 0, sizeof *s);
+  s->json = cJSON_Parse(text);
+  if (!s->json || avro_schema_from_json_length(text, strlen(text), &s->schema)) {
+    *err = sqlite3_mprintf("not a valid Avro schema: %s", s->json ? avro_strerror() : "not JSON");
+    cJSON_Delete(s->json);
+    sqlite3_free(s);
+    return SQLITE_ERROR;
+  }
+  s->iface = avro_generic_class_from_schema(s->schema);
+  if (!s->iface) {
+    *err = sqlite3_mprintf("Avro schema not usable: %s", avro_strerror());
+    avro_schema_decref(s->schema);
+    cJSON_Delete(s->json);
+    sqlite3_free(s);
+    return SQLITE_ERROR;
+  }
+  *out = s;
+  return SQLITE_OK;
+}
+
+static void avro_release(codec_schema *s) {
+  if (!s) return;
+  avro_value_iface_decref(s->iface);
+  avro_schema_decref(s->schema);
+  cJSON_Delete(s->json);
+  sqlite3_free(s);
+}
+
+/* The definition of a named type (record, enum, fixed) in the schema's
+** JSON, by full or short name. */
+static const cJSON *find_named(const cJSON *node, const char *name) {
+  if (cJSON_IsObject(node)) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(node, "name");
+    if (cJSON_IsString(n)) {
+      const char *dot = strrchr(name, '.');
+      if (!strcmp(n->valuestring, name) || (dot && !strcmp(n->valuestring, dot + 1))) return node;
+    }
+  }
+  for (const cJSON *child = node ? node->child : NULL; child; child = child->next) {
+    const cJSON *found = find_named(child, name);
+    if (found) return found;
+  }
+  return NULL;
+}
+
+/* A type's JSON node, with a reference to a named type resolved. */
+static const cJSON *type_node(const codec_schema *s, const cJSON *node) {
+  static const char *const primitives[] = {"null", "boolean", "int", "long", "float",
+                                           "double", "bytes", "string"};
+  if (!cJSON_IsString(node)) return node;
+  for (size_t i = 0; i < sizeof primitives / sizeof *primitives; i++)
+    if (!strcmp(node->valuestring, primitives[i])) return node;
+  const cJSON *def = find_named(s->json, node->valuestring);
+  return def ? def : node;
+}
+
+static const char *logical_type(const cJSON *node) {
+  const cJSON *lt = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, "logicalType") : NULL;
+  return cJSON_IsString(lt) ? lt->valuestring : "";
+}
+
+/* The scale of a decimal, or -1 when the node is not a decimal. */
+static int decimal_scale(const cJSON *node) {
+  if (strcmp(logical_type(node), "decimal")) return -1;
+  const cJSON *scale = cJSON_GetObjectItemCaseSensitive(node, "scale");
+  return cJSON_IsNumber(scale) && scale->valuedouble >= 0 ? (int)scale->valuedouble : 0;
+}
+
+/* The JSON node of field i of a record node; NULL when unknown. */
+static const cJSON *field_node(const cJSON *record, size_t i) {
+  const cJSON *fields = cJSON_IsObject(record) ? cJSON_GetObjectItemCaseSensitive(record, "fields") : NULL;
+  return cJSON_IsArray(fields) ? cJSON_GetArrayItem(fields, (int)i) : NULL;
+}
+
+static const cJSON *child_node(const codec_schema *s, const cJSON *node, const char *key) {
+  return cJSON_IsObject(node) ? type_node(s, cJSON_GetObjectItemCaseSensitive(node, key)) : NULL;
+}
+
+/* The SQL type of SPEC section 7 for an Avro type; a union with null
+** takes its other branch's, other unions have none (JSON's type shows). */
+static const char *sql_type(avro_schema_t t) {
+  switch (avro_typeof(t)) {
+  case AVRO_INT32: case AVRO_INT64: case AVRO_BOOLEAN: return "INTEGER";
+  case AVRO_FLOAT: case AVRO_DOUBLE: return "REAL";
+  case AVRO_STRING: case AVRO_ENUM: case AVRO_RECORD: case AVRO_ARRAY: case AVRO_MAP: return "TEXT";
+  case AVRO_BYTES: case AVRO_FIXED: return "BLOB";
+  case AVRO_LINK: return sql_type(avro_schema_link_target(t));
+  case AVRO_UNION: {
+    const char *type = NULL;
+    for (size_t i = 0; i < avro_schema_union_size(t); i++) {
+      avro_schema_t b = avro_schema_union_branch(t, (int)i);
+      if (avro_typeof(b) == AVRO_NULL) continue;
+      if (type) return "";
+      type = sql_type(b);
+    }
+    return type ? type : "";
+  }
+  default: return "";
+  }
+}
+
+/* The field's type node without a null branch (for logical types). */
+static const cJSON *non_null_branch(const codec_schema *s, const cJSON *node) {
+  if (!cJSON_IsArray(node)) return type_node(s, node);
+  const cJSON *found = NULL;
+  for (const cJSON *b = node->child; b; b = b->next) {
+    if (cJSON_IsString(b) && !strcmp(b->valuestring, "null")) continue;
+    if (found) return NULL;
+    found = b;
+  }
+  return type_node(s, found);
+}
+
+static int avro_columns(const codec_schema *s, codec_column_fn add, void *arg, char **err) {
+  if (avro_typeof(s->schema) != AVRO_RECORD) {
+    *err = sqlite3_mprintf("kafka: the Avro schema is a %s, not a record: it has no fields to make "
+                           "columns of (read value, or declare columns)", avro_schema_type_name(s->schema));
+    return SQLITE_ERROR;
+  }
+  size_t n = avro_schema_record_size(s->schema);
+  int rc = SQLITE_OK;
+  for (size_t i = 0; i < n && !rc; i++) {
+    const cJSON *field = field_node(s->json, i);
+    const cJSON *type = non_null_branch(s, cJSON_GetObjectItemCaseSensitive(field, "type"));
+    const char *logical = logical_type(type);
+    const char *sql = sql_type(avro_schema_record_field_get_by_index(s->schema, (int)i));
+    if (!strcmp(logical, "decimal") || !strcmp(logical, "uuid")) sql = "TEXT";
+    rc = add(arg, avro_schema_record_field_name(s->schema, (int)i), sql);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ decimal -- */
+
+/* The exact decimal text of a big-endian two's complement integer
+** scaled by 10^-scale. */
+static void decimal_text(sqlite3_str *out, const unsigned char *bytes, size_t n, int scale) {
+  unsigned char *mag = sqlite3_malloc64(n + 1);
+  char *digits = sqlite3_malloc64(n * 3 + (size_t)scale + 4);
+  if (!mag || !digits) {
+    sqlite3_free(mag);
+    sqlite3_free(digits);
+    sqlite3_str_appendall(out, "null");
+    return;
+  }
+  int negative = n && (bytes[0] & 0x80);
+  /* The magnitude: the two's complement negated when negative. */
+  unsigned carry = 1;
+  for (size_t i = n; i-- > 0;) {
+    unsigned b = negative ? (unsigned)(unsigned char)~bytes[i] + carry : bytes[i];
+    carry = negative ? b >> 8 : 0;
+    mag[i] = (unsigned char)b;
+  }
+  size_t nd = 0, start = 0;
+  while (start < n) { /* repeated division by 10, least significant digit first */
+    unsigned rem = 0;
+    for (size_t i = start; i < n; i++) {
+      unsigned cur = rem << 8 | mag[i];
+      mag[i] = (unsigned char)(cur / 10);
+      rem = cur % 10;
+    }
+    digits[nd++] = (char)('0' + rem);
+    while (start < n && !mag[start]) start++;
+  }
+  while (nd <= (size_t)scale) digits[nd++] = '0';
+  sqlite3_str_appendchar(out, 1, '"');
+  if (negative) sqlite3_str_appendchar(out, 1, '-');
+  for (size_t i = nd; i-- > 0;) {
+    sqlite3_str_appendchar(out, 1, digits[i]);
+    if (i == (size_t)scale && scale) sqlite3_str_appendchar(out, 1, '.');
+  }
+  sqlite3_str_appendchar(out, 1, '"');
+  sqlite3_free(mag);
+  sqlite3_free(digits);
+}
+
+/* Multiplies the little-endian magnitude mag[0..cap) by 10 and adds digit. */
+static void magnitude_push(unsigned char *mag, size_t cap, unsigned digit) {
+  for (size_t i = 0; i < cap; i++) {
+    unsigned v = mag[i] * 10u + digit;
+    mag[i] = (unsigned char)v;
+    digit = v >> 8;
+  }
+}
+
+/* The unscaled big-endian two's complement bytes of decimal text at
+** `scale` (the shortest form); NULL with *why when it is not a number or
+** has more fractional digits than the scale. */
+static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, const char **why) {
+  const char *p = text;
+  int negative = *p == '-';
+  if (*p == '-' || *p == '+') p++;
+  size_t cap = (strlen(p) + (size_t)scale) / 2 + 2; /* a digit is under 4 bits */
+  unsigned char *mag = sqlite3_malloc64(cap);
+  if (!mag) return NULL;
+  memset(mag, 0, cap);
+  int frac = -1, digits = 0;
+  *why = NULL;
+  for (; *p && !*why; p++) {
+    if (*p == '.' && frac < 0) { frac = 0; continue; }
+    if (*p < '0' || *p > '9') *why = "is not a decimal number";
+    else if (frac >= 0 && ++frac > scale) *why = "has more fractional digits than the decimal's scale";
+    else { magnitude_push(mag, cap, (unsigned)(*p - '0')); digits++; }
+  }
+  if (!*why && !digits) *why = "is not a decimal number";
+  for (int k = frac < 0 ? 0 : frac; !*why && k < scale; k++) magnitude_push(mag, cap, 0);
+  if (*why) { sqlite3_free(mag); return NULL; }
+  /* Two's complement, big-endian, then without redundant sign bytes. */
+  unsigned carry = 1;
+  for (size_t i = 0; i < cap; i++) {
+    if (!negative) continue;
+    unsigned b = (unsigned char)~mag[i] + carry;
+    carry = b >> 8;
+    mag[i] = (unsigned char)b;
+  }
+  for (size_t i = 0; i < cap / 2; i++) {
+    unsigned char t = mag[i];
+    mag[i] = mag[cap - 1 - i];
+    mag[cap - 1 - i] = t;
+  }
+  size_t skip = 0;
+  while (skip + 1 < cap && ((mag[skip] == 0 && !(mag[skip + 1] & 0x80)) ||
+                            (mag[skip] == 0xFF && (mag[skip + 1] & 0x80))))
+    skip++;
+  memmove(mag, mag + skip, cap - skip);
+  *len = cap - skip;
+  return mag;
+}
+
+/* ------------------------------------------------------------- decode -- */
+
+static void json_string(sqlite3_str *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  sqlite3_str_appendchar(out, 1, '"');
+  size_t run = 0; /* characters that need no escape go in one append */
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    sqlite3_str_append(out, s + run, (int)(i - run));
+    run = i + 1;
+    if (c == '"' || c == '\\') {
+      sqlite3_str_appendchar(out, 1, '\\');
+      sqlite3_str_appendchar(out, 1, (char)c);
+    } else {
+      char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+      sqlite3_str_appendall(out, esc);
+    }
+  }
+  sqlite3_str_append(out, s + run, (int)(n - run));
+  sqlite3_str_appendchar(out, 1, '"');
+}
+
+static void json_hex(sqlite3_str *out, const unsigned char *b, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  sqlite3_str_appendchar(out, 1, '"');
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_str_appendchar(out, 1, hex[b[i] >> 4]);
+    sqlite3_str_appendchar(out, 1, hex[b[i] & 15]);
+  }
+  sqlite3_str_appendchar(out, 1, '"');
+}
+
+static void json_double(sqlite3_str *out, double d) {
+  if (isfinite(d)) sqlite3_str_appendf(out, "%!.17g", d);
+  else sqlite3_str_appendall(out, "null");
+}
+
+static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out);
+
+/* A record or map: an object, with each field's or entry's JSON. */
+static int object_json(const codec_schema *s, avro_value_t *v, const cJSON *node, int record,
+                       sqlite3_str *out) {
+  size_t n;
+  if (avro_value_get_size(v, &n)) return -1;
+  sqlite3_str_appendchar(out, 1, '{');
+  for (size_t i = 0; i < n; i++) {
+    avro_value_t child;
+    const char *name;
+    if (avro_value_get_by_index(v, i, &child, &name)) return -1;
+    if (i) sqlite3_str_appendchar(out, 1, ',');
+    json_string(out, name, strlen(name));
+    sqlite3_str_appendchar(out, 1, ':');
+    const cJSON *f = record ? field_node(node, i) : NULL;
+    const cJSON *type = record ? type_node(s, cJSON_GetObjectItemCaseSensitive(f, "type"))
+                               : child_node(s, node, "values");
+    if (to_json(s, &child, type, out)) return -1;
+  }
+  sqlite3_str_appendchar(out, 1, '}');
+  return 0;
+}
+
+static int array_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out) {
+  size_t n;
+  if (avro_value_get_size(v, &n)) return -1;
+  const cJSON *items = child_node(s, node, "items");
+  sqlite3_str_appendchar(out, 1, '[');
+  for (size_t i = 0; i < n; i++) {
+    avro_value_t child;
+    if (avro_value_get_by_index(v, i, &child, NULL)) return -1;
+    if (i) sqlite3_str_appendchar(out, 1, ',');
+    if (to_json(s, &child, items, out)) return -1;
+  }
+  sqlite3_str_appendchar(out, 1, ']');
+  return 0;
+}
+
+/* Appends the JSON of value v, whose schema's JSON node is `node` (NULL
+** when unknown: logical types are then not applied). */
+static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out) {
+  const void *buf;
+  size_t size;
+  int32_t i32;
+  int64_t i64;
+  int b;
+  float f;
+  double d;
+  switch (avro_value_get_type(v)) {
+  case AVRO_NULL: sqlite3_str_appendall(out, "null"); return 0;
+  case AVRO_BOOLEAN:
+    if (avro_value_get_boolean(v, &b)) return -1;
+    sqlite3_str_appendall(out, b ? "true" : "false");
+    return 0;
+  case AVRO_INT32:
+    if (avro_value_get_int(v, &i32)) return -1;
+    sqlite3_str_appendf(out, "%d", (int)i32);
+    return 0;
+  case AVRO_INT64:
+    if (avro_value_get_long(v, &i64)) return -1;
+    sqlite3_str_appendf(out, "%lld", (long long)i64);
+    return 0;
+  case AVRO_FLOAT:
+    if (avro_value_get_float(v, &f)) return -1;
+    json_double(out, f);
+    return 0;
+  case AVRO_DOUBLE:
+    if (avro_value_get_double(v, &d)) return -1;
+    json_double(out, d);
+    return 0;
+  case AVRO_STRING: /* the size counts the terminating NUL */
+    if (avro_value_get_string(v, (const char **)&buf, &size)) return -1;
+    json_string(out, buf, size ? size - 1 : 0);
+    return 0;
+  case AVRO_BYTES:
+  case AVRO_FIXED:
+    if (avro_value_get_type(v) == AVRO_BYTES ? avro_value_get_bytes(v, &buf, &size)
+                                             : avro_value_get_fixed(v, &buf, &size))
+      return -1;
+    if (decimal_scale(node) >= 0) decimal_text(out, buf, size, decimal_scale(node));
+    else json_hex(out, buf, size);
+    return 0;
+  case AVRO_ENUM: {
+    if (avro_value_get_enum(v, &b)) return -1;
+    const char *symbol = avro_schema_enum_get(avro_value_get_schema(v), b);
+    if (!symbol) return -1;
+    json_string(out, symbol, strlen(symbol));
+    return 0;
+  }
+  case AVRO_RECORD: return object_json(s, v, node, 1, out);
+  case AVRO_MAP: return object_json(s, v, node, 0, out);
+  case AVRO_ARRAY: return array_json(s, v, node, out);
+  case AVRO_UNION: {
+    avro_value_t branch;
+    if (avro_value_get_discriminant(v, &b) || avro_value_get_current_branch(v, &branch)) return -1;
+    return to_json(s, &branch, cJSON_IsArray(node) ? type_node(s, cJSON_GetArrayItem(node, b)) : NULL, out);
+  }
+  default: return -1;
+  }
+}
+
+static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
+  avro_value_t value;
+  if (avro_generic_value_new(s->iface, &value)) return SQLITE_NOMEM;
+  avro_reader_t reader = avro_reader_memory(data, (int64_t)len);
+  int rc = SQLITE_OK;
+  if (!reader) rc = SQLITE_NOMEM;
+  else if (avro_value_read(reader, &value)) {
+    *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", avro_strerror());
+    rc = SQLITE_ERROR;
+  } else if (avro_skip(reader, 1) == 0) { /* avro_reader_is_eof() is for files only */
+    *why = sqlite3_mprintf("not a valid Avro record of its schema: bytes left after the record");
+    rc = SQLITE_ERROR;
+  }
+  if (reader) avro_reader_free(reader);
+  sqlite3_str *out = rc ? NULL : sqlite3_str_new(NULL);
+  if (out && to_json(s, &value, type_node(s, s->json), out)) {
+    *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
+    rc = SQLITE_ERROR;
+  }
+  if (out) {
+    char *text = sqlite3_str_finish(out);
+    if (!rc && !text) rc = SQLITE_NOMEM;
+    if (rc) sqlite3_free(text);
+    else *json = text;
+  }
+  avro_value_decref(&value);
+  return rc;
+}
+
+/* ------------------------------------------------------------- encode -- */
+
+/* Where in the record a value goes, for errors: a chain up to the root. */
+typedef struct value_path {
+  const struct value_path *up;
+  const char *name; /* field or map key; NULL for an array item */
+  size_t index;
+} value_path;
+
+static void path_text(sqlite3_str *out, const value_path *p) {
+  if (!p) return;
+  path_text(out, p->up);
+  if (!p->name) sqlite3_str_appendf(out, "[%llu]", (unsigned long long)p->index);
+  else sqlite3_str_appendf(out, "%s%s", p->up ? "." : "", p->name);
+}
+
+/* Sets *err to "kafka: Avro field 'a.b': <why>" and returns SQLITE_ERROR. */
+static int field_error(char **err, const value_path *p, const char *fmt, ...) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  if (p) {
+    sqlite3_str_appendall(s, "kafka: Avro field '");
+    path_text(s, p);
+    sqlite3_str_appendall(s, "': ");
+  } else {
+    sqlite3_str_appendall(s, "kafka: Avro value: ");
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  sqlite3_str_vappendf(s, fmt, ap);
+  va_end(ap);
+  sqlite3_free(*err);
+  *err = sqlite3_str_finish(s);
+  return SQLITE_ERROR;
+}
+
+static const char *json_kind(const cJSON *j) {
+  return cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
+       : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
+}
+
+static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, const cJSON *node,
+                     const value_path *p, char **err);
+
+static int is_integral(const cJSON *j, double lo, double hi) {
+  return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= lo &&
+         j->valuedouble <= hi;
+}
+
+/* A record, map or array given as JSON text in a string (what a TEXT
+** typed column composes) is read as the JSON it holds. */
+static cJSON *container_json(const cJSON *j, cJSON **parsed) {
+  *parsed = cJSON_IsString(j) ? cJSON_Parse(j->valuestring) : NULL;
+  return *parsed ? *parsed : (cJSON *)j;
+}
+
+static int record_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
+                            const cJSON *node, const value_path *p, char **err) {
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a record), got %s", json_kind(j));
+  avro_schema_t schema = avro_value_get_schema(v);
+  for (const cJSON *item = j->child; item; item = item->next) {
+    if (avro_schema_record_field_get_index(schema, item->string) >= 0) continue;
+    value_path at = {p, item->string, 0};
+    return field_error(err, &at, "not a field of record %s", avro_schema_name(schema));
+  }
+  size_t n = avro_schema_record_size(schema);
+  for (size_t i = 0; i < n; i++) {
+    const char *name = avro_schema_record_field_name(schema, (int)i);
+    const cJSON *field = field_node(node, i);
+    value_path at = {p, name, 0};
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(j, name);
+    if (!item) item = cJSON_GetObjectItemCaseSensitive(field, "default");
+    if (!item) return field_error(err, &at, "missing, and the schema gives no default");
+    avro_value_t child;
+    if (avro_value_get_by_index(v, i, &child, NULL)) return SQLITE_NOMEM;
+    int rc = from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static int array_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
+                           const cJSON *node, const value_path *p, char **err) {
+  if (!cJSON_IsArray(j)) return field_error(err, p, "expected an array, got %s", json_kind(j));
+  const cJSON *items = child_node(s, node, "items");
+  size_t i = 0;
+  for (const cJSON *item = j->child; item; item = item->next, i++) {
+    avro_value_t child;
+    value_path at = {p, NULL, i};
+    if (avro_value_append(v, &child, NULL)) return SQLITE_NOMEM;
+    int rc = from_json(s, &child, item, items, &at, err);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static int map_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
+                         const cJSON *node, const value_path *p, char **err) {
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a map), got %s", json_kind(j));
+  const cJSON *values = child_node(s, node, "values");
+  for (const cJSON *item = j->child; item; item = item->next) {
+    avro_value_t child;
+    value_path at = {p, item->string, 0};
+    if (avro_value_add(v, item->string, &child, NULL, NULL)) return SQLITE_NOMEM;
+    int rc = from_json(s, &child, item, values, &at, err);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+/* Non-zero when JSON value j can be written as Avro type t (for unions). */
+static int fits(const cJSON *j, avro_schema_t t, const cJSON *node) {
+  switch (avro_typeof(t)) {
+  case AVRO_NULL: return cJSON_IsNull(j);
+  case AVRO_BOOLEAN: return cJSON_IsBool(j);
+  case AVRO_INT32: return is_integral(j, -2147483648.0, 2147483647.0);
+  case AVRO_INT64: return is_integral(j, -9.2e18, 9.2e18);
+  case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j);
+  case AVRO_STRING: return cJSON_IsString(j);
+  case AVRO_ENUM: return cJSON_IsString(j) && avro_schema_enum_get_by_name(t, j->valuestring) >= 0;
+  case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || (cJSON_IsNumber(j) && decimal_scale(node) >= 0);
+  case AVRO_RECORD: case AVRO_MAP: return cJSON_IsObject(j);
+  case AVRO_ARRAY: return cJSON_IsArray(j);
+  case AVRO_LINK: return fits(j, avro_schema_link_target(t), node);
+  default: return 0;
+  }
+}
+
+static int union_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
+                           const cJSON *node, const value_path *p, char **err) {
+  avro_schema_t schema = avro_value_get_schema(v);
+  for (size_t i = 0; i < avro_schema_union_size(schema); i++) {
+    const cJSON *branch_node = cJSON_IsArray(node) ? type_node(s, cJSON_GetArrayItem(node, (int)i)) : NULL;
+    if (!fits(j, avro_schema_union_branch(schema, (int)i), branch_node)) continue;
+    avro_value_t branch;
+    if (avro_value_set_branch(v, (int)i, &branch)) return SQLITE_NOMEM;
+    return from_json(s, &branch, j, branch_node, p, err);
+  }
+  return field_error(err, p, "%s fits no branch of its union", json_kind(j));
+}
+
+/* Bytes, fixed or a decimal: hex text, or the decimal's number. */
+static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, const value_path *p,
+                           char **err) {
+  int scale = decimal_scale(node);
+  avro_schema_t schema = avro_value_get_schema(v);
+  unsigned char *bytes = NULL;
+  size_t n = 0;
+  const char *why = NULL;
+  if (scale >= 0 && cJSON_IsNumber(j)) {
+    char text[64];
+    snprintf(text, sizeof text, "%.*f", scale, j->valuedouble);
+    bytes = decimal_bytes(text, scale, &n, &why);
+  } else if (scale >= 0 && cJSON_IsString(j)) {
+    bytes = decimal_bytes(j->valuestring, scale, &n, &why);
+  } else if (cJSON_IsString(j)) {
+    size_t len = strlen(j->valuestring);
+    bytes = sqlite3_malloc64(len / 2 + 1);
+    if (bytes && format_hex_decode(j->valuestring, len, bytes)) why = "is not hex digits (two per byte)";
+    n = len / 2;
+  } else {
+    return field_error(err, p, "expected a string of hex digits, got %s", json_kind(j));
+  }
+  int rc = SQLITE_OK;
+  if (why) rc = field_error(err, p, "'%s' %s", cJSON_IsString(j) ? j->valuestring : "number", why);
+  else if (!bytes) rc = SQLITE_NOMEM;
+  else if (avro_typeof(schema) == AVRO_FIXED && (int64_t)n != avro_schema_fixed_size(schema)) {
+    if (scale >= 0 && (int64_t)n < avro_schema_fixed_size(schema)) { /* sign-extend */
+      size_t size = (size_t)avro_schema_fixed_size(schema);
+      unsigned char *wide = sqlite3_malloc64(size);
+      if (!wide) rc = SQLITE_NOMEM;
+      else {
+        memset(wide, n && (bytes[0] & 0x80) ? 0xFF : 0, size - n);
+        memcpy(wide + size - n, bytes, n);
+        sqlite3_free(bytes);
+        bytes = wide;
+        n = size;
+      }
+    } else {
+      rc = field_error(err, p, "%llu bytes do not fit fixed %s of %lld bytes", (unsigned long long)n,
+                       avro_schema_name(schema), (long long)avro_schema_fixed_size(schema));
+    }
+  }
+  if (!rc) rc = avro_typeof(schema) == AVRO_FIXED ? avro_value_set_fixed(v, bytes, n)
+                                                   : avro_value_set_bytes(v, bytes, n);
+  sqlite3_free(bytes);
+  return rc == 0 || rc == SQLITE_ERROR ? rc : SQLITE_NOMEM;
+}
+
+static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+  avro_schema_t schema = avro_value_get_schema(v);
+  switch (avro_typeof(schema)) {
+  case AVRO_NULL:
+    if (!cJSON_IsNull(j)) return field_error(err, p, "expected null, got %s", json_kind(j));
+    return avro_value_set_null(v);
+  case AVRO_BOOLEAN: /* a boolean's INTEGER column composes 0 or 1 */
+    if (cJSON_IsBool(j)) return avro_value_set_boolean(v, cJSON_IsTrue(j));
+    if (is_integral(j, 0, 1)) return avro_value_set_boolean(v, j->valuedouble != 0);
+    return field_error(err, p, "expected a boolean, got %s", json_kind(j));
+  case AVRO_INT32:
+  case AVRO_INT64: {
+    int is_int = avro_typeof(schema) == AVRO_INT32;
+    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
+      return field_error(err, p, "expected an integer (%s), got %s", is_int ? "int" : "long",
+                         cJSON_IsNumber(j) ? "a fraction" : json_kind(j));
+    if (!is_integral(j, is_int ? -2147483648.0 : -9223372036854775808.0,
+                     is_int ? 2147483647.0 : 9223372036854774784.0))
+      return field_error(err, p, "%.17g is out of range for %s", j->valuedouble, is_int ? "int" : "long");
+    return is_int ? avro_value_set_int(v, (int32_t)j->valuedouble)
+                  : avro_value_set_long(v, (int64_t)j->valuedouble);
+  }
+  case AVRO_FLOAT:
+  case AVRO_DOUBLE:
+    if (!cJSON_IsNumber(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
+    return avro_typeof(schema) == AVRO_FLOAT ? avro_value_set_float(v, (float)j->valuedouble)
+                                              : avro_value_set_double(v, j->valuedouble);
+  case AVRO_STRING:
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", json_kind(j));
+    return avro_value_set_string(v, j->valuestring);
+  case AVRO_ENUM: {
+    int symbol = cJSON_IsString(j) ? avro_schema_enum_get_by_name(schema, j->valuestring) : -1;
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected an enum symbol, got %s", json_kind(j));
+    if (symbol < 0)
+      return field_error(err, p, "'%s' is not a symbol of enum %s", j->valuestring, avro_schema_name(schema));
+    return avro_value_set_enum(v, symbol);
+  }
+  default: return field_error(err, p, "type %s cannot be written", avro_schema_type_name(schema));
+  }
+}
+
+static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, const cJSON *node,
+                     const value_path *p, char **err) {
+  cJSON *parsed = NULL;
+  int rc;
+  switch (avro_typeof(avro_value_get_schema(v))) {
+  case AVRO_RECORD: rc = record_from_json(s, v, container_json(j, &parsed), node, p, err); break;
+  case AVRO_ARRAY: rc = array_from_json(s, v, container_json(j, &parsed), node, p, err); break;
+  case AVRO_MAP: rc = map_from_json(s, v, container_json(j, &parsed), node, p, err); break;
+  case AVRO_UNION: rc = union_from_json(s, v, j, node, p, err); break;
+  case AVRO_BYTES: case AVRO_FIXED: rc = bytes_from_json(v, j, node, p, err); break;
+  default:
+    rc = scalar_from_json(v, j, p, err);
+    if (rc && !*err) rc = SQLITE_NOMEM;
+  }
+  cJSON_Delete(parsed);
+  return rc;
+}
+
+static int avro_encode(const codec_schema *s, const char *json, size_t len, void **out,
+                       size_t *out_len, char **err) {
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  if (!root) {
+    *err = sqlite3_mprintf("kafka: the value to encode as Avro is not JSON");
+    return SQLITE_ERROR;
+  }
+  avro_value_t value;
+  if (avro_generic_value_new(s->iface, &value)) {
+    cJSON_Delete(root);
+    return SQLITE_NOMEM;
+  }
+  int rc = from_json(s, &value, root, type_node(s, s->json), NULL, err);
+  size_t size = 0;
+  char *buf = NULL;
+  if (!rc && avro_value_sizeof(&value, &size)) rc = SQLITE_NOMEM;
+  if (!rc && !(buf = sqlite3_malloc64(size ? size : 1))) rc = SQLITE_NOMEM;
+  if (!rc) {
+    avro_writer_t writer = avro_writer_memory(buf, (int64_t)size);
+    if (!writer || avro_value_write(writer, &value)) rc = SQLITE_NOMEM;
+    if (writer) avro_writer_free(writer);
+  }
+  avro_value_decref(&value);
+  cJSON_Delete(root);
+  if (rc) {
+    sqlite3_free(buf);
+    return rc;
+  }
+  *out = buf;
+  *out_len = size;
+  return SQLITE_OK;
+}
+
+const codec avro_codec = {
+    "avro", "AVRO", avro_parse, avro_release, avro_columns, avro_decode, avro_encode,
+};
