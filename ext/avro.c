@@ -37,8 +37,9 @@ struct codec_schema {
 
 /* ------------------------------------------------------------ schema -- */
 
-static int avro_parse(const char *text, const char *message, codec_schema **out, char **err) {
-  (void)message;
+static int avro_parse(const char *text, const char *message, const codec_imports *imports,
+                      codec_schema **out, char **err) {
+  (void)message, (void)imports;
   codec_schema *s = sqlite3_malloc64(sizeof *s);
   if (!s) return SQLITE_NOMEM;
   memset(s, 0, sizeof *s);

@@ -12,21 +12,13 @@ SQLITE_EXTENSION_INIT3
 
 extern const codec avro_codec;
 extern const codec jsonschema_codec;
-
-/* Protobuf (issue 16) is a C++ translation unit that defines
-** protobuf_codec; the Makefile defines HAVE_PROTOBUF_CODEC when it builds
-** it. Until then `protobuf` is a clear CREATE error (kafka.c). */
-#ifdef HAVE_PROTOBUF_CODEC
-extern const codec protobuf_codec;
-#endif
+extern const codec protobuf_codec; /* ext/protobuf_codec.c */
 
 const codec *codec_for(kafka_format f) {
   switch (f) {
   case KAFKA_FORMAT_AVRO: return &avro_codec;
   case KAFKA_FORMAT_JSONSCHEMA: return &jsonschema_codec;
-#ifdef HAVE_PROTOBUF_CODEC
   case KAFKA_FORMAT_PROTOBUF: return &protobuf_codec;
-#endif
   default: return NULL;
   }
 }

@@ -17,8 +17,9 @@ struct codec_schema {
   cJSON *json;
 };
 
-static int jsonschema_parse(const char *text, const char *message, codec_schema **out, char **err) {
-  (void)message;
+static int jsonschema_parse(const char *text, const char *message, const codec_imports *imports,
+                            codec_schema **out, char **err) {
+  (void)message, (void)imports;
   cJSON *json = cJSON_Parse(text);
   if (!cJSON_IsObject(json) && !cJSON_IsBool(json)) {
     cJSON_Delete(json);

@@ -22,6 +22,7 @@ static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 void registry_schema_clear(registry_schema *s) {
   sqlite3_free(s->schema);
   sqlite3_free(s->type);
+  cJSON_Delete(s->references);
   memset(s, 0, sizeof *s);
 }
 
@@ -145,7 +146,9 @@ static int schema_from_json(const cJSON *json, int32_t id, registry_schema *out)
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(json, "schemaType");
   const cJSON *jid = cJSON_GetObjectItemCaseSensitive(json, "id");
   const cJSON *version = cJSON_GetObjectItemCaseSensitive(json, "version");
+  const cJSON *references = cJSON_GetObjectItemCaseSensitive(json, "references");
   if (!cJSON_IsString(schema)) return SQLITE_ERROR;
+  if (cJSON_GetArraySize(references) && !(out->references = cJSON_Duplicate(references, 1))) return SQLITE_NOMEM;
   out->id = cJSON_IsNumber(jid) ? (int32_t)jid->valuedouble : id;
   out->version = cJSON_IsNumber(version) ? (int)version->valuedouble : 0;
   out->schema = sqlite3_mprintf("%s", schema->valuestring);

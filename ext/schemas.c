@@ -10,6 +10,7 @@
 */
 #include "kafka_ext.h"
 #include "codec.h"
+#include "references.h"
 #include "registry.h"
 #include "schemas.h"
 
@@ -86,33 +87,38 @@ static const codec_schema *cache_add(const char *url, const codec *c, const char
 
 static const char *side_name(int key) { return key ? "key" : "value"; }
 
-/* Parses a registry schema with the side's codec, checking its type. */
-static int parse_fetched(const kafka_options *opts, const codec *c, const registry_schema *rs,
-                         codec_schema **out, char **err) {
+/* Parses a registry schema with the side's codec, checking its type; the
+** schemas it references are fetched as the codec asks for them. */
+static int parse_fetched(const kafka_options *opts, const codec *c, const char *message,
+                         const registry_schema *rs, codec_schema **out, char **err) {
   if (strcmp(rs->type, c->registry_type)) {
     *err = sqlite3_mprintf("kafka: schema id %d is a %s schema, not %s (format %s)", (int)rs->id, rs->type,
                            c->registry_type, c->name);
     return SQLITE_ERROR;
   }
   char *why = NULL;
-  int rc = c->parse(rs->schema, opts->value_message, out, &why);
+  schema_references refs;
+  int rc = references_init(&refs, &opts->registry, rs->references);
+  if (!rc) rc = c->parse(rs->schema, message, &refs.imports, out, &why);
   if (rc == SQLITE_ERROR) *err = sqlite3_mprintf("kafka: schema id %d: %s", (int)rs->id, why);
+  references_clear(&refs);
   sqlite3_free(why);
   return rc;
 }
 
-/* The parsed schema of an id: from the cache, else from the registry. */
-static int schema_by_id(const kafka_options *opts, const codec *c, int32_t id,
+/* The parsed schema of an id: from the cache, else from the registry.
+** `message` is value_message for the value side, NULL for the key. */
+static int schema_by_id(const kafka_options *opts, const codec *c, const char *message, int32_t id,
                         const codec_schema **out, char **err) {
   const char *url = opts->registry.url;
-  if ((*out = cache_find(url, c, opts->value_message, id))) return SQLITE_OK;
+  if ((*out = cache_find(url, c, message, id))) return SQLITE_OK;
   registry_schema rs = {0};
   codec_schema *parsed = NULL;
   int rc = registry_by_id(&opts->registry, id, &rs, err);
-  if (!rc) rc = parse_fetched(opts, c, &rs, &parsed, err);
+  if (!rc) rc = parse_fetched(opts, c, message, &rs, &parsed, err);
   registry_schema_clear(&rs);
   if (rc) return rc;
-  *out = cache_add(url, c, opts->value_message, id, parsed);
+  *out = cache_add(url, c, message, id, parsed);
   return *out ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -169,7 +175,7 @@ static int create_schema(kafka_vtab *vtab, const codec *c, int32_t *registered,
   if (opts->value_schema) { /* malformed text fails here, before the registry sees it */
     codec_schema *probe = NULL;
     char *why = NULL;
-    rc = c->parse(opts->value_schema, opts->value_message, &probe, &why);
+    rc = c->parse(opts->value_schema, opts->value_message, NULL, &probe, &why);
     if (rc == SQLITE_ERROR) *err = sqlite3_mprintf("kafka: option value_schema: %s", why);
     sqlite3_free(why);
     if (probe) c->release(probe);
@@ -181,7 +187,7 @@ static int create_schema(kafka_vtab *vtab, const codec *c, int32_t *registered,
     id = rs.id;
     registry_schema_clear(&rs);
   }
-  if (!rc) rc = schema_by_id(opts, c, id, out, err);
+  if (!rc) rc = schema_by_id(opts, c, opts->value_message, id, out, err);
   sqlite3_free(subject);
   return rc;
 }
@@ -193,7 +199,7 @@ static int create_key(kafka_vtab *vtab, const codec *c, char **err) {
   registry_schema rs = {0};
   const codec_schema *parsed;
   int rc = registry_version(&vtab->opts.registry, subject, "latest", &rs, err);
-  if (!rc) rc = schema_by_id(&vtab->opts, c, rs.id, &parsed, err);
+  if (!rc) rc = schema_by_id(&vtab->opts, c, NULL, rs.id, &parsed, err);
   registry_schema_clear(&rs);
   sqlite3_free(subject);
   return rc;
@@ -287,7 +293,8 @@ static int side_schema(kafka_vtab *vtab, side_state *side, int32_t id, const cod
     *why = sqlite3_mprintf("%s", side->failed_why);
     return SQLITE_ERROR;
   }
-  int rc = schema_by_id(&vtab->opts, side->codec, id, out, why);
+  /* No message type: a payload names its own (Protobuf's index array). */
+  int rc = schema_by_id(&vtab->opts, side->codec, NULL, id, out, why);
   if (rc == SQLITE_ERROR) {
     sqlite3_free(side->failed_why);
     side->failed_id = id;
@@ -342,7 +349,8 @@ static int write_schema(kafka_vtab *vtab, int key, side_state *side, char **err)
     registry_schema_clear(&rs);
     sqlite3_free(subject);
   }
-  if (!rc) rc = schema_by_id(&vtab->opts, side->codec, id, &side->write_schema, err);
+  if (!rc) rc = schema_by_id(&vtab->opts, side->codec, key ? NULL : vtab->opts.value_message, id,
+                             &side->write_schema, err);
   if (!rc) side->write_id = id;
   return rc;
 }

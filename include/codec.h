@@ -41,6 +41,15 @@ extern "C" {
 ** so decode and encode must not change it. */
 typedef struct codec_schema codec_schema;
 
+/* How a codec reaches the schemas a schema references by name (Protobuf's
+** imports; the registry's `references`): resolve sets *text
+** (sqlite3_malloc'd) to the text of the schema called `name`, or returns
+** SQLITE_ERROR with *err (sqlite3_mprintf) saying why. */
+typedef struct codec_imports {
+  int (*resolve)(void *arg, const char *name, char **text, char **err);
+  void *arg;
+} codec_imports;
+
 /* Receives one typed column of a schema: its name and SQL type. Returns
 ** SQLITE_OK or an error code that stops the listing. */
 typedef int (*codec_column_fn)(void *arg, const char *name, const char *sql_type);
@@ -50,10 +59,12 @@ typedef struct codec {
   const char *registry_type; /* the registry's schemaType: "AVRO", "JSON", "PROTOBUF" */
 
   /* Parses a schema text. `message` selects a message type (Protobuf's
-  ** value_message; NULL: the codec's default). On error *err says why
+  ** value_message; NULL: the codec's default); `imports` finds the schemas
+  ** it references (NULL: it has none). On error *err says why
   ** (sqlite3_mprintf, without a "kafka: " prefix: the caller says which
   ** schema) and *out is untouched. */
-  int (*parse)(const char *text, const char *message, codec_schema **out, char **err);
+  int (*parse)(const char *text, const char *message, const codec_imports *imports,
+               codec_schema **out, char **err);
   void (*release)(codec_schema *schema);
 
   /* Lists the schema's top-level fields as typed columns, in order, with

@@ -19,6 +19,7 @@ typedef struct registry_schema {
   int version;     /* 0 when fetched by id */
   char *schema;    /* the schema text */
   char *type;      /* AVRO, JSON or PROTOBUF (the registry leaves AVRO out) */
+  cJSON *references; /* [{"name", "subject", "version"}] of the schemas it imports, or NULL */
 } registry_schema;
 
 void registry_schema_clear(registry_schema *s);
