@@ -228,7 +228,23 @@ private:
   void *arg_;
   std::set<std::string> building_;
 
+  /* Schema text is .proto text, or a serialized FileDescriptorProto in
+  ** base64: what confluent-kafka's Python serializer registers, and what
+  ** a registry that does not convert it (Apicurio) gives back. */
   static void parse(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
+    if (!parse_serialized(text, proto)) parse_text(name, text, proto);
+    proto.set_name(name);
+  }
+
+  static bool parse_serialized(const char *text, gp::FileDescriptorProto &proto) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n";
+    size_t n = strlen(text);
+    std::string bytes;
+    return n && strspn(text, alphabet) == n && gp::Base64Unescape(gp::StringPiece(text, n), &bytes) &&
+           proto.ParseFromString(bytes);
+  }
+
+  static void parse_text(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
     gp::io::ArrayInputStream input(text, static_cast<int>(strlen(text)));
     first_error errors;
     errors.file = name;
@@ -237,7 +253,6 @@ private:
     parser.RecordErrorsTo(&errors);
     if (!parser.Parse(&tokenizer, &proto) || !errors.text.empty())
       fail(errors.text.empty() ? name + ": not a .proto file" : errors.text);
-    proto.set_name(name);
   }
 
   /* An import: a well-known type from the descriptors libprotobuf was

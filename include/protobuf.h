@@ -36,7 +36,10 @@ typedef struct pb_message pb_message; /* one message type of a schema */
 ** Imports of google/protobuf/ (the well-known types) never reach it. */
 typedef int (*pb_import_fn)(void *arg, const char *name, char **text, char **err);
 
-/* Compiles .proto text; `name` is the file name errors give it. Imports are
+/* Compiles .proto text (or a serialized FileDescriptorProto in base64, as
+** some registries keep a schema); `name` is the file name errors give it
+** (and the name the schema's own FileDescriptorProto would give is not
+** used: imports know files by their import names). Imports are
 ** resolved through `resolve` (NULL: only the well-known types). NULL with
 ** *err when the text or an import does not compile. */
 pb_schema *pb_schema_compile(const char *name, const char *text, pb_import_fn resolve, void *arg,

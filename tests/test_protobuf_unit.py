@@ -4,6 +4,7 @@ payloads (message-index array + message) decoded to JSON and encoded from
 it, checked against Debian's protoc (--encode / --decode) as the reference
 codec, and every kind of bad input by its error text."""
 
+import base64
 import json
 import subprocess
 import tempfile
@@ -239,12 +240,48 @@ def test_encode_errors_name_the_field():
         "error: value does not fit message O: field i.r: missing (it is required)"
 
 
+CHAIN = {"a": 'syntax = "proto3";\nimport "b.proto";\nmessage A { B b = 1; }\n',
+         "b": 'syntax = "proto3";\nimport "c.proto";\nmessage B { C c = 1; }\n',
+         "c": 'syntax = "proto3";\nmessage C { int64 n = 1; }\n'}
+
+
 def test_imports_resolve_through_the_callback_transitively():
-    write(a='syntax = "proto3";\nimport "b.proto";\nmessage A { B b = 1; }\n',
-          b='syntax = "proto3";\nimport "c.proto";\nmessage B { C c = 1; }\n',
-          c='syntax = "proto3";\nmessage C { int64 n = 1; }\n')
+    write(**CHAIN)
     payload = encode({"b": {"c": {"n": "5"}}}, proto="a.proto")
     assert decode(payload, "a.proto") == {"b": {"c": {"n": 5}}}
+
+
+def serialized_base64(proto):
+    """A .proto file as a serialized FileDescriptorProto in base64, as
+    confluent-kafka's Python serializer registers schemas: protoc's
+    descriptor set holds it as its field 1 (tag 0x0a, varint length)."""
+    done = subprocess.run(["protoc", "-I", str(schema_dir()), "--descriptor_set_out=/dev/stdout", proto],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    data, length, shift, at = done.stdout, 0, 0, 1
+    assert data[0] == 0x0a
+    while True:
+        length |= (data[at] & 0x7f) << shift
+        shift += 7
+        at += 1
+        if data[at - 1] < 0x80:
+            break
+    assert at + length == len(data)
+    return base64.b64encode(data[at:]).decode()
+
+
+def test_schemas_given_as_serialized_descriptors_in_base64():
+    schema_dir()
+    write(**CHAIN)
+    write(b64a=serialized_base64("a.proto"), b64b=serialized_base64("b.proto"),
+          b64c=serialized_base64("c.proto"))
+    # The imports keep their names (b.proto, c.proto), now base64 too.
+    write(b=(_dir / "b64b.proto").read_text(), c=(_dir / "b64c.proto").read_text())
+    assert run("columns", "b64a.proto").splitlines() == ["A", "b TEXT"]
+    payload = encode({"b": {"c": {"n": 7}}}, proto="b64a.proto")
+    assert decode(payload, "b64a.proto") == {"b": {"c": {"n": 7}}}
+    write(notb64="QUJD")  # base64 of "ABC": not a FileDescriptorProto, nor .proto text
+    assert run("columns", "notb64.proto").startswith("error: notb64.proto:1:1: "), run("columns", "notb64.proto")
 
 
 def test_schemas_that_do_not_compile_say_where():
