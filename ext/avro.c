@@ -476,7 +476,7 @@ static int field_error(char **err, const value_path *p, const char *fmt, ...) {
 }
 
 static const char *json_kind(const cJSON *j) {
-  return cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
+  return cJSON_IsRaw(j) ? "a large integer" : cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
        : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
 }
 
@@ -555,8 +555,8 @@ static int fits(const cJSON *j, avro_schema_t t, const cJSON *node) {
   case AVRO_NULL: return cJSON_IsNull(j);
   case AVRO_BOOLEAN: return cJSON_IsBool(j);
   case AVRO_INT32: return is_integral(j, -2147483648.0, 2147483647.0);
-  case AVRO_INT64: return is_integral(j, -9.2e18, 9.2e18);
-  case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j);
+  case AVRO_INT64: return is_integral(j, -9.2e18, 9.2e18) || cJSON_IsRaw(j);
+  case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j) || cJSON_IsRaw(j);
   case AVRO_STRING: return cJSON_IsString(j);
   case AVRO_ENUM: return cJSON_IsString(j) && avro_schema_enum_get_by_name(t, j->valuestring) >= 0;
   case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || (cJSON_IsNumber(j) && decimal_scale(node) >= 0);
@@ -638,8 +638,15 @@ static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p
     if (cJSON_IsBool(j)) return avro_value_set_boolean(v, cJSON_IsTrue(j));
     if (is_integral(j, 0, 1)) return avro_value_set_boolean(v, j->valuedouble != 0);
     return field_error(err, p, "expected a boolean, got %s", json_kind(j));
-  case AVRO_INT32:
-  case AVRO_INT64: {
+  case AVRO_INT64:
+    if (cJSON_IsRaw(j)) { /* an integer past 2^53, exact */
+      errno = 0;
+      long long n = strtoll(j->valuestring, NULL, 10);
+      if (errno) return field_error(err, p, "%s is out of range for long", j->valuestring);
+      return avro_value_set_long(v, n);
+    }
+    /* fall through */
+  case AVRO_INT32: {
     int is_int = avro_typeof(schema) == AVRO_INT32;
     if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
       return field_error(err, p, "expected an integer (%s), got %s", is_int ? "int" : "long",
@@ -651,10 +658,11 @@ static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p
                   : avro_value_set_long(v, (int64_t)j->valuedouble);
   }
   case AVRO_FLOAT:
-  case AVRO_DOUBLE:
-    if (!cJSON_IsNumber(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
-    return avro_typeof(schema) == AVRO_FLOAT ? avro_value_set_float(v, (float)j->valuedouble)
-                                              : avro_value_set_double(v, j->valuedouble);
+  case AVRO_DOUBLE: {
+    if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
+    double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+    return avro_typeof(schema) == AVRO_FLOAT ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
+  }
   case AVRO_STRING:
     if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", json_kind(j));
     return avro_value_set_string(v, j->valuestring);
@@ -687,9 +695,54 @@ static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, con
   return rc;
 }
 
+/* The next number token of JSON text at *p (strings skipped), or NULL. */
+static const char *next_number(const char **p, const char *end, size_t *len) {
+  for (const char *s = *p; s < end; s++) {
+    if (*s == '"') {
+      for (s++; s < end && *s != '"'; s++) s += *s == '\\';
+      continue;
+    }
+    if (*s != '-' && (*s < '0' || *s > '9')) continue;
+    const char *start = s;
+    while (s < end && strchr("+-.eE0123456789", *s)) s++;
+    *len = (size_t)(s - start);
+    *p = s;
+    return start;
+  }
+  return NULL;
+}
+
+/* cJSON keeps numbers as doubles, and an integer past 2^53 would lose
+** digits: such nodes become cJSON_Raw nodes holding their text. The
+** text's number tokens and the tree's number nodes pair up in document
+** order. */
+static int keep_big_integers(cJSON *node, const char **p, const char *end) {
+  for (; node; node = node->next) {
+    if (node->child && keep_big_integers(node->child, p, end)) return SQLITE_NOMEM;
+    if (!cJSON_IsNumber(node)) continue;
+    size_t n;
+    const char *token = next_number(p, end, &n);
+    if (!token || fabs(node->valuedouble) < 9007199254740992.0 || memchr(token, '.', n) ||
+        memchr(token, 'e', n) || memchr(token, 'E', n))
+      continue;
+    char *text = cJSON_malloc(n + 1);
+    if (!text) return SQLITE_NOMEM;
+    memcpy(text, token, n);
+    text[n] = 0;
+    node->type = cJSON_Raw;
+    node->valuestring = text;
+  }
+  return SQLITE_OK;
+}
+
 static int avro_encode(const codec_schema *s, const char *json, size_t len, void **out,
                        size_t *out_len, char **err) {
   cJSON *root = cJSON_ParseWithLength(json, len);
+  const char *scan = json;
+  if (root && keep_big_integers(root, &scan, json + len)) {
+    cJSON_Delete(root);
+    return SQLITE_NOMEM;
+  }
   if (!root) {
     *err = sqlite3_mprintf("kafka: the value to encode as Avro is not JSON");
     return SQLITE_ERROR;

@@ -95,12 +95,50 @@ static int jsonschema_decode(const codec_schema *writer, const void *data, size_
   return rc;
 }
 
+/* Non-zero when a property's type is boolean (alone or with null). */
+static int is_boolean_property(const cJSON *property) {
+  const char *sql = property_sql(property);
+  const cJSON *type = cJSON_GetObjectItemCaseSensitive(property, "type");
+  if (cJSON_IsString(type)) return !strcmp(type->valuestring, "boolean");
+  const cJSON *t;
+  cJSON_ArrayForEach(t, type) if (cJSON_IsString(t) && !strcmp(t->valuestring, "boolean")) return *sql != 0;
+  return 0;
+}
+
+/* A boolean property's INTEGER column composes 0 or 1: the JSON gets
+** false or true, as the schema (and its validating readers) want. The
+** text is printed anew only when something changed. */
+static int booleans_from_integers(const codec_schema *s, const char *json, size_t len, char **out) {
+  const cJSON *properties = cJSON_GetObjectItemCaseSensitive(s->json, "properties");
+  cJSON *root = cJSON_IsObject(properties) ? cJSON_ParseWithLength(json, len) : NULL;
+  int changed = 0;
+  for (cJSON *v = cJSON_IsObject(root) ? root->child : NULL; v; v = v->next) {
+    const cJSON *property = cJSON_GetObjectItemCaseSensitive(properties, v->string);
+    if (!cJSON_IsNumber(v) || (v->valuedouble != 0 && v->valuedouble != 1) || !is_boolean_property(property))
+      continue;
+    v->type = v->valuedouble ? cJSON_True : cJSON_False;
+    changed = 1;
+  }
+  char *text = changed ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!changed) return SQLITE_OK;
+  if (!text) return SQLITE_NOMEM;
+  *out = sqlite3_mprintf("%s", text);
+  cJSON_free(text);
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
 static int jsonschema_encode(const codec_schema *schema, const char *json, size_t len, void **out,
                              size_t *out_len, char **err) {
-  (void)schema;
-  char *copy = NULL;
+  char *copy = NULL, *coerced = NULL;
   int rc = json_copy(json, len, &copy);
   if (rc == SQLITE_ERROR) *err = sqlite3_mprintf("kafka: the value to write as JSON Schema JSON is not JSON");
+  if (!rc) rc = booleans_from_integers(schema, json, len, &coerced);
+  if (coerced) {
+    sqlite3_free(copy);
+    copy = coerced;
+    len = strlen(coerced);
+  }
   *out = copy;
   *out_len = len;
   return rc;
