@@ -238,20 +238,39 @@ static const cJSON *json_at(const cJSON *node, const char *path) {
   return node;
 }
 
-/* The exact integer at path in the JSON text, for the integers cJSON's
-** doubles cannot hold (past 2^53): SQLite's json_extract() reads them as
-** 64-bit integers. Rare, so a statement is prepared each time. */
-static int exact_integer(sqlite3_context *ctx, const void *json, size_t len, const char *path,
-                         sqlite3_int64 *out) {
+/* json_extract(json, path) run by SQLite, whose JSON keeps every integer
+** exact: for the values cJSON's doubles cannot hold (integers past 2^53).
+** Rare, so a statement is prepared each time. The statement stands on its
+** row (finalize it), or NULL. */
+static sqlite3_stmt *exact_extract(sqlite3_context *ctx, const void *json, size_t len, const char *path) {
   sqlite3_stmt *stmt;
   if (sqlite3_prepare_v2(sqlite3_context_db_handle(ctx), "SELECT json_extract(?1, ?2)", -1, &stmt, NULL))
-    return 0;
+    return NULL;
   sqlite3_bind_text64(stmt, 1, json, len, SQLITE_STATIC, SQLITE_UTF8);
   sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
-  int exact = sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER;
+  if (sqlite3_step(stmt) == SQLITE_ROW) return stmt;
+  sqlite3_finalize(stmt);
+  return NULL;
+}
+
+/* The exact integer at path in the JSON text (SQLite reads it as a 64-bit
+** integer). */
+static int exact_integer(sqlite3_context *ctx, const void *json, size_t len, const char *path,
+                         sqlite3_int64 *out) {
+  sqlite3_stmt *stmt = exact_extract(ctx, json, len, path);
+  int exact = stmt && sqlite3_column_type(stmt, 0) == SQLITE_INTEGER;
   if (exact) *out = sqlite3_column_int64(stmt, 0);
   sqlite3_finalize(stmt);
   return exact;
+}
+
+/* Whether JSON nodes (and what they hold) have a number cJSON may have
+** rounded: printing them again would change it. */
+static int holds_big_number(const cJSON *node) {
+  for (; node; node = node->next)
+    if ((cJSON_IsNumber(node) && fabs(node->valuedouble) >= 9007199254740992.0) || holds_big_number(node->child))
+      return 1;
+  return 0;
 }
 
 /* A JSON number under the column's affinity; an integer past 2^53 is
@@ -320,6 +339,11 @@ void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJ
     else sqlite3_result_int(ctx, cJSON_IsTrue(v));
   } else if (cJSON_IsString(v)) {
     string_result(ctx, col, v->valuestring);
+  } else if (json && holds_big_number(v->child)) { /* an object or array, its text from SQLite */
+    sqlite3_stmt *stmt = exact_extract(ctx, json, len, col->path);
+    if (stmt) sqlite3_result_value(ctx, sqlite3_column_value(stmt, 0));
+    else sqlite3_result_error_nomem(ctx);
+    sqlite3_finalize(stmt);
   } else {
     char *text = cJSON_PrintUnformatted(v);
     if (text) sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
