@@ -50,18 +50,6 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   return rc;
 }
 
-/* A registry format needs its codec built in: protobuf is not yet. */
-static int codecs_check(const kafka_options *opts, char **err) {
-  const kafka_format sides[2] = {opts->key_format, opts->value_format};
-  for (int i = 0; i < 2; i++) {
-    if (sides[i] < KAFKA_FORMAT_AVRO || codec_for(sides[i])) continue;
-    *err = sqlite3_mprintf("kafka: option %s: format %s is not built yet", i ? "value" : "key",
-                           sides[i] == KAFKA_FORMAT_PROTOBUF ? "protobuf" : "of the registry");
-    return SQLITE_ERROR;
-  }
-  return SQLITE_OK;
-}
-
 static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   produce_close(vtab);
@@ -86,7 +74,6 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
-  if (!rc) rc = codecs_check(&vtab->opts, err);
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

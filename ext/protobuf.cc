@@ -664,7 +664,11 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   std::unique_ptr<cJSON, decltype(&cJSON_Delete)> root(parse_exact(std::string(json, len)), cJSON_Delete);
   if (!root) fail("value is not valid JSON");
   if (!cJSON_IsObject(root.get())) fail("value must be a JSON object (a " + m.type->full_name() + " message)");
-  json_adapter().message(root.get(), m.type, "");
+  try {
+    json_adapter().message(root.get(), m.type, "");
+  } catch (const pb_failure &e) {
+    fail("value does not fit message " + m.type->full_name() + ": " + e.why);
+  }
   std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(root.get()), cJSON_free);
   if (!text) throw std::bad_alloc();
   gp::util::JsonParseOptions options;

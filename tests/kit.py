@@ -43,7 +43,7 @@ Schema Registry (Apicurio from tests/registry/apicurio.sh; ``make test`` starts 
     kit.REGISTRY          its Confluent API base URL, port $REGISTRY_PORT
                           (default 8081): http://127.0.0.1:PORT/apis/ccompat/v7
     kit.need_registry()   like need_broker(), for the registry
-    kit.register_schema(subject, schema, schema_type='AVRO')
+    kit.register_schema(subject, schema, schema_type='AVRO', references=None)
                           register a schema text (or a dict, as JSON); its id
 
 Misc
@@ -209,11 +209,14 @@ def need_registry():
     raise Skip(msg)
 
 
-def register_schema(subject, schema, schema_type="AVRO"):
-    """Register a schema (text, or a dict sent as JSON) under subject; its id."""
+def register_schema(subject, schema, schema_type="AVRO", references=None):
+    """Register a schema (text, or a dict sent as JSON) under subject; its id.
+    references: [{"name", "subject", "version"}] of the schemas it imports."""
     body = {"schema": schema if isinstance(schema, str) else json.dumps(schema)}
     if schema_type != "AVRO":
         body["schemaType"] = schema_type
+    if references:
+        body["references"] = references
     return _registry_request(f"/subjects/{subject}/versions", body)["id"]
 
 
