@@ -59,6 +59,7 @@ $(BUILD)/bench/%: tests/bench/%.c | deps
 
 bench: $(EXT) $(BENCH_TOOLS)
 	bash tests/broker/kafka.sh up
+	bash tests/registry/apicurio.sh up
 	/usr/bin/python3 tests/bench/bench.py $(if $(N),--n $(N))
 
 kafka-up:

@@ -20,6 +20,7 @@
 #include "format.h"
 
 #include <avro.h>
+#include <pthread.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -32,7 +33,13 @@ SQLITE_EXTENSION_INIT3
 struct codec_schema {
   avro_schema_t schema;
   avro_value_iface_t *iface;
-  cJSON *json; /* the schema text, for logical types and defaults */
+  cJSON *json;          /* the schema text, for logical types and defaults */
+  int logical;          /* it has a decimal: decoding walks json in step */
+  /* Scratch, not part of the schema: a value and a reader reused by one
+  ** thread at a time (most messages need no allocation of their own). */
+  pthread_mutex_t lock;
+  avro_value_t spare;
+  avro_reader_t reader;
 };
 
 /* ------------------------------------------------------------ schema -- */
@@ -51,19 +58,26 @@ static int avro_parse(const char *text, const char *message, const codec_imports
     return SQLITE_ERROR;
   }
   s->iface = avro_generic_class_from_schema(s->schema);
-  if (!s->iface) {
+  s->logical = strstr(text, "\"decimal\"") != NULL;
+  if (!s->iface || avro_generic_value_new(s->iface, &s->spare) || !(s->reader = avro_reader_memory("", 0))) {
     *err = sqlite3_mprintf("Avro schema not usable: %s", avro_strerror());
+    if (s->spare.self) avro_value_decref(&s->spare);
+    if (s->iface) avro_value_iface_decref(s->iface);
     avro_schema_decref(s->schema);
     cJSON_Delete(s->json);
     sqlite3_free(s);
     return SQLITE_ERROR;
   }
+  pthread_mutex_init(&s->lock, NULL);
   *out = s;
   return SQLITE_OK;
 }
 
 static void avro_release(codec_schema *s) {
   if (!s) return;
+  pthread_mutex_destroy(&s->lock);
+  avro_reader_free(s->reader);
+  avro_value_decref(&s->spare);
   avro_value_iface_decref(s->iface);
   avro_schema_decref(s->schema);
   cJSON_Delete(s->json);
@@ -176,15 +190,63 @@ static int avro_columns(const codec_schema *s, codec_column_fn add, void *arg, c
 
 /* ------------------------------------------------------------ decimal -- */
 
+/* ------------------------------------------------------- JSON output -- */
+
+/* The JSON text of a decoded record, built in sqlite3 memory that becomes
+** the result as it is (cheaper than sqlite3_str for many small appends). */
+typedef struct json_out {
+  char *p;
+  size_t len, cap;
+  int nomem;
+} json_out;
+
+static void out_append(json_out *out, const char *s, size_t n) {
+  if (out->nomem) return;
+  if (out->len + n + 1 > out->cap) {
+    size_t cap = out->cap ? out->cap : 256;
+    while (cap < out->len + n + 1) cap *= 2;
+    char *p = sqlite3_realloc64(out->p, cap);
+    if (!p) {
+      out->nomem = 1;
+      return;
+    }
+    out->p = p;
+    out->cap = cap;
+  }
+  memcpy(out->p + out->len, s, n);
+  out->len += n;
+  out->p[out->len] = 0;
+}
+
+static void out_char(json_out *out, char c) {
+  if (out->len + 2 <= out->cap) {
+    out->p[out->len++] = c;
+    out->p[out->len] = 0;
+  } else {
+    out_append(out, &c, 1);
+  }
+}
+
+static void out_all(json_out *out, const char *s) { out_append(out, s, strlen(s)); }
+
+static void out_printf(json_out *out, const char *fmt, ...) {
+  char text[64];
+  va_list ap;
+  va_start(ap, fmt);
+  sqlite3_vsnprintf(sizeof text, text, fmt, ap);
+  va_end(ap);
+  out_all(out, text);
+}
+
 /* The exact decimal text of a big-endian two's complement integer
 ** scaled by 10^-scale. */
-static void decimal_text(sqlite3_str *out, const unsigned char *bytes, size_t n, int scale) {
+static void decimal_text(json_out *out, const unsigned char *bytes, size_t n, int scale) {
   unsigned char *mag = sqlite3_malloc64(n + 1);
   char *digits = sqlite3_malloc64(n * 3 + (size_t)scale + 4);
   if (!mag || !digits) {
     sqlite3_free(mag);
     sqlite3_free(digits);
-    sqlite3_str_appendall(out, "null");
+    out_all(out, "null");
     return;
   }
   int negative = n && (bytes[0] & 0x80);
@@ -207,13 +269,13 @@ static void decimal_text(sqlite3_str *out, const unsigned char *bytes, size_t n,
     while (start < n && !mag[start]) start++;
   }
   while (nd <= (size_t)scale) digits[nd++] = '0';
-  sqlite3_str_appendchar(out, 1, '"');
-  if (negative) sqlite3_str_appendchar(out, 1, '-');
+  out_char(out, '"');
+  if (negative) out_char(out, '-');
   for (size_t i = nd; i-- > 0;) {
-    sqlite3_str_appendchar(out, 1, digits[i]);
-    if (i == (size_t)scale && scale) sqlite3_str_appendchar(out, 1, '.');
+    out_char(out, digits[i]);
+    if (i == (size_t)scale && scale) out_char(out, '.');
   }
-  sqlite3_str_appendchar(out, 1, '"');
+  out_char(out, '"');
   sqlite3_free(mag);
   sqlite3_free(digits);
 }
@@ -273,84 +335,84 @@ static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, co
 
 /* ------------------------------------------------------------- decode -- */
 
-static void json_string(sqlite3_str *out, const char *s, size_t n) {
+static void json_string(json_out *out, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  sqlite3_str_appendchar(out, 1, '"');
+  out_char(out, '"');
   size_t run = 0; /* characters that need no escape go in one append */
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    sqlite3_str_append(out, s + run, (int)(i - run));
+    out_append(out, s + run, (int)(i - run));
     run = i + 1;
     if (c == '"' || c == '\\') {
-      sqlite3_str_appendchar(out, 1, '\\');
-      sqlite3_str_appendchar(out, 1, (char)c);
+      out_char(out, '\\');
+      out_char(out, (char)c);
     } else {
       char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-      sqlite3_str_appendall(out, esc);
+      out_all(out, esc);
     }
   }
-  sqlite3_str_append(out, s + run, (int)(n - run));
-  sqlite3_str_appendchar(out, 1, '"');
+  out_append(out, s + run, (int)(n - run));
+  out_char(out, '"');
 }
 
-static void json_hex(sqlite3_str *out, const unsigned char *b, size_t n) {
+static void json_hex(json_out *out, const unsigned char *b, size_t n) {
   static const char hex[] = "0123456789abcdef";
-  sqlite3_str_appendchar(out, 1, '"');
+  out_char(out, '"');
   for (size_t i = 0; i < n; i++) {
-    sqlite3_str_appendchar(out, 1, hex[b[i] >> 4]);
-    sqlite3_str_appendchar(out, 1, hex[b[i] & 15]);
+    out_char(out, hex[b[i] >> 4]);
+    out_char(out, hex[b[i] & 15]);
   }
-  sqlite3_str_appendchar(out, 1, '"');
+  out_char(out, '"');
 }
 
-static void json_double(sqlite3_str *out, double d) {
-  if (isfinite(d)) sqlite3_str_appendf(out, "%!.17g", d);
-  else sqlite3_str_appendall(out, "null");
+static void json_double(json_out *out, double d) {
+  if (isfinite(d)) out_printf(out, "%!.17g", d);
+  else out_all(out, "null");
 }
 
-static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out);
+static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, json_out *out);
 
 /* A record or map: an object, with each field's or entry's JSON. */
 static int object_json(const codec_schema *s, avro_value_t *v, const cJSON *node, int record,
-                       sqlite3_str *out) {
+                       json_out *out) {
   size_t n;
   if (avro_value_get_size(v, &n)) return -1;
-  sqlite3_str_appendchar(out, 1, '{');
+  out_char(out, '{');
   for (size_t i = 0; i < n; i++) {
     avro_value_t child;
     const char *name;
     if (avro_value_get_by_index(v, i, &child, &name)) return -1;
-    if (i) sqlite3_str_appendchar(out, 1, ',');
+    if (i) out_char(out, ',');
     json_string(out, name, strlen(name));
-    sqlite3_str_appendchar(out, 1, ':');
+    out_char(out, ':');
     const cJSON *f = record ? field_node(node, i) : NULL;
     const cJSON *type = record ? type_node(s, cJSON_GetObjectItemCaseSensitive(f, "type"))
                                : child_node(s, node, "values");
     if (to_json(s, &child, type, out)) return -1;
   }
-  sqlite3_str_appendchar(out, 1, '}');
+  out_char(out, '}');
   return 0;
 }
 
-static int array_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out) {
+static int array_json(const codec_schema *s, avro_value_t *v, const cJSON *node, json_out *out) {
   size_t n;
   if (avro_value_get_size(v, &n)) return -1;
   const cJSON *items = child_node(s, node, "items");
-  sqlite3_str_appendchar(out, 1, '[');
+  out_char(out, '[');
   for (size_t i = 0; i < n; i++) {
     avro_value_t child;
     if (avro_value_get_by_index(v, i, &child, NULL)) return -1;
-    if (i) sqlite3_str_appendchar(out, 1, ',');
+    if (i) out_char(out, ',');
     if (to_json(s, &child, items, out)) return -1;
   }
-  sqlite3_str_appendchar(out, 1, ']');
+  out_char(out, ']');
   return 0;
 }
 
 /* Appends the JSON of value v, whose schema's JSON node is `node` (NULL
 ** when unknown: logical types are then not applied). */
-static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sqlite3_str *out) {
+static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, json_out *out) {
   const void *buf;
   size_t size;
   int32_t i32;
@@ -359,18 +421,18 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sq
   float f;
   double d;
   switch (avro_value_get_type(v)) {
-  case AVRO_NULL: sqlite3_str_appendall(out, "null"); return 0;
+  case AVRO_NULL: out_all(out, "null"); return 0;
   case AVRO_BOOLEAN:
     if (avro_value_get_boolean(v, &b)) return -1;
-    sqlite3_str_appendall(out, b ? "true" : "false");
+    out_all(out, b ? "true" : "false");
     return 0;
   case AVRO_INT32:
     if (avro_value_get_int(v, &i32)) return -1;
-    sqlite3_str_appendf(out, "%d", (int)i32);
+    out_printf(out, "%d", (int)i32);
     return 0;
   case AVRO_INT64:
     if (avro_value_get_long(v, &i64)) return -1;
-    sqlite3_str_appendf(out, "%lld", (long long)i64);
+    out_printf(out, "%lld", (long long)i64);
     return 0;
   case AVRO_FLOAT:
     if (avro_value_get_float(v, &f)) return -1;
@@ -411,32 +473,58 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, sq
   }
 }
 
+/* A value of the schema and a reader of data: the schema's scratch ones
+** when no other thread holds them, else new ones. Returns 1 for scratch. */
+static int scratch_take(const codec_schema *cs, const void *data, size_t len, avro_value_t *value,
+                        avro_reader_t *reader) {
+  codec_schema *s = (codec_schema *)cs; /* the scratch is guarded by its lock */
+  if (!pthread_mutex_trylock(&s->lock)) {
+    *value = s->spare;
+    avro_value_reset(value);
+    *reader = s->reader;
+    avro_reader_memory_set_source(*reader, data, (int64_t)len);
+    return 1;
+  }
+  *reader = NULL;
+  if (avro_generic_value_new(s->iface, value)) return -1;
+  if (data && !(*reader = avro_reader_memory(data, (int64_t)len))) {
+    avro_value_decref(value);
+    return -1;
+  }
+  return 0;
+}
+
+static void scratch_give(const codec_schema *cs, avro_value_t *value, avro_reader_t reader, int scratch) {
+  if (scratch) {
+    pthread_mutex_unlock(&((codec_schema *)cs)->lock);
+    return;
+  }
+  if (reader) avro_reader_free(reader);
+  avro_value_decref(value);
+}
+
 static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
   avro_value_t value;
-  if (avro_generic_value_new(s->iface, &value)) return SQLITE_NOMEM;
-  avro_reader_t reader = avro_reader_memory(data, (int64_t)len);
+  avro_reader_t reader;
+  int scratch = scratch_take(s, data, len, &value, &reader);
+  if (scratch < 0) return SQLITE_NOMEM;
   int rc = SQLITE_OK;
-  if (!reader) rc = SQLITE_NOMEM;
-  else if (avro_value_read(reader, &value)) {
+  if (avro_value_read(reader, &value)) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", avro_strerror());
     rc = SQLITE_ERROR;
   } else if (avro_skip(reader, 1) == 0) { /* avro_reader_is_eof() is for files only */
     *why = sqlite3_mprintf("not a valid Avro record of its schema: bytes left after the record");
     rc = SQLITE_ERROR;
   }
-  if (reader) avro_reader_free(reader);
-  sqlite3_str *out = rc ? NULL : sqlite3_str_new(NULL);
-  if (out && to_json(s, &value, type_node(s, s->json), out)) {
+  json_out out = {NULL, 0, 0, 0};
+  if (!rc && to_json(s, &value, s->logical ? type_node(s, s->json) : NULL, &out)) {
     *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
     rc = SQLITE_ERROR;
   }
-  if (out) {
-    char *text = sqlite3_str_finish(out);
-    if (!rc && !text) rc = SQLITE_NOMEM;
-    if (rc) sqlite3_free(text);
-    else *json = text;
-  }
-  avro_value_decref(&value);
+  if (!rc && (out.nomem || !out.p)) rc = SQLITE_NOMEM;
+  if (rc) sqlite3_free(out.p);
+  else *json = out.p;
+  scratch_give(s, &value, reader, scratch);
   return rc;
 }
 
@@ -748,7 +836,9 @@ static int avro_encode(const codec_schema *s, const char *json, size_t len, void
     return SQLITE_ERROR;
   }
   avro_value_t value;
-  if (avro_generic_value_new(s->iface, &value)) {
+  avro_reader_t unused;
+  int scratch = scratch_take(s, NULL, 0, &value, &unused);
+  if (scratch < 0) {
     cJSON_Delete(root);
     return SQLITE_NOMEM;
   }
@@ -762,7 +852,7 @@ static int avro_encode(const codec_schema *s, const char *json, size_t len, void
     if (!writer || avro_value_write(writer, &value)) rc = SQLITE_NOMEM;
     if (writer) avro_writer_free(writer);
   }
-  avro_value_decref(&value);
+  scratch_give(s, &value, unused, scratch);
   cJSON_Delete(root);
   if (rc) {
     sqlite3_free(buf);

@@ -537,8 +537,6 @@ static void decode_value(kafka_cursor *c) {
   if (codec_for(vtab->opts.value_format)) {
     decode_framed(c, 0);
     c->json_error = c->decode_why[0];
-    if (c->decoded[0] && vtab->opts.n_columns)
-      c->json = format_parse_value(c->decoded[0], strlen(c->decoded[0]), &c->json_error);
     return;
   }
   if (!c->row->payload || (!vtab->opts.n_columns && vtab->opts.value_format != KAFKA_FORMAT_JSON)) return;
@@ -621,7 +619,11 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   default:
     decode_value(c);
     if (decode_failed(c, ctx)) break;
-    if (codec_for(vtab->opts.value_format)) /* the JSON text is the decoded record */
+    /* A registry format's typed columns read the decoded record's JSON,
+    ** parsed at the first typed column a row is asked for. */
+    if (codec_for(vtab->opts.value_format) && !c->json && c->decoded[0])
+      c->json = format_parse_value(c->decoded[0], strlen(c->decoded[0]), &c->json_error);
+    if (codec_for(vtab->opts.value_format))
       format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json, c->decoded[0],
                           c->decoded[0] ? strlen(c->decoded[0]) : 0);
     else

@@ -220,6 +220,111 @@ class Bench:
         return rss, INSERT_ROWS_BIG / wall
 
 
+# -- Avro through the Schema Registry (issue 12) ---------------------------
+# The extension against confluent-kafka's AvroSerializer/AvroDeserializer
+# loops (tests/bench/avro_client.py, run by the venv's python), and the same
+# GROUP BY on a JSON topic of the same records.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import avro_client  # noqa: E402  (its confluent-kafka imports are in its functions)
+
+REGISTRY = os.environ.get("REGISTRY_URL", f"http://127.0.0.1:{os.environ.get('REGISTRY_PORT', '8081')}"
+                          "/apis/ccompat/v7")
+VENV_PYTHON = os.path.join(ROOT, "build", "venv", "bin", "python")
+WEATHER_COLUMNS = ("location TEXT, temp_celsius INTEGER, wind_speed_mph INTEGER, wind_direction TEXT, "
+                   "humidity_percent INTEGER, pressure_mb INTEGER")
+GROUP_BY = "SELECT location, avg(temp_celsius) FROM w GROUP BY 1 ORDER BY 1"
+
+
+def weather_sql(n):
+    """n weather samples, the same values as avro_client.sample(i)."""
+    locations = json_text(avro_client.LOCATIONS)
+    directions = json_text(avro_client.DIRECTIONS)
+    return (f"INSERT INTO w(location, temp_celsius, wind_speed_mph, wind_direction, humidity_percent, "
+            f"pressure_mb) SELECT json_extract('{locations}', '$[' || (value % 10) || ']'), value % 46 - 10, "
+            f"value % 41, json_extract('{directions}', '$[' || (value % 8) || ']'), value % 71 + 30, "
+            f"value % 81 + 970 FROM generate_series(1, {n})")
+
+
+def json_text(items):
+    return "[" + ",".join(f'"{i}"' for i in items) + "]"
+
+
+def weather_table(b, topic, fmt):
+    """CREATE VIRTUAL TABLE w over topic: avro (registering the schema) or json."""
+    if fmt == "json":
+        return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', "
+                f"value='json', columns='{WEATHER_COLUMNS}')")
+    return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', value='avro', "
+            f"schema_registry='{REGISTRY}', value_schema='{avro_client.SCHEMA}')")
+
+
+def weather_shell(b, topic, fmt, sql, stdout=subprocess.DEVNULL):
+    return b.run(["sqlite3", "-bail", ":memory:", f".load {b.ext}", weather_table(b, topic, fmt), sql],
+                 stdout=stdout)
+
+
+def avro_rows(b):
+    """{workload: {tool: (median s, median peak RSS MB)}} for the Avro rows."""
+    n, topics = b.a.n, {}
+
+    def insert(tool, fmt):
+        def run():
+            topic = b.new_topic(f"avro-{tool}")
+            if tool in topics:
+                b.drop_topic(topics[tool])
+            topics[tool] = topic
+            if tool == "py":
+                return b.run([VENV_PYTHON, avro_client.__file__, "produce", b.brokers, REGISTRY, topic,
+                              str(n)])[:2]
+            return weather_shell(b, topic, fmt, weather_sql(n))[:2]
+        return run
+
+    say(f"avro: INSERT of {n} weather records")
+    inserted = b.rounds({f"sqlite3 INSERT of {n} Avro rows": insert("avro", "avro"),
+                         "confluent-kafka AvroSerializer producer loop": insert("py", "avro")})
+    insert("json", "json")()
+    answers = {}
+
+    def group_by(tool):
+        def run():
+            if tool == "py":
+                wall, rss, out = b.run([VENV_PYTHON, avro_client.__file__, "group-by", b.brokers, REGISTRY,
+                                        topics["avro"]], stdout=subprocess.PIPE)
+            else:
+                wall, rss, out = weather_shell(b, topics[tool], tool, GROUP_BY, stdout=subprocess.PIPE)
+            answers[tool] = {l.split("|")[0]: round(float(l.split("|")[1]), 6) for l in out.split()}
+            return wall, rss
+        return run
+
+    say("avro: GROUP BY location")
+    grouped = b.rounds({"sqlite3 GROUP BY, Avro topic": group_by("avro"),
+                        "sqlite3 GROUP BY, JSON topic": group_by("json"),
+                        "confluent-kafka AvroDeserializer loop": group_by("py")})
+    if not answers["avro"] == answers["json"] == answers["py"]:
+        sys.exit(f"bench: the GROUP BY answers differ: {answers}")
+    for topic in topics.values():
+        b.drop_topic(topic)
+    return {"INSERT": inserted, "GROUP BY location, avg(temp_celsius)": grouped}
+
+
+def avro_report(b, results):
+    """The Avro rows as a Markdown table, with the ratios issue 12 asks for."""
+    n = b.a.n
+    lines = ["", f"Avro through the Schema Registry ({REGISTRY}): {n} weather records, "
+             f"{PARTITIONS} partitions, median of {b.a.runs} runs.", "",
+             "| workload | tool | time s | records/s | peak RSS MB |", "|---|---|---:|---:|---:|"]
+    for workload, tools in results.items():
+        for tool, (wall, rss) in tools.items():
+            lines.append(f"| {workload} | {tool} | {wall:.3f} | {n / wall:,.0f} | {rss:.0f} |")
+    ins, grp = results["INSERT"], results["GROUP BY location, avg(temp_celsius)"]
+    t = lambda d, k: next(v[0] for name, v in d.items() if name.startswith(k))
+    lines += ["", f"INSERT: the extension is {t(ins, 'confluent') / t(ins, 'sqlite3'):.2f}x the "
+              f"AvroSerializer loop's speed. GROUP BY: {t(grp, 'confluent') / t(grp, 'sqlite3 GROUP BY, Avro'):.2f}x "
+              f"the AvroDeserializer loop's speed; the Avro topic takes "
+              f"{t(grp, 'sqlite3 GROUP BY, Avro') / t(grp, 'sqlite3 GROUP BY, JSON'):.2f}x the JSON topic's time."]
+    return "\n".join(lines) + "\n"
+
+
 def say(text):
     print(text, file=sys.stderr, flush=True)
 
@@ -289,11 +394,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "results.md"))
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--avro-only", action="store_true", help="only the Avro rows (needs the registry)")
     a = ap.parse_args()
     if not shutil.which("kcat"):
         sys.exit("bench: kcat is not installed (apt-get install kcat)")
     os.makedirs(a.workdir, exist_ok=True)
     b = Bench(a)
+    if a.avro_only:
+        text = avro_report(b, avro_rows(b))
+        print(text)
+        return
     produced = b.produce()
     topic = b.new_topic("scan")
     base_ts = int(time.time() * 1000) - a.n - 60_000
@@ -305,6 +415,7 @@ def main():
     memory[f"sqlite3 INSERT of {a.n} rows"] = (a.n, produced["sqlite3 INSERT ... SELECT"][1])
     memory[f"sqlite3 SELECT key, value, {a.n} rows"] = (a.n, scanned["sqlite3 SELECT key, value"][1])
     text = report(b, produced, scanned, selective, memory, big_rate)
+    text += avro_report(b, avro_rows(b))
     with open(a.out, "w") as f:
         f.write(text)
     print(text)
