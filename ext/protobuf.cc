@@ -37,6 +37,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <set>
 #include <string>
@@ -50,21 +51,32 @@ struct pb_message {
   const Descriptor *type;
   const gp::Message *prototype; /* owned by the schema's factory */
   std::vector<int64_t> index;   /* the Confluent message-index path */
+  bool has_required;            /* proto2 required fields in it or below: worth checking */
+  /* Messages that decoded before, for the next decodes to reuse (parsing
+  ** clears them; their strings keep their capacity): making and freeing
+  ** one per message cost a tenth of a scan. */
+  std::mutex spare_lock;
+  std::vector<std::unique_ptr<gp::Message>> spare;
+
+  pb_message(const Descriptor *d, const gp::Message *p, std::vector<int64_t> i, bool r)
+      : type(d), prototype(p), index(std::move(i)), has_required(r) {
+    spare.reserve(8); /* returning one never allocates: see message_lease */
+  }
 };
 
 struct pb_schema {
   gp::DescriptorPool pool;          /* declared first: destroyed last */
   gp::DynamicMessageFactory factory;
   const gp::FileDescriptor *file = nullptr;
-  std::map<const Descriptor *, pb_message> messages; /* every message of file */
+  std::map<const Descriptor *, std::unique_ptr<pb_message>> messages; /* every message of file */
 };
 
 namespace {
 
 /* ---- errors across the C boundary ---- */
 
-char *dup_bytes(const char *data, size_t len) {
-  char *copy = static_cast<char *>(malloc(len + 1));
+char *dup_bytes(const char *data, size_t len, pb_alloc_fn alloc = malloc) {
+  char *copy = static_cast<char *>(alloc(len + 1));
   if (!copy) throw std::bad_alloc();
   memcpy(copy, data, len);
   copy[len] = 0;
@@ -274,6 +286,15 @@ private:
   }
 };
 
+bool has_required(const Descriptor *d, std::set<const Descriptor *> &seen) {
+  if (!seen.insert(d).second) return false;
+  for (int i = 0; i < d->field_count(); i++) {
+    const FieldDescriptor *f = d->field(i);
+    if (f->is_required() || (f->message_type() && has_required(f->message_type(), seen))) return true;
+  }
+  return false;
+}
+
 /* Every message type of the file, nested ones included, with its path of
 ** indexes (top-level index, then nested indexes) as the wire format has it. */
 void add_messages(pb_schema &schema, const Descriptor *d, std::vector<int64_t> index) {
@@ -282,7 +303,8 @@ void add_messages(pb_schema &schema, const Descriptor *d, std::vector<int64_t> i
     nested.push_back(i);
     add_messages(schema, d->nested_type(i), nested);
   }
-  schema.messages[d] = pb_message{d, schema.factory.GetPrototype(d), std::move(index)};
+  std::set<const Descriptor *> seen;
+  schema.messages[d].reset(new pb_message(d, schema.factory.GetPrototype(d), std::move(index), has_required(d, seen)));
 }
 
 /* ---- the message-index array ---- */
@@ -315,7 +337,7 @@ std::string index_text(const std::vector<int64_t> &index) {
 
 /* The message type the payload's index array names; *used: its length. A
 ** length of 0 is Confluent's shorthand for [0], the first message. */
-const pb_message &read_index(const pb_schema &schema, const unsigned char *p, size_t len, size_t *used) {
+pb_message &read_index(const pb_schema &schema, const unsigned char *p, size_t len, size_t *used) {
   const unsigned char *start = p, *end = p + len;
   int64_t count;
   if (!read_varint(p, end, &count)) fail("the message-index array is cut short");
@@ -333,26 +355,30 @@ const pb_message &read_index(const pb_schema &schema, const unsigned char *p, si
     d = d ? d->nested_type(static_cast<int>(at)) : schema.file->message_type(static_cast<int>(at));
   }
   *used = static_cast<size_t>(p - start);
-  return schema.messages.at(d);
+  return *schema.messages.at(d);
 }
 
 /* ---- messages to JSON ---- */
 
+/* A JSON string: runs that need no escape are appended whole. */
 void json_string(std::string &out, const std::string &s) {
   static const char hex[] = "0123456789abcdef";
   out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
+    if (c >= 0x20) {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
     } else {
-      out += static_cast<char>(c);
+      const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      out.append(escape, sizeof escape);
     }
   }
+  out.append(s, run, std::string::npos);
   out += '"';
 }
 
@@ -674,10 +700,35 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   gp::util::JsonParseOptions options;
   gp::util::Status status = gp::util::JsonStringToMessage(text.get(), msg, options);
   if (!status.ok()) fail(parse_error(status, m.type));
-  if (!msg->IsInitialized())
+  if (m.has_required && !msg->IsInitialized())
     fail("value does not fit message " + m.type->full_name() + ": missing required field(s) " +
          msg->InitializationErrorString());
 }
+
+/* A message of the type to decode into: a spare one, or a new one. It goes
+** back to the spares when done, unless eight are there already. */
+class message_lease {
+public:
+  explicit message_lease(pb_message &m) : m_(m) {
+    {
+      std::lock_guard<std::mutex> hold(m.spare_lock);
+      if (!m.spare.empty()) {
+        msg_ = std::move(m.spare.back());
+        m.spare.pop_back();
+      }
+    }
+    if (!msg_) msg_.reset(m.prototype->New());
+  }
+  ~message_lease() {
+    std::lock_guard<std::mutex> hold(m_.spare_lock);
+    if (m_.spare.size() < m_.spare.capacity()) m_.spare.push_back(std::move(msg_));
+  }
+  gp::Message *get() const { return msg_.get(); }
+
+private:
+  pb_message &m_;
+  std::unique_ptr<gp::Message> msg_;
+};
 
 /* An arena whose first block is on the stack: most messages need no heap. */
 struct stack_arena {
@@ -713,12 +764,12 @@ const pb_message *pb_schema_message(const pb_schema *schema, const char *name, c
     const gp::FileDescriptor *file = schema->file;
     if (!name) {
       if (!file->message_type_count()) fail(file->name() + " defines no message");
-      return &schema->messages.at(file->message_type(0));
+      return static_cast<const pb_message *>(schema->messages.at(file->message_type(0)).get());
     }
     const Descriptor *d = schema->pool.FindMessageTypeByName(name);
     if (!d && !file->package().empty()) d = schema->pool.FindMessageTypeByName(file->package() + "." + name);
     auto found = d ? schema->messages.find(d) : schema->messages.end();
-    if (found != schema->messages.end()) return &found->second;
+    if (found != schema->messages.end()) return static_cast<const pb_message *>(found->second.get());
     std::string known;
     for (int i = 0; i < file->message_type_count(); i++)
       known += (i ? ", " : "") + file->message_type(i)->full_name();
@@ -739,28 +790,30 @@ const char *pb_message_field_sql_type(const pb_message *message, int i) {
   return sql_type(message->type->field(i));
 }
 
-char *pb_decode(const pb_schema *schema, const void *payload, size_t len, size_t *json_len, char **err) {
+char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc, size_t *json_len,
+                char **err) {
   return guard(err, static_cast<char *>(nullptr), [&] {
     const unsigned char *p = static_cast<const unsigned char *>(payload);
     size_t used;
-    const pb_message &m = read_index(*schema, p, len, &used);
+    pb_message &m = read_index(*schema, p, len, &used);
     if (len - used > INT_MAX) fail("message is larger than 2 GiB");
     gp::LogSilencer quiet;
-    stack_arena scope;
-    gp::Message *msg = m.prototype->New(&scope.arena);
+    message_lease lease(m);
+    gp::Message *msg = lease.get();
     if (!msg->ParsePartialFromArray(p + used, static_cast<int>(len - used)))
       fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
-    if (!msg->IsInitialized())
+    if (m.has_required && !msg->IsInitialized())
       fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
-    std::string json;
-    json.reserve(256);
+    static thread_local std::string json; /* its capacity serves the thread's next message */
+    json.clear();
     json_writer(json).message(*msg);
     *json_len = json.size();
-    return dup_bytes(json.data(), json.size());
+    return dup_bytes(json.data(), json.size(), alloc ? alloc : malloc);
   });
 }
 
-unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, size_t *out_len, char **err) {
+unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, pb_alloc_fn alloc,
+                         size_t *out_len, char **err) {
   return guard(err, static_cast<unsigned char *>(nullptr), [&] {
     gp::LogSilencer quiet;
     stack_arena scope;
@@ -775,7 +828,7 @@ unsigned char *pb_encode(const pb_message *message, const char *json, size_t len
     }
     if (!msg->AppendToString(&out)) fail("message " + message->type->full_name() + " cannot be serialized");
     *out_len = out.size();
-    return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size()));
+    return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
   });
 }
 

@@ -6,8 +6,8 @@
 ** schema's first). Decoding takes the message type from each payload's
 ** message-index array instead: a topic may carry several.
 **
-** include/protobuf.h speaks malloc; the codec interface speaks
-** sqlite3_malloc: strings are copied across here.
+** include/protobuf.h gives its errors malloc'd; the codec interface speaks
+** sqlite3_malloc: they are copied across here.
 */
 #include "kafka_ext.h"
 #include "codec.h"
@@ -26,6 +26,9 @@ struct codec_schema {
   pb_schema *schema;
   const pb_message *message; /* for columns and encode */
 };
+
+/* Decoded JSON and encoded payloads go straight into SQLite's memory. */
+static void *sqlite_alloc(size_t size) { return sqlite3_malloc64(size); }
 
 /* *err (sqlite3_mprintf) from a malloc'd reason, which it frees. */
 static int failed(char **err, const char *prefix, char *why) {
@@ -79,23 +82,15 @@ static int protobuf_decode(const codec_schema *writer, const void *data, size_t 
                            char **why) {
   size_t n;
   char *reason = NULL;
-  char *text = pb_decode(writer->schema, data, len, &n, &reason);
-  if (!text) return failed(why, "", reason);
-  *json = sqlite3_malloc64(n + 1);
-  if (*json) memcpy(*json, text, n + 1);
-  free(text);
-  return *json ? SQLITE_OK : SQLITE_NOMEM;
+  *json = pb_decode(writer->schema, data, len, sqlite_alloc, &n, &reason);
+  return *json ? SQLITE_OK : failed(why, "", reason);
 }
 
 static int protobuf_encode(const codec_schema *s, const char *json, size_t len, void **out,
                            size_t *out_len, char **err) {
   char *why = NULL;
-  unsigned char *payload = pb_encode(s->message, json, len, out_len, &why);
-  if (!payload) return failed(err, "kafka: Protobuf ", why);
-  *out = sqlite3_malloc64(*out_len ? *out_len : 1);
-  if (*out) memcpy(*out, payload, *out_len);
-  free(payload);
-  return *out ? SQLITE_OK : SQLITE_NOMEM;
+  *out = pb_encode(s->message, json, len, sqlite_alloc, out_len, &why);
+  return *out ? SQLITE_OK : failed(err, "kafka: Protobuf ", why);
 }
 
 const codec protobuf_codec = {

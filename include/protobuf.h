@@ -4,9 +4,10 @@
 ** text and encoded from it, and the message-index array that the Confluent
 ** wire format puts before a Protobuf message.
 **
-** C outside, C++ inside: no exception crosses this header. Every string and
-** buffer it returns is malloc'd (free() it); errors come back as *err, a
-** malloc'd sentence saying what and where. A compiled schema is immutable:
+** C outside, C++ inside: no exception crosses this header. Decoded JSON and
+** encoded payloads come in memory from the caller's allocator (malloc when
+** it gives none); errors come back as *err, a malloc'd sentence saying
+** what and where (free() it). A compiled schema is immutable:
 ** any number of threads may decode and encode with it at once.
 **
 ** The JSON is Protobuf's JSON mapping with the project's plain values:
@@ -29,6 +30,7 @@ extern "C" {
 #endif
 
 typedef struct pb_schema pb_schema;   /* a .proto file with its imports */
+typedef void *(*pb_alloc_fn)(size_t size);
 typedef struct pb_message pb_message; /* one message type of a schema */
 
 /* Finds the .proto text of an import (`import "name";`): sets *text
@@ -62,11 +64,11 @@ const char *pb_message_field_name(const pb_message *message, int i);
 const char *pb_message_field_sql_type(const pb_message *message, int i);
 
 /* Decodes a wire-format payload (what follows the schema id: the
-** message-index array, then the message) into JSON text (*json, *json_len
-** bytes, NUL-terminated). NULL with *err saying why the bytes are not a
-** message of the schema. */
-char *pb_decode(const pb_schema *schema, const void *payload, size_t len, size_t *json_len,
-                char **err);
+** message-index array, then the message) into JSON text (*json_len bytes,
+** NUL-terminated, from alloc). NULL with *err saying why the bytes are not
+** a message of the schema. */
+char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc,
+                size_t *json_len, char **err);
 
 /* Encodes JSON text as a message of the type into a wire-format payload
 ** (the message-index array, then the message). Accepts what pb_decode
@@ -74,8 +76,8 @@ char *pb_decode(const pb_schema *schema, const void *payload, size_t len, size_t
 ** integers as strings, camelCase names), a nested field also as a string of
 ** JSON text (what a TEXT column gives), booleans also as 0 and 1. NULL
 ** with *err naming the field when the value does not fit. */
-unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, size_t *out_len,
-                         char **err);
+unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, pb_alloc_fn alloc,
+                         size_t *out_len, char **err);
 
 #ifdef __cplusplus
 }

@@ -67,7 +67,7 @@ static int decode(const pb_schema *schema, const char *hex) {
   size_t len, json_len;
   char *err = NULL;
   unsigned char *payload = from_hex(hex, &len);
-  char *json = pb_decode(schema, payload, len, &json_len, &err);
+  char *json = pb_decode(schema, payload, len, NULL, &json_len, &err);
   free(payload);
   if (!json) return failed(err);
   printf("%s\n", json);
@@ -81,7 +81,7 @@ static int encode(const pb_schema *schema, const char *name, const char *json) {
   const pb_message *m = pb_schema_message(schema, strcmp(name, "-") ? name : NULL, &err);
   if (!m) return failed(err);
   size_t len;
-  unsigned char *payload = pb_encode(m, json, strlen(json), &len, &err);
+  unsigned char *payload = pb_encode(m, json, strlen(json), NULL, &len, &err);
   if (!payload) return failed(err);
   for (size_t i = 0; i < len; i++) printf("%02x", payload[i]);
   printf("\n");
@@ -103,7 +103,7 @@ static void *decode_many(void *arg) {
   for (int i = 0; i < job->times; i++) {
     size_t n;
     char *err = NULL;
-    char *json = pb_decode(job->schema, job->payload, job->len, &n, &err);
+    char *json = pb_decode(job->schema, job->payload, job->len, NULL, &n, &err);
     if (!json || strcmp(json, job->first)) job->mismatches++;
     free(json);
     free(err);
@@ -117,7 +117,7 @@ static int threads(const pb_schema *schema, const char *hex, int times) {
   size_t len, n;
   char *err = NULL;
   unsigned char *payload = from_hex(hex, &len);
-  char *first = pb_decode(schema, payload, len, &n, &err);
+  char *first = pb_decode(schema, payload, len, NULL, &n, &err);
   if (!first) return failed(err);
   decode_job jobs[4];
   pthread_t ids[4];

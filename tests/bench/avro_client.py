@@ -53,13 +53,24 @@ def produce(brokers, registry, topic, n):
 
 
 def group_by(brokers, registry, topic):
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
     de = AvroDeserializer(SchemaRegistryClient({"url": registry}))
     ctx = SerializationContext(topic, MessageField.VALUE)
-    c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-avro-client",
+
+    def location_temp(value):
+        r = de(value, ctx)
+        return r["location"], r["temp_celsius"]
+    print_averages(brokers, topic, location_temp)
+
+
+def print_averages(brokers, topic, location_temp):
+    """Reads every message of topic, decodes its value into (location,
+    temp_celsius) with location_temp and prints avg(temp_celsius) per
+    location as `location|avg` lines (what the SQL prints)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-client",
                   "enable.auto.commit": False, "enable.partition.eof": True})
     parts = c.list_topics(topic, timeout=30).topics[topic].partitions
     c.assign([TopicPartition(topic, p, 0) for p in parts])
@@ -71,9 +82,9 @@ def group_by(brokers, registry, topic):
                     open_parts.discard(m.partition())
                     continue
                 raise KafkaException(m.error())
-            r = de(m.value(), ctx)
-            s = sums.setdefault(r["location"], [0, 0])
-            s[0] += r["temp_celsius"]
+            location, temp = location_temp(m.value())
+            s = sums.setdefault(location, [0, 0])
+            s[0] += temp
             s[1] += 1
     c.close()
     for loc in sorted(sums):

@@ -226,6 +226,7 @@ class Bench:
 # GROUP BY on a JSON topic of the same records.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import avro_client  # noqa: E402  (its confluent-kafka imports are in its functions)
+import protobuf_client  # noqa: E402  (likewise)
 
 REGISTRY = os.environ.get("REGISTRY_URL", f"http://127.0.0.1:{os.environ.get('REGISTRY_PORT', '8081')}"
                           "/apis/ccompat/v7")
@@ -245,15 +246,24 @@ def weather_sql(n):
             f"value % 81 + 970 FROM generate_series(1, {n})")
 
 
+def averages(out):
+    """{location: avg} of the `location|avg` lines a GROUP BY printed."""
+    return {line.split("|")[0]: round(float(line.split("|")[1]), 6) for line in out.split()}
+
+
 def json_text(items):
     return "[" + ",".join(f'"{i}"' for i in items) + "]"
 
 
 def weather_table(b, topic, fmt):
-    """CREATE VIRTUAL TABLE w over topic: avro (registering the schema) or json."""
+    """CREATE VIRTUAL TABLE w over topic: avro or protobuf (registering the
+    schema) or json."""
     if fmt == "json":
         return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', "
                 f"value='json', columns='{WEATHER_COLUMNS}')")
+    if fmt == "protobuf":
+        return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', "
+                f"value='protobuf', schema_registry='{REGISTRY}', value_schema='{protobuf_client.SCHEMA}')")
     return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', value='avro', "
             f"schema_registry='{REGISTRY}', value_schema='{avro_client.SCHEMA}')")
 
@@ -292,7 +302,7 @@ def avro_rows(b):
                                         topics["avro"]], stdout=subprocess.PIPE)
             else:
                 wall, rss, out = weather_shell(b, topics[tool], tool, GROUP_BY, stdout=subprocess.PIPE)
-            answers[tool] = {l.split("|")[0]: round(float(l.split("|")[1]), 6) for l in out.split()}
+            answers[tool] = averages(out)
             return wall, rss
         return run
 
@@ -322,6 +332,45 @@ def avro_report(b, results):
               f"AvroSerializer loop's speed. GROUP BY: {t(grp, 'confluent') / t(grp, 'sqlite3 GROUP BY, Avro'):.2f}x "
               f"the AvroDeserializer loop's speed; the Avro topic takes "
               f"{t(grp, 'sqlite3 GROUP BY, Avro') / t(grp, 'sqlite3 GROUP BY, JSON'):.2f}x the JSON topic's time."]
+    return "\n".join(lines) + "\n"
+
+
+# -- Protobuf through the Schema Registry (issue 16) -----------------------
+# The same GROUP BY over a Protobuf topic (filled by INSERT) against
+# confluent-kafka's ProtobufDeserializer loop (tests/bench/protobuf_client.py).
+def protobuf_rows(b):
+    """{tool: (median s, median peak RSS MB)} of the GROUP BY."""
+    topic = b.new_topic("protobuf")
+    say(f"protobuf: INSERT of {b.a.n} weather records, then GROUP BY location")
+    weather_shell(b, topic, "protobuf", weather_sql(b.a.n))
+    answers = {}
+
+    def group_by(tool):
+        def run():
+            argv = [VENV_PYTHON, protobuf_client.__file__, "group-by", b.brokers, topic]
+            wall, rss, out = (b.run(argv, stdout=subprocess.PIPE) if tool == "py" else
+                              weather_shell(b, topic, "protobuf", GROUP_BY, stdout=subprocess.PIPE))
+            answers[tool] = averages(out)
+            return wall, rss
+        return run
+
+    grouped = b.rounds({"sqlite3 GROUP BY, typed columns": group_by("sql"),
+                        "confluent-kafka ProtobufDeserializer loop": group_by("py")})
+    if answers["sql"] != answers["py"]:
+        sys.exit(f"bench: the Protobuf GROUP BY answers differ: {answers}")
+    b.drop_topic(topic)
+    return grouped
+
+
+def protobuf_report(b, grouped):
+    lines = ["", f"Protobuf through the Schema Registry: GROUP BY location, avg(temp_celsius) over "
+             f"{b.a.n} weather records, {PARTITIONS} partitions, median of {b.a.runs} runs.", "",
+             "| tool | time s | records/s | peak RSS MB |", "|---|---:|---:|---:|"]
+    for tool, (wall, rss) in grouped.items():
+        lines.append(f"| {tool} | {wall:.3f} | {b.a.n / wall:,.0f} | {rss:.0f} |")
+    sql, py = (grouped[k][0] for k in ("sqlite3 GROUP BY, typed columns",
+                                       "confluent-kafka ProtobufDeserializer loop"))
+    lines += ["", f"The extension is {py / sql:.2f}x the ProtobufDeserializer loop's speed."]
     return "\n".join(lines) + "\n"
 
 
@@ -395,6 +444,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "results.md"))
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--avro-only", action="store_true", help="only the Avro rows (needs the registry)")
+    ap.add_argument("--protobuf-only", action="store_true", help="only the Protobuf row (needs the registry)")
     a = ap.parse_args()
     if not shutil.which("kcat"):
         sys.exit("bench: kcat is not installed (apt-get install kcat)")
@@ -403,6 +453,9 @@ def main():
     if a.avro_only:
         text = avro_report(b, avro_rows(b))
         print(text)
+        return
+    if a.protobuf_only:
+        print(protobuf_report(b, protobuf_rows(b)))
         return
     produced = b.produce()
     topic = b.new_topic("scan")
@@ -416,6 +469,7 @@ def main():
     memory[f"sqlite3 SELECT key, value, {a.n} rows"] = (a.n, scanned["sqlite3 SELECT key, value"][1])
     text = report(b, produced, scanned, selective, memory, big_rate)
     text += avro_report(b, avro_rows(b))
+    text += protobuf_report(b, protobuf_rows(b))
     with open(a.out, "w") as f:
         f.write(text)
     print(text)
