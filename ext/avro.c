@@ -769,6 +769,15 @@ static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, con
                      const value_path *p, char **err) {
   cJSON *parsed = NULL;
   int rc;
+  /* A raw number (a typed column's, exact) is a plain one unless it is an
+  ** integer past 2^53, which only long takes (exactly). */
+  cJSON number;
+  if (cJSON_IsRaw(j) && fabs(strtod(j->valuestring, NULL)) < 9007199254740992.0) {
+    memset(&number, 0, sizeof number);
+    number.type = cJSON_Number;
+    number.valuedouble = strtod(j->valuestring, NULL);
+    j = &number;
+  }
   switch (avro_typeof(avro_value_get_schema(v))) {
   case AVRO_RECORD: rc = record_from_json(s, v, container_json(j, &parsed), node, p, err); break;
   case AVRO_ARRAY: rc = array_from_json(s, v, container_json(j, &parsed), node, p, err); break;
@@ -823,6 +832,80 @@ static int keep_big_integers(cJSON *node, const char **p, const char *end) {
   return SQLITE_OK;
 }
 
+/* The binary encoding of a filled value (sqlite3_malloc'd). */
+static int value_bytes(avro_value_t *value, void **out, size_t *out_len) {
+  size_t size = 0;
+  char *buf = NULL;
+  if (avro_value_sizeof(value, &size) || !(buf = sqlite3_malloc64(size ? size : 1))) return SQLITE_NOMEM;
+  avro_writer_t writer = avro_writer_memory(buf, (int64_t)size);
+  int rc = !writer || avro_value_write(writer, value) ? SQLITE_NOMEM : SQLITE_OK;
+  if (writer) avro_writer_free(writer);
+  if (rc) {
+    sqlite3_free(buf);
+    return rc;
+  }
+  *out = buf;
+  *out_len = size;
+  return SQLITE_OK;
+}
+
+/* The typed column of a record field: the column whose path is $.<name>. */
+static int column_of(const typed_column *cols, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (cols[i].path[0] == '$' && cols[i].path[1] == '.' && !strcmp(cols[i].path + 2, name)) return i;
+  return -1;
+}
+
+/* Fills a record from typed columns: each field from its column's value
+** (as format_typed_json makes it), else its default. */
+static int record_from_columns(const codec_schema *s, avro_value_t *v, const typed_column *cols,
+                               sqlite3_value **values, int n, char **err) {
+  for (int i = 0; i < n; i++) {
+    int field = avro_schema_record_field_get_index(s->schema, cols[i].path + 2);
+    if (field >= 0 && column_of(cols, n, cols[i].path + 2) == i) continue;
+    if (sqlite3_value_type(values[i]) == SQLITE_NULL) continue;
+    value_path at = {NULL, cols[i].path + 2, 0};
+    return field_error(err, &at, "not a field of record %s (column %s)", avro_schema_name(s->schema), cols[i].name);
+  }
+  size_t fields = avro_schema_record_size(s->schema);
+  const cJSON *root = type_node(s, s->json);
+  for (size_t f = 0; f < fields; f++) {
+    const char *name = avro_schema_record_field_name(s->schema, (int)f);
+    const cJSON *field = field_node(root, f);
+    value_path at = {NULL, name, 0};
+    int c = column_of(cols, n, name);
+    cJSON *made = NULL;
+    const cJSON *item;
+    if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
+      if (!(made = format_typed_json(&cols[c], values[c], err))) return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+      item = made;
+    } else if (!(item = cJSON_GetObjectItemCaseSensitive(field, "default"))) {
+      return field_error(err, &at, "missing, and the schema gives no default");
+    }
+    avro_value_t child;
+    int rc = avro_value_get_by_index(v, f, &child, NULL) ? SQLITE_NOMEM
+             : from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
+    cJSON_Delete(made);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static int avro_encode_columns(const codec_schema *s, const typed_column *cols, sqlite3_value **values,
+                               int n, void **out, size_t *out_len, char **err) {
+  if (avro_typeof(s->schema) != AVRO_RECORD) return SQLITE_NOTFOUND;
+  for (int i = 0; i < n; i++)
+    if (cols[i].path[0] != '$' || cols[i].path[1] != '.' || strpbrk(cols[i].path + 2, ".[\"")) return SQLITE_NOTFOUND;
+  avro_value_t value;
+  avro_reader_t unused;
+  int scratch = scratch_take(s, NULL, 0, &value, &unused);
+  if (scratch < 0) return SQLITE_NOMEM;
+  int rc = record_from_columns(s, &value, cols, values, n, err);
+  if (!rc) rc = value_bytes(&value, out, out_len);
+  scratch_give(s, &value, unused, scratch);
+  return rc;
+}
+
 static int avro_encode(const codec_schema *s, const char *json, size_t len, void **out,
                        size_t *out_len, char **err) {
   cJSON *root = cJSON_ParseWithLength(json, len);
@@ -843,26 +926,19 @@ static int avro_encode(const codec_schema *s, const char *json, size_t len, void
     return SQLITE_NOMEM;
   }
   int rc = from_json(s, &value, root, type_node(s, s->json), NULL, err);
-  size_t size = 0;
-  char *buf = NULL;
-  if (!rc && avro_value_sizeof(&value, &size)) rc = SQLITE_NOMEM;
-  if (!rc && !(buf = sqlite3_malloc64(size ? size : 1))) rc = SQLITE_NOMEM;
-  if (!rc) {
-    avro_writer_t writer = avro_writer_memory(buf, (int64_t)size);
-    if (!writer || avro_value_write(writer, &value)) rc = SQLITE_NOMEM;
-    if (writer) avro_writer_free(writer);
-  }
+  if (!rc) rc = value_bytes(&value, out, out_len);
   scratch_give(s, &value, unused, scratch);
   cJSON_Delete(root);
-  if (rc) {
-    sqlite3_free(buf);
-    return rc;
-  }
-  *out = buf;
-  *out_len = size;
-  return SQLITE_OK;
+  return rc;
 }
 
 const codec avro_codec = {
-    "avro", "AVRO", avro_parse, avro_release, avro_columns, avro_decode, avro_encode,
+    .name = "avro",
+    .registry_type = "AVRO",
+    .parse = avro_parse,
+    .release = avro_release,
+    .columns = avro_columns,
+    .decode = avro_decode,
+    .encode = avro_encode,
+    .encode_columns = avro_encode_columns,
 };

@@ -329,7 +329,11 @@ static void string_result(sqlite3_context *ctx, const typed_column *col, const c
 
 void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
                          const void *json, size_t len) {
-  const cJSON *v = root ? json_at(root, col->path) : NULL;
+  format_typed_node_result(ctx, col, root ? json_at(root, col->path) : NULL, json, len);
+}
+
+void format_typed_node_result(sqlite3_context *ctx, const typed_column *col, const cJSON *v,
+                              const void *json, size_t len) {
   if (!v || cJSON_IsNull(v)) {
     sqlite3_result_null(ctx);
   } else if (cJSON_IsNumber(v)) {
@@ -525,8 +529,8 @@ static cJSON *hex_json(sqlite3_value *v) {
   return node;
 }
 
-/* The JSON node for one typed column's SQL value. */
-static cJSON *typed_json(const typed_column *col, sqlite3_value *v, char **err) {
+/* The JSON node for one typed column's SQL value (see format.h). */
+cJSON *format_typed_json(const typed_column *col, sqlite3_value *v, char **err) {
   const char *why = "a BLOB";
   if (col->hex_blob && sqlite3_value_type(v) == SQLITE_BLOB) return hex_json(v);
   switch (typed_type(col, v)) {
@@ -589,7 +593,7 @@ int format_compose_value(const kafka_options *opts, sqlite3_value **values, char
       rc = SQLITE_ERROR;
       break;
     }
-    cJSON *node = typed_json(col, values[i], err);
+    cJSON *node = format_typed_json(col, values[i], err);
     if (!node) rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
     else cJSON_AddItemToObject(parent, leaf, node);
   }

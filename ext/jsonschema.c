@@ -145,6 +145,11 @@ static int jsonschema_encode(const codec_schema *schema, const char *json, size_
 }
 
 const codec jsonschema_codec = {
-    "jsonschema", "JSON", jsonschema_parse, jsonschema_release, jsonschema_columns,
-    jsonschema_decode, jsonschema_encode,
+    .name = "jsonschema",
+    .registry_type = "JSON",
+    .parse = jsonschema_parse,
+    .release = jsonschema_release,
+    .columns = jsonschema_columns,
+    .decode = jsonschema_decode,
+    .encode = jsonschema_encode,
 };

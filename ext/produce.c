@@ -302,6 +302,7 @@ typedef struct insert_row {
   size_t key_len, value_len;
   char *composed;               /* the value composed from typed columns */
   void *encoded[2];             /* registry formats: the framed value [0] and key [1] */
+  int typed;                    /* registry formats: the value is the typed columns' */
   rd_kafka_headers_t *headers;  /* owned until produced */
 } insert_row;
 
@@ -354,6 +355,11 @@ static int row_value(const kafka_options *opts, sqlite3_value **cols, insert_row
   if (sqlite3_value_type(cols[KAFKA_COL_VALUE]) != SQLITE_NULL) {
     *err = sqlite3_mprintf("kafka: give either value or the typed columns, not both");
     return SQLITE_ERROR;
+  }
+  /* A registry format encodes the typed columns itself (row_encode). */
+  if (codec_for(opts->value_format)) {
+    row->typed = 1;
+    return SQLITE_OK;
   }
   int rc = format_compose_value(opts, cols + KAFKA_COL_TYPED, &row->composed, err);
   row->value = row->composed;
@@ -495,11 +501,16 @@ static char *statement_failed(kafka_vtab *vtab, char *err) {
 
 /* A key and value in registry formats: their JSON encoded and framed.
 ** Nothing is produced when that fails: the error names the field. */
-static int row_encode(kafka_vtab *vtab, insert_row *row, char **err) {
+static int row_encode(kafka_vtab *vtab, sqlite3_value **cols, insert_row *row, char **err) {
   const void **data[2] = {&row->value, &row->key};
   size_t *len[2] = {&row->value_len, &row->key_len};
   const kafka_format formats[2] = {vtab->opts.value_format, vtab->opts.key_format};
-  for (int key = 0; key < 2; key++) {
+  if (row->typed) {
+    int rc = schemas_encode_columns(vtab, cols + KAFKA_COL_TYPED, &row->encoded[0], &row->value_len, err);
+    if (rc) return rc;
+    row->value = row->encoded[0];
+  }
+  for (int key = row->typed; key < 2; key++) {
     if (!codec_for(formats[key]) || !*data[key]) continue;
     int rc = schemas_encode(vtab, key, *data[key], *len[key], &row->encoded[key], len[key], err);
     if (rc) return rc;
@@ -518,7 +529,7 @@ static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = row_from_values(vtab, cols, &row, err);
-  if (!rc) rc = row_encode(vtab, &row, err);
+  if (!rc) rc = row_encode(vtab, cols, &row, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (!rc) rc = produce_row(vtab, &row, err);
   if (row.headers) rd_kafka_headers_destroy(row.headers);

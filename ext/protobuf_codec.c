@@ -94,6 +94,11 @@ static int protobuf_encode(const codec_schema *s, const char *json, size_t len, 
 }
 
 const codec protobuf_codec = {
-    "protobuf", "PROTOBUF", protobuf_parse, protobuf_release, protobuf_columns, protobuf_decode,
-    protobuf_encode,
+    .name = "protobuf",
+    .registry_type = "PROTOBUF",
+    .parse = protobuf_parse,
+    .release = protobuf_release,
+    .columns = protobuf_columns,
+    .decode = protobuf_decode,
+    .encode = protobuf_encode,
 };

@@ -578,6 +578,24 @@ static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
     sqlite3_result_int64(ctx, id);
 }
 
+/* A typed column of a registry format, from the decoded record's JSON:
+** a top-level field ($.name) parses that member only, other paths the
+** whole record, once per row. */
+static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, const typed_column *col) {
+  const char *json = c->decoded[0];
+  size_t len = json ? strlen(json) : 0, n;
+  const char *member;
+  if (json && col->path[0] == '$' && col->path[1] == '.' && !strpbrk(col->path + 2, ".[\"") &&
+      (member = codec_json_member(json, len, col->path + 2, &n))) {
+    cJSON *node = cJSON_ParseWithLength(member, n);
+    format_typed_node_result(ctx, col, node, json, len);
+    cJSON_Delete(node);
+    return;
+  }
+  if (!c->json && json) c->json = format_parse_value(json, len, &c->json_error);
+  format_typed_result(ctx, col, c->json, json, len);
+}
+
 int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   kafka_cursor *c = (kafka_cursor *)cursor;
   kafka_vtab *vtab = cursor_vtab(c);
@@ -619,13 +637,8 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   default:
     decode_value(c);
     if (decode_failed(c, ctx)) break;
-    /* A registry format's typed columns read the decoded record's JSON,
-    ** parsed at the first typed column a row is asked for. */
-    if (codec_for(vtab->opts.value_format) && !c->json && c->decoded[0])
-      c->json = format_parse_value(c->decoded[0], strlen(c->decoded[0]), &c->json_error);
     if (codec_for(vtab->opts.value_format))
-      format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json, c->decoded[0],
-                          c->decoded[0] ? strlen(c->decoded[0]) : 0);
+      codec_typed_result(c, ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED]);
     else
       format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED], c->json, m->payload, m->len);
   }

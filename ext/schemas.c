@@ -10,6 +10,7 @@
 */
 #include "kafka_ext.h"
 #include "codec.h"
+#include "format.h"
 #include "references.h"
 #include "registry.h"
 #include "schemas.h"
@@ -355,6 +356,34 @@ static int write_schema(kafka_vtab *vtab, int key, side_state *side, char **err)
   return rc;
 }
 
+/* Frames a payload written with the side's schema. */
+static int frame(side_state *side, void *payload, size_t payload_len, void **out, size_t *out_len) {
+  *out = codec_frame_write(side->write_id, payload, payload_len);
+  *out_len = CODEC_FRAME_SIZE + payload_len;
+  sqlite3_free(payload);
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+int schemas_encode_columns(kafka_vtab *vtab, sqlite3_value **values, void **out, size_t *out_len,
+                           char **err) {
+  struct table_schemas *t = state(vtab);
+  if (!t) return SQLITE_NOMEM;
+  side_state *side = &t->side[0];
+  int rc = write_schema(vtab, 0, side, err);
+  void *payload = NULL;
+  size_t payload_len = 0;
+  rc = rc ? rc : !side->codec->encode_columns ? SQLITE_NOTFOUND
+               : side->codec->encode_columns(side->write_schema, vtab->opts.columns, values,
+                                             vtab->opts.n_columns, &payload, &payload_len, err);
+  if (!rc) return frame(side, payload, payload_len, out, out_len);
+  if (rc != SQLITE_NOTFOUND) return rc;
+  char *json = NULL;
+  rc = format_compose_value(&vtab->opts, values, &json, err);
+  if (!rc) rc = schemas_encode(vtab, 0, json, strlen(json), out, out_len, err);
+  sqlite3_free(json);
+  return rc;
+}
+
 int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void **out,
                    size_t *out_len, char **err) {
   struct table_schemas *t = state(vtab);
@@ -364,11 +393,7 @@ int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void
   void *payload = NULL;
   size_t payload_len = 0;
   if (!rc) rc = side->codec->encode(side->write_schema, json, len, &payload, &payload_len, err);
-  if (!rc) {
-    *out = codec_frame_write(side->write_id, payload, payload_len);
-    *out_len = CODEC_FRAME_SIZE + payload_len;
-    if (!*out) rc = SQLITE_NOMEM;
-  }
+  if (!rc) return frame(side, payload, payload_len, out, out_len);
   sqlite3_free(payload);
   return rc;
 }

@@ -18,7 +18,8 @@
 ** that encode takes, so a codec needs nothing else to get typed columns.
 **
 ** To plug in a format: write the functions below, define a `const codec`
-** named <format>_codec, add a kafka_format for it (include/options.h) and
+** named <format>_codec with designated initializers (optional members
+** left out are NULL), add a kafka_format for it (include/options.h) and
 ** return it from codec_for() (ext/codec.c).
 */
 #ifndef KAFKA_CODEC_H
@@ -85,6 +86,13 @@ typedef struct codec {
   ** whole message ("kafka: ..."). */
   int (*encode)(const codec_schema *schema, const char *json, size_t len, void **out,
                 size_t *out_len, char **err);
+
+  /* Optional (NULL: the columns compose JSON for encode). Encodes straight
+  ** from an INSERT's typed columns (values[i] for cols[i], SQL NULL for
+  ** left out), as encode would the JSON they compose; SQLITE_NOTFOUND when
+  ** it cannot (a column path below the top level): then JSON is used. */
+  int (*encode_columns)(const codec_schema *schema, const typed_column *cols, sqlite3_value **values,
+                        int n, void **out, size_t *out_len, char **err);
 } codec;
 
 /* The codec of a key or value format; NULL for text, blob and json. */
@@ -98,6 +106,11 @@ int codec_frame_read(const void *data, size_t len, int32_t *id, const void **pay
 /* The framed message of a payload written with schema `id`
 ** (sqlite3_malloc'd, CODEC_FRAME_SIZE + len bytes); NULL when out of memory. */
 unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len);
+
+/* The text of top-level member `name` of the JSON object text a decode
+** made (*value_len bytes), or NULL when it has none: typed columns read
+** one member without parsing the whole record. */
+const char *codec_json_member(const char *json, size_t len, const char *name, size_t *value_len);
 
 #ifdef __cplusplus
 }

@@ -42,11 +42,20 @@ cJSON *format_parse_value(const void *data, size_t len, const char **why);
 void format_typed_result(sqlite3_context *ctx, const typed_column *col, const cJSON *root,
                          const void *json, size_t len);
 
+/* The same for the JSON node at the column's path (NULL: none there). */
+void format_typed_node_result(sqlite3_context *ctx, const typed_column *col, const cJSON *node,
+                              const void *json, size_t len);
+
 /* The bytes an INSERT gives for a key or value in format f, checking that
 ** json is valid JSON. *data is NULL for SQL NULL. `what` names the column
 ** in errors. */
 int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void **data,
                  size_t *len, char **err);
+
+/* The JSON node of one typed column's SQL value on INSERT, under the
+** column's affinity (integers and reals as cJSON_Raw text, exact); NULL
+** with *err set when it cannot go into JSON (or out of memory). */
+cJSON *format_typed_json(const typed_column *col, sqlite3_value *v, char **err);
 
 /* Composes the JSON value of an INSERT from the typed columns' values
 ** (values[i] for opts->columns[i]); NULL values are left out. */

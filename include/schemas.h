@@ -42,6 +42,12 @@ int schemas_decode(kafka_vtab *vtab, int key, const void *data, size_t len, char
 int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void **out,
                    size_t *out_len, char **err);
 
+/* Encodes an INSERT's typed columns (values[i] for the table's column i)
+** as a framed value: straight from the columns when the codec can, else
+** through the JSON they compose. */
+int schemas_encode_columns(kafka_vtab *vtab, sqlite3_value **values, void **out, size_t *out_len,
+                           char **err);
+
 /* Releases the table's state (at disconnect). */
 void schemas_free(kafka_vtab *vtab);
 
