@@ -121,7 +121,8 @@ $(FLAGS_STAMP): FORCE
 # committed corpus is only read). Any crash or failed check fails the run
 # and leaves the input in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := options headers value
+FUZZ_TARGETS := options headers value protobuf
+FUZZ_CXX     ?= clang++
 FUZZ_CC      ?= clang
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
@@ -131,6 +132,14 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c ext/options.c ext/format.c $(HDRS) | d
 	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined $< ext/options.c ext/format.c -o $@ \
 	  $(shell pkg-config --libs $(PKGS)) -lm
+# fuzz_protobuf: ext/protobuf.cc alone, through its C header.
+FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/fuzz/fuzz_protobuf: tests/fuzz/fuzz_protobuf.c ext/protobuf.cc include/protobuf.h | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -Iinclude $(FUZZ_SAN) -c $< -o $@.o
+	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
+	  $(FUZZ_SAN) $@.o ext/protobuf.cc -o $@ $(CXX_LIBS)
+
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \

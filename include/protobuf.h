@@ -30,20 +30,22 @@ extern "C" {
 #endif
 
 typedef struct pb_schema pb_schema;   /* a .proto file with its imports */
-typedef void *(*pb_alloc_fn)(size_t size);
 typedef struct pb_message pb_message; /* one message type of a schema */
+
+/* The caller's allocator for what decode and encode give back (NULL: malloc). */
+typedef void *(*pb_alloc_fn)(size_t size);
 
 /* Finds the .proto text of an import (`import "name";`): sets *text
 ** (malloc'd) and returns 0, or returns -1 with *err (malloc'd) saying why.
 ** Imports of google/protobuf/ (the well-known types) never reach it. */
 typedef int (*pb_import_fn)(void *arg, const char *name, char **text, char **err);
 
-/* Compiles .proto text (or a serialized FileDescriptorProto in base64, as
+/* Compiles .proto text, or a serialized FileDescriptorProto in base64 (as
 ** some registries keep a schema); `name` is the file name errors give it
-** (and the name the schema's own FileDescriptorProto would give is not
-** used: imports know files by their import names). Imports are
-** resolved through `resolve` (NULL: only the well-known types). NULL with
-** *err when the text or an import does not compile. */
+** (a FileDescriptorProto's own name is not used: imports know files by
+** their import names). Imports are resolved through `resolve` (NULL: only
+** the well-known types). NULL with *err when the text or an import does
+** not compile. */
 pb_schema *pb_schema_compile(const char *name, const char *text, pb_import_fn resolve, void *arg,
                              char **err);
 void pb_schema_free(pb_schema *schema);
