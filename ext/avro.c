@@ -35,6 +35,7 @@ struct codec_schema {
   avro_value_iface_t *iface;
   cJSON *json;          /* the schema text, for logical types and defaults */
   int logical;          /* it has a decimal: decoding walks json in step */
+  int reusable;         /* no array, map or union: the spare value can be reset */
   /* Scratch, not part of the schema: a value and a reader reused by one
   ** thread at a time (most messages need no allocation of their own). */
   pthread_mutex_t lock;
@@ -43,6 +44,20 @@ struct codec_schema {
 };
 
 /* ------------------------------------------------------------ schema -- */
+
+/* Non-zero when a value of schema t can be reset and used again without
+** leaking: avro-c 1.11's reset of arrays, maps and unions loses memory
+** (seen with valgrind), records of other types do not. */
+static int resettable(avro_schema_t t) {
+  switch (avro_typeof(t)) {
+  case AVRO_ARRAY: case AVRO_MAP: case AVRO_UNION: case AVRO_LINK: return 0;
+  case AVRO_RECORD:
+    for (size_t i = 0; i < avro_schema_record_size(t); i++)
+      if (!resettable(avro_schema_record_field_get_by_index(t, (int)i))) return 0;
+    return 1;
+  default: return 1;
+  }
+}
 
 static int avro_parse(const char *text, const char *message, codec_schema **out, char **err) {
   (void)message;
@@ -58,6 +73,7 @@ static int avro_parse(const char *text, const char *message, codec_schema **out,
   }
   s->iface = avro_generic_class_from_schema(s->schema);
   s->logical = strstr(text, "\"decimal\"") != NULL;
+  s->reusable = resettable(s->schema);
   if (!s->iface || avro_generic_value_new(s->iface, &s->spare) || !(s->reader = avro_reader_memory("", 0))) {
     *err = sqlite3_mprintf("Avro schema not usable: %s", avro_strerror());
     if (s->spare.self) avro_value_decref(&s->spare);
@@ -365,9 +381,19 @@ static void json_hex(json_out *out, const unsigned char *b, size_t n) {
   out_char(out, '"');
 }
 
-static void json_double(json_out *out, double d) {
-  if (isfinite(d)) out_printf(out, "%!.17g", d);
-  else out_all(out, "null");
+/* The shortest text that reads back as the same double (or float, when
+** single): 15 (6) significant digits when they do, else 17 (9). */
+static void json_double(json_out *out, double d, int single) {
+  if (!isfinite(d)) {
+    out_all(out, "null");
+    return;
+  }
+  char text[40];
+  sqlite3_snprintf(sizeof text, text, single ? "%!.6g" : "%!.15g", d);
+  double back = strtod(text, NULL);
+  if (single ? (float)back != (float)d : back != d)
+    sqlite3_snprintf(sizeof text, text, single ? "%!.9g" : "%!.17g", d);
+  out_all(out, text);
 }
 
 static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, json_out *out);
@@ -435,11 +461,11 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, js
     return 0;
   case AVRO_FLOAT:
     if (avro_value_get_float(v, &f)) return -1;
-    json_double(out, f);
+    json_double(out, f, 1);
     return 0;
   case AVRO_DOUBLE:
     if (avro_value_get_double(v, &d)) return -1;
-    json_double(out, d);
+    json_double(out, d, 0);
     return 0;
   case AVRO_STRING: /* the size counts the terminating NUL */
     if (avro_value_get_string(v, (const char **)&buf, &size)) return -1;
@@ -477,7 +503,7 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, js
 static int scratch_take(const codec_schema *cs, const void *data, size_t len, avro_value_t *value,
                         avro_reader_t *reader) {
   codec_schema *s = (codec_schema *)cs; /* the scratch is guarded by its lock */
-  if (!pthread_mutex_trylock(&s->lock)) {
+  if (s->reusable && !pthread_mutex_trylock(&s->lock)) {
     *value = s->spare;
     avro_value_reset(value);
     *reader = s->reader;
@@ -577,8 +603,15 @@ static int is_integral(const cJSON *j, double lo, double hi) {
 
 /* A record, map or array given as JSON text in a string (what a TEXT
 ** typed column composes) is read as the JSON it holds. */
+static int keep_big_integers(cJSON *node, const char **p, const char *end);
+
 static cJSON *container_json(const cJSON *j, cJSON **parsed) {
   *parsed = cJSON_IsString(j) ? cJSON_Parse(j->valuestring) : NULL;
+  const char *text = *parsed ? j->valuestring : NULL;
+  if (text && keep_big_integers(*parsed, &text, text + strlen(text))) {
+    cJSON_Delete(*parsed);
+    *parsed = NULL;
+  }
   return *parsed ? *parsed : (cJSON *)j;
 }
 

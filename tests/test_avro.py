@@ -353,3 +353,20 @@ def test_reopening_needs_no_registry():
     assert conn.execute("SELECT location FROM t").fetchall() == [("Oslo-0",)]
     conn.execute("DROP TABLE t")
     assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 't_registry'").fetchone() == (0,)
+
+
+def test_integers_past_2_53_stay_exact_at_every_depth():
+    topic = setup("big")
+    kit.register_schema(f"{topic}-value", {"type": "record", "name": "B", "fields": [
+        {"name": "n", "type": "long"}, {"name": "arr", "type": {"type": "array", "items": "long"}},
+        {"name": "m", "type": {"type": "map", "values": ["null", "long"]}}]})
+    conn = kit.connect()
+    avro_table(conn, "t", topic)
+    big = 9007199254740993
+    conn.execute("INSERT INTO t(n, arr, m) VALUES (?, ?, ?)",
+                 (big, f"[1, {big}]", json.dumps({"k": big}).replace(str(big), str(big))))
+    conn.execute("INSERT INTO t(value) VALUES (?)", (f'{{"n": {-big}, "arr": [{big}], "m": {{"k": null}}}}',))
+    rows = conn.execute("SELECT n, arr, m, value ->> '$.arr[0]' FROM t ORDER BY offset").fetchall()
+    assert rows == [(big, f"[1,{big}]", f'{{"k":{big}}}', 1), (-big, f"[{big}]", '{"k":null}', big)], rows
+    got = confluent_consume(topic, 2)
+    assert got == [{"n": big, "arr": [1, big], "m": {"k": big}}, {"n": -big, "arr": [big], "m": {"k": None}}], got
