@@ -103,15 +103,16 @@ $(FLAGS_STAMP): FORCE
 # committed corpus is only read). Any crash or failed check fails the run
 # and leaves the input in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := options headers value
+FUZZ_TARGETS := options headers value avro
 FUZZ_CC      ?= clang
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c ext/options.c ext/format.c $(HDRS) | deps
+FUZZ_SRCS    := ext/options.c ext/format.c ext/avro.c ext/jsonschema.c ext/codec.c
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
 	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined $< ext/options.c ext/format.c -o $@ \
+	  -fno-sanitize-recover=undefined $< $(FUZZ_SRCS) -o $@ \
 	  $(shell pkg-config --libs $(PKGS)) -lm
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
