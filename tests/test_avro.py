@@ -339,6 +339,9 @@ def test_reopening_needs_no_registry():
         def log_message(self, *args):
             pass
 
+    # The writer schemas are cached while the extension is loaded: SQLite
+    # unloads it when its last connection closes, so one stays open.
+    keep = kit.connect()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     import os
@@ -357,8 +360,16 @@ def test_reopening_needs_no_registry():
     # The shadow table is read-only to ordinary SQL when defensive.
     assert conn.execute("SELECT name FROM t_registry").fetchall() == [("columns",)]
     # The writer schema was cached by this process: reading still works.
-    assert conn.execute("SELECT location FROM t").fetchall() == [("Oslo-0",)]
+    got = conn.execute("SELECT location, error FROM t").fetchall()
+    assert got == [("Oslo-0", None)], got
+    # The shadow table follows a rename, and the renamed table reopens.
+    conn.execute("ALTER TABLE t RENAME TO t2")
+    conn.close()
+    conn = kit.connect(path)
+    assert conn.execute("SELECT location FROM t2").fetchall() == [("Oslo-0",)]
+    conn.execute("ALTER TABLE t2 RENAME TO t")
     conn.execute("DROP TABLE t")
+    keep.close()
     assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 't_registry'").fetchone() == (0,)
 
 
