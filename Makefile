@@ -115,30 +115,30 @@ $(FLAGS_STAMP): FORCE
 .PHONY: FORCE
 
 # make fuzz [FUZZ_SECONDS=30]: the libFuzzer targets of tests/fuzz/ (option
-# parsing, headers JSON, value decoding), built with clang and the address
-# and undefined-behaviour sanitizers, each run for FUZZ_SECONDS from its
+# parsing, headers JSON, value decoding, Avro and Protobuf payloads), built
+# with clang and the address and undefined-behaviour sanitizers, each run
+# for FUZZ_SECONDS from its
 # corpus in tests/fuzz/corpus/<target>/ (new inputs go to build/fuzz/, the
 # committed corpus is only read). Any crash or failed check fails the run
 # and leaves the input in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := options headers value protobuf
+FUZZ_TARGETS := options headers value avro protobuf
 FUZZ_CXX     ?= clang++
-FUZZ_CC      ?= clang
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c ext/options.c ext/format.c $(HDRS) | deps
+FUZZ_SRCS    := ext/options.c ext/format.c ext/avro.c ext/jsonschema.c ext/codec.c ext/protobuf_codec.c
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# The C sources are compiled as C (-x c) by the C++ driver, which links the
+# C++ of ext/protobuf.cc (built alone, as C++) with its runtimes.
+$(BUILD)/fuzz/protobuf.o: ext/protobuf.cc include/protobuf.h | deps
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
-	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined $< ext/options.c ext/format.c -o $@ \
-	  $(shell pkg-config --libs $(PKGS)) -lm
-# fuzz_protobuf: ext/protobuf.cc alone, through its C header.
-FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(BUILD)/fuzz/fuzz_protobuf: tests/fuzz/fuzz_protobuf.c ext/protobuf.cc include/protobuf.h | deps
-	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -Iinclude $(FUZZ_SAN) -c $< -o $@.o
 	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
-	  $(FUZZ_SAN) $@.o ext/protobuf.cc -o $@ $(CXX_LIBS)
+	  $(FUZZ_SAN) -c $< -o $@
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) -g -O1 -x c -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
+	  $(shell pkg-config --cflags $(PKGS)) $(FUZZ_SAN) $< $(FUZZ_SRCS) -x none $(BUILD)/fuzz/protobuf.o \
+	  -o $@ $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \

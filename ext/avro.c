@@ -35,6 +35,7 @@ struct codec_schema {
   avro_value_iface_t *iface;
   cJSON *json;          /* the schema text, for logical types and defaults */
   int logical;          /* it has a decimal: decoding walks json in step */
+  int reusable;         /* no array, map or union: the spare value can be reset */
   /* Scratch, not part of the schema: a value and a reader reused by one
   ** thread at a time (most messages need no allocation of their own). */
   pthread_mutex_t lock;
@@ -43,6 +44,20 @@ struct codec_schema {
 };
 
 /* ------------------------------------------------------------ schema -- */
+
+/* Non-zero when a value of schema t can be reset and used again without
+** leaking: avro-c 1.11's reset of arrays, maps and unions loses memory
+** (seen with valgrind), records of other types do not. */
+static int resettable(avro_schema_t t) {
+  switch (avro_typeof(t)) {
+  case AVRO_ARRAY: case AVRO_MAP: case AVRO_UNION: case AVRO_LINK: return 0;
+  case AVRO_RECORD:
+    for (size_t i = 0; i < avro_schema_record_size(t); i++)
+      if (!resettable(avro_schema_record_field_get_by_index(t, (int)i))) return 0;
+    return 1;
+  default: return 1;
+  }
+}
 
 static int avro_parse(const char *text, const char *message, const codec_imports *imports,
                       codec_schema **out, char **err) {
@@ -59,6 +74,7 @@ static int avro_parse(const char *text, const char *message, const codec_imports
   }
   s->iface = avro_generic_class_from_schema(s->schema);
   s->logical = strstr(text, "\"decimal\"") != NULL;
+  s->reusable = resettable(s->schema);
   if (!s->iface || avro_generic_value_new(s->iface, &s->spare) || !(s->reader = avro_reader_memory("", 0))) {
     *err = sqlite3_mprintf("Avro schema not usable: %s", avro_strerror());
     if (s->spare.self) avro_value_decref(&s->spare);
@@ -366,9 +382,27 @@ static void json_hex(json_out *out, const unsigned char *b, size_t n) {
   out_char(out, '"');
 }
 
-static void json_double(json_out *out, double d) {
-  if (isfinite(d)) out_printf(out, "%!.17g", d);
-  else out_all(out, "null");
+/* A text that reads back as the same double (or float, when single):
+** 15 (6) significant digits when they do, else 17 (9). The C library
+** prints it (SQLite's printf before 3.43 does not round-trip every
+** double); a whole number keeps a ".0", a locale's decimal comma is a
+** point. */
+static void json_double(json_out *out, double d, int single) {
+  if (!isfinite(d)) {
+    out_all(out, "null");
+    return;
+  }
+  char text[48];
+  snprintf(text, sizeof text, "%.*g", single ? 6 : 15, d);
+  double back = strtod(text, NULL);
+  if (single ? (float)back != (float)d : back != d) snprintf(text, sizeof text, "%.*g", single ? 9 : 17, d);
+  int fraction = 0;
+  for (char *c = text; *c; c++) {
+    if (*c == ',') *c = '.';
+    fraction |= *c == '.' || *c == 'e';
+  }
+  out_all(out, text);
+  if (!fraction) out_all(out, ".0");
 }
 
 static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, json_out *out);
@@ -436,11 +470,11 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, js
     return 0;
   case AVRO_FLOAT:
     if (avro_value_get_float(v, &f)) return -1;
-    json_double(out, f);
+    json_double(out, f, 1);
     return 0;
   case AVRO_DOUBLE:
     if (avro_value_get_double(v, &d)) return -1;
-    json_double(out, d);
+    json_double(out, d, 0);
     return 0;
   case AVRO_STRING: /* the size counts the terminating NUL */
     if (avro_value_get_string(v, (const char **)&buf, &size)) return -1;
@@ -473,12 +507,104 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, js
   }
 }
 
+/* ----------------------------------------------------------- bounds -- */
+
+/* avro-c 1.11 allocates what a length in the data says before it reads
+** the bytes (a corrupt or hostile message could ask for gigabytes, or a
+** negative size): a payload is first walked against its writer schema
+** checking every length, count and index against what is there. Nothing
+** is decoded here; avro-c does that afterwards. */
+typedef struct bounds {
+  const unsigned char *p, *end;
+  const char *why;
+} bounds;
+
+/* Zig-zag varint (Avro int and long). */
+static int64_t read_varint(bounds *b) {
+  uint64_t u = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (b->p >= b->end) {
+      b->why = "truncated";
+      return 0;
+    }
+    unsigned char c = *b->p++;
+    u |= (uint64_t)(c & 0x7F) << shift;
+    if (!(c & 0x80)) return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+  }
+  b->why = "a varint longer than 10 bytes";
+  return 0;
+}
+
+static void take(bounds *b, int64_t n) {
+  if (b->why) return;
+  if (n < 0) b->why = "a negative length";
+  else if (n > b->end - b->p) b->why = "a length past the end of the message";
+  else b->p += n;
+}
+
+static void check_value(bounds *b, avro_schema_t t, int depth);
+
+/* Array and map blocks: count (negative: then the block's byte size). */
+static void check_blocks(bounds *b, avro_schema_t items, int map, int depth) {
+  for (;;) {
+    int64_t count = read_varint(b);
+    if (b->why || count == 0) return;
+    if (count < 0) {
+      count = count == INT64_MIN ? INT64_MAX : -count;
+      read_varint(b);
+    }
+    /* An item takes a byte at least but for null and empty records. */
+    if (count > (b->end - b->p) + 1024) b->why = "an item count past the end of the message";
+    for (int64_t i = 0; i < count && !b->why; i++) {
+      if (map) take(b, read_varint(b));
+      if (!b->why) check_value(b, items, depth + 1);
+    }
+    if (b->why) return;
+  }
+}
+
+static void check_value(bounds *b, avro_schema_t t, int depth) {
+  if (b->why) return;
+  if (depth > 64) {
+    b->why = "nested too deeply";
+    return;
+  }
+  switch (avro_typeof(t)) {
+  case AVRO_NULL: return;
+  case AVRO_BOOLEAN: take(b, 1); return;
+  case AVRO_INT32: case AVRO_INT64: read_varint(b); return;
+  case AVRO_FLOAT: take(b, 4); return;
+  case AVRO_DOUBLE: take(b, 8); return;
+  case AVRO_STRING: case AVRO_BYTES: take(b, read_varint(b)); return;
+  case AVRO_FIXED: take(b, avro_schema_fixed_size(t)); return;
+  case AVRO_ENUM: {
+    int64_t symbol = read_varint(b);
+    if (!b->why && (symbol < 0 || symbol >= avro_schema_enum_number_of_symbols(t))) b->why = "an enum symbol out of range";
+    return;
+  }
+  case AVRO_UNION: {
+    int64_t branch = read_varint(b);
+    if (!b->why && (branch < 0 || branch >= (int64_t)avro_schema_union_size(t))) b->why = "a union branch out of range";
+    else check_value(b, avro_schema_union_branch(t, (int)branch), depth + 1);
+    return;
+  }
+  case AVRO_RECORD:
+    for (size_t i = 0; i < avro_schema_record_size(t) && !b->why; i++)
+      check_value(b, avro_schema_record_field_get_by_index(t, (int)i), depth + 1);
+    return;
+  case AVRO_ARRAY: check_blocks(b, avro_schema_array_items(t), 0, depth); return;
+  case AVRO_MAP: check_blocks(b, avro_schema_map_values(t), 1, depth); return;
+  case AVRO_LINK: check_value(b, avro_schema_link_target(t), depth + 1); return;
+  default: b->why = "a type that cannot be read";
+  }
+}
+
 /* A value of the schema and a reader of data: the schema's scratch ones
 ** when no other thread holds them, else new ones. Returns 1 for scratch. */
 static int scratch_take(const codec_schema *cs, const void *data, size_t len, avro_value_t *value,
                         avro_reader_t *reader) {
   codec_schema *s = (codec_schema *)cs; /* the scratch is guarded by its lock */
-  if (!pthread_mutex_trylock(&s->lock)) {
+  if (s->reusable && !pthread_mutex_trylock(&s->lock)) {
     *value = s->spare;
     avro_value_reset(value);
     *reader = s->reader;
@@ -506,6 +632,13 @@ static void scratch_give(const codec_schema *cs, avro_value_t *value, avro_reade
 static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
   avro_value_t value;
   avro_reader_t reader;
+  bounds b = {data, (const unsigned char *)data + len, NULL};
+  check_value(&b, s->schema, 0);
+  if (!b.why && b.p != b.end) b.why = "bytes left after the record";
+  if (b.why) {
+    *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", b.why);
+    return SQLITE_ERROR;
+  }
   int scratch = scratch_take(s, data, len, &value, &reader);
   if (scratch < 0) return SQLITE_NOMEM;
   int rc = SQLITE_OK;
@@ -578,8 +711,15 @@ static int is_integral(const cJSON *j, double lo, double hi) {
 
 /* A record, map or array given as JSON text in a string (what a TEXT
 ** typed column composes) is read as the JSON it holds. */
+static int keep_big_integers(cJSON *node, const char **p, const char *end);
+
 static cJSON *container_json(const cJSON *j, cJSON **parsed) {
   *parsed = cJSON_IsString(j) ? cJSON_Parse(j->valuestring) : NULL;
+  const char *text = *parsed ? j->valuestring : NULL;
+  if (text && keep_big_integers(*parsed, &text, text + strlen(text))) {
+    cJSON_Delete(*parsed);
+    *parsed = NULL;
+  }
   return *parsed ? *parsed : (cJSON *)j;
 }
 

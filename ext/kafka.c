@@ -115,6 +115,21 @@ static int kafka_destroy(sqlite3_vtab *base) {
   return kafka_disconnect(base);
 }
 
+/* ALTER TABLE ... RENAME: the registry shadow table follows its table. */
+static int kafka_rename(sqlite3_vtab *base, const char *new_name) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (!codec_for(vtab->opts.value_format) && !codec_for(vtab->opts.key_format)) return SQLITE_OK;
+  char *name = sqlite3_mprintf("%s", new_name);
+  int rc = name ? schemas_rename(vtab, new_name) : SQLITE_NOMEM;
+  if (rc) {
+    sqlite3_free(name);
+    return rc;
+  }
+  sqlite3_free(vtab->table_name);
+  vtab->table_name = name;
+  return SQLITE_OK;
+}
+
 static int kafka_shadow_name(const char *suffix) { return schemas_shadow_name(suffix); }
 
 static sqlite3_module kafka_module = {
@@ -137,7 +152,7 @@ static sqlite3_module kafka_module = {
     produce_commit,   /* xCommit */
     produce_rollback, /* xRollback */
     NULL,             /* xFindFunction */
-    NULL,             /* xRename */
+    kafka_rename,     /* xRename */
     produce_savepoint,   /* xSavepoint */
     produce_release,     /* xRelease */
     produce_rollback_to, /* xRollbackTo */

@@ -587,6 +587,12 @@ static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, const type
   const char *member;
   if (json && col->path[0] == '$' && col->path[1] == '.' && !strpbrk(col->path + 2, ".[\"") &&
       (member = codec_json_member(json, len, col->path + 2, &n))) {
+    /* A record, array or map reads as its JSON text, as the decode wrote it. */
+    if (n && (*member == '{' || *member == '[') && col->affinity != SQLITE_INTEGER &&
+        col->affinity != SQLITE_FLOAT) {
+      sqlite3_result_text64(ctx, member, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+      return;
+    }
     cJSON *node = cJSON_ParseWithLength(member, n);
     format_typed_node_result(ctx, col, node, json, len);
     cJSON_Delete(node);

@@ -273,6 +273,14 @@ int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **
   return rc;
 }
 
+int schemas_rename(kafka_vtab *vtab, const char *new_name) {
+  char *sql = sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_" SCHEMAS_SHADOW "\" RENAME TO \"%w_" SCHEMAS_SHADOW "\"",
+                              vtab->db_name, vtab->table_name, new_name);
+  int rc = sql ? sqlite3_exec(vtab->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  return rc;
+}
+
 int schemas_destroy(kafka_vtab *vtab, const char *db, const char *table) {
   char *sql = sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_" SCHEMAS_SHADOW "\"", db, table);
   int rc = sql ? sqlite3_exec(vtab->db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;

@@ -27,6 +27,9 @@ int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **
 /* xDestroy: drops the shadow table. */
 int schemas_destroy(kafka_vtab *vtab, const char *db, const char *table);
 
+/* xRename: renames the shadow table with its table. */
+int schemas_rename(kafka_vtab *vtab, const char *new_name);
+
 /* Non-zero when a table name suffix is the shadow table's (xShadowName). */
 int schemas_shadow_name(const char *suffix);
 

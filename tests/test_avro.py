@@ -237,8 +237,11 @@ def test_bad_bytes_follow_on_error():
         '"pos":{"lat":1,"lon":2}}')),))
     raw = kit.kcat("-C", "-t", topic, "-e", "-q", "-f", "%s", "-c", "1")
     assert raw[0] == 0 and int.from_bytes(raw[1:5], "big") == sid, raw
+    # A string length of 2^40 bytes in a 40-byte message: refused before
+    # avro-c would allocate it.
+    huge = raw[:5] + bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]) + b"x" * 40
     bad = [b"plain text", b"\x00\x00", raw[:5] + b"\x02", b"\x00" + (999999).to_bytes(4, "big") + raw[5:],
-           raw + b"\x00"]
+           raw + b"\x00", huge]
     for b in bad:
         kit.kcat("-P", "-t", topic, "-c", "1", input=b)  # one message each
     errors = [r[0] for r in conn.execute("SELECT error FROM t ORDER BY offset")]
@@ -248,6 +251,10 @@ def test_bad_bytes_follow_on_error():
     assert errors[3].startswith(f"value: schema id {sid}: not a valid Avro record of its schema"), errors[3]
     assert errors[4].startswith("value: schema registry ") and "schema id 999999: not found (HTTP 404)" in errors[4]
     assert errors[5] == f"value: schema id {sid}: not a valid Avro record of its schema: bytes left after the record"
+    assert errors[6] == (f"value: schema id {sid}: not a valid Avro record of its schema: a length past the end "
+                         "of the message"), errors[6]
+    assert errors[3] == (f"value: schema id {sid}: not a valid Avro record of its schema: a length past the end "
+                         "of the message"), errors[3]
     # Typed columns read NULL, value the raw bytes, the row is kept.
     assert conn.execute("SELECT location, value FROM t WHERE offset = 1").fetchone() == (None, b"plain text")
     kit.expect_error(lambda: conn.execute("SELECT location FROM strict").fetchall(),
@@ -330,6 +337,9 @@ def test_reopening_needs_no_registry():
         def log_message(self, *args):
             pass
 
+    # The writer schemas are cached while the extension is loaded: SQLite
+    # unloads it when its last connection closes, so one stays open.
+    keep = kit.connect()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     import os
@@ -348,6 +358,47 @@ def test_reopening_needs_no_registry():
     # The shadow table is read-only to ordinary SQL when defensive.
     assert conn.execute("SELECT name FROM t_registry").fetchall() == [("columns",)]
     # The writer schema was cached by this process: reading still works.
-    assert conn.execute("SELECT location FROM t").fetchall() == [("Oslo-0",)]
+    got = conn.execute("SELECT location, error FROM t").fetchall()
+    assert got == [("Oslo-0", None)], got
+    # The shadow table follows a rename, and the renamed table reopens.
+    conn.execute("ALTER TABLE t RENAME TO t2")
+    conn.close()
+    conn = kit.connect(path)
+    assert conn.execute("SELECT location FROM t2").fetchall() == [("Oslo-0",)]
+    conn.execute("ALTER TABLE t2 RENAME TO t")
     conn.execute("DROP TABLE t")
+    keep.close()
     assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 't_registry'").fetchone() == (0,)
+
+
+def test_integers_past_2_53_stay_exact_at_every_depth():
+    topic = setup("big")
+    kit.register_schema(f"{topic}-value", {"type": "record", "name": "B", "fields": [
+        {"name": "n", "type": "long"}, {"name": "arr", "type": {"type": "array", "items": "long"}},
+        {"name": "m", "type": {"type": "map", "values": ["null", "long"]}}]})
+    conn = kit.connect()
+    avro_table(conn, "t", topic)
+    big = 9007199254740993
+    conn.execute("INSERT INTO t(n, arr, m) VALUES (?, ?, ?)",
+                 (big, f"[1, {big}]", json.dumps({"k": big}).replace(str(big), str(big))))
+    conn.execute("INSERT INTO t(value) VALUES (?)", (f'{{"n": {-big}, "arr": [{big}], "m": {{"k": null}}}}',))
+    rows = conn.execute("SELECT n, arr, m, value ->> '$.arr[0]' FROM t ORDER BY offset").fetchall()
+    assert rows == [(big, f"[1,{big}]", f'{{"k":{big}}}', 1), (-big, f"[{big}]", '{"k":null}', big)], rows
+    got = confluent_consume(topic, 2)
+    assert got == [{"n": big, "arr": [1, big], "m": {"k": big}}, {"n": -big, "arr": [big], "m": {"k": None}}], got
+
+
+def test_doubles_read_back_exactly():
+    """Values whose 17-digit text SQLite's printf (before 3.43) gets wrong."""
+    topic = setup("dbl")
+    schema = {"type": "record", "name": "D", "fields": [{"name": "d", "type": "double"},
+                                                        {"name": "f", "type": "float"}]}
+    values = [-1.1545580616824966e+232, 1.4523142177899403e+308, 0.1, 5e-324, -0.0, 1e16]
+    confluent_produce(topic, schema, [{"d": v, "f": 0.1} for v in values])
+    conn = kit.connect()
+    avro_table(conn, "t", topic)
+    got = [(json.loads(v)["d"], d, json.loads(v)["f"]) for v, d in conn.execute("SELECT value, d FROM t ORDER BY offset")]
+    assert [g[0] for g in got] == values and [g[1] for g in got] == values, got
+    assert all(g[2] == 0.1 for g in got), got  # a float's shortest text
+    conn.execute("INSERT INTO t(value) SELECT value FROM t")
+    assert [r["d"] for r in confluent_consume(topic, 2 * len(values))[len(values):]] == values

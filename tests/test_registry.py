@@ -8,6 +8,8 @@ prefix."""
 import base64
 import http.server
 import json
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -118,7 +120,7 @@ class FakeRegistry:
     """A local HTTP server with a handler function: (method, path,
     headers) -> (status, body dict) or None to never answer."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, tls=None):
         outer = self
         self.seen = []
 
@@ -142,8 +144,10 @@ class FakeRegistry:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_port}"
 
     def close(self):
         self.server.shutdown()
@@ -222,3 +226,55 @@ def test_an_unreachable_registry_while_reading_is_a_row_error_not_a_hang():
     assert rows[0] == (1, 7, None), rows
     assert all(r[:2] == (None, 8) and r[2].startswith(f"value: schema registry {fake.url}: schema id 8: "
                                                       "unreachable") for r in rows[1:]), rows
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate
+    signed by it, and a second CA that signed neither (PEM files in d)."""
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out",
+                f"{ca}.pem", "-days", "1", "-subj", f"/CN={ca}", cwd=d)
+    with open(f"{d}/san.cnf", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for name, ext in (("server", ["-extfile", "san.cnf"]), ("client", [])):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}", cwd=d)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", *ext, cwd=d)
+
+
+def test_registry_over_https_with_a_client_certificate():
+    import ssl
+    with tempfile.TemporaryDirectory() as d:
+        make_certs(d)
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(f"{d}/server.pem", f"{d}/server.key")
+        tls.load_verify_locations(f"{d}/ca.pem")
+        tls.verify_mode = ssl.CERT_REQUIRED  # the client must show a certificate of the CA
+        fake = FakeRegistry(lambda path, headers: (
+            200, {"id": 5, "subject": "x-value", "version": 1, "schema": AVRO_TEXT}), tls=tls)
+        conn = kit.connect()
+
+        def create(name, **ssl_options):
+            opts = "".join(f", schema_registry.ssl.{k.replace('_', '.')} = '{d}/{v}'"
+                           for k, v in ssl_options.items())
+            conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka(brokers = 'mock', topic = 'x', "
+                         f"value = 'avro', schema_registry = '{fake.url}', timeout_ms = 5000, partitions = 1{opts})")
+
+        try:
+            create("t", ca_location="ca.pem", certificate_location="client.pem", key_location="client.key")
+            assert [r[1] for r in conn.execute("PRAGMA table_info(t)")][6:] == ["a"]
+            # No client certificate: the server ends the handshake.
+            kit.expect_error(lambda: create("u", ca_location="ca.pem"),
+                             f"kafka: schema registry {fake.url}: subject 'x-value' version latest: unreachable: ")
+            # A CA that did not sign the server's certificate.
+            e = kit.expect_error(lambda: create("v", ca_location="other-ca.pem", certificate_location="client.pem",
+                                                key_location="client.key"),
+                                 f"kafka: schema registry {fake.url}: subject 'x-value' version latest: unreachable: ")
+            assert "certificate" in str(e), e
+        finally:
+            fake.close()
