@@ -343,15 +343,13 @@ void format_typed_node_result(sqlite3_context *ctx, const typed_column *col, con
     else sqlite3_result_int(ctx, cJSON_IsTrue(v));
   } else if (cJSON_IsString(v)) {
     string_result(ctx, col, v->valuestring);
-  } else if (json && holds_big_number(v->child)) { /* an object or array, its text from SQLite */
-    sqlite3_stmt *stmt = exact_extract(ctx, json, len, col->path);
+  } else { /* an object or array: its text, from SQLite when cJSON may have rounded a number */
+    sqlite3_stmt *stmt = json && holds_big_number(v->child) ? exact_extract(ctx, json, len, col->path) : NULL;
+    char *text = stmt ? NULL : cJSON_PrintUnformatted(v); /* SQLite refuses what cJSON lets pass */
     if (stmt) sqlite3_result_value(ctx, sqlite3_column_value(stmt, 0));
+    else if (text) sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
     else sqlite3_result_error_nomem(ctx);
     sqlite3_finalize(stmt);
-  } else {
-    char *text = cJSON_PrintUnformatted(v);
-    if (text) sqlite3_result_text(ctx, text, -1, SQLITE_TRANSIENT);
-    else sqlite3_result_error_nomem(ctx);
     cJSON_free(text);
   }
 }
