@@ -36,7 +36,7 @@ static void release_schema(void) { avro_codec.release(schema); }
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   if (!schema) {
     char *err = NULL;
-    if (avro_codec.parse(schema_text, NULL, &schema, &err)) {
+    if (avro_codec.parse(schema_text, NULL, NULL, &schema, &err)) {
       fprintf(stderr, "schema: %s\n", err);
       abort();
     }
