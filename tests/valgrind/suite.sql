@@ -74,6 +74,8 @@ CREATE VIRTUAL TABLE e3 USING kafka(brokers='mock', topic='vg.weather', value='a
 CREATE VIRTUAL TABLE e4 USING kafka(brokers='mock', topic='vg.weather', value='avro', schema_registry='http://u:pw@127.0.0.1:9', timeout_ms=2000);
 CREATE VIRTUAL TABLE e5 USING kafka(brokers='mock', topic='vg.weather', value='avro', schema_registry='http://127.0.0.1:9', value_schema='{"type": "recrod"}');
 SELECT * FROM kafka_subjects('http://127.0.0.1:9');
+CREATE VIRTUAL TABLE e6 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; message A { int32 x = 1 }');
+CREATE VIRTUAL TABLE e7 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; import "google/protobuf/timestamp.proto"; message A { google.protobuf.Timestamp at = 1; }');
 DROP TABLE w;
 DROP TABLE wt;
 DROP TABLE b;
