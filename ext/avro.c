@@ -245,13 +245,13 @@ static void out_char(json_out *out, char c) {
 
 static void out_all(json_out *out, const char *s) { out_append(out, s, strlen(s)); }
 
-static void out_printf(json_out *out, const char *fmt, ...) {
-  char text[64];
-  va_list ap;
-  va_start(ap, fmt);
-  sqlite3_vsnprintf(sizeof text, text, fmt, ap);
-  va_end(ap);
-  out_all(out, text);
+/* An integer's decimal text (the most common value: no printf). */
+static void out_int(json_out *out, int64_t v) {
+  char text[24], *p = text + sizeof text;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do *--p = (char)('0' + u % 10); while (u /= 10);
+  if (v < 0) *--p = '-';
+  out_append(out, p, (size_t)(text + sizeof text - p));
 }
 
 /* The exact decimal text of a big-endian two's complement integer
@@ -462,11 +462,11 @@ static int to_json(const codec_schema *s, avro_value_t *v, const cJSON *node, js
     return 0;
   case AVRO_INT32:
     if (avro_value_get_int(v, &i32)) return -1;
-    out_printf(out, "%d", (int)i32);
+    out_int(out, i32);
     return 0;
   case AVRO_INT64:
     if (avro_value_get_long(v, &i64)) return -1;
-    out_printf(out, "%lld", (long long)i64);
+    out_int(out, i64);
     return 0;
   case AVRO_FLOAT:
     if (avro_value_get_float(v, &f)) return -1;
@@ -644,9 +644,6 @@ static int avro_decode(const codec_schema *s, const void *data, size_t len, char
   int rc = SQLITE_OK;
   if (avro_value_read(reader, &value)) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", avro_strerror());
-    rc = SQLITE_ERROR;
-  } else if (avro_skip(reader, 1) == 0) { /* avro_reader_is_eof() is for files only */
-    *why = sqlite3_mprintf("not a valid Avro record of its schema: bytes left after the record");
     rc = SQLITE_ERROR;
   }
   json_out out = {NULL, 0, 0, 0};

@@ -17,7 +17,14 @@ SQLITE_EXTENSION_INIT3
 #define MAX_ANSWER_BYTES (64 << 20)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static int curl_ready;
+static void curl_init(void) { curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }
+
+/* SQLite unloads the extension when its last connection closes: libcurl's
+** global state (and OpenSSL's, through it) is released with it. */
+__attribute__((destructor)) static void curl_done(void) {
+  if (curl_ready) curl_global_cleanup();
+}
 
 void registry_schema_clear(registry_schema *s) {
   sqlite3_free(s->schema);

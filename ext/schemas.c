@@ -5,8 +5,8 @@
 ** registered value_schema); reading decodes each message with its own
 ** writer schema; writing encodes with the subject's latest schema.
 **
-** Writer schemas are fetched by id once per process and kept parsed until
-** the process ends (ids are immutable; a topic has few of them).
+** Writer schemas are fetched by id once and kept parsed while the library
+** is loaded (ids are immutable; a topic has few of them).
 */
 #include "kafka_ext.h"
 #include "codec.h"
@@ -84,6 +84,19 @@ static const codec_schema *cache_add(const char *url, const codec *c, const char
   free(e), free(u), free(m);
   c->release(schema);
   return won;
+}
+
+/* SQLite unloads the extension when its last connection closes: the
+** cache goes with the library instead of being lost. */
+__attribute__((destructor)) static void cache_free(void) {
+  while (cache) {
+    cached_schema *e = cache;
+    cache = e->next;
+    e->codec->release(e->schema);
+    free(e->url);
+    free(e->message);
+    free(e);
+  }
 }
 
 static const char *side_name(int key) { return key ? "key" : "value"; }
