@@ -101,6 +101,21 @@ def _patient_kafka_python():
 _patient_kafka_python()
 
 
+def _confluent_kafka_first():
+    """confluent-kafka's C module brings its own librdkafka (2.16); the
+    extension brings Debian's (2.0.2), which SQLite loads with RTLD_GLOBAL.
+    A confluent-kafka imported after that binds to Debian's and refuses to
+    start, so every test module after the first extension load would fail:
+    imported first, it is bound to its own."""
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:  # outside build/venv
+        pass
+
+
+_confluent_kafka_first()
+
+
 def timeout(seconds):
     """Decorator giving one test its own time limit in seconds."""
     def set_timeout(fn):
