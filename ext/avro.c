@@ -993,8 +993,50 @@ static int column_of(const typed_column *cols, int n, const char *name) {
   return -1;
 }
 
+/* A field straight from its column's SQL value when both are plain: an
+** INTEGER column's integer into int, long or boolean, a REAL column's
+** number into float or double, a TEXT column's text into string or enum.
+** SQLITE_NOTFOUND otherwise: the value goes through its JSON node (which
+** applies the column's affinity), with the same result. */
+static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_value *value,
+                            const value_path *at, char **err) {
+  avro_schema_t t = avro_value_get_schema(v);
+  int type = sqlite3_value_type(value);
+  if (col->affinity == SQLITE_INTEGER && type == SQLITE_INTEGER) {
+    sqlite3_int64 n = sqlite3_value_int64(value);
+    switch (avro_typeof(t)) {
+    case AVRO_INT64: return avro_value_set_long(v, n) ? SQLITE_NOMEM : SQLITE_OK;
+    case AVRO_INT32:
+      if (n < INT32_MIN || n > INT32_MAX) return field_error(err, at, "%lld is out of range for int", (long long)n);
+      return avro_value_set_int(v, (int32_t)n) ? SQLITE_NOMEM : SQLITE_OK;
+    case AVRO_BOOLEAN:
+      if (n != 0 && n != 1) return SQLITE_NOTFOUND;
+      return avro_value_set_boolean(v, (int)n) ? SQLITE_NOMEM : SQLITE_OK;
+    default: return SQLITE_NOTFOUND;
+    }
+  }
+  if (col->affinity == SQLITE_FLOAT && (type == SQLITE_FLOAT || type == SQLITE_INTEGER)) {
+    double d = sqlite3_value_double(value);
+    if (!isfinite(d)) return SQLITE_NOTFOUND;
+    if (avro_typeof(t) == AVRO_DOUBLE) return avro_value_set_double(v, d) ? SQLITE_NOMEM : SQLITE_OK;
+    if (avro_typeof(t) == AVRO_FLOAT) return avro_value_set_float(v, (float)d) ? SQLITE_NOMEM : SQLITE_OK;
+    return SQLITE_NOTFOUND;
+  }
+  if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT) {
+    const char *text = (const char *)sqlite3_value_text(value);
+    size_t len = (size_t)sqlite3_value_bytes(value);
+    if (!text || memchr(text, 0, len) || !utf8_valid((const unsigned char *)text, len)) return SQLITE_NOTFOUND;
+    if (avro_typeof(t) == AVRO_STRING) return avro_value_set_string_len(v, text, len + 1) ? SQLITE_NOMEM : SQLITE_OK;
+    if (avro_typeof(t) != AVRO_ENUM) return SQLITE_NOTFOUND;
+    int symbol = avro_schema_enum_get_by_name(t, text);
+    if (symbol < 0) return field_error(err, at, "'%s' is not a symbol of enum %s", text, avro_schema_name(t));
+    return avro_value_set_enum(v, symbol) ? SQLITE_NOMEM : SQLITE_OK;
+  }
+  return SQLITE_NOTFOUND;
+}
+
 /* Fills a record from typed columns: each field from its column's value
-** (as format_typed_json makes it), else its default. */
+** (directly, or as format_typed_json makes it), else its default. */
 static int record_from_columns(const codec_schema *s, avro_value_t *v, const typed_column *cols,
                                sqlite3_value **values, int n, char **err) {
   for (int i = 0; i < n; i++) {
@@ -1008,9 +1050,18 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
   const cJSON *root = type_node(s, s->json);
   for (size_t f = 0; f < fields; f++) {
     const char *name = avro_schema_record_field_name(s->schema, (int)f);
-    const cJSON *field = field_node(root, f);
     value_path at = {NULL, name, 0};
     int c = column_of(cols, n, name);
+    avro_value_t child;
+    if (avro_value_get_by_index(v, f, &child, NULL)) return SQLITE_NOMEM;
+    if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
+      int rc = field_from_value(&child, &cols[c], values[c], &at, err);
+      if (rc != SQLITE_NOTFOUND) {
+        if (rc) return rc;
+        continue;
+      }
+    }
+    const cJSON *field = field_node(root, f);
     cJSON *made = NULL;
     const cJSON *item;
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
@@ -1019,9 +1070,7 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
     } else if (!(item = cJSON_GetObjectItemCaseSensitive(field, "default"))) {
       return field_error(err, &at, "missing, and the schema gives no default");
     }
-    avro_value_t child;
-    int rc = avro_value_get_by_index(v, f, &child, NULL) ? SQLITE_NOMEM
-             : from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
+    int rc = from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
     cJSON_Delete(made);
     if (rc) return rc;
   }
