@@ -1,6 +1,6 @@
 # sqlite-kafka: `make` builds build/kafka.so; see README.md for the rest.
 CC      ?= cc
-PKGS    := sqlite3 rdkafka libcjson
+PKGS    := sqlite3 rdkafka libcjson avro-c libcurl
 CFLAGS  ?= -O2 -g
 # The flags the code needs: `override` keeps them when CFLAGS (or LDFLAGS)
 # is given on the command line, as in `make CFLAGS=-O0`.
@@ -9,23 +9,40 @@ override LDFLAGS += -shared
 BUILD   := build
 SRCS    := $(wildcard ext/*.c)
 OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
+# The one C++ translation unit (ext/protobuf.cc, libprotobuf and its .proto
+# parser, libprotoc) behind a C header; the extension links as C++ for it.
+CXXFLAGS ?= -O2 -g
+override CXXFLAGS += -std=c++17 -Wall -Wextra -fPIC -Iinclude
+CXX_PKGS := protobuf libcjson
+CXX_LIBS  = $(shell pkg-config --libs $(CXX_PKGS)) -lprotoc
+CXX_SRCS := $(wildcard ext/*.cc)
+OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
 
-.PHONY: all deps demo test bench clean kafka-up kafka-down
+.PHONY: all deps demo test bench clean kafka-up kafka-down registry-up registry-down
 
 all: $(EXT)
 
 # Installs the Debian build packages when pkg-config cannot find them.
 deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null || bash tests/deps.sh --build-only
+	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh --build-only
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
 
+$(BUILD)/obj/%.o: ext/%.cc $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(shell pkg-config --cflags $(CXX_PKGS)) -c $< -o $@
+
 $(EXT): $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+	$(CXX) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm -lpthread
+
+# tests/protobuf_unit.c: a driver of ext/protobuf.cc for tests/test_protobuf_unit.py.
+$(BUILD)/protobuf_unit: tests/protobuf_unit.c $(BUILD)/obj/protobuf.o include/protobuf.h | deps
+	$(CC) $(CFLAGS) -c $< -o $@.o
+	$(CXX) $(CXXFLAGS) -o $@ $@.o $(BUILD)/obj/protobuf.o $(CXX_LIBS) -lpthread
 
 demo: $(EXT)
 	@command -v sqlite3 >/dev/null || bash tests/deps.sh --build-only
@@ -44,6 +61,7 @@ $(BUILD)/bench/%: tests/bench/%.c | deps
 
 bench: $(EXT) $(BENCH_TOOLS)
 	bash tests/broker/kafka.sh up
+	bash tests/registry/apicurio.sh up
 	/usr/bin/python3 tests/bench/bench.py $(if $(N),--n $(N))
 
 kafka-up:
@@ -51,6 +69,13 @@ kafka-up:
 
 kafka-down:
 	bash tests/broker/kafka.sh down
+
+# A Schema Registry (Apicurio, Confluent API) on REGISTRY_PORT (default 8081).
+registry-up:
+	bash tests/registry/apicurio.sh up
+
+registry-down:
+	bash tests/registry/apicurio.sh down
 
 clean:
 	rm -rf $(BUILD)/obj $(EXT)
@@ -75,8 +100,9 @@ install: $(EXT)
 # SANITIZE rebuilds everything: build/cflags records the flags.
 ifeq ($(SANITIZE),1)
 SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-override CFLAGS  += $(SAN_FLAGS)
-override LDFLAGS += $(SAN_FLAGS)
+override CFLAGS   += $(SAN_FLAGS)
+override CXXFLAGS += $(SAN_FLAGS)
+override LDFLAGS  += $(SAN_FLAGS)
 SAN_RUNTIMES := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 SANITIZE_ENV := LD_PRELOAD="$(SAN_RUNTIMES)" \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allow_user_segv_handler=1:verify_asan_link_order=0 \
@@ -87,27 +113,35 @@ FLAGS_STAMP := $(BUILD)/cflags
 $(OBJS): $(FLAGS_STAMP)
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(CC) $(CFLAGS) $(CXXFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(CXXFLAGS) $(LDFLAGS)' > $@
 .PHONY: FORCE
 
 # make fuzz [FUZZ_SECONDS=30]: the libFuzzer targets of tests/fuzz/ (option
-# parsing, headers JSON, value decoding), built with clang and the address
-# and undefined-behaviour sanitizers, each run for FUZZ_SECONDS from its
+# parsing, headers JSON, value decoding, Avro and Protobuf payloads), built
+# with clang and the address and undefined-behaviour sanitizers, each run
+# for FUZZ_SECONDS from its
 # corpus in tests/fuzz/corpus/<target>/ (new inputs go to build/fuzz/, the
 # committed corpus is only read). Any crash or failed check fails the run
 # and leaves the input in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := options headers value
-FUZZ_CC      ?= clang
+FUZZ_TARGETS := options headers value avro protobuf
+FUZZ_CXX     ?= clang++
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-FUZZ_SRCS    := ext/options.c ext/format.c ext/jsontext.c
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(HDRS) | deps
+FUZZ_SRCS    := ext/options.c ext/format.c ext/jsontext.c ext/avro.c ext/jsonschema.c ext/codec.c ext/protobuf_codec.c
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# The C sources are compiled as C (-x c) by the C++ driver, which links the
+# C++ of ext/protobuf.cc (built alone, as C++) with its runtimes.
+$(BUILD)/fuzz/protobuf.o: ext/protobuf.cc include/protobuf.h | deps
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
-	  $(shell pkg-config --cflags $(PKGS)) -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=undefined $< $(FUZZ_SRCS) -o $@ \
-	  $(shell pkg-config --libs $(PKGS)) -lm
+	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
+	  $(FUZZ_SAN) -c $< -o $@
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) -g -O1 -x c -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
+	  $(shell pkg-config --cflags $(PKGS)) $(FUZZ_SAN) $< $(FUZZ_SRCS) -x none $(BUILD)/fuzz/protobuf.o \
+	  -o $@ $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm
+
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \

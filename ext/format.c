@@ -145,6 +145,16 @@ static int hex_digit(char c) {
                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+int format_hex_decode(const char *hex, size_t n, unsigned char *out) {
+  if (n % 2) return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return 0;
+}
+
 /* Adds one header from a JSON string, null, number, boolean or {"hex"}. */
 static int header_from_json(rd_kafka_headers_t *hdrs, const char *name, const cJSON *v, char **err) {
   if (cJSON_IsNull(v)) return rd_kafka_header_add(hdrs, name, -1, NULL, 0) ? SQLITE_ERROR : SQLITE_OK;
@@ -429,6 +439,17 @@ static void sql_value_result(sqlite3_context *ctx, sql_value *v) {
   sqlite3_free(v->owned);
 }
 
+/* A registry format's BLOB column: its bytes are hex digits in the JSON.
+** 0 (and no result) when the text is not hex digits. */
+static int hex_blob_result(sqlite3_context *ctx, sql_value *v) {
+  unsigned char *bytes = sqlite3_malloc64(v->len / 2 + 1);
+  int hex = bytes && !format_hex_decode(v->text, v->len, bytes);
+  if (hex) sqlite3_result_blob64(ctx, bytes, v->len / 2, sqlite3_free);
+  else sqlite3_free(bytes);
+  if (hex) sqlite3_free(v->owned);
+  return hex;
+}
+
 void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len,
                          const json_index *index) {
   const unsigned char *end, *at = json ? json_locate(json, len, index, col->path, &end) : NULL;
@@ -438,6 +459,7 @@ void format_typed_result(sqlite3_context *ctx, const typed_column *col, const vo
   }
   sql_value v;
   json_sql_value(at, end, &v);
+  if (col->hex_blob && v.type == SQLITE_TEXT && hex_blob_result(ctx, &v)) return;
   apply_affinity(col->affinity, &v);
   sql_value_result(ctx, &v);
 }
@@ -477,10 +499,28 @@ int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void 
   return SQLITE_ERROR;
 }
 
-/* The JSON node for one typed column's SQL value, under the column's
-** affinity as SQLite applies it to a table column (which it does not do
-** for a virtual table's INSERT). */
-static cJSON *typed_json(const typed_column *col, sqlite3_value *value, char **err) {
+/* A BLOB for a registry format's bytes: hex digits in the JSON. */
+static cJSON *hex_json(sqlite3_value *v) {
+  static const char digits[] = "0123456789abcdef";
+  const unsigned char *b = sqlite3_value_blob(v);
+  size_t n = (size_t)sqlite3_value_bytes(v);
+  char *hex = sqlite3_malloc64(n * 2 + 1);
+  if (!hex) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    hex[2 * i] = digits[b[i] >> 4];
+    hex[2 * i + 1] = digits[b[i] & 15];
+  }
+  hex[2 * n] = 0;
+  cJSON *node = cJSON_CreateString(hex);
+  sqlite3_free(hex);
+  return node;
+}
+
+/* The JSON node for one typed column's SQL value (see format.h), under the
+** column's affinity as SQLite applies it to a table column (which it does
+** not do for a virtual table's INSERT). */
+cJSON *format_typed_json(const typed_column *col, sqlite3_value *value, char **err) {
+  if (col->hex_blob && sqlite3_value_type(value) == SQLITE_BLOB) return hex_json(value);
   sql_value v = {.type = sqlite3_value_type(value)};
   if (v.type == SQLITE_INTEGER) v.i = sqlite3_value_int64(value);
   else if (v.type == SQLITE_FLOAT) v.r = sqlite3_value_double(value);
@@ -544,7 +584,7 @@ int format_compose_value(const kafka_options *opts, sqlite3_value **values, char
       rc = SQLITE_ERROR;
       break;
     }
-    cJSON *node = typed_json(col, values[i], err);
+    cJSON *node = format_typed_json(col, values[i], err);
     if (!node) rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
     else cJSON_AddItemToObject(parent, leaf, node);
   }

@@ -12,9 +12,12 @@
 #include "admin.h"
 #include "catalog.h"
 #include "client.h"
+#include "codec.h"
 #include "ops.h"
 #include "plan.h"
 #include "produce.h"
+#include "registry_catalog.h"
+#include "schemas.h"
 #include "scan.h"
 #include "txn.h"
 
@@ -54,7 +57,10 @@ static void vtab_free(kafka_vtab *vtab) {
   txn_forget(vtab->txn, vtab);
   produce_close(vtab);
   scan_release_idle(vtab);
+  schemas_free(vtab);
   options_free(&vtab->opts);
+  sqlite3_free(vtab->db_name);
+  sqlite3_free(vtab->table_name);
   sqlite3_free(vtab);
 }
 
@@ -68,7 +74,12 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
   vtab->txn = aux;
-  int rc = options_parse(&vtab->opts, argc - 3, argv + 3, err);
+  vtab->db_name = sqlite3_mprintf("%s", argv[1]);
+  vtab->table_name = sqlite3_mprintf("%s", argv[2]);
+  int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  /* The registry is asked at CREATE only; reopening reads what it said. */
+  int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
+  if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);
   char *schema = rc ? NULL : options_schema(&vtab->opts);
   if (!rc && !schema) rc = SQLITE_NOMEM;
   if (!rc) rc = sqlite3_declare_vtab(db, schema);
@@ -94,19 +105,43 @@ static int kafka_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
   return kafka_init(db, aux, argc, argv, out, err, 0);
 }
 
-/* Disconnect and destroy alike: DROP TABLE never deletes the topic. */
 static int kafka_disconnect(sqlite3_vtab *base) {
   vtab_free((kafka_vtab *)base);
   return SQLITE_OK;
 }
 
+/* DROP TABLE never deletes the topic; it drops the registry shadow table. */
+static int kafka_destroy(sqlite3_vtab *base) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format))
+    schemas_destroy(vtab, vtab->db_name, vtab->table_name);
+  return kafka_disconnect(base);
+}
+
+/* ALTER TABLE ... RENAME: the registry shadow table follows its table. */
+static int kafka_rename(sqlite3_vtab *base, const char *new_name) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (!codec_for(vtab->opts.value_format) && !codec_for(vtab->opts.key_format)) return SQLITE_OK;
+  char *name = sqlite3_mprintf("%s", new_name);
+  int rc = name ? schemas_rename(vtab, new_name) : SQLITE_NOMEM;
+  if (rc) {
+    sqlite3_free(name);
+    return rc;
+  }
+  sqlite3_free(vtab->table_name);
+  vtab->table_name = name;
+  return SQLITE_OK;
+}
+
+static int kafka_shadow_name(const char *suffix) { return schemas_shadow_name(suffix); }
+
 static sqlite3_module kafka_module = {
-    2,                /* iVersion: the savepoint methods */
+    3,                /* iVersion: the savepoint methods, xShadowName */
     kafka_create,     /* xCreate */
     kafka_connect,    /* xConnect */
     plan_best_index,  /* xBestIndex */
     kafka_disconnect, /* xDisconnect */
-    kafka_disconnect, /* xDestroy */
+    kafka_destroy,    /* xDestroy */
     scan_open,        /* xOpen */
     scan_close,       /* xClose */
     scan_filter,      /* xFilter */
@@ -120,11 +155,11 @@ static sqlite3_module kafka_module = {
     produce_commit,   /* xCommit */
     produce_rollback, /* xRollback */
     NULL,             /* xFindFunction */
-    NULL,             /* xRename */
+    kafka_rename,     /* xRename */
     produce_savepoint,   /* xSavepoint */
     produce_release,     /* xRelease */
     produce_rollback_to, /* xRollbackTo */
-    NULL,             /* xShadowName */
+    kafka_shadow_name, /* xShadowName */
 };
 
 static void kafka_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -155,5 +190,6 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
   if (!rc) rc = ops_register(db);
+  if (!rc) rc = registry_catalog_register(db);
   return rc;
 }

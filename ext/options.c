@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +85,12 @@ static int parse_format(const char *name, const char *value, kafka_format *out,
   if (!sqlite3_stricmp(value, "text")) *out = KAFKA_FORMAT_TEXT;
   else if (!sqlite3_stricmp(value, "blob")) *out = KAFKA_FORMAT_BLOB;
   else if (!sqlite3_stricmp(value, "json")) *out = KAFKA_FORMAT_JSON;
+  else if (!sqlite3_stricmp(value, "avro")) *out = KAFKA_FORMAT_AVRO;
+  else if (!sqlite3_stricmp(value, "jsonschema")) *out = KAFKA_FORMAT_JSONSCHEMA;
+  else if (!sqlite3_stricmp(value, "protobuf")) *out = KAFKA_FORMAT_PROTOBUF;
   else {
-    *err = sqlite3_mprintf("kafka: option %s must be text, blob or json, not '%s'", name, value);
+    *err = sqlite3_mprintf("kafka: option %s must be text, blob, json, avro, jsonschema or "
+                           "protobuf, not '%s'", name, value);
     return SQLITE_ERROR;
   }
   return SQLITE_OK;
@@ -131,9 +136,9 @@ static char type_affinity(const char *type) {
 }
 
 static const char *const fixed_columns[] = {"partition", "offset", "timestamp", "key",
-                                            "value", "headers", "error", "follow"};
+                                            "value", "headers", "error", "follow", "schema_id"};
 
-static int column_name_taken(const kafka_options *opts, const char *name) {
+int options_column_name_taken(const kafka_options *opts, const char *name) {
   for (size_t i = 0; i < sizeof fixed_columns / sizeof *fixed_columns; i++)
     if (!sqlite3_stricmp(name, fixed_columns[i])) return 1;
   for (int i = 0; i < opts->n_columns; i++)
@@ -216,7 +221,7 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
     *err = sqlite3_mprintf("kafka: option columns: a column has no name in '%s'", text);
     goto done;
   }
-  if (column_name_taken(opts, col.name)) {
+  if (options_column_name_taken(opts, col.name)) {
     *err = sqlite3_mprintf("kafka: option columns: column name '%s' is already used", col.name);
     goto done;
   }
@@ -320,8 +325,45 @@ static int set_string(const char *name, char **slot, const char *value, char **e
   return *slot ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+int options_add_columns(kafka_options *opts, const char *spec, char **err) {
+  return parse_columns(opts, spec, err);
+}
+
+/* The schema_registry and schema_registry.* options. */
+static int parse_registry(kafka_options *opts, const char *name, const char *value, char **err) {
+  registry_options *r = &opts->registry;
+  if (!strcmp(name, "schema_registry")) {
+    if (sqlite3_strnicmp(value, "http://", 7) && sqlite3_strnicmp(value, "https://", 8)) {
+      *err = sqlite3_mprintf("kafka: option schema_registry must be an http:// or https:// URL");
+      return SQLITE_ERROR;
+    }
+    return set_string(name, &r->url, value, err);
+  }
+  if (!strcmp(name, "schema_registry.basic_auth")) {
+    if (!strchr(value, ':')) { /* the value is a secret: not shown */
+      *err = sqlite3_mprintf("kafka: option schema_registry.basic_auth must be user:password");
+      return SQLITE_ERROR;
+    }
+    return set_string(name, &r->basic_auth, value, err);
+  }
+  if (!strcmp(name, "schema_registry.ssl.ca.location")) return set_string(name, &r->ssl_ca, value, err);
+  if (!strcmp(name, "schema_registry.ssl.certificate.location")) return set_string(name, &r->ssl_cert, value, err);
+  if (!strcmp(name, "schema_registry.ssl.key.location")) return set_string(name, &r->ssl_key, value, err);
+  *err = sqlite3_mprintf("kafka: unknown option '%s' (schema_registry options: schema_registry, "
+                         "schema_registry.basic_auth, schema_registry.ssl.ca.location, "
+                         "schema_registry.ssl.certificate.location, schema_registry.ssl.key.location)",
+                         name);
+  return SQLITE_ERROR;
+}
+
 static int parse_one(kafka_options *opts, const char *name, const char *value, char **err) {
   if (!strncmp(name, "rdkafka.", 8) && name[8]) return parse_rdkafka(opts, name + 8, value, err);
+  if (!strncmp(name, "schema_registry", 15)) return parse_registry(opts, name, value, err);
+  if (!strcmp(name, "value_subject")) return set_string(name, &opts->value_subject, value, err);
+  if (!strcmp(name, "key_subject")) return set_string(name, &opts->key_subject, value, err);
+  if (!strcmp(name, "value_schema")) return set_string(name, &opts->value_schema, value, err);
+  if (!strcmp(name, "value_message")) return set_string(name, &opts->value_message, value, err);
+  if (!strcmp(name, "value_schema_id")) return parse_int(name, value, 1, INT32_MAX, &opts->value_schema_id, err);
   if (!strcmp(name, "brokers")) return set_string(name, &opts->brokers, value, err);
   if (!strcmp(name, "topic")) return set_string(name, &opts->topic, value, err);
   if (!strcmp(name, "group")) return set_string(name, &opts->group, value, err);
@@ -339,7 +381,9 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
-                         "on_error, isolation, partitioner, rdkafka.<property>)", name);
+                         "on_error, isolation, partitioner, rdkafka.<property>, schema_registry, "
+                         "schema_registry.*, value_subject, key_subject, value_schema_id, "
+                         "value_schema, value_message)", name);
   return SQLITE_ERROR;
 }
 
@@ -401,6 +445,11 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
     *err = sqlite3_mprintf("kafka: option replication needs option partitions");
   else if (opts->group && opts->transactional_id)
     *err = sqlite3_mprintf("kafka: options group and transactional_id cannot be combined");
+  else if (!opts->registry.url && (opts->value_format >= KAFKA_FORMAT_AVRO || opts->key_format >= KAFKA_FORMAT_AVRO))
+    *err = sqlite3_mprintf("kafka: formats avro, jsonschema and protobuf need option schema_registry");
+  else if (opts->value_schema && opts->value_schema_id)
+    *err = sqlite3_mprintf("kafka: options value_schema and value_schema_id cannot be combined");
+  opts->registry.timeout_ms = opts->timeout_ms;
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
@@ -420,6 +469,15 @@ void options_free(kafka_options *opts) {
     sqlite3_free(opts->rdkafka[i].value);
   }
   sqlite3_free(opts->rdkafka);
+  sqlite3_free(opts->registry.url);
+  sqlite3_free(opts->registry.basic_auth);
+  sqlite3_free(opts->registry.ssl_ca);
+  sqlite3_free(opts->registry.ssl_cert);
+  sqlite3_free(opts->registry.ssl_key);
+  sqlite3_free(opts->value_subject);
+  sqlite3_free(opts->key_subject);
+  sqlite3_free(opts->value_schema);
+  sqlite3_free(opts->value_message);
   memset(opts, 0, sizeof *opts);
 }
 
@@ -432,7 +490,7 @@ char *options_schema(const kafka_options *opts) {
   sqlite3_str_appendf(s,
                       "CREATE TABLE x(\"partition\" INTEGER, \"offset\" INTEGER, "
                       "\"timestamp\" INTEGER, \"key\" %s, \"value\" %s, headers TEXT, "
-                      "error TEXT HIDDEN, follow INTEGER HIDDEN",
+                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN",
                       format_type(opts->key_format), format_type(opts->value_format));
   for (int i = 0; i < opts->n_columns; i++)
     sqlite3_str_appendf(s, ", \"%w\" %s", opts->columns[i].name, opts->columns[i].type);

@@ -32,6 +32,8 @@
 #include "format.h"
 #include "produce.h"
 #include "txn.h"
+#include "codec.h"
+#include "schemas.h"
 
 #include <string.h>
 #include <time.h>
@@ -426,6 +428,8 @@ typedef struct insert_row {
   const void *key, *value;
   size_t key_len, value_len;
   char *composed;               /* the value composed from typed columns */
+  void *encoded[2];             /* registry formats: the framed value [0] and key [1] */
+  int typed;                    /* registry formats: the value is the typed columns' */
   rd_kafka_headers_t *headers;  /* owned until produced */
 } insert_row;
 
@@ -480,6 +484,11 @@ static int row_value(const kafka_options *opts, sqlite3_value **cols, insert_row
     *err = sqlite3_mprintf("kafka: give either value or the typed columns, not both");
     return SQLITE_ERROR;
   }
+  /* A registry format encodes the typed columns itself (row_encode). */
+  if (codec_for(opts->value_format)) {
+    row->typed = 1;
+    return SQLITE_OK;
+  }
   int rc = format_compose_value(opts, cols + KAFKA_COL_TYPED, &row->composed, err);
   row->value = row->composed;
   row->value_len = row->composed ? strlen(row->composed) : 0;
@@ -494,6 +503,7 @@ static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *r
   int rc = must_be_null(cols, KAFKA_COL_OFFSET, "offset", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_ERROR, "error", err);
   if (!rc) rc = must_be_null(cols, KAFKA_COL_FOLLOW, "follow", err);
+  if (!rc) rc = must_be_null(cols, KAFKA_COL_SCHEMA_ID, "schema_id", err);
   if (!rc) rc = int_column(cols[KAFKA_COL_PARTITION], "partition", 0, INT32_MAX, &partition, err);
   if (!rc) rc = partition_check(vtab, (int32_t)partition, err);
   if (!rc) rc = int_column(cols[KAFKA_COL_TIMESTAMP], "timestamp", 1, INT64_MAX, &ts, err);
@@ -636,6 +646,26 @@ static char *statement_failed(kafka_vtab *vtab, char *err) {
   return msg;
 }
 
+/* A key and value in registry formats: their JSON encoded and framed.
+** Nothing is produced when that fails: the error names the field. */
+static int row_encode(kafka_vtab *vtab, sqlite3_value **cols, insert_row *row, char **err) {
+  const void **data[2] = {&row->value, &row->key};
+  size_t *len[2] = {&row->value_len, &row->key_len};
+  const kafka_format formats[2] = {vtab->opts.value_format, vtab->opts.key_format};
+  if (row->typed) {
+    int rc = schemas_encode_columns(vtab, cols + KAFKA_COL_TYPED, &row->encoded[0], &row->value_len, err);
+    if (rc) return rc;
+    row->value = row->encoded[0];
+  }
+  for (int key = row->typed; key < 2; key++) {
+    if (!codec_for(formats[key]) || !*data[key]) continue;
+    int rc = schemas_encode(vtab, key, *data[key], *len[key], &row->encoded[key], len[key], err);
+    if (rc) return rc;
+    *data[key] = row->encoded[key];
+  }
+  return SQLITE_OK;
+}
+
 static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
   insert_row row;
   memset(&row, 0, sizeof row);
@@ -646,10 +676,13 @@ static int insert(kafka_vtab *vtab, sqlite3_value **cols, char **err) {
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = row_from_values(vtab, cols, &row, err);
+  if (!rc) rc = row_encode(vtab, cols, &row, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (!rc) rc = produce_row(vtab, &row, err);
   if (row.headers) rd_kafka_headers_destroy(row.headers);
   sqlite3_free(row.composed);
+  sqlite3_free(row.encoded[0]);
+  sqlite3_free(row.encoded[1]);
   return rc;
 }
 

@@ -12,10 +12,12 @@
 */
 #include "kafka_ext.h"
 #include "client.h"
+#include "codec.h"
 #include "format.h"
 #include "group.h"
 #include "plan.h"
 #include "scan.h"
+#include "schemas.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,9 @@ typedef struct kafka_cursor {
   const char *json_error;          /* why the current row's value is not JSON */
   json_index json_index;           /* where its members are, for the typed columns */
   int json_done;
+  char *decoded[2];                /* registry formats: the row's value [0] and key [1] */
+  char *decode_why[2];             /* as JSON text, or why they could not be decoded */
+  int key_done;
 } kafka_cursor;
 
 static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
@@ -87,6 +92,12 @@ int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
 static void row_clear(kafka_cursor *c) {
   c->json_error = NULL;
   c->json_done = 0;
+  for (int i = 0; i < 2; i++) {
+    sqlite3_free(c->decoded[i]);
+    sqlite3_free(c->decode_why[i]);
+    c->decoded[i] = c->decode_why[i] = NULL;
+  }
+  c->key_done = 0;
 }
 
 static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
@@ -667,11 +678,27 @@ int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid) {
   return SQLITE_OK;
 }
 
+/* Decodes a key (key = 1) or value in a registry format into JSON text. */
+static void decode_framed(kafka_cursor *c, int key) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  const void *data = key ? c->row->key : c->row->payload;
+  size_t len = key ? c->row->key_len : c->row->len;
+  int32_t id;
+  if (data && schemas_decode(vtab, key, data, len, &c->decoded[key], &id, &c->decode_why[key]) &&
+      !c->decode_why[key])
+    c->decode_why[key] = sqlite3_mprintf("%s: out of memory", key ? "key" : "value");
+}
+
 /* Parses the row's value once, for the typed and error columns. */
 static void decode_value(kafka_cursor *c) {
   if (c->json_done) return;
   c->json_done = 1;
   kafka_vtab *vtab = cursor_vtab(c);
+  if (codec_for(vtab->opts.value_format)) {
+    decode_framed(c, 0);
+    c->json_error = c->decode_why[0];
+    return;
+  }
   if (!c->row->payload || (!vtab->opts.n_columns && vtab->opts.value_format != KAFKA_FORMAT_JSON)) return;
   c->json_error = format_check_value(c->row->payload, c->row->len, &c->json_index);
 }
@@ -687,6 +714,37 @@ static int decode_failed(kafka_cursor *c, sqlite3_context *ctx) {
   return 1;
 }
 
+/* A key or value in a registry format: its JSON text, or its bytes as a
+** BLOB when they could not be decoded (the error column says why). */
+static void framed_result(kafka_cursor *c, sqlite3_context *ctx, int key) {
+  if (key && !c->key_done) {
+    c->key_done = 1;
+    decode_framed(c, 1);
+  }
+  if (c->decoded[key]) sqlite3_result_text(ctx, c->decoded[key], -1, SQLITE_TRANSIENT);
+  else if (key ? c->row->key != NULL : c->row->payload != NULL)
+    sqlite3_result_blob64(ctx, key ? c->row->key : c->row->payload, key ? c->row->key_len : c->row->len, SQLITE_TRANSIENT);
+}
+
+/* The schema id of the row's value in a registry format (NULL when it
+** is not framed). */
+static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
+  int32_t id;
+  const void *payload;
+  size_t len;
+  const char *why;
+  if (codec_for(cursor_vtab(c)->opts.value_format) &&
+      !codec_frame_read(c->row->payload, c->row->len, &id, &payload, &len, &why))
+    sqlite3_result_int64(ctx, id);
+}
+
+/* A typed column of a registry format, from the decoded record's JSON
+** text (only the column's path is scanned). */
+static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, const typed_column *col) {
+  const char *json = c->decoded[0];
+  format_typed_result(ctx, col, json, json ? strlen(json) : 0, NULL);
+}
+
 int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   kafka_cursor *c = (kafka_cursor *)cursor;
   kafka_vtab *vtab = cursor_vtab(c);
@@ -700,8 +758,16 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     ts = rd_kafka_message_timestamp(m, NULL);
     if (ts >= 0) sqlite3_result_int64(ctx, ts);
     break;
-  case KAFKA_COL_KEY: format_result(ctx, vtab->opts.key_format, m->key, m->key_len); break;
+  case KAFKA_COL_KEY:
+    if (codec_for(vtab->opts.key_format)) framed_result(c, ctx, 1);
+    else format_result(ctx, vtab->opts.key_format, m->key, m->key_len);
+    break;
   case KAFKA_COL_VALUE:
+    if (codec_for(vtab->opts.value_format)) {
+      decode_value(c);
+      if (!decode_failed(c, ctx)) framed_result(c, ctx, 0);
+      break;
+    }
     /* value = 'json' promises JSON: with on_error = fail it is checked. */
     if (vtab->opts.value_format == KAFKA_FORMAT_JSON && vtab->opts.on_error_fail) decode_value(c);
     if (!decode_failed(c, ctx)) format_result(ctx, vtab->opts.value_format, m->payload, m->len);
@@ -713,12 +779,16 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     decode_value(c);
     if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_STATIC);
     break;
+  case KAFKA_COL_SCHEMA_ID: schema_id_result(c, ctx); break;
   case KAFKA_COL_FOLLOW:
     if (c->plan.follow_ms >= 0) sqlite3_result_int64(ctx, c->plan.follow_ms);
     break;
   default:
     decode_value(c);
-    if (!decode_failed(c, ctx))
+    if (decode_failed(c, ctx)) break;
+    if (codec_for(vtab->opts.value_format))
+      codec_typed_result(c, ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED]);
+    else
       format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED],
                           c->json_error ? NULL : m->payload, m->len, &c->json_index);
   }

@@ -36,6 +36,10 @@ int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err)
 ** for format_typed_result(). */
 const char *format_check_value(const void *data, size_t len, json_index *index);
 
+/* Decodes n hex digits (n even) into out (n / 2 bytes); 0, or -1 when
+** they are not hex digits. */
+int format_hex_decode(const char *hex, size_t n, unsigned char *out);
+
 /* Sets the result to a typed column's value in the JSON text [json,
 ** json + len), which format_check_value() accepted (NULL: the result is
 ** NULL): the value at the column's path as SQLite's json_extract() reads
@@ -50,6 +54,11 @@ void format_typed_result(sqlite3_context *ctx, const typed_column *col, const vo
 ** in errors. */
 int format_bytes(sqlite3_value *v, kafka_format f, const char *what, const void **data,
                  size_t *len, char **err);
+
+/* The JSON node of one typed column's SQL value on INSERT, under the
+** column's affinity (integers and reals as cJSON_Raw text, exact); NULL
+** with *err set when it cannot go into JSON (or out of memory). */
+cJSON *format_typed_json(const typed_column *col, sqlite3_value *v, char **err);
 
 /* Composes the JSON value of an INSERT from the typed columns' values
 ** (values[i] for opts->columns[i]); NULL values are left out. */

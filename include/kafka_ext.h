@@ -31,12 +31,14 @@ enum kafka_column {
   KAFKA_COL_HEADERS,
   KAFKA_COL_ERROR,  /* hidden: why decoding failed */
   KAFKA_COL_FOLLOW, /* hidden: follow-mode quiet period in ms (a parameter) */
+  KAFKA_COL_SCHEMA_ID, /* hidden: the registry schema id a message was written with */
   KAFKA_COL_TYPED
 };
 
 struct kafka_producer;
 struct kafka_client;
 struct txn_coord;
+struct table_schemas;
 
 typedef struct kafka_vtab {
   sqlite3_vtab base;               /* must come first */
@@ -46,6 +48,8 @@ typedef struct kafka_vtab {
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
   struct txn_coord *txn;           /* the connection's transaction coordination */
+  struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
+  char *db_name, *table_name;      /* where the table is (its shadow table's place) */
 } kafka_vtab;
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */

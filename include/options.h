@@ -8,7 +8,11 @@
 typedef enum kafka_format {
   KAFKA_FORMAT_TEXT = 0,
   KAFKA_FORMAT_BLOB,
-  KAFKA_FORMAT_JSON
+  KAFKA_FORMAT_JSON,
+  /* Schema Registry formats (include/codec.h), framed in the wire format. */
+  KAFKA_FORMAT_AVRO,
+  KAFKA_FORMAT_JSONSCHEMA,
+  KAFKA_FORMAT_PROTOBUF
 } kafka_format;
 
 /* How the topic's producers chose a partition for a key (option
@@ -27,9 +31,9 @@ typedef struct typed_column {
   char *name;
   char *type;     /* declared SQL type, as written */
   char *path;     /* JSON path, "$.name" when not given */
-  char affinity;  /* as a table column of that type has it (datatype3.html,
-                  ** 3.1): SQLITE_INTEGER, SQLITE_FLOAT (REAL), SQLITE_TEXT,
-                  ** SQLITE_BLOB (none) or KAFKA_AFFINITY_NUMERIC */
+  char affinity;  /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
+                  ** or 0 for none (NUMERIC and the like keep JSON's type) */
+  char hex_blob;  /* a BLOB column of a registry format: JSON holds its bytes as hex */
 } typed_column;
 
 /* One `rdkafka.<property>` passed through to librdkafka. */
@@ -37,6 +41,16 @@ typedef struct rdkafka_property {
   char *name;     /* without the `rdkafka.` prefix */
   char *value;
 } rdkafka_property;
+
+/* How to reach a Schema Registry (the schema_registry.* options). */
+typedef struct registry_options {
+  char *url;         /* base URL, any path prefix; NULL: no registry */
+  char *basic_auth;  /* `user:password`: a secret, never shown */
+  char *ssl_ca;      /* schema_registry.ssl.ca.location */
+  char *ssl_cert;    /* schema_registry.ssl.certificate.location */
+  char *ssl_key;     /* schema_registry.ssl.key.location */
+  int timeout_ms;    /* bound on every request (the table's timeout_ms) */
+} registry_options;
 
 typedef struct kafka_options {
   char *brokers;
@@ -56,6 +70,12 @@ typedef struct kafka_options {
   kafka_partitioner partitioner;
   rdkafka_property *rdkafka;
   int n_rdkafka;
+  registry_options registry;
+  char *value_subject;     /* NULL: <topic>-value */
+  char *key_subject;       /* NULL: <topic>-key */
+  int value_schema_id;     /* 0: the subject's latest */
+  char *value_schema;      /* registered under the subject at CREATE */
+  char *value_message;     /* Protobuf: the message type */
 } kafka_options;
 
 /* The defaults: no brokers or topic, text formats, timeout_ms 10000. */
@@ -71,6 +91,13 @@ void options_free(kafka_options *opts);
 /* Parses arguments into *opts like options_parse() without resetting it
 ** first or requiring any option (for the catalog and admin functions). */
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err);
+
+/* Adds typed columns given in the `columns` option's syntax (as learned
+** from a registry schema at CREATE and kept in the table's shadow table). */
+int options_add_columns(kafka_options *opts, const char *spec, char **err);
+
+/* Non-zero when a column of that name exists (fixed or typed). */
+int options_column_name_taken(const kafka_options *opts, const char *name);
 
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);

@@ -39,6 +39,13 @@ Broker (a real Apache Kafka from tests/broker/kafka.sh; ``make test`` starts it)
     kit.broker_log()      path of the broker's log file; the runner prints its
                           last 40 lines when a test that used the broker fails
 
+Schema Registry (Apicurio from tests/registry/apicurio.sh; ``make test`` starts it)
+    kit.REGISTRY          its Confluent API base URL, port $REGISTRY_PORT
+                          (default 8081): http://127.0.0.1:PORT/apis/ccompat/v7
+    kit.need_registry()   like need_broker(), for the registry
+    kit.register_schema(subject, schema, schema_type='AVRO', references=None)
+                          register a schema text (or a dict, as JSON); its id
+
 Misc
     kit.Skip              raise kit.Skip('reason') to skip a test
     kit.timeout(seconds)  decorator: this test's time limit (default
@@ -60,6 +67,8 @@ EXT = str(ROOT / "build" / "kafka")
 PORT = int(os.environ.get("KAFKA_PORT", "29092"))
 BROKER = f"127.0.0.1:{PORT}"
 KAFKA_SH = ROOT / "tests" / "broker" / "kafka.sh"
+REGISTRY_PORT = int(os.environ.get("REGISTRY_PORT", "8081"))
+REGISTRY = f"http://127.0.0.1:{REGISTRY_PORT}/apis/ccompat/v7"
 
 
 class Skip(Exception):
@@ -90,6 +99,21 @@ def _patient_kafka_python():
 
 
 _patient_kafka_python()
+
+
+def _confluent_kafka_first():
+    """confluent-kafka's C module brings its own librdkafka (2.16); the
+    extension brings Debian's (2.0.2), which SQLite loads with RTLD_GLOBAL.
+    A confluent-kafka imported after that binds to Debian's and refuses to
+    start, so every test module after the first extension load would fail:
+    imported first, it is bound to its own."""
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:  # outside build/venv
+        pass
+
+
+_confluent_kafka_first()
 
 
 def timeout(seconds):
@@ -175,6 +199,40 @@ def need_broker():
     if os.environ.get("CI") or os.environ.get("KAFKA_REQUIRED") == "1":
         raise AssertionError(msg + "; CI/KAFKA_REQUIRED: not skipping")
     raise Skip(msg)
+
+
+def _registry_request(path, body=None, timeout=10):
+    import urllib.request
+    req = urllib.request.Request(
+        REGISTRY + path, data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def need_registry():
+    """Skip the test unless the Schema Registry answers (fail in CI)."""
+    try:
+        _registry_request("/subjects", timeout=5)
+        return
+    except OSError:
+        pass
+    msg = (f"no Schema Registry answers at {REGISTRY} "
+           "(start one: tests/registry/apicurio.sh up)")
+    if os.environ.get("CI") or os.environ.get("KAFKA_REQUIRED") == "1":
+        raise AssertionError(msg + "; CI/KAFKA_REQUIRED: not skipping")
+    raise Skip(msg)
+
+
+def register_schema(subject, schema, schema_type="AVRO", references=None):
+    """Register a schema (text, or a dict sent as JSON) under subject; its id.
+    references: [{"name", "subject", "version"}] of the schemas it imports."""
+    body = {"schema": schema if isinstance(schema, str) else json.dumps(schema)}
+    if schema_type != "AVRO":
+        body["schemaType"] = schema_type
+    if references:
+        body["references"] = references
+    return _registry_request(f"/subjects/{subject}/versions", body)["id"]
 
 
 def topic(prefix="t"):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: installs what is missing, starts the real Kafka broker unless
-# one already answers on KAFKA_PORT (and stops only what it started), then
+# `make test`: installs what is missing, starts the real Kafka broker and the
+# Schema Registry unless they already answer on KAFKA_PORT / REGISTRY_PORT
+# (and stops only what it started), then
 # runs every test. The runner's 'N passed, N failed, N skipped' stays the
 # last line: the broker's stop is logged to a file.
 set -euo pipefail
@@ -10,17 +11,27 @@ bash tests/deps.sh
 broker=tests/broker/kafka.sh
 # The SASL/PLAIN listener (PORT+50) is needed by tests/test_security.py.
 export KAFKA_SASL=${KAFKA_SASL:-1}
+registry=tests/registry/apicurio.sh
 started=0
-stop_broker() {
+registry_started=0
+stop_services() {
+  mkdir -p build
   if [ "$started" = 1 ]; then
-    mkdir -p build
     bash "$broker" down >build/broker-stop.log 2>&1 || cat build/broker-stop.log >&2
   fi
+  if [ "$registry_started" = 1 ]; then
+    bash "$registry" down >build/registry-stop.log 2>&1 || cat build/registry-stop.log >&2
+  fi
 }
-trap stop_broker EXIT
+trap stop_services EXIT
 if ! bash "$broker" status >/dev/null 2>&1; then
   bash "$broker" up
   started=1
+fi
+# The Schema Registry (REGISTRY_PORT) for the avro and jsonschema tests.
+if ! bash "$registry" status >/dev/null 2>&1; then
+  bash "$registry" up
+  registry_started=1
 fi
 # Real-broker tests are never skipped here: a missing broker is a failure.
 KAFKA_REQUIRED=1 build/venv/bin/python tests/run.py "$@"

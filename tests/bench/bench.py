@@ -99,6 +99,7 @@ class Bench:
             fin.close()
         if p.returncode != 0:
             sys.exit(f"bench: {' '.join(argv[:3])}... failed ({p.returncode}): {err[-2000:]}")
+        self.last_cpu = usage.ru_utime + usage.ru_stime  # on a shared machine, steadier than wall
         return wall, usage.ru_maxrss / 1024.0, out
 
     def create_sql(self, topic, options=""):
@@ -382,6 +383,139 @@ def pipeline(b):
               ext=["sqlite3 consume-transform-produce"], peers=["sqlite3 plain INSERT ... SELECT"])
     b.drop_topic(topic)
 
+# -- Avro through the Schema Registry (issue 12) ---------------------------
+# The extension against confluent-kafka's AvroSerializer/AvroDeserializer
+# loops (tests/bench/avro_client.py, run by the venv's python), and the same
+# GROUP BY on a JSON topic of the same records.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import avro_client  # noqa: E402  (its confluent-kafka imports are in its functions)
+import protobuf_client  # noqa: E402  (likewise)
+
+REGISTRY = os.environ.get("REGISTRY_URL", f"http://127.0.0.1:{os.environ.get('REGISTRY_PORT', '8081')}"
+                          "/apis/ccompat/v7")
+VENV_PYTHON = os.path.join(ROOT, "build", "venv", "bin", "python")
+WEATHER_COLUMNS = ("location TEXT, temp_celsius INTEGER, wind_speed_mph INTEGER, wind_direction TEXT, "
+                   "humidity_percent INTEGER, pressure_mb INTEGER")
+GROUP_BY = "SELECT location, avg(temp_celsius) FROM w GROUP BY 1 ORDER BY 1"
+
+
+def weather_sql(n):
+    """n weather samples, the same values as avro_client.sample(i)."""
+    locations = json_text(avro_client.LOCATIONS)
+    directions = json_text(avro_client.DIRECTIONS)
+    return (f"INSERT INTO w(location, temp_celsius, wind_speed_mph, wind_direction, humidity_percent, "
+            f"pressure_mb) SELECT json_extract('{locations}', '$[' || (value % 10) || ']'), value % 46 - 10, "
+            f"value % 41, json_extract('{directions}', '$[' || (value % 8) || ']'), value % 71 + 30, "
+            f"value % 81 + 970 FROM generate_series(1, {n})")
+
+
+def averages(out):
+    """{location: avg} of the `location|avg` lines a GROUP BY printed."""
+    return {line.split("|")[0]: round(float(line.split("|")[1]), 6) for line in out.split()}
+
+
+def json_text(items):
+    return "[" + ",".join(f'"{i}"' for i in items) + "]"
+
+
+def weather_table(b, topic, fmt):
+    """CREATE VIRTUAL TABLE w over topic: avro or protobuf (registering the
+    schema) or json."""
+    if fmt == "json":
+        return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', "
+                f"value='json', columns='{WEATHER_COLUMNS}')")
+    if fmt == "protobuf":
+        return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', "
+                f"value='protobuf', schema_registry='{REGISTRY}', value_schema='{protobuf_client.SCHEMA}')")
+    return (f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', value='avro', "
+            f"schema_registry='{REGISTRY}', value_schema='{avro_client.SCHEMA}')")
+
+
+def weather_shell(b, topic, fmt, sql, stdout=subprocess.DEVNULL):
+    return b.run(["sqlite3", "-bail", ":memory:", f".load {b.ext}", weather_table(b, topic, fmt), sql],
+                 stdout=stdout)
+
+
+@bench_row
+def avro(b):
+    """Avro weather records: INSERT against an AvroSerializer producer loop,
+    a GROUP BY against an AvroDeserializer loop and the same GROUP BY on a
+    JSON topic of the same records."""
+    n, topics = b.a.n_registry, {}
+
+    def insert(tool, fmt):
+        def run():
+            topic = b.new_topic(f"avro-{tool}")
+            if tool in topics:
+                b.drop_topic(topics[tool])
+            topics[tool] = topic
+            if tool == "py":
+                return b.run([VENV_PYTHON, avro_client.__file__, "produce", b.brokers, REGISTRY, topic,
+                              str(n)])[:2]
+            return weather_shell(b, topic, fmt, weather_sql(n))[:2]
+        return run
+
+    b.compare("Avro", f"INSERT of {n:,} weather records", {
+        "sqlite3 INSERT, Avro": insert("avro", "avro"),
+        "confluent-kafka AvroSerializer loop": insert("py", "avro")},
+        ext=["sqlite3 INSERT, Avro"], peers=["confluent-kafka AvroSerializer loop"])
+    insert("json", "json")()
+    answers = {}
+
+    def group_by(tool):
+        def run():
+            if tool == "py":
+                wall, rss, out = b.run([VENV_PYTHON, avro_client.__file__, "group-by", b.brokers, REGISTRY,
+                                        topics["avro"]], stdout=subprocess.PIPE)
+            else:
+                wall, rss, out = weather_shell(b, topics[tool], tool, GROUP_BY, stdout=subprocess.PIPE)
+            answers[tool] = averages(out)
+            return wall, rss
+        return run
+
+    b.compare("Avro", f"GROUP BY location, avg(temp_celsius) over {n:,} records", {
+        "sqlite3 GROUP BY, Avro topic": group_by("avro"),
+        "sqlite3 GROUP BY, JSON topic": group_by("json"),
+        "confluent-kafka AvroDeserializer loop": group_by("py")},
+        ext=["sqlite3 GROUP BY, Avro topic"],
+        peers=["confluent-kafka AvroDeserializer loop", "sqlite3 GROUP BY, JSON topic"])
+    if not answers["avro"] == answers["json"] == answers["py"]:
+        sys.exit(f"bench: the GROUP BY answers differ: {answers}")
+    for topic in topics.values():
+        b.drop_topic(topic)
+
+
+@bench_row
+def protobuf(b):
+    """Protobuf weather records (filled by INSERT): a GROUP BY over typed
+    columns against confluent-kafka's ProtobufDeserializer loop; CPU time
+    (user + system of the whole process) beside the wall time."""
+    n = b.a.n_registry
+    topic = b.new_topic("protobuf")
+    weather_shell(b, topic, "protobuf", weather_sql(n))
+    answers, cpu = {}, {}
+    ext, peer = "sqlite3 GROUP BY, typed columns", "confluent-kafka ProtobufDeserializer loop"
+
+    def group_by(tool):
+        def run():
+            argv = [VENV_PYTHON, protobuf_client.__file__, "group-by", b.brokers, topic]
+            wall, rss, out = (b.run(argv, stdout=subprocess.PIPE) if tool == peer else
+                              weather_shell(b, topic, "protobuf", GROUP_BY, stdout=subprocess.PIPE))
+            answers[tool] = averages(out)
+            cpu.setdefault(tool, []).append(b.last_cpu)
+            return wall, rss
+        return run
+
+    workload = f"GROUP BY location, avg(temp_celsius) over {n:,} records"
+    b.compare("Protobuf", workload, {ext: group_by(ext), peer: group_by(peer)}, ext=[ext], peers=[peer])
+    if answers[ext] != answers[peer]:
+        sys.exit(f"bench: the Protobuf GROUP BY answers differ: {answers}")
+    ext_cpu, peer_cpu = statistics.median(cpu[ext]), statistics.median(cpu[peer])
+    b.add("Protobuf", workload + ", CPU time", ext, ext_cpu, against=f"{ext_cpu / peer_cpu:.2f}x {peer}")
+    b.add("Protobuf", workload + ", CPU time", peer, peer_cpu)
+    b.drop_topic(topic)
+
+
 # -- the report ----------------------------------------------------------------
 
 def machine():
@@ -428,6 +562,7 @@ def main():
     ap.add_argument("--n-partitions", type=int, default=500_000)
     ap.add_argument("--n-json", type=int, default=200_000)
     ap.add_argument("--n-keys", type=int, default=800_000)
+    ap.add_argument("--n-registry", type=int, default=1_000_000, help="records of the Avro and Protobuf rows")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ext", default=os.path.join(ROOT, "build", "kafka"),
                     help="the extension to load, without suffix (e.g. an older build to compare)")

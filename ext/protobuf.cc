@@ -1,0 +1,835 @@
+/*
+** Protobuf schemas and messages (include/protobuf.h): the project's only
+** C++. libprotobuf does the work: compiler::Parser turns .proto text into
+** descriptors, a DescriptorPool links them with their imports,
+** DynamicMessageFactory gives messages of those types, and the library's
+** JSON mapping parses JSON (and writes Struct, Any, Duration, FieldMask).
+** This file adds what the mapping does differently here: plain values for
+** SQL (Timestamp as milliseconds, int64 as exact numbers, proto names), and
+** the Confluent message-index array.
+**
+** Every entry point runs its body inside guard(): no exception leaves this
+** file. The library itself reports through error collectors and Status;
+** its log lines (e.g. on invalid UTF-8) are silenced while it works.
+*/
+#include "protobuf.h"
+
+#include <cjson/cJSON.h>
+#include <google/protobuf/arena.h>
+#include <google/protobuf/compiler/parser.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/stubs/strutil.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gp = google::protobuf;
+using gp::Descriptor;
+using gp::FieldDescriptor;
+
+struct pb_message {
+  const Descriptor *type;
+  const gp::Message *prototype; /* owned by the schema's factory */
+  std::vector<int64_t> index;   /* the Confluent message-index path */
+  bool has_required;            /* proto2 required fields in it or below: worth checking */
+  /* Messages that decoded before, for the next decodes to reuse (parsing
+  ** clears them; their strings keep their capacity): making and freeing
+  ** one per message cost a tenth of a scan. */
+  std::mutex spare_lock;
+  std::vector<std::unique_ptr<gp::Message>> spare;
+
+  pb_message(const Descriptor *d, const gp::Message *p, std::vector<int64_t> i, bool r)
+      : type(d), prototype(p), index(std::move(i)), has_required(r) {
+    spare.reserve(8); /* returning one never allocates: see message_lease */
+  }
+};
+
+struct pb_schema {
+  gp::DescriptorPool pool;          /* declared first: destroyed last */
+  gp::DynamicMessageFactory factory;
+  const gp::FileDescriptor *file = nullptr;
+  std::map<const Descriptor *, std::unique_ptr<pb_message>> messages; /* every message of file */
+};
+
+namespace {
+
+/* ---- errors across the C boundary ---- */
+
+char *dup_bytes(const char *data, size_t len, pb_alloc_fn alloc = malloc) {
+  char *copy = static_cast<char *>(alloc(len + 1));
+  if (!copy) throw std::bad_alloc();
+  memcpy(copy, data, len);
+  copy[len] = 0;
+  return copy;
+}
+
+/* Runs body, turning any exception into *err and the value `failed`
+** (the handlers copy the text with strdup: they must not throw). */
+template <typename Body, typename Result>
+Result guard(char **err, Result failed, Body body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    if (err) *err = strdup("protobuf: out of memory");
+  } catch (const std::exception &e) {
+    if (err) *err = strdup(e.what());
+  } catch (...) {
+    if (err) *err = strdup("protobuf: unexpected failure");
+  }
+  return failed;
+}
+
+/* Thrown inside this file for an error a user caused; guard() reports it. */
+struct pb_failure : std::exception {
+  std::string why;
+  explicit pb_failure(std::string w) : why(std::move(w)) {}
+  const char *what() const noexcept override { return why.c_str(); }
+};
+
+[[noreturn]] void fail(const std::string &why) { throw pb_failure(why); }
+
+/* ---- well-known types ---- */
+
+enum class wkt { plain, timestamp, wrapper, library };
+
+/* How a message type shows in JSON: Timestamp and the wrappers as plain
+** values, the rest of the well-known types as the library writes them. */
+wkt kind_of(const Descriptor *d) {
+  const std::string &file = d->file()->name();
+  if (file.compare(0, 16, "google/protobuf/") != 0) return wkt::plain;
+  if (d->full_name() == "google.protobuf.Timestamp") return wkt::timestamp;
+  if (file == "google/protobuf/wrappers.proto") return wkt::wrapper;
+  static const std::set<std::string> library = {
+      "google.protobuf.Struct",   "google.protobuf.Value",    "google.protobuf.ListValue",
+      "google.protobuf.Any",      "google.protobuf.Duration", "google.protobuf.FieldMask"};
+  return library.count(d->full_name()) ? wkt::library : wkt::plain;
+}
+
+/* Whether a field's JSON form is an object or an array (so that a string
+** given for it can only be JSON text, as a TEXT column gives it). */
+bool holds_json(const FieldDescriptor *f) {
+  if (f->is_repeated()) return true;
+  if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return false;
+  const Descriptor *d = f->message_type();
+  wkt kind = kind_of(d);
+  return kind == wkt::plain || d->full_name() == "google.protobuf.Struct" ||
+         d->full_name() == "google.protobuf.ListValue" || d->full_name() == "google.protobuf.Any";
+}
+
+const char *sql_type(const FieldDescriptor *f) {
+  if (f->is_repeated()) return "TEXT";
+  switch (f->cpp_type()) {
+  case FieldDescriptor::CPPTYPE_INT32:
+  case FieldDescriptor::CPPTYPE_INT64:
+  case FieldDescriptor::CPPTYPE_UINT32:
+  case FieldDescriptor::CPPTYPE_UINT64:
+  case FieldDescriptor::CPPTYPE_BOOL: return "INTEGER";
+  case FieldDescriptor::CPPTYPE_DOUBLE:
+  case FieldDescriptor::CPPTYPE_FLOAT: return "REAL";
+  case FieldDescriptor::CPPTYPE_STRING: return f->type() == FieldDescriptor::TYPE_BYTES ? "BLOB" : "TEXT";
+  case FieldDescriptor::CPPTYPE_ENUM: return "TEXT";
+  case FieldDescriptor::CPPTYPE_MESSAGE:
+    switch (kind_of(f->message_type())) {
+    case wkt::timestamp: return "INTEGER";
+    case wkt::wrapper: return sql_type(f->message_type()->field(0));
+    default: return "TEXT";
+    }
+  }
+  return "TEXT";
+}
+
+/* Saturating: a Timestamp's seconds come from the wire unchecked. */
+int64_t timestamp_ms(int64_t seconds, int32_t nanos) {
+  int64_t ms;
+  if (__builtin_mul_overflow(seconds, 1000, &ms)) return seconds < 0 ? INT64_MIN : INT64_MAX;
+  int64_t sub = nanos / 1000000 - (nanos % 1000000 < 0); /* floor */
+  if (__builtin_add_overflow(ms, sub, &ms)) return sub < 0 ? INT64_MIN : INT64_MAX;
+  return ms;
+}
+
+/* Bytes in JSON are hex digits, two per byte (as the Avro codec has them;
+** a BLOB typed column reads them back as a BLOB). */
+std::string hex_of(const std::string &bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  return hex;
+}
+
+int hex_value(char c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The bytes of hex text; false when it is not hex digits, two per byte. */
+bool bytes_of(const char *hex, std::string &bytes) {
+  size_t n = strlen(hex);
+  if (n % 2) return false;
+  for (size_t i = 0; i < n; i += 2) {
+    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+/* ---- compiling .proto text ---- */
+
+/* The first error of the parser or of the pool, as "file:line:col: why". */
+class first_error : public gp::io::ErrorCollector, public gp::DescriptorPool::ErrorCollector {
+public:
+  std::string text;
+  std::string file;
+  void AddError(int line, gp::io::ColumnNumber column, const std::string &message) override {
+    if (text.empty()) text = file + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+  }
+  void AddError(const std::string &filename, const std::string &element, const gp::Message *,
+                ErrorLocation, const std::string &message) override {
+    if (text.empty()) text = filename + (element.empty() ? "" : ": " + element) + ": " + message;
+  }
+};
+
+class schema_compiler {
+public:
+  schema_compiler(pb_schema &schema, pb_import_fn resolve, void *arg)
+      : schema_(schema), resolve_(resolve), arg_(arg) {}
+
+  /* Builds the file `name` into the pool after its imports; text is its
+  ** .proto text, or NULL to find it (well-known type or resolver). */
+  const gp::FileDescriptor *build(const std::string &name, const char *text, int depth = 0) {
+    if (const gp::FileDescriptor *built = schema_.pool.FindFileByName(name)) return built;
+    if (depth > 64) fail("imports nest deeper than 64 files at \"" + name + "\"");
+    if (!building_.insert(name).second) fail("import cycle through \"" + name + "\"");
+    gp::FileDescriptorProto proto;
+    if (text) parse(name, text, proto);
+    else find(name, proto);
+    for (const std::string &dep : proto.dependency()) build(dep, nullptr, depth + 1);
+    building_.erase(name);
+    first_error errors;
+    const gp::FileDescriptor *file = schema_.pool.BuildFileCollectingErrors(proto, &errors);
+    if (!file) fail(errors.text);
+    return file;
+  }
+
+private:
+  pb_schema &schema_;
+  pb_import_fn resolve_;
+  void *arg_;
+  std::set<std::string> building_;
+
+  /* Schema text is .proto text, or a serialized FileDescriptorProto in
+  ** base64: what confluent-kafka's Python serializer registers, and what
+  ** a registry that does not convert it (Apicurio) gives back. */
+  static void parse(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
+    if (!parse_serialized(text, proto)) parse_text(name, text, proto);
+    proto.set_name(name);
+  }
+
+  static bool parse_serialized(const char *text, gp::FileDescriptorProto &proto) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n";
+    size_t n = strlen(text);
+    std::string bytes;
+    return n && strspn(text, alphabet) == n && gp::Base64Unescape(gp::StringPiece(text, n), &bytes) &&
+           proto.ParseFromString(bytes);
+  }
+
+  static void parse_text(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
+    gp::io::ArrayInputStream input(text, static_cast<int>(strlen(text)));
+    first_error errors;
+    errors.file = name;
+    gp::io::Tokenizer tokenizer(&input, &errors);
+    gp::compiler::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.Parse(&tokenizer, &proto) || !errors.text.empty())
+      fail(errors.text.empty() ? name + ": not a .proto file" : errors.text);
+  }
+
+  /* An import: a well-known type from the descriptors libprotobuf was
+  ** built with, anything else through the resolver (the registry). */
+  void find(const std::string &name, gp::FileDescriptorProto &proto) {
+    const gp::FileDescriptor *known = name.compare(0, 16, "google/protobuf/") == 0
+                                          ? gp::DescriptorPool::generated_pool()->FindFileByName(name)
+                                          : nullptr;
+    if (known) {
+      known->CopyTo(&proto);
+      return;
+    }
+    if (!resolve_) fail("import \"" + name + "\" cannot be resolved: the schema has no references");
+    char *text = nullptr, *why = nullptr;
+    int rc = resolve_(arg_, name.c_str(), &text, &why);
+    std::unique_ptr<char, decltype(&free)> text_owner(text, free), why_owner(why, free);
+    if (rc) fail("import \"" + name + "\" cannot be resolved: " + (why ? why : "unknown reason"));
+    parse(name, text, proto);
+  }
+};
+
+bool has_required(const Descriptor *d, std::set<const Descriptor *> &seen) {
+  if (!seen.insert(d).second) return false;
+  for (int i = 0; i < d->field_count(); i++) {
+    const FieldDescriptor *f = d->field(i);
+    if (f->is_required() || (f->message_type() && has_required(f->message_type(), seen))) return true;
+  }
+  return false;
+}
+
+/* Every message type of the file, nested ones included, with its path of
+** indexes (top-level index, then nested indexes) as the wire format has it. */
+void add_messages(pb_schema &schema, const Descriptor *d, std::vector<int64_t> index) {
+  for (int i = 0; i < d->nested_type_count(); i++) {
+    std::vector<int64_t> nested = index;
+    nested.push_back(i);
+    add_messages(schema, d->nested_type(i), nested);
+  }
+  std::set<const Descriptor *> seen;
+  schema.messages[d].reset(new pb_message(d, schema.factory.GetPrototype(d), std::move(index), has_required(d, seen)));
+}
+
+/* ---- the message-index array ---- */
+
+/* A zigzag varint (Confluent's index array); false when cut short. */
+bool read_varint(const unsigned char *&p, const unsigned char *end, int64_t *value) {
+  uint64_t raw = 0;
+  for (int shift = 0; p < end && shift < 64; shift += 7) {
+    unsigned char byte = *p++;
+    raw |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *value = static_cast<int64_t>(raw >> 1) ^ -static_cast<int64_t>(raw & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+void write_varint(std::string &out, int64_t value) {
+  uint64_t raw = (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+  for (; raw >= 0x80; raw >>= 7) out += static_cast<char>(raw | 0x80);
+  out += static_cast<char>(raw);
+}
+
+std::string index_text(const std::vector<int64_t> &index) {
+  std::string text = "[";
+  for (size_t i = 0; i < index.size(); i++) text += (i ? ", " : "") + std::to_string(index[i]);
+  return text + "]";
+}
+
+/* The message type the payload's index array names; *used: its length. A
+** length of 0 is Confluent's shorthand for [0], the first message. */
+pb_message &read_index(const pb_schema &schema, const unsigned char *p, size_t len, size_t *used) {
+  const unsigned char *start = p, *end = p + len;
+  int64_t count;
+  if (!read_varint(p, end, &count)) fail("the message-index array is cut short");
+  if (count < 0) fail("the message-index array has a negative length (" + std::to_string(count) + ")");
+  const Descriptor *d = nullptr;
+  std::vector<int64_t> index;
+  for (int64_t i = 0; i < (count ? count : 1); i++) {
+    int64_t at = 0;
+    if (count && !read_varint(p, end, &at)) fail("the message-index array is cut short");
+    index.push_back(at);
+    int n = d ? d->nested_type_count() : schema.file->message_type_count();
+    if (at < 0 || at >= n)
+      fail("message index " + index_text(index) + " points past the " + std::to_string(n) +
+           (d ? " nested messages of " + d->full_name() : " messages of the schema"));
+    d = d ? d->nested_type(static_cast<int>(at)) : schema.file->message_type(static_cast<int>(at));
+  }
+  *used = static_cast<size_t>(p - start);
+  return *schema.messages.at(d);
+}
+
+/* ---- messages to JSON ---- */
+
+/* A JSON string: runs that need no escape are appended whole. */
+void json_string(std::string &out, const std::string &s) {
+  static const char hex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
+    if (c >= 0x20) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      const char escape[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      out.append(escape, sizeof escape);
+    }
+  }
+  out.append(s, run, std::string::npos);
+  out += '"';
+}
+
+template <typename T> void json_float(std::string &out, T v, std::string (*shortest)(T)) {
+  if (std::isnan(v)) out += "\"NaN\"";
+  else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  else out += shortest(v);
+}
+
+/* Writes a message as the JSON of include/protobuf.h. */
+class json_writer {
+public:
+  explicit json_writer(std::string &out) : out_(out) {}
+
+  void message(const gp::Message &msg) {
+    const Descriptor *d = msg.GetDescriptor();
+    const gp::Reflection *r = msg.GetReflection();
+    bool first = true;
+    out_ += '{';
+    for (int i = 0; i < d->field_count(); i++) {
+      const FieldDescriptor *f = d->field(i);
+      if (!f->is_repeated() && f->has_presence() && !r->HasField(msg, f)) continue;
+      if (!first) out_ += ',';
+      first = false;
+      json_string(out_, f->name());
+      out_ += ':';
+      field(msg, f);
+    }
+    out_ += '}';
+  }
+
+private:
+  std::string &out_;
+  std::string scratch_;
+
+  void field(const gp::Message &msg, const FieldDescriptor *f) {
+    const gp::Reflection *r = msg.GetReflection();
+    int n = f->is_repeated() ? r->FieldSize(msg, f) : 0;
+    if (f->is_map()) {
+      out_ += '{';
+      for (int j = 0; j < n; j++) {
+        const gp::Message &entry = r->GetRepeatedMessage(msg, f, j);
+        if (j) out_ += ',';
+        /* The key's JSON, quoted unless it is a string already: JSON
+        ** keys are strings, Protobuf's may be integers or booleans. */
+        std::string key;
+        std::swap(key, out_);
+        value(entry, f->message_type()->map_key(), -1);
+        std::swap(key, out_);
+        if (key[0] == '"') out_ += key;
+        else json_string(out_, key);
+        out_ += ':';
+        value(entry, f->message_type()->map_value(), -1);
+      }
+      out_ += '}';
+    } else if (f->is_repeated()) {
+      out_ += '[';
+      for (int j = 0; j < n; j++) {
+        if (j) out_ += ',';
+        value(msg, f, j);
+      }
+      out_ += ']';
+    } else {
+      value(msg, f, -1);
+    }
+  }
+
+/* One value of field f: the singular value when j < 0, else element j. */
+#define GET(Kind) (j < 0 ? r->Get##Kind(msg, f) : r->GetRepeated##Kind(msg, f, j))
+  void value(const gp::Message &msg, const FieldDescriptor *f, int j) {
+    const gp::Reflection *r = msg.GetReflection();
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: out_ += std::to_string(GET(Int32)); break;
+    case FieldDescriptor::CPPTYPE_INT64: out_ += std::to_string(GET(Int64)); break;
+    case FieldDescriptor::CPPTYPE_UINT32: out_ += std::to_string(GET(UInt32)); break;
+    case FieldDescriptor::CPPTYPE_UINT64: out_ += std::to_string(GET(UInt64)); break;
+    case FieldDescriptor::CPPTYPE_DOUBLE: json_float(out_, GET(Double), gp::SimpleDtoa); break;
+    case FieldDescriptor::CPPTYPE_FLOAT: json_float(out_, GET(Float), gp::SimpleFtoa); break;
+    case FieldDescriptor::CPPTYPE_BOOL: out_ += GET(Bool) ? "true" : "false"; break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const gp::EnumValueDescriptor *e = GET(Enum);
+      if (e->type()->full_name() == "google.protobuf.NullValue") out_ += "null";
+      else if (e->index() < 0 || e->type()->FindValueByNumber(e->number()) != e) out_ += std::to_string(e->number());
+      else json_string(out_, e->name());
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      const std::string &s =
+          j < 0 ? r->GetStringReference(msg, f, &scratch_) : r->GetRepeatedStringReference(msg, f, j, &scratch_);
+      if (f->type() == FieldDescriptor::TYPE_BYTES) {
+        json_string(out_, hex_of(s));
+      } else if (!gp::internal::IsStructurallyValidUTF8(s)) { /* proto2 strings are unchecked */
+        fail("field " + f->full_name() + " holds a string that is not UTF-8");
+      } else {
+        json_string(out_, s);
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: sub_message(GET(Message)); break;
+    }
+  }
+#undef GET
+
+  void sub_message(const gp::Message &sub) {
+    const Descriptor *d = sub.GetDescriptor();
+    switch (kind_of(d)) {
+    case wkt::plain: message(sub); break;
+    case wkt::timestamp: {
+      const gp::Reflection *r = sub.GetReflection();
+      out_ += std::to_string(timestamp_ms(r->GetInt64(sub, d->field(0)), r->GetInt32(sub, d->field(1))));
+      break;
+    }
+    case wkt::wrapper: value(sub, d->field(0), -1); break;
+    case wkt::library: library_json(sub); break;
+    }
+  }
+
+  /* Struct, Value, ListValue, Any, Duration, FieldMask: the library's
+  ** JSON. An Any whose type is not in the schema stays its type URL and
+  ** its bytes. */
+  void library_json(const gp::Message &sub) {
+    gp::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    std::string text;
+    if (gp::util::MessageToJsonString(sub, &text, options).ok()) {
+      out_ += text;
+      return;
+    }
+    const Descriptor *d = sub.GetDescriptor();
+    if (d->full_name() != "google.protobuf.Any")
+      fail("a " + d->full_name() + " value cannot be written as JSON");
+    const gp::Reflection *r = sub.GetReflection();
+    out_ += "{\"@type\":";
+    json_string(out_, r->GetString(sub, d->field(0)));
+    out_ += ",\"value\":";
+    json_string(out_, hex_of(r->GetString(sub, d->field(1))));
+    out_ += '}';
+  }
+};
+
+/* ---- JSON to messages ---- */
+
+/* cJSON keeps numbers as doubles, which cannot hold every int64: each
+** number node becomes a raw node holding the number's own text, found by
+** scanning the text for number tokens in document order (the order of
+** cJSON's tree). Then the tree prints back every number exactly. */
+void collect_numbers(cJSON *node, std::vector<cJSON *> &numbers) {
+  for (; node; node = node->next) {
+    if (cJSON_IsNumber(node)) numbers.push_back(node);
+    collect_numbers(node->child, numbers);
+  }
+}
+
+cJSON *parse_exact(const std::string &text) {
+  std::unique_ptr<cJSON, decltype(&cJSON_Delete)> root(
+      cJSON_ParseWithLengthOpts(text.c_str(), text.size() + 1, nullptr, 1), cJSON_Delete);
+  if (!root) return nullptr;
+  std::vector<cJSON *> numbers;
+  collect_numbers(root.get(), numbers);
+  size_t k = 0;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (c == '"') {
+      for (i++; i < text.size() && text[i] != '"'; i++) i += text[i] == '\\';
+      i++;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t start = i;
+      while (i < text.size() && strchr("+-.0123456789eE", text[i])) i++;
+      if (k == numbers.size()) return nullptr;
+      cJSON *node = numbers[k++];
+      node->type = cJSON_Raw;
+      node->valuestring = static_cast<char *>(cJSON_malloc(i - start + 1));
+      if (!node->valuestring) throw std::bad_alloc();
+      memcpy(node->valuestring, text.data() + start, i - start);
+      node->valuestring[i - start] = 0;
+    } else {
+      i++;
+    }
+  }
+  return k == numbers.size() ? root.release() : nullptr;
+}
+
+void set_string(cJSON *node, const std::string &s) {
+  char *copy = static_cast<char *>(cJSON_malloc(s.size() + 1));
+  if (!copy) throw std::bad_alloc();
+  memcpy(copy, s.c_str(), s.size() + 1);
+  cJSON_free(node->valuestring);
+  node->valuestring = copy;
+  node->type = cJSON_String;
+}
+
+/* A field by its .proto name or its JSON (camelCase) name. */
+const FieldDescriptor *find_field(const Descriptor *d, const char *name) {
+  if (const FieldDescriptor *f = d->FindFieldByName(name)) return f;
+  for (int i = 0; i < d->field_count(); i++)
+    if (d->field(i)->json_name() == name) return d->field(i);
+  return nullptr;
+}
+
+/* Rewrites the plain values of include/protobuf.h into the library's JSON
+** mapping, following the message type: Timestamp milliseconds to RFC 3339
+** text, hex bytes to base64, 0 and 1 to booleans, JSON text in a string to
+** what it holds. The library then checks everything else and names what
+** does not fit. */
+class json_adapter {
+public:
+  void message(cJSON *object, const Descriptor *d, const std::string &path) {
+    for (cJSON *item = object->child; item; item = item->next) {
+      const FieldDescriptor *f = item->string ? find_field(d, item->string) : nullptr;
+      if (!f || cJSON_IsNull(item)) continue; /* the library names unknown fields */
+      std::string at = path.empty() ? f->name() : path + "." + f->name();
+      if (cJSON_IsString(item) && holds_json(f)) item = unwrap_text(object, item, at);
+      if (f->is_map() && cJSON_IsObject(item)) {
+        for (cJSON *entry = item->child; entry; entry = entry->next)
+          field(item, entry, f->message_type()->map_value(), at + "[\"" + entry->string + "\"]");
+      } else if (f->is_repeated() && cJSON_IsArray(item)) {
+        int i = 0;
+        for (cJSON *element = item->child; element; element = element->next, i++)
+          field(item, element, f, at + "[" + std::to_string(i) + "]");
+      } else if (!f->is_repeated()) {
+        field(object, item, f, at);
+      }
+    }
+  }
+
+private:
+  /* A string given for a message or list: the JSON text it holds. */
+  static cJSON *unwrap_text(cJSON *parent, cJSON *item, const std::string &at) {
+    cJSON *parsed = parse_exact(item->valuestring);
+    if (!parsed || (!cJSON_IsObject(parsed) && !cJSON_IsArray(parsed))) {
+      cJSON_Delete(parsed);
+      fail("field " + at + ": a string given for a message, list or map must be JSON text of one");
+    }
+    parsed->string = item->string;
+    item->string = nullptr;
+    cJSON_ReplaceItemViaPointer(parent, item, parsed);
+    return parsed;
+  }
+
+  void field(cJSON *parent, cJSON *item, const FieldDescriptor *f, const std::string &at) {
+    if (f->type() == FieldDescriptor::TYPE_BYTES && cJSON_IsString(item)) {
+      std::string bytes, encoded;
+      if (!bytes_of(item->valuestring, bytes)) fail("field " + at + ": expected a string of hex digits (two per byte)");
+      gp::Base64Escape(bytes, &encoded);
+      set_string(item, encoded);
+      return;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && cJSON_IsRaw(item)) {
+      if (!strcmp(item->valuestring, "0") || !strcmp(item->valuestring, "1")) {
+        bool on = item->valuestring[0] == '1';
+        cJSON_free(item->valuestring);
+        item->valuestring = nullptr;
+        item->type = on ? cJSON_True : cJSON_False;
+      }
+      return;
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return;
+    const Descriptor *d = f->message_type();
+    switch (kind_of(d)) {
+    case wkt::timestamp:
+      if (cJSON_IsRaw(item)) set_string(item, rfc3339(item->valuestring, at));
+      break;
+    case wkt::wrapper: field(parent, item, d->field(0), at); break;
+    case wkt::library: break;
+    case wkt::plain:
+      if (cJSON_IsString(item)) item = unwrap_text(parent, item, at);
+      if (cJSON_IsObject(item)) message(item, d, at);
+      break;
+    }
+  }
+
+  static std::string rfc3339(const char *ms_text, const std::string &at) {
+    char *end;
+    errno = 0;
+    long long ms = strtoll(ms_text, &end, 10);
+    int64_t seconds = ms / 1000 - (ms % 1000 < 0);
+    if (*end || errno || seconds < gp::util::TimeUtil::kTimestampMinSeconds ||
+        seconds > gp::util::TimeUtil::kTimestampMaxSeconds)
+      fail("field " + at + ": a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
+           "or RFC 3339 text, not " + ms_text);
+    return gp::util::TimeUtil::ToString(gp::util::TimeUtil::MillisecondsToTimestamp(ms));
+  }
+};
+
+/* The library's Status text as a sentence naming the field. It says
+** "(path): why", "(path) name: Cannot find field." for an unknown name,
+** "(path): missing field name" for a missing required field. */
+std::string parse_error(const gp::util::Status &status, const Descriptor *d) {
+  std::string why(status.message().data(), status.message().size()), path;
+  size_t close = why[0] == '(' ? why.find(')') : std::string::npos;
+  if (close != std::string::npos) {
+    path = why.substr(1, close - 1);
+    why.erase(0, close + 1);
+  }
+  auto field = [&path](const std::string &name) { return path.empty() ? name : path + "." + name; };
+  const std::string unknown = ": Cannot find field.", missing = ": missing field ";
+  size_t name = why.find_first_not_of(' ');
+  if (why.size() > unknown.size() && why.compare(why.size() - unknown.size(), unknown.size(), unknown) == 0)
+    why = "field " + field(why.substr(name, why.size() - unknown.size() - name)) + ": not in the message";
+  else if (why.compare(0, missing.size(), missing) == 0)
+    why = "field " + field(why.substr(missing.size())) + ": missing (it is required)";
+  else
+    why = "field " + path + why;
+  return "value does not fit message " + d->full_name() + ": " + why;
+}
+
+/* A message of the type from JSON text, or a failure naming the field. */
+void message_from_json(const pb_message &m, const char *json, size_t len, gp::Message *msg) {
+  std::unique_ptr<cJSON, decltype(&cJSON_Delete)> root(parse_exact(std::string(json, len)), cJSON_Delete);
+  if (!root) fail("value is not valid JSON");
+  if (!cJSON_IsObject(root.get())) fail("value must be a JSON object (a " + m.type->full_name() + " message)");
+  try {
+    json_adapter().message(root.get(), m.type, "");
+  } catch (const pb_failure &e) {
+    fail("value does not fit message " + m.type->full_name() + ": " + e.why);
+  }
+  std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(root.get()), cJSON_free);
+  if (!text) throw std::bad_alloc();
+  gp::util::JsonParseOptions options;
+  gp::util::Status status = gp::util::JsonStringToMessage(text.get(), msg, options);
+  if (!status.ok()) fail(parse_error(status, m.type));
+  if (m.has_required && !msg->IsInitialized())
+    fail("value does not fit message " + m.type->full_name() + ": missing required field(s) " +
+         msg->InitializationErrorString());
+}
+
+/* A message of the type to decode into: a spare one, or a new one. It goes
+** back to the spares when done, unless eight are there already. */
+class message_lease {
+public:
+  explicit message_lease(pb_message &m) : m_(m) {
+    {
+      std::lock_guard<std::mutex> hold(m.spare_lock);
+      if (!m.spare.empty()) {
+        msg_ = std::move(m.spare.back());
+        m.spare.pop_back();
+      }
+    }
+    if (!msg_) msg_.reset(m.prototype->New());
+  }
+  ~message_lease() {
+    std::lock_guard<std::mutex> hold(m_.spare_lock);
+    if (m_.spare.size() < m_.spare.capacity()) m_.spare.push_back(std::move(msg_));
+  }
+  gp::Message *get() const { return msg_.get(); }
+
+private:
+  pb_message &m_;
+  std::unique_ptr<gp::Message> msg_;
+};
+
+/* An arena whose first block is on the stack: most messages need no heap. */
+struct stack_arena {
+  char block[8192];
+  gp::ArenaOptions options() {
+    gp::ArenaOptions o;
+    o.initial_block = block;
+    o.initial_block_size = sizeof block;
+    return o;
+  }
+  gp::Arena arena{options()};
+};
+
+} // namespace
+
+extern "C" {
+
+pb_schema *pb_schema_compile(const char *name, const char *text, pb_import_fn resolve, void *arg, char **err) {
+  return guard(err, static_cast<pb_schema *>(nullptr), [&] {
+    gp::LogSilencer quiet;
+    std::unique_ptr<pb_schema> schema(new pb_schema());
+    schema->file = schema_compiler(*schema, resolve, arg).build(name, text);
+    for (int i = 0; i < schema->file->message_type_count(); i++)
+      add_messages(*schema, schema->file->message_type(i), {i});
+    return schema.release();
+  });
+}
+
+void pb_schema_free(pb_schema *schema) { delete schema; }
+
+const pb_message *pb_schema_message(const pb_schema *schema, const char *name, char **err) {
+  return guard(err, static_cast<const pb_message *>(nullptr), [&] {
+    const gp::FileDescriptor *file = schema->file;
+    if (!name) {
+      if (!file->message_type_count()) fail(file->name() + " defines no message");
+      return static_cast<const pb_message *>(schema->messages.at(file->message_type(0)).get());
+    }
+    const Descriptor *d = schema->pool.FindMessageTypeByName(name);
+    if (!d && !file->package().empty()) d = schema->pool.FindMessageTypeByName(file->package() + "." + name);
+    auto found = d ? schema->messages.find(d) : schema->messages.end();
+    if (found != schema->messages.end()) return static_cast<const pb_message *>(found->second.get());
+    std::string known;
+    for (int i = 0; i < file->message_type_count(); i++)
+      known += (i ? ", " : "") + file->message_type(i)->full_name();
+    fail(std::string("message \"") + name + "\" is not in the schema (its messages: " +
+         (known.empty() ? "none" : known) + ")");
+  });
+}
+
+const char *pb_message_name(const pb_message *message) { return message->type->full_name().c_str(); }
+
+int pb_message_field_count(const pb_message *message) { return message->type->field_count(); }
+
+const char *pb_message_field_name(const pb_message *message, int i) {
+  return message->type->field(i)->name().c_str();
+}
+
+const char *pb_message_field_sql_type(const pb_message *message, int i) {
+  return sql_type(message->type->field(i));
+}
+
+char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc, size_t *json_len,
+                char **err) {
+  return guard(err, static_cast<char *>(nullptr), [&] {
+    const unsigned char *p = static_cast<const unsigned char *>(payload);
+    size_t used;
+    pb_message &m = read_index(*schema, p, len, &used);
+    if (len - used > INT_MAX) fail("message is larger than 2 GiB");
+    gp::LogSilencer quiet;
+    message_lease lease(m);
+    gp::Message *msg = lease.get();
+    if (!msg->ParsePartialFromArray(p + used, static_cast<int>(len - used)))
+      fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
+    if (m.has_required && !msg->IsInitialized())
+      fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
+    static thread_local std::string json; /* its capacity serves the thread's next message */
+    json.clear();
+    json_writer(json).message(*msg);
+    *json_len = json.size();
+    return dup_bytes(json.data(), json.size(), alloc ? alloc : malloc);
+  });
+}
+
+unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, pb_alloc_fn alloc,
+                         size_t *out_len, char **err) {
+  return guard(err, static_cast<unsigned char *>(nullptr), [&] {
+    gp::LogSilencer quiet;
+    stack_arena scope;
+    gp::Message *msg = message->prototype->New(&scope.arena);
+    message_from_json(*message, json, len, msg);
+    std::string out;
+    if (message->index == std::vector<int64_t>{0}) {
+      write_varint(out, 0);
+    } else {
+      write_varint(out, static_cast<int64_t>(message->index.size()));
+      for (int64_t i : message->index) write_varint(out, i);
+    }
+    if (!msg->AppendToString(&out)) fail("message " + message->type->full_name() + " cannot be serialized");
+    *out_len = out.size();
+    return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
+  });
+}
+
+} // extern "C"

@@ -1,0 +1,104 @@
+/*
+** The protobuf codec (include/codec.h) over ext/protobuf.cc (include/
+** protobuf.h): a schema is the compiled .proto text with its imports (the
+** registry's references, fetched as the compiler asks for them) and the
+** message type that columns and encoding use (value_message, or the
+** schema's first). Decoding takes the message type from each payload's
+** message-index array instead: a topic may carry several.
+**
+** include/protobuf.h gives its errors malloc'd; the codec interface speaks
+** sqlite3_malloc: they are copied across here.
+*/
+#include "kafka_ext.h"
+#include "codec.h"
+#include "protobuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* The name the schema's own .proto text goes by in errors (imports go by
+** the names their references give them). */
+#define SCHEMA_FILE "schema.proto"
+
+struct codec_schema {
+  pb_schema *schema;
+  const pb_message *message; /* for columns and encode */
+};
+
+/* Decoded JSON and encoded payloads go straight into SQLite's memory. */
+static void *sqlite_alloc(size_t size) { return sqlite3_malloc64(size); }
+
+/* *err (sqlite3_mprintf) from a malloc'd reason, which it frees. */
+static int failed(char **err, const char *prefix, char *why) {
+  *err = sqlite3_mprintf("%s%s", prefix, why ? why : "out of memory");
+  free(why);
+  return SQLITE_ERROR;
+}
+
+/* A pb_import_fn over the codec's imports. */
+static int import(void *arg, const char *name, char **text, char **err) {
+  const codec_imports *imports = arg;
+  char *found = NULL, *why = NULL;
+  int rc = imports->resolve(imports->arg, name, &found, &why);
+  if (rc) *err = strdup(why ? why : "out of memory");
+  else *text = strdup(found);
+  sqlite3_free(found);
+  sqlite3_free(why);
+  return rc || !*text ? -1 : 0;
+}
+
+static int protobuf_parse(const char *text, const char *message, const codec_imports *imports,
+                          codec_schema **out, char **err) {
+  codec_schema *s = sqlite3_malloc64(sizeof *s);
+  if (!s) return SQLITE_NOMEM;
+  char *why = NULL;
+  s->schema = pb_schema_compile(SCHEMA_FILE, text, imports ? import : NULL, (void *)imports, &why);
+  s->message = s->schema ? pb_schema_message(s->schema, message, &why) : NULL;
+  if (s->message) {
+    *out = s;
+    return SQLITE_OK;
+  }
+  pb_schema_free(s->schema);
+  sqlite3_free(s);
+  return failed(err, "", why);
+}
+
+static void protobuf_release(codec_schema *s) {
+  pb_schema_free(s->schema);
+  sqlite3_free(s);
+}
+
+static int protobuf_columns(const codec_schema *s, codec_column_fn add, void *arg, char **err) {
+  (void)err;
+  int rc = SQLITE_OK;
+  for (int i = 0; i < pb_message_field_count(s->message) && !rc; i++)
+    rc = add(arg, pb_message_field_name(s->message, i), pb_message_field_sql_type(s->message, i));
+  return rc;
+}
+
+static int protobuf_decode(const codec_schema *writer, const void *data, size_t len, char **json,
+                           char **why) {
+  size_t n;
+  char *reason = NULL;
+  *json = pb_decode(writer->schema, data, len, sqlite_alloc, &n, &reason);
+  return *json ? SQLITE_OK : failed(why, "", reason);
+}
+
+static int protobuf_encode(const codec_schema *s, const char *json, size_t len, void **out,
+                           size_t *out_len, char **err) {
+  char *why = NULL;
+  *out = pb_encode(s->message, json, len, sqlite_alloc, out_len, &why);
+  return *out ? SQLITE_OK : failed(err, "kafka: Protobuf ", why);
+}
+
+const codec protobuf_codec = {
+    .name = "protobuf",
+    .registry_type = "PROTOBUF",
+    .parse = protobuf_parse,
+    .release = protobuf_release,
+    .columns = protobuf_columns,
+    .decode = protobuf_decode,
+    .encode = protobuf_encode,
+};

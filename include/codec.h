@@ -1,0 +1,119 @@
+/*
+** Codecs (ext/codec.c): the key and value formats whose schemas live in a
+** Schema Registry: `avro` (ext/avro.c), `jsonschema` (ext/jsonschema.c) and
+** `protobuf` (a C++ translation unit behind a C header, issue 16; until it
+** is built, `protobuf` is a clear CREATE error).
+**
+** Every codec message is framed in the Confluent wire format: byte 0 = 0,
+** bytes 1-4 = the schema id (big-endian), then the codec's payload. The
+** framing is done here, once; a codec sees only its payload (Protobuf's
+** message-index varints belong to its payload: its decode reads them, its
+** encode writes them).
+**
+** A codec is a table of functions over a parsed schema (codec_schema, which
+** each codec defines). The rest of the extension speaks JSON to a codec:
+** decode turns a payload into the record as JSON text with plain values,
+** encode turns JSON text into a payload. Typed columns are read from that
+** JSON by path (ext/format.c), and an INSERT's typed columns compose JSON
+** that encode takes, so a codec needs nothing else to get typed columns.
+**
+** To plug in a format: write the functions below, define a `const codec`
+** named <format>_codec with designated initializers (optional members
+** left out are NULL), add a kafka_format for it (include/options.h) and
+** return it from codec_for() (ext/codec.c).
+*/
+#ifndef KAFKA_CODEC_H
+#define KAFKA_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafka_ext.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The Confluent wire format's header: magic byte 0 and a 4-byte id. */
+#define CODEC_FRAME_SIZE 5
+
+/* A parsed schema. Immutable once parsed: a codec_schema is shared by
+** every table and thread of the process (writer schemas are cached by id),
+** so decode and encode must not change it. */
+typedef struct codec_schema codec_schema;
+
+/* How a codec reaches the schemas a schema references by name (Protobuf's
+** imports; the registry's `references`): resolve sets *text
+** (sqlite3_malloc'd) to the text of the schema called `name`, or returns
+** SQLITE_ERROR with *err (sqlite3_mprintf) saying why. */
+typedef struct codec_imports {
+  int (*resolve)(void *arg, const char *name, char **text, char **err);
+  void *arg;
+} codec_imports;
+
+/* Receives one typed column of a schema: its name and SQL type. Returns
+** SQLITE_OK or an error code that stops the listing. */
+typedef int (*codec_column_fn)(void *arg, const char *name, const char *sql_type);
+
+typedef struct codec {
+  const char *name;          /* the option value: "avro" */
+  const char *registry_type; /* the registry's schemaType: "AVRO", "JSON", "PROTOBUF" */
+
+  /* Parses a schema text. `message` selects a message type (Protobuf's
+  ** value_message; NULL: the codec's default); `imports` finds the schemas
+  ** it references (NULL: it has none). On error *err says why
+  ** (sqlite3_mprintf, without a "kafka: " prefix: the caller says which
+  ** schema) and *out is untouched. */
+  int (*parse)(const char *text, const char *message, const codec_imports *imports,
+               codec_schema **out, char **err);
+  void (*release)(codec_schema *schema);
+
+  /* Lists the schema's top-level fields as typed columns, in order, with
+  ** the SQL types of SPEC section 7 (INTEGER, REAL, TEXT, BLOB, or "" for
+  ** none). *err is a whole message ("kafka: ..."). */
+  int (*columns)(const codec_schema *schema, codec_column_fn add, void *arg, char **err);
+
+  /* Decodes a payload written with `writer` into the record as JSON text
+  ** (*json, sqlite3_malloc'd). When the payload is not a valid record,
+  ** returns SQLITE_ERROR with *why (sqlite3_mprintf, no prefix: the
+  ** caller adds the schema id) saying why. */
+  int (*decode)(const codec_schema *writer, const void *data, size_t len, char **json,
+                char **why);
+
+  /* Encodes JSON text into a payload for `schema` (*out, sqlite3_malloc'd).
+  ** A value that does not fit is SQLITE_ERROR with *err naming the field
+  ** and why (missing, wrong type, out of range, unknown symbol); *err is a
+  ** whole message ("kafka: ..."). */
+  int (*encode)(const codec_schema *schema, const char *json, size_t len, void **out,
+                size_t *out_len, char **err);
+
+  /* Optional (NULL: the columns compose JSON for encode). Encodes straight
+  ** from an INSERT's typed columns (values[i] for cols[i], SQL NULL for
+  ** left out), as encode would the JSON they compose; SQLITE_NOTFOUND when
+  ** it cannot (a column path below the top level): then JSON is used. */
+  int (*encode_columns)(const codec_schema *schema, const typed_column *cols, sqlite3_value **values,
+                        int n, void **out, size_t *out_len, char **err);
+} codec;
+
+/* The codec of a key or value format; NULL for text, blob and json. */
+const codec *codec_for(kafka_format f);
+
+/* Reads the wire format's header: *id and the payload after it. Returns 0,
+** or -1 with *why (static text) when the bytes are not in the wire format. */
+int codec_frame_read(const void *data, size_t len, int32_t *id, const void **payload,
+                     size_t *payload_len, const char **why);
+
+/* The framed message of a payload written with schema `id`
+** (sqlite3_malloc'd, CODEC_FRAME_SIZE + len bytes); NULL when out of memory. */
+unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len);
+
+/* The text of top-level member `name` of the JSON object text a decode
+** made (*value_len bytes), or NULL when it has none: typed columns read
+** one member without parsing the whole record. */
+const char *codec_json_member(const char *json, size_t len, const char *name, size_t *value_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
