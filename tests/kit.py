@@ -62,6 +62,16 @@ import subprocess
 import time
 from pathlib import Path
 
+# confluent-kafka's wheel brings its own librdkafka, and SQLite loads
+# extensions RTLD_GLOBAL: once build/kafka.so (and Debian's librdkafka 2.0.2)
+# is loaded, its symbols shadow the wheel's and `import confluent_kafka`
+# fails ("requires librdkafka v2.16.0"). Imported here, before any test
+# loads the extension, each keeps its own.
+try:
+    import confluent_kafka  # noqa: F401
+except ImportError:
+    pass
+
 ROOT = Path(__file__).resolve().parent.parent
 EXT = str(ROOT / "build" / "kafka")
 PORT = int(os.environ.get("KAFKA_PORT", "29092"))
