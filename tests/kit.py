@@ -62,16 +62,6 @@ import subprocess
 import time
 from pathlib import Path
 
-# confluent-kafka's wheel brings its own librdkafka, and SQLite loads
-# extensions RTLD_GLOBAL: once build/kafka.so (and Debian's librdkafka 2.0.2)
-# is loaded, its symbols shadow the wheel's and `import confluent_kafka`
-# fails ("requires librdkafka v2.16.0"). Imported here, before any test
-# loads the extension, each keeps its own.
-try:
-    import confluent_kafka  # noqa: F401
-except ImportError:
-    pass
-
 ROOT = Path(__file__).resolve().parent.parent
 EXT = str(ROOT / "build" / "kafka")
 PORT = int(os.environ.get("KAFKA_PORT", "29092"))
@@ -109,6 +99,21 @@ def _patient_kafka_python():
 
 
 _patient_kafka_python()
+
+
+def _confluent_kafka_first():
+    """confluent-kafka's C module brings its own librdkafka (2.16); the
+    extension brings Debian's (2.0.2), which SQLite loads with RTLD_GLOBAL.
+    A confluent-kafka imported after that binds to Debian's and refuses to
+    start, so every test module after the first extension load would fail:
+    imported first, it is bound to its own."""
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:  # outside build/venv
+        pass
+
+
+_confluent_kafka_first()
 
 
 def timeout(seconds):
