@@ -7,7 +7,6 @@
 #include "format.h"
 #include "jsontext.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>

@@ -309,6 +309,7 @@ static const unsigned char *indexed_member(const unsigned char *data, const json
                                            const json_step *step, const unsigned char **end) {
   for (int i = 0; i < index->n; i++) {
     const json_member *m = &index->member[i];
+    if (!m->escaped && m->key_end - m->key - 2 != step->len) continue; /* the usual miss */
     if (key_equals(data + m->key, data + m->key_end, m->escaped, step->name, step->len)) {
       *end = data + m->value_end;
       return data + m->value;

@@ -215,7 +215,10 @@ static int parse_typed_column(kafka_options *opts, const char *spec, size_t n, c
   typed_column col = {0};
   col.name = dequote(text, (size_t)(name_end - text));
   col.type = sqlite3_mprintf("%.*s", (int)(type_end - rest), rest);
-  col.path = path ? dequote(path, strlen(path)) : sqlite3_mprintf("$.%s", col.name);
+  /* The default path names the column's member: quoted when the name has
+  ** a bracket, which a bare step cannot hold. */
+  col.path = path ? dequote(path, strlen(path))
+                  : sqlite3_mprintf(strpbrk(col.name, "[]") ? "$.\"%s\"" : "$.%s", col.name);
   if (!col.name || !col.type || !col.path) { rc = SQLITE_NOMEM; goto done; }
   if (!*col.name) {
     *err = sqlite3_mprintf("kafka: option columns: a column has no name in '%s'", text);

@@ -219,3 +219,15 @@ def test_typed_strings_objects_and_arrays_as_json_extract_gives_them():
                         "CAST(?1 ->> '$.a[2].x' AS TEXT), ?1 ->> '$.\"k.y\"', NULL", (doc,)).fetchone()
     assert row == want, (row, want)
     assert row[0] == 'aé😀\n"' and row[1] == '{"p":[1,"x y"]}' and row[3] == "-45.0", row
+
+
+def test_default_paths_of_names_with_brackets_name_the_member():
+    """A column's default path is its name: one with a bracket is quoted
+    ($."c[0]"), since a bare step cannot hold it."""
+    conn = kit.connect()
+    topic = kit.topic("names")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1)
+    conn.execute(f"""CREATE VIRTUAL TABLE j USING kafka(brokers='mock', topic='{topic}',
+                     columns='"a]b" INT, c[0] INT, d INT')""")
+    conn.execute("""INSERT INTO raw(value) VALUES ('{"a]b": 7, "c[0]": 8, "c": [9], "d": 10}')""")
+    assert conn.execute('SELECT "a]b", "c[0]", d FROM j').fetchone() == (7, 8, 10)
