@@ -238,4 +238,4 @@ def test_extension_writes_java_console_consumer_reads_exactly():
         "2024-05-01T12:00:00Z\t{\"location\":\"Zürich\",\"temp_celsius\":21}\n"
         "CreateTime:1700000000001\tOffset:1\tone:1\tTōkyō\t値 ☀ value\n"
         "CreateTime:1700000000002\tOffset:2\tNO_HEADERS\tnull\tno key\n"
-        "CreateTime:1700000000003\tOffset:3\tNO_HEADERS\tk-tomb\tnull\n").encode()
+        "CreateTime:1700000000003\tOffset:3\tNO_HEADERS\tk-tomb\tnull\n").encode(), out
