@@ -149,6 +149,13 @@ def produce_keys(topic, partitions, n, tombstones=()):
         kit.kcat("-P", "-t", topic, "-p", p, "-K", "\t", input=data, timeout=300)
 
 
+def kill_point(rnd, run_seconds):
+    """Seconds after its start at which to kill a run: a random point
+    inside the last completed run's time (None, no kill, until a run has
+    completed), so that kills land mid-run on a fast machine and a slow one."""
+    return None if run_seconds is None else rnd.uniform(0.05, 0.95) * run_seconds
+
+
 def seeded_random():
     seed = int(os.environ.get("EOS_SEED", random.randrange(1 << 30)))
     print(f"    EOS_SEED={seed}")
@@ -181,9 +188,14 @@ def test_append_ingest_killed_at_random_points_ends_with_every_message_once():
         "REUSE SUBQUERY 1"), plan
     conn.close()
     killed = tries = 0
-    while killed < 6 and tries < 40:  # a run takes about 0.4 s
+    run_seconds = None  # the last completed run's time: kill points fall inside a run
+    while killed < 6 and tries < 40:
         tries += 1
-        killed += run_sql(db, text, kill_after=rnd.uniform(0.1, 0.5)) is None
+        start = time.monotonic()
+        if run_sql(db, text, kill_after=kill_point(rnd, run_seconds)) is None:
+            killed += 1
+        else:
+            run_seconds = time.monotonic() - start
     runs = 0
     while run_sql(db, text) != ["inserted 0"]:
         runs += 1
@@ -267,13 +279,18 @@ def test_a_pipeline_killed_at_random_points_copies_every_key_exactly_once():
             "SELECT 'copied ' || changes();\n")
     batch, sent = 10_000, []
     killed = tries = 0
+    run_seconds = None  # the last completed run's time: kill points fall inside a run
     while killed < 5 and tries < 30:
         for p in range(3):
             keys = [f"r{tries}-p{p}-k{i}" for i in range(batch)]
             kit.kcat("-P", "-t", src, "-p", p, "-K", "\t", input="".join(f"{k}\tv\n" for k in keys))
             sent += keys
         tries += 1
-        killed += run_sql(":memory:", text, kill_after=rnd.uniform(0.2, 1.5)) is None
+        start = time.monotonic()
+        if run_sql(":memory:", text, kill_after=kill_point(rnd, run_seconds)) is None:
+            killed += 1
+        else:
+            run_seconds = time.monotonic() - start
     runs = 0
     while run_sql(":memory:", text) != ["copied 0"]:
         runs += 1
