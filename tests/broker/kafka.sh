@@ -316,6 +316,10 @@ transaction.state.log.num.partitions=3
 share.coordinator.state.topic.replication.factor=$NODES
 share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
+# Tests write messages with historical CreateTimes (2020, 2023): time-based
+# retention would delete them at its next check (every 5 minutes), in the
+# middle of a test that reads them back.
+log.retention.ms=-1
 num.network.threads=2
 num.io.threads=4
 log.flush.interval.messages=9223372036854775807
