@@ -18,6 +18,13 @@
 **     (nor of a ROLLBACK of a transaction that wrote nothing), so reading a
 **     group otherwise is refused with the exactly-once alternatives.
 **
+** Several cursors of one statement over the table (a self-join, two
+** subqueries, the branches of a MULTI-INDEX OR: SQLite 3.40's OP_VOpen opens
+** the next branch's cursor, then closes the one before) share one position:
+** a cursor that closes while another of the table is open hands it its
+** starts (when that one has not scanned yet) and its position, and only the
+** last one to close commits, the furthest any of them delivered.
+**
 ** A statement that fails while its scan is running (an error on row k,
 ** on_error = fail, a broker error) or that its caller stops stepping is
 ** closed before the scan's end: it commits nothing, and its rows are read
@@ -138,19 +145,22 @@ int group_starts(kafka_client *consumer, const kafka_options *opts, group_state 
   return rc;
 }
 
+/* Raises partition's offset in *list to at least offset (adding it). */
+static void raise_position(rd_kafka_topic_partition_list_t **list, const char *topic, int32_t partition,
+                           int64_t offset) {
+  if (!*list) *list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_t *at = rd_kafka_topic_partition_list_find(*list, topic, partition);
+  if (!at) (at = rd_kafka_topic_partition_list_add(*list, topic, partition))->offset = offset;
+  at->offset = max64(at->offset, offset);
+}
+
 void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
                     int complete) {
   gs->complete = complete;
-  if (!gs->starts) return;
-  if (!gs->reached) gs->reached = rd_kafka_topic_partition_list_new(n);
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; gs->starts && i < n; i++) {
     rd_kafka_topic_partition_t *start =
         rd_kafka_topic_partition_list_find(gs->starts, opts->topic, parts[i].partition);
-    if (!start) continue;
-    rd_kafka_topic_partition_t *at =
-        rd_kafka_topic_partition_list_find(gs->reached, opts->topic, parts[i].partition);
-    if (!at) (at = rd_kafka_topic_partition_list_add(gs->reached, opts->topic, parts[i].partition))->offset = -1;
-    at->offset = max64(at->offset, max64(start->offset, parts[i].next));
+    if (start) raise_position(&gs->reached, opts->topic, parts[i].partition, max64(start->offset, parts[i].next));
   }
 }
 
@@ -182,26 +192,57 @@ int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, 
   return rc;
 }
 
-void group_close(group_state *gs, kafka_client *consumer, const kafka_options *opts,
-                 int interrupted) {
-  (void)consumer; /* the table's idle one: group_commit takes it */
+void group_open(kafka_vtab *vtab, group_state *gs) {
+  gs->next_open = vtab->open_groups;
+  vtab->open_groups = gs;
+}
+
+/* Takes gs out of the table's open cursors; returns the newest other one
+** (NULL: none). */
+static group_state *unlink_open(kafka_vtab *vtab, group_state *gs) {
+  group_state **at = &vtab->open_groups;
+  while (*at != gs) at = &(*at)->next_open;
+  *at = gs->next_open;
+  return vtab->open_groups;
+}
+
+/* Gives a closing cursor's starts (when the heir has not scanned) and its
+** position (when committable) to another open cursor of the table. */
+static void hand_over(group_state *gs, group_state *heir, const char *topic, int committable) {
+  if (!heir->starts) {
+    heir->starts = gs->starts;
+    gs->starts = NULL;
+  }
+  for (int i = 0; committable && gs->reached && i < gs->reached->cnt; i++)
+    raise_position(&heir->reached, topic, gs->reached->elems[i].partition, gs->reached->elems[i].offset);
+}
+
+/* Commits a position now, or hands it to the connection's transaction
+** when the statement writes or a transaction is open (txn.c); a failure
+** is logged (nothing lost: the next scan reads those rows again). */
+static void commit_position(group_state *gs, kafka_vtab *vtab) {
+  char *err = NULL;
+  if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
+    if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;
+    else err = sqlite3_mprintf("kafka: group '%s': out of memory", vtab->opts.group);
+  } else {
+    group_commit(vtab, gs->reached, &err);
+  }
+  if (err) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
+  sqlite3_free(err);
+}
+
+void group_close(group_state *gs, const kafka_options *opts, int interrupted) {
   kafka_vtab *vtab = options_table(opts);
+  group_state *heir = unlink_open(vtab, gs);
   /* With a Kafka transaction to take the offsets, a scan that SQLite
   ** stopped early (a LIMIT it applies itself) counts too: the statement's
   ** output of every row handed over commits with the offsets after them, or
   ** nothing does. */
   int complete = gs->complete || txn_offsets_sink(vtab->txn, vtab);
-  if (complete && !interrupted && gs->reached && gs->reached->cnt) {
-    char *err = NULL;
-    if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
-      if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;
-      else err = sqlite3_mprintf("kafka: group '%s': out of memory", opts->group);
-    } else {
-      group_commit(vtab, gs->reached, &err);
-    }
-    if (err) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
-    sqlite3_free(err);
-  }
+  int committable = complete && !interrupted && gs->reached && gs->reached->cnt;
+  if (heir) hand_over(gs, heir, opts->topic, committable);
+  else if (committable) commit_position(gs, vtab);
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);
   memset(gs, 0, sizeof *gs);

@@ -84,6 +84,7 @@ int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
     sqlite3_free(c);
     return rc;
   }
+  if (((kafka_vtab *)vtab)->opts.group) group_open((kafka_vtab *)vtab, &c->group);
   *out = &c->base;
   return SQLITE_OK;
 }
@@ -159,7 +160,7 @@ int scan_close(sqlite3_vtab_cursor *cursor) {
   kafka_cursor *c = (kafka_cursor *)cursor;
   int interrupted = cursor_vtab(c)->opts.group && check_interrupt(c);
   scan_reset(c);
-  group_close(&c->group, cursor_vtab(c)->idle, &cursor_vtab(c)->opts, interrupted);
+  if (cursor_vtab(c)->opts.group) group_close(&c->group, &cursor_vtab(c)->opts, interrupted);
   sqlite3_free(c->part_index);
   sqlite3_free(c->known_low);
   sqlite3_free(c->known_high);

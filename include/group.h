@@ -15,7 +15,12 @@ typedef struct group_state {
   rd_kafka_topic_partition_list_t *starts;  /* committed offset, or low/high per `start` */
   rd_kafka_topic_partition_list_t *reached; /* the position to commit */
   int complete;                             /* the last scan delivered all it read */
+  struct group_state *next_open;            /* the next older open cursor of the table */
 } group_state;
+
+/* At cursor open: the cursor's state joins the table's open ones (a cursor
+** that closes while another is open hands its position over, see group.c). */
+void group_open(kafka_vtab *vtab, group_state *gs);
 
 /* Moves each partition's start up to the group's start: its committed
 ** offset (asked at the cursor's first scan of the partition), or low/high
@@ -31,11 +36,11 @@ void group_scan_end(group_state *gs, const kafka_options *opts, const partition_
                     int complete);
 
 /* At cursor close, when the last scan was complete and the statement was
-** not interrupted: commits the position now (autocommit, a statement that
+** not interrupted: hands the position to another open cursor of the table
+** when there is one, else commits it now (autocommit, a statement that
 ** writes nothing) or hands it to the connection's transaction (txn.h);
-** then frees the state. consumer is the table's idle one (NULL: none). */
-void group_close(group_state *gs, kafka_client *consumer, const kafka_options *opts,
-                 int interrupted);
+** then frees the state. */
+void group_close(group_state *gs, const kafka_options *opts, int interrupted);
 
 /* Commits list as the group's position, with the table's idle consumer or
 ** a new one (bounded by timeout_ms). */

@@ -49,6 +49,7 @@ typedef struct kafka_vtab {
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
   struct txn_coord *txn;           /* the connection's transaction coordination */
   struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
+  struct group_state *open_groups; /* group mode: its open cursors' states, newest first (group.c) */
   char *db_name, *table_name;      /* where the table is (its shadow table's place) */
 } kafka_vtab;
 
