@@ -206,6 +206,27 @@ def test_explain_query_plan_of_every_pushdown():
         scan + "0:\nUSE TEMP B-TREE FOR ORDER BY"
 
 
+def test_a_join_reads_the_topic_once_when_the_outer_side_may_be_large():
+    """A positioned read costs a fetch round trip, not 10 rows: a join over
+    a table SQLite cannot count (a million rows, for want of ANALYZE) made a
+    positioned read per outer row, which on a 1,003-row self-join or a
+    45-message topic took 20-40x a full scan. The lookups stay available."""
+    conn, topic = _table()
+    conn.execute("CREATE TEMP TABLE nums(n INTEGER)")
+    conn.executemany("INSERT INTO nums VALUES (?)", [(n,) for n in (0, 2, 9, 40)])
+    join = "SELECT count(*) FROM nums JOIN t ON t.offset = nums.n"
+    assert kit.eqp(conn, join) == ("SCAN t VIRTUAL TABLE INDEX 0:\n"
+                                   "SEARCH nums USING AUTOMATIC COVERING INDEX (n=?)")
+    assert _one(conn, join) == 9
+    lookup = "SELECT count(*) FROM t WHERE offset IN (SELECT n FROM nums)"
+    assert kit.eqp(conn, lookup) == ("SCAN t VIRTUAL TABLE INDEX 0:offset IN\nLIST SUBQUERY 1\n"
+                                     "SCAN nums\nREUSE LIST SUBQUERY 1")
+    assert _one(conn, lookup) == 9
+    ordered = "SELECT count(*) FROM nums CROSS JOIN t ON t.offset = nums.n"
+    assert kit.eqp(conn, ordered) == "SCAN nums\nSCAN t VIRTUAL TABLE INDEX 0:offset ="
+    assert _one(conn, ordered) == 9
+
+
 def test_offset_in_list_is_read_in_runs():
     """offset IN (...) reaches one xFilter with the whole list: listed
     offsets far apart are read as separate runs, never to the end."""
