@@ -48,8 +48,9 @@ demo: $(EXT)
 	@command -v sqlite3 >/dev/null || bash tests/deps.sh --build-only
 	sqlite3 -bail :memory: < sql/demo.sql
 
+# TEST_ARGS: arguments of tests/run.py (e.g. -k NAME, --exclude NAME).
 test: $(EXT)
-	$(SANITIZE_ENV) bash tests/run-all.sh
+	$(SANITIZE_ENV) bash tests/run-all.sh $(TEST_ARGS)
 
 # make bench [N=messages]: the extension against kcat and plain librdkafka
 # programs on the real broker (KAFKA_PORT); the table goes to build/bench/.

@@ -1,6 +1,6 @@
 """A tiny stdlib-only test runner for sqlite-kafka.
 
-    build/venv/bin/python tests/run.py [-k SUBSTRING] [FILES...]
+    build/venv/bin/python tests/run.py [-k SUBSTRING] [--exclude SUBSTRING]... [FILES...]
 
 Runs every module-level function named test_* of tests/test_*.py (or of the
 FILES given), in file order, from the repository root. One line per test:
@@ -95,6 +95,7 @@ def format_tb(e):
 class Counts:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
+        self.excluded = []  # not run, not counted (--exclude)
 
 
 def run_test(name, fn, counts):
@@ -121,7 +122,7 @@ def run_test(name, fn, counts):
     print(f"PASS {name} ({time.monotonic() - t0:.2f}s)", flush=True)
 
 
-def run_file(path, pattern, counts):
+def run_file(path, pattern, excludes, counts):
     try:
         mod = load_module(path)
     except kit.Skip as e:
@@ -136,6 +137,9 @@ def run_file(path, pattern, counts):
     for fn in tests_of(mod):
         name = f"{path.stem}.{fn.__name__}"
         if pattern and pattern not in name:
+            continue
+        if any(x in name for x in excludes):
+            counts.excluded.append(name)
             continue
         run_test(name, fn, counts)
 
@@ -160,13 +164,17 @@ def main():
     ap = argparse.ArgumentParser(description="Run the sqlite-kafka tests.")
     ap.add_argument("-k", dest="pattern", default="",
                     help="run only tests whose 'file.test_name' contains this")
+    ap.add_argument("--exclude", action="append", default=[],
+                    help="do not run (nor count) tests whose name contains this; repeatable")
     ap.add_argument("files", nargs="*", help="test files (default: tests/test_*.py)")
     opts = ap.parse_args()
     files = find_files(opts.files)
     os.chdir(ROOT)
     counts = Counts()
     for path in files:
-        run_file(path, opts.pattern, counts)
+        run_file(path, opts.pattern, opts.exclude, counts)
+    if counts.excluded:
+        print(f"run.py: not run (--exclude): {', '.join(counts.excluded)}")
     if counts.passed + counts.failed == 0:
         print("run.py: no test ran")
     print(f"{counts.passed} passed, {counts.failed} failed, {counts.skipped} skipped")
