@@ -17,6 +17,12 @@ def produce(topic, partition, values):
     kit.kcat("-P", "-t", topic, "-p", partition, input="".join(v + "\n" for v in values))
 
 
+def fresh_group(prefix, partitions=1):
+    """A connection, a new topic and a new group name (the real broker)."""
+    kit.need_broker()
+    return kit.connect(), kit.create_topic(kit.topic(prefix), partitions=partitions), kit.topic(f"{prefix}-g")
+
+
 def group_table(conn, name, topic, group, extra=""):
     conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka(brokers='{B}', topic='{topic}', "
                  f"group='{group}'{extra})")
@@ -28,10 +34,7 @@ def committed(conn, group):
 
 
 def test_twice_in_a_row_then_only_the_new_ones():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp"), partitions=3)
-    group = kit.topic("grp-g")
+    conn, topic, group = fresh_group("grp", partitions=3)
     for p in range(3):
         produce(topic, p, [f"p{p}-{i}" for i in range(4)])
     group_table(conn, "g", topic, group)
@@ -48,10 +51,7 @@ def test_twice_in_a_row_then_only_the_new_ones():
 
 
 def test_a_failed_statement_commits_nothing():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-fail"))
-    group = kit.topic("grp-fail-g")
+    conn, topic, group = fresh_group("grp-fail")
     produce(topic, 0, ['{"n": 1}', '{"n": 2}', 'not json', '{"n": 4}'])
     group_table(conn, "g", topic, group)
     # An SQL error raised on the third row.
@@ -79,10 +79,7 @@ def test_a_failed_statement_commits_nothing():
 
 
 def test_an_interrupted_statement_commits_nothing():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-int"))
-    group = kit.topic("grp-int-g")
+    conn, topic, group = fresh_group("grp-int")
     produce(topic, 0, ["a", "b"])
     group_table(conn, "g", topic, group)
     timer = threading.Timer(1.0, conn.interrupt)
@@ -99,10 +96,7 @@ def test_an_interrupted_statement_commits_nothing():
 
 
 def test_limit_commits_exactly_the_rows_delivered():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-limit"))
-    group = kit.topic("grp-limit-g")
+    conn, topic, group = fresh_group("grp-limit")
     produce(topic, 0, [f"v{i}" for i in range(10)])
     group_table(conn, "g", topic, group)
     assert "LIMIT" in kit.eqp(conn, "SELECT offset FROM g LIMIT 3")
@@ -122,10 +116,7 @@ def test_limit_commits_exactly_the_rows_delivered():
 
 
 def test_start_latest_keeps_its_place():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-latest"), partitions=2)
-    group = kit.topic("grp-latest-g")
+    conn, topic, group = fresh_group("grp-latest", partitions=2)
     produce(topic, 0, ["old"])
     group_table(conn, "g", topic, group, ", start='latest'")
     assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
@@ -136,10 +127,7 @@ def test_start_latest_keeps_its_place():
 
 
 def test_a_join_rescans_the_same_rows():
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-join"))
-    group = kit.topic("grp-join-g")
+    conn, topic, group = fresh_group("grp-join")
     produce(topic, 0, ["a", "b"])
     group_table(conn, "g", topic, group)
     sql = "SELECT v.column1, g.value FROM (VALUES (1), (2), (3)) v, g"
@@ -158,10 +146,7 @@ def test_explicit_transactions_refuse_a_group_and_leave_it_where_it_was():
     statement inside it, must leave the group where it was. SQLite tells a
     table that is only read neither, so the read is refused, naming the
     exactly-once alternatives."""
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-tx"))
-    group = kit.topic("grp-tx-g")
+    conn, topic, group = fresh_group("grp-tx")
     produce(topic, 0, ["a", "b"])
     group_table(conn, "g", topic, group)
     conn.execute("CREATE TABLE archive(value)")
@@ -184,10 +169,7 @@ def test_a_statement_that_fails_after_its_scan_leaves_the_group():
     """Issue 11 item 2: deferred and immediate foreign-key failures and a
     constraint failure after a sorted scan are raised after SQLite closed
     the group's cursor: the group must not move, the rows come again."""
-    kit.need_broker()
-    conn = kit.connect()
-    topic = kit.create_topic(kit.topic("grp-fk"))
-    group = kit.topic("grp-fk-g")
+    conn, topic, group = fresh_group("grp-fk")
     produce(topic, 0, ["a", "b", "c"])
     group_table(conn, "g", topic, group)
     conn.execute("PRAGMA foreign_keys = ON")
