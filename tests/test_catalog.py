@@ -151,32 +151,25 @@ def test_groups_show_state_and_members():
 
 def test_missing_and_bad_arguments_are_clear_errors():
     conn = kit.connect()
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics").fetchall(),
-                     "kafka_topics: argument brokers is required: kafka_topics(brokers [, options])")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions").fetchall(),
-                     "kafka_partitions: argument brokers is required: "
-                     "kafka_partitions(brokers [, topic [, options]])")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_group_offsets('mock')").fetchall(),
-                     "kafka_group_offsets: argument group is required")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(NULL)").fetchall(),
-                     "kafka_topics: brokers must be a non-empty text")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('')").fetchall(),
-                     "kafka_topics: brokers must be a non-empty text")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock', '')").fetchall(),
-                     "kafka_partitions: topic must be a non-empty text or NULL")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_partitions('mock', 7)").fetchall(),
-                     "kafka_partitions: topic must be a text or NULL")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_groups('mock', 7)").fetchall(),
-                     "kafka_groups: options must be a text or NULL")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('mock', 'group=x')").fetchall(),
-                     "kafka_topics: option 'group' is not accepted here "
-                     "(options: timeout_ms, rdkafka.<property>)")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('mock', 'timeout_ms=0')").fetchall(),
-                     "option timeout_ms must be an integer from 1")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('mock:99')").fetchall(),
-                     "option brokers: 'mock:99' must be mock or mock:N")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics('mock', 'rdkafka.no.such=1')").fetchall(),
-                     'option rdkafka.no.such: No such configuration property: "no.such"')
+    for sql, error in [
+        ("SELECT * FROM kafka_topics",
+         "kafka_topics: argument brokers is required: kafka_topics(brokers [, options])"),
+        ("SELECT * FROM kafka_partitions",
+         "kafka_partitions: argument brokers is required: kafka_partitions(brokers [, topic [, options]])"),
+        ("SELECT * FROM kafka_group_offsets('mock')", "kafka_group_offsets: argument group is required"),
+        ("SELECT * FROM kafka_topics(NULL)", "kafka_topics: brokers must be a non-empty text"),
+        ("SELECT * FROM kafka_topics('')", "kafka_topics: brokers must be a non-empty text"),
+        ("SELECT * FROM kafka_partitions('mock', '')", "kafka_partitions: topic must be a non-empty text or NULL"),
+        ("SELECT * FROM kafka_partitions('mock', 7)", "kafka_partitions: topic must be a text or NULL"),
+        ("SELECT * FROM kafka_groups('mock', 7)", "kafka_groups: options must be a text or NULL"),
+        ("SELECT * FROM kafka_topics('mock', 'group=x')",
+         "kafka_topics: option 'group' is not accepted here (options: timeout_ms, rdkafka.<property>)"),
+        ("SELECT * FROM kafka_topics('mock', 'timeout_ms=0')", "option timeout_ms must be an integer from 1"),
+        ("SELECT * FROM kafka_topics('mock:99')", "option brokers: 'mock:99' must be mock or mock:N"),
+        ("SELECT * FROM kafka_topics('mock', 'rdkafka.no.such=1')",
+         'option rdkafka.no.such: No such configuration property: "no.such"'),
+    ]:
+        kit.expect_error(lambda: conn.execute(sql).fetchall(), error)
     # Named hidden columns work as well as positional arguments.
     assert conn.execute("SELECT count(*) FROM kafka_topics WHERE brokers = 'mock'").fetchone()[0] >= 0
 

@@ -391,29 +391,29 @@ def test_bad_reset_input_is_a_clear_error():
                          error)
     # Nothing was committed by the failed calls.
     assert conn.execute("SELECT count(*) FROM kafka_group_offsets(?, ?)", (B, group)).fetchone() == (0,)
-    kit.expect_error(lambda: conn.execute("SELECT kafka_add_partitions(?, 'no-such-topic-x', 3)", (B,)),
-                     f"kafka_add_partitions: topic 'no-such-topic-x' does not exist on brokers '{B}'")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_add_partitions(?, ?, 2)", (B, topic)),
-                     f"kafka_add_partitions: topic '{topic}': Topic already has 2 partition(s).")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_add_partitions(?, ?, 0)", (B, topic)),
-                     "kafka_add_partitions: total must be an integer from 1 to 1000000")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_delete_records(?, ?, 0, -1)", (B, topic)),
-                     "kafka_delete_records: before_offset must be an offset (an integer, 0 or more)")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topic_configs(?, 'no-such-topic-x')", (B,)).fetchall(),
-                     f"kafka_topic_configs: topic 'no-such-topic-x' does not exist on brokers '{B}'")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_alter_topic(?, 'no-such-topic-x', '{}')", (B,)),
-                     f"kafka_alter_topic: topic 'no-such-topic-x' does not exist on brokers '{B}'")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_alter_topic(?, ?, '[1]')", (B, topic)),
-                     "kafka_alter_topic: config_json must be a JSON object, like {\"retention.ms\": 3600000}")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_alter_topic(?, ?, '{\"a\": [1]}')", (B, topic)),
-                     "kafka_alter_topic: config_json: the value of 'a' must be a string, number, boolean or null")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_broker_configs(?, 'one')", (B,)).fetchall(),
-                     "kafka_broker_configs: id must be an integer")
-    kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_acls(?)", (B,)).fetchall(),
-                     f"kafka_acls: the cluster at '{B}' has no authorizer (broker 1: authorizer.class.name is "
-                     "empty), so it has no ACLs")
-    kit.expect_error(lambda: conn.execute("SELECT kafka_create_acl(?, 'TOPIC', 't', 'User:bob', 'READ')", (B,)),
-                     "kafka_create_acl: creating the ACL: No Authorizer is configured.")
+    no_topic = f"topic 'no-such-topic-x' does not exist on brokers '{B}'"
+    for sql, args, error in [
+        ("SELECT kafka_add_partitions(?, 'no-such-topic-x', 3)", (B,), f"kafka_add_partitions: {no_topic}"),
+        ("SELECT kafka_add_partitions(?, ?, 2)", (B, topic),
+         f"kafka_add_partitions: topic '{topic}': Topic already has 2 partition(s)."),
+        ("SELECT kafka_add_partitions(?, ?, 0)", (B, topic),
+         "kafka_add_partitions: total must be an integer from 1 to 1000000"),
+        ("SELECT kafka_delete_records(?, ?, 0, -1)", (B, topic),
+         "kafka_delete_records: before_offset must be an offset (an integer, 0 or more)"),
+        ("SELECT * FROM kafka_topic_configs(?, 'no-such-topic-x')", (B,), f"kafka_topic_configs: {no_topic}"),
+        ("SELECT kafka_alter_topic(?, 'no-such-topic-x', '{}')", (B,), f"kafka_alter_topic: {no_topic}"),
+        ("SELECT kafka_alter_topic(?, ?, '[1]')", (B, topic),
+         "kafka_alter_topic: config_json must be a JSON object, like {\"retention.ms\": 3600000}"),
+        ("SELECT kafka_alter_topic(?, ?, '{\"a\": [1]}')", (B, topic),
+         "kafka_alter_topic: config_json: the value of 'a' must be a string, number, boolean or null"),
+        ("SELECT * FROM kafka_broker_configs(?, 'one')", (B,), "kafka_broker_configs: id must be an integer"),
+        ("SELECT * FROM kafka_acls(?)", (B,),
+         f"kafka_acls: the cluster at '{B}' has no authorizer (broker 1: authorizer.class.name is empty), "
+         "so it has no ACLs"),
+        ("SELECT kafka_create_acl(?, 'TOPIC', 't', 'User:bob', 'READ')", (B,),
+         "kafka_create_acl: creating the ACL: No Authorizer is configured."),
+    ]:
+        kit.expect_error(lambda: conn.execute(sql, args).fetchall(), error)
     kit.delete_topic(topic)
 
 

@@ -149,51 +149,38 @@ fetch() {
 
 # ------------------------------------------------------------ logging ----
 
+# One logging setup in both configs (each Kafka major reads only its own):
+# $1 file prefix ("" or "tools-"), $2 stream (out|err), $3 root level, then
+# loggers quieted to WARN.
+write_log_config() {
+  local prefix=$1 stream=$2 level=$3 logger
+  shift 3
+  {
+    echo "log4j.rootLogger=$level, $stream"
+    echo "log4j.appender.$stream=org.apache.log4j.ConsoleAppender"
+    echo "log4j.appender.$stream.Target=System.$stream"
+    echo "log4j.appender.$stream.layout=org.apache.log4j.PatternLayout"
+    echo "log4j.appender.$stream.layout.ConversionPattern=[%d] %p %m (%c)%n"
+    for logger in "$@"; do echo "log4j.logger.$logger=WARN"; done
+  } | put_file "$STATE/${prefix}log4j.properties"
+  {
+    echo '<Configuration status="warn">'
+    echo "  <Appenders><Console name=\"$stream\" target=\"SYSTEM_${stream^^}\">"
+    echo '    <PatternLayout pattern="[%d] %p %m (%c)%n"/></Console></Appenders>'
+    echo '  <Loggers>'
+    for logger in "$@"; do echo "    <Logger name=\"$logger\" level=\"warn\"/>"; done
+    echo "    <Root level=\"${level,,}\"><AppenderRef ref=\"$stream\"/></Root>"
+    echo '  </Loggers>'
+    echo '</Configuration>'
+  } | put_file "$STATE/${prefix}log4j2.xml"
+}
+
 # Broker log: everything at INFO to stdout, which nohup sends to the log file.
-# Both configs are written; each Kafka major reads only its own.
+# Console tools: warnings only, to stderr, so their stdout stays data.
 write_log_configs() {
   mkdir -p "$STATE"
-  put_file "$STATE/log4j.properties" <<EOF
-log4j.rootLogger=INFO, out
-log4j.appender.out=org.apache.log4j.ConsoleAppender
-log4j.appender.out.Target=System.out
-log4j.appender.out.layout=org.apache.log4j.PatternLayout
-log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.request.logger=WARN
-EOF
-  put_file "$STATE/log4j2.xml" <<EOF
-<Configuration status="warn">
-  <Appenders>
-    <Console name="out" target="SYSTEM_OUT">
-      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
-    </Console>
-  </Appenders>
-  <Loggers>
-    <Logger name="state.change.logger" level="warn"/>
-    <Logger name="kafka.request.logger" level="warn"/>
-    <Root level="info"><AppenderRef ref="out"/></Root>
-  </Loggers>
-</Configuration>
-EOF
-  # Console tools: warnings only, to stderr, so their stdout stays data.
-  put_file "$STATE/tools-log4j.properties" <<EOF
-log4j.rootLogger=WARN, err
-log4j.appender.err=org.apache.log4j.ConsoleAppender
-log4j.appender.err.Target=System.err
-log4j.appender.err.layout=org.apache.log4j.PatternLayout
-log4j.appender.err.layout.ConversionPattern=[%d] %p %m (%c)%n
-EOF
-  put_file "$STATE/tools-log4j2.xml" <<EOF
-<Configuration status="warn">
-  <Appenders>
-    <Console name="err" target="SYSTEM_ERR">
-      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
-    </Console>
-  </Appenders>
-  <Loggers><Root level="warn"><AppenderRef ref="err"/></Root></Loggers>
-</Configuration>
-EOF
+  write_log_config "" out INFO state.change.logger kafka.request.logger
+  write_log_config tools- err WARN
 }
 
 # Run a class on the Kafka classpath; $1 is the log config prefix.
