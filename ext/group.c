@@ -22,8 +22,10 @@
 ** subqueries, the branches of a MULTI-INDEX OR: SQLite 3.40's OP_VOpen opens
 ** the next branch's cursor, then closes the one before) share one position:
 ** a cursor that closes while another of the table is open hands it its
-** starts (when that one has not scanned yet) and its position, and only the
-** last one to close commits, the furthest any of them delivered.
+** starts (when that one has not scanned yet), and the position commits
+** once, the furthest any of them delivered: in a statement that writes
+** nothing, the last cursor to close commits what the others handed it; in
+** one that writes, the transaction merges them (txn.c).
 **
 ** A statement that fails while its scan is running (an error on row k,
 ** on_error = fail, a broker error) or that its caller stops stepping is
@@ -154,6 +156,11 @@ static void raise_position(rd_kafka_topic_partition_list_t **list, const char *t
   at->offset = max64(at->offset, offset);
 }
 
+void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from) {
+  for (int i = 0; from && i < from->cnt; i++)
+    raise_position(into, from->elems[i].topic, from->elems[i].partition, from->elems[i].offset);
+}
+
 void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
                     int complete) {
   gs->complete = complete;
@@ -206,25 +213,26 @@ static group_state *unlink_open(kafka_vtab *vtab, group_state *gs) {
   return vtab->open_groups;
 }
 
-/* Gives a closing cursor's starts (when the heir has not scanned) and its
-** position (when committable) to another open cursor of the table. */
-static void hand_over(group_state *gs, group_state *heir, const char *topic, int committable) {
-  if (!heir->starts) {
-    heir->starts = gs->starts;
-    gs->starts = NULL;
-  }
-  for (int i = 0; committable && gs->reached && i < gs->reached->cnt; i++)
-    raise_position(&heir->reached, topic, gs->reached->elems[i].partition, gs->reached->elems[i].offset);
+/* Gives a closing cursor's starts to another open cursor of the table
+** that has not scanned yet. */
+static void hand_over_starts(group_state *gs, group_state *heir) {
+  if (heir->starts) return;
+  heir->starts = gs->starts;
+  gs->starts = NULL;
 }
 
-/* Commits a position now, or hands it to the connection's transaction
-** when the statement writes or a transaction is open (txn.c); a failure
-** is logged (nothing lost: the next scan reads those rows again). */
-static void commit_position(group_state *gs, kafka_vtab *vtab) {
+/* Hands a position to the connection's transaction (txn.c), which commits
+** it once what the statement wrote has committed; or commits it now, or
+** gives it to another open cursor of the table that will (a statement that
+** writes nothing, in autocommit mode). A failure is logged (nothing lost:
+** the next scan reads those rows again). */
+static void commit_position(group_state *gs, group_state *heir, kafka_vtab *vtab) {
   char *err = NULL;
   if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
     if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;
     else err = sqlite3_mprintf("kafka: group '%s': out of memory", vtab->opts.group);
+  } else if (heir) {
+    group_position_merge(&heir->reached, gs->reached);
   } else {
     group_commit(vtab, gs->reached, &err);
   }
@@ -240,9 +248,8 @@ void group_close(group_state *gs, const kafka_options *opts, int interrupted) {
   ** output of every row handed over commits with the offsets after them, or
   ** nothing does. */
   int complete = gs->complete || txn_offsets_sink(vtab->txn, vtab);
-  int committable = complete && !interrupted && gs->reached && gs->reached->cnt;
-  if (heir) hand_over(gs, heir, opts->topic, committable);
-  else if (committable) commit_position(gs, vtab);
+  if (heir) hand_over_starts(gs, heir);
+  if (complete && !interrupted && gs->reached && gs->reached->cnt) commit_position(gs, heir, vtab);
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);
   memset(gs, 0, sizeof *gs);

@@ -165,13 +165,30 @@ static void hooks_set(txn_coord *coord, int on) {
   coord->hooked = on;
 }
 
+/* The position kept for group in this run of stmt, or NULL. */
+static txn_position *position_find(txn_coord *coord, const kafka_vtab *group, sqlite3_stmt *stmt, int run) {
+  for (txn_position *pos = coord->positions; pos; pos = pos->next)
+    if (pos->group == group && pos->stmt == stmt && pos->stmt_run == run) return pos;
+  return NULL;
+}
+
 int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list) {
-  txn_position *pos = sqlite3_malloc64(sizeof *pos);
+  sqlite3_stmt *stmt = txn_writing_statement(coord->db);
+  int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
+  /* Several cursors of one statement over the group: one position, the
+  ** furthest (committed one after the other, the last would win). */
+  txn_position *pos = position_find(coord, group, stmt, run);
+  if (pos) {
+    group_position_merge(&pos->list, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return SQLITE_OK;
+  }
+  pos = sqlite3_malloc64(sizeof *pos);
   if (!pos) return SQLITE_NOMEM;
   pos->group = group;
   pos->list = list;
-  pos->stmt = txn_writing_statement(coord->db);
-  pos->stmt_run = pos->stmt ? sqlite3_stmt_status(pos->stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
+  pos->stmt = stmt;
+  pos->stmt_run = run;
   pos->next = coord->positions;
   coord->positions = pos;
   hooks_set(coord, 1);

@@ -42,6 +42,9 @@ void group_scan_end(group_state *gs, const kafka_options *opts, const partition_
 ** then frees the state. */
 void group_close(group_state *gs, const kafka_options *opts, int interrupted);
 
+/* Raises *into (created when NULL) to every partition's offset in from. */
+void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from);
+
 /* Commits list as the group's position, with the table's idle consumer or
 ** a new one (bounded by timeout_ms). */
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err);

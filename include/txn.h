@@ -30,7 +30,8 @@ kafka_vtab *txn_offsets_sink(txn_coord *coord, const kafka_vtab *group);
 
 /* Keeps a group table's position (list, owned from now on) until the
 ** transaction that read it commits (then it is committed, or sent with a
-** transactional sink's offsets) or rolls back (then it is dropped). */
+** transactional sink's offsets) or rolls back (then it is dropped). The
+** positions of one group from one statement run merge: the furthest. */
 int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list);
 
 /* The kafka table's life in a transaction (produce.c): written (xBegin),
