@@ -205,6 +205,42 @@ def test_text_values_come_back_exact_or_as_blob():
         10_003, "é€😀")
 
 
+def test_text_at_word_and_buffer_boundaries():
+    """The UTF-8 check reads eight bytes at a time, 32 in a round, the last
+    ones by an overlapping word; short text is terminated in a 4 KB stack
+    buffer, longer text in a heap copy. One odd byte (NUL, invalid, a cut or
+    whole two-byte character) at the first, a middle and the last position
+    of every length around those sizes: TEXT exactly when Python's decoder
+    agrees and there is no NUL, else the same bytes as a BLOB."""
+    conn = kit.connect()
+    topic = kit.topic("bounds")
+    rk.table(conn, "b", topic, brokers="mock", partitions=1, key="blob", value="blob")
+    rk.table(conn, "t", topic, brokers="mock")
+    lengths = list(range(1, 41)) + [63, 64, 65, 4094, 4095, 4096, 4097, 4098, 8191]
+    values = [b""]
+    for n in lengths:
+        plain = bytes(0x21 + i % 90 for i in range(n))
+        values.append(plain)
+        for at in sorted({0, n // 2, n - 1}):
+            for odd in (b"\x00", b"\xff", b"\xc3", b"\xc3\xa9", b"\x7f", b"\x80"):
+                values.append(plain[:at] + odd + plain[at + 1:])
+    conn.executemany("INSERT INTO b(key, value) VALUES (?, ?)", [(v, v) for v in values])
+
+    def expected(raw):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return raw if "\x00" in text else text
+
+    rows = conn.execute("SELECT key, value, length(value), typeof(value) FROM t ORDER BY offset").fetchall()
+    assert len(rows) == len(values)
+    for v, (key, value, length, kind) in zip(values, rows):
+        want = expected(v)
+        assert (key, value) == (want, want), v
+        assert (length, kind) == ((len(want), "text") if isinstance(want, str) else (len(v), "blob")), v
+
+
 def test_typed_strings_objects_and_arrays_as_json_extract_gives_them():
     conn = kit.connect()
     topic = kit.topic("shapes")
