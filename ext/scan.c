@@ -432,9 +432,10 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
 ** its limits, drains below half of them, one ListOffsets request wakes the
 ** leaders to fetch again. A scan the network keeps waiting never asks.
 ** "Near its limits" is judged on the queue as it was before the batch was
-** taken: a batch of BATCH_SIZE large messages is most of the byte limit
-** (1,024 x 10 KB of 16 MB), so the queue measured after it never looked
-** near its limits, no wake-up was sent, and every refill idled. */
+** taken: a batch of large messages takes most of the queue (1,024 x 10 KB
+** is five times its 2 MB byte limit), so the queue measured after it
+** never looked near its limits, no wake-up was sent, and every refill
+** idled. */
 static void keep_fetching(kafka_cursor *c, ssize_t n) {
   for (ssize_t i = 0; i < n; i++) c->taken_bytes += (int64_t)(c->batch[i]->len + c->batch[i]->key_len);
   c->taken_msgs += n;

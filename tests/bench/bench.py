@@ -27,7 +27,7 @@ import time
 KEY_BYTES = 12  # 'key-%08d'
 # The extension's consumer queue limit, queued.max.messages.kbytes in
 # ext/client.c: the memory row scans a topic ten times larger.
-QUEUE_KBYTES = 16384
+QUEUE_KBYTES = 2048
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAIN = "plain librdkafka consumer"
