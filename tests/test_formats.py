@@ -176,6 +176,42 @@ def test_typed_columns_need_strict_json():
                                                 (6, None, 1)], rows[len(bad):]
 
 
+def test_json_strings_at_word_boundaries():
+    """The strict check scans strings eight bytes at a time and checks
+    UTF-8 only when a string held a byte above 0x7F. One odd byte (quote,
+    backslash escape, control byte, DEL, a two-byte character, a cut one,
+    0xff) at every position of strings of 0 to 20 bytes, as a member name
+    and as a value: the value is JSON exactly when Python's strict decoder
+    says so (and SQLite's json_valid() for valid UTF-8), and the typed
+    column reads the member after it."""
+    conn = kit.connect()
+    topic = kit.topic("jsonwords")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1, value="blob")
+    rk.table(conn, "j", topic, brokers="mock", columns="n INTEGER")
+    odd = [b'"', b'\\"', b"\\n", b"\\u00e9", b"\\x", b"\x01", b"\x1f", b"\x7f", b"\xc3\xa9",
+           b"\xc3", b"\xff", b"\x00"]
+    values = []
+    for n in range(21):
+        for at in range(n + 1):
+            for o in odd:
+                text = b"a" * at + o + b"b" * (n - at)
+                values.append(b'{"s": "' + text + b'", "n": ' + str(n).encode() + b"}")
+                values.append(b'{"' + text + b'": 1, "n": ' + str(n).encode() + b"}")
+    conn.executemany("INSERT INTO raw(value) VALUES (?)", [(v,) for v in values])
+
+    def strict(raw):
+        try:
+            return json.loads(raw.decode("utf-8"))["n"]
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    rows = conn.execute("SELECT n, error FROM j ORDER BY offset").fetchall()
+    assert len(rows) == len(values)
+    for v, (n, error) in zip(values, rows):
+        want = strict(v)
+        assert (n, error) == (want, None if want is not None else "value is not valid JSON"), v
+
+
 def test_text_values_come_back_exact_or_as_blob():
     """The text path hands SQLite the message bytes with their length: NUL
     bytes and invalid UTF-8 still come back as a BLOB, 10 KB values exact."""
