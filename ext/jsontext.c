@@ -26,7 +26,10 @@ static inline int json_peek(const json_cursor *c) { return c->p < c->end ? *c->p
 
 static inline int json_take(json_cursor *c) { return c->p < c->end ? *c->p++ : -1; }
 
-static inline int is_json_space(int ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+/* One comparison for the usual byte, which is no space. */
+static inline int is_json_space(int ch) {
+  return ch <= ' ' && (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r');
+}
 
 static inline void json_space(json_cursor *c) {
   while (c->p < c->end && is_json_space(*c->p)) c->p++;
@@ -64,22 +67,25 @@ static inline unsigned long long word_not_plain(unsigned long long w) {
 #endif
 
 /* Past the plain bytes from p, eight at a time while it can; sets
-** *non_ascii when one is above 0x7F (only strings can hold one in JSON). */
+** *non_ascii when a byte above 0x7F was among those read (only strings
+** can hold one in JSON; a byte read past the run may set it too, which
+** only costs a UTF-8 check). */
 static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end,
                                              int *non_ascii) {
-  unsigned long long seen = 0, w, stop = 0;
+  unsigned long long seen = 0, w;
   for (; end - p >= 8; p += 8) {
     memcpy(&w, p, 8);
-    if ((stop = word_not_plain(w))) break;
     seen |= w;
-  }
+    unsigned long long stop = word_not_plain(w);
 #ifdef FIRST_MARKED_BYTE
-  if (stop) {
-    unsigned k = FIRST_MARKED_BYTE(stop);
-    seen |= w & ((1ULL << (8 * k)) - 1);
-    p += k;
-  }
+    if (stop) {
+      p += FIRST_MARKED_BYTE(stop);
+      break;
+    }
+#else
+    if (stop) break;
 #endif
+  }
   for (; p < end && string_plain(*p); p++) seen |= *p;
   if (seen & BYTES_80) *non_ascii = 1;
   return p;
