@@ -433,7 +433,7 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
 ** leaders to fetch again. A scan the network keeps waiting never asks.
 ** "Near its limits" is judged on the queue as it was before the batch was
 ** taken: a batch of large messages takes most of the queue (1,024 x 10 KB
-** is five times its 2 MB byte limit), so the queue measured after it
+** is ten times its 1 MB byte limit), so the queue measured after it
 ** never looked near its limits, no wake-up was sent, and every refill
 ** idled. */
 static void keep_fetching(kafka_cursor *c, ssize_t n) {

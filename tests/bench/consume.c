@@ -23,7 +23,7 @@ static rd_kafka_t *consumer_new(const char *brokers) {
       {"group.id", "sqlite-kafka.bench"}, {"enable.partition.eof", "true"},
       {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
       {"fetch.wait.max.ms", "100"}, {"queued.min.messages", "500000"},
-      {"queued.max.messages.kbytes", "2048"},
+      {"queued.max.messages.kbytes", "1024"},
       {"isolation.level", "read_committed"}};
   char errstr[512];
   rd_kafka_conf_t *c = rd_kafka_conf_new();
