@@ -18,7 +18,7 @@ def main():
     c = Consumer({"bootstrap.servers": brokers, "group.id": "sqlite-kafka.bench",
                   "enable.auto.commit": False, "enable.partition.eof": False,
                   "fetch.wait.max.ms": 100, "queued.min.messages": 500000,
-                  "queued.max.messages.kbytes": 1024, "isolation.level": "read_committed"})
+                  "queued.max.messages.kbytes": 16384, "isolation.level": "read_committed"})
     parts = c.list_topics(topic, timeout=10).topics[topic].partitions
     end = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
     open_ = {p for p, high in end.items() if high > 0}
