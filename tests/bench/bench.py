@@ -573,9 +573,10 @@ def report(b, seconds):
         f"broker: Apache Kafka {os.environ.get('KAFKA_VERSION', '3.9.2')} (KRaft, one node) "
         f"at {b.brokers}. Keys are {KEY_BYTES} bytes. Idempotent producer with acks=all everywhere. "
         "Times are of whole processes (start, connect, work, exit), except the rows measured "
-        "inside one sqlite3 session (`.timer`). Ratios below 1 are faster; the plain consumer and "
-        "confluent-kafka stop at the end offsets as of their start, like the extension; kcat -e "
-        "waits for the end-of-partition fetch.",
+        "inside one sqlite3 session (`.timer`); peak RSS is GNU time's. Ratios below 1 are faster; "
+        "the plain consumer and confluent-kafka stop at the end offsets as of their start, like the "
+        "extension, and prefetch up to 16 MB (the extension 1 MB, waking the fetcher as it drains); "
+        "kcat -e waits for the end-of-partition fetch.",
         "",
         "| group | workload | tool | time s | peak RSS MB | ratio |",
         "|---|---|---|---:|---:|---|",
