@@ -61,7 +61,7 @@ int utf8_valid(const unsigned char *s, size_t n) {
   return 1;
 }
 
-/* Text at most this long is copied on the stack (see result_text). */
+/* Text shorter than this is copied on the stack (see result_text). */
 #define STACK_TEXT_BYTES 4096
 
 /* Text goes to SQLite NUL-terminated and with length -1, so that SQLite
