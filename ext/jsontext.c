@@ -16,6 +16,7 @@ typedef struct json_cursor {
   const unsigned char *p, *start, *end;
   int depth;
   int escaped;       /* the last string held an escape */
+  int non_ascii;     /* a string held a byte above 0x7F: UTF-8 to check */
   json_index *index; /* the top-level object's members, or NULL */
 } json_cursor;
 
@@ -25,7 +26,10 @@ static inline int json_peek(const json_cursor *c) { return c->p < c->end ? *c->p
 
 static inline int json_take(json_cursor *c) { return c->p < c->end ? *c->p++ : -1; }
 
-static inline int is_json_space(int ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+/* One comparison for the usual byte, which is no space. */
+static inline int is_json_space(int ch) {
+  return ch <= ' ' && (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r');
+}
 
 static inline void json_space(json_cursor *c) {
   while (c->p < c->end && is_json_space(*c->p)) c->p++;
@@ -40,8 +44,50 @@ static int hex_value(int c) {
 ** Scanning strings is most of the work on typical values. */
 static inline int string_plain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
 
-static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end) {
-  while (p < end && string_plain(*p)) p++;
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/* Non-zero when one of the eight bytes of w is 0. A borrow starts only at
+** a zero byte, so the answer is exact, and so is its lowest bit set (the
+** bits above it may not be). */
+static inline unsigned long long has_zero_byte(unsigned long long w) {
+  return (w - BYTES_01) & ~w & BYTES_80;
+}
+
+/* Non-zero when one of the eight bytes of w is not string_plain(). */
+static inline unsigned long long word_not_plain(unsigned long long w) {
+  return has_zero_byte(w ^ (BYTES_01 * '"')) | has_zero_byte(w ^ (BYTES_01 * '\\')) |
+         ((w - BYTES_01 * 0x20) & ~w & BYTES_80);
+}
+
+/* Where the first byte of the word is the lowest (little-endian), the
+** lowest bit of word_not_plain() says which byte ends the plain run. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_MARKED_BYTE(mask) ((unsigned)__builtin_ctzll(mask) / 8)
+#endif
+
+/* Past the plain bytes from p, eight at a time while it can; sets
+** *non_ascii when a byte above 0x7F was among those read (only strings
+** can hold one in JSON; a byte read past the run may set it too, which
+** only costs a UTF-8 check). */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end,
+                                             int *non_ascii) {
+  unsigned long long seen = 0, w;
+  for (; end - p >= 8; p += 8) {
+    memcpy(&w, p, 8);
+    seen |= w;
+    unsigned long long stop = word_not_plain(w);
+#ifdef FIRST_MARKED_BYTE
+    if (stop) {
+      p += FIRST_MARKED_BYTE(stop);
+      break;
+    }
+#else
+    if (stop) break;
+#endif
+  }
+  for (; p < end && string_plain(*p); p++) seen |= *p;
+  if (seen & BYTES_80) *non_ascii = 1;
   return p;
 }
 
@@ -73,7 +119,7 @@ static int json_number(json_cursor *c) {
 }
 
 static int json_string(json_cursor *c) {
-  for (c->p++; (c->p = plain_run(c->p, c->end)) < c->end;) {
+  for (c->p++; (c->p = plain_run(c->p, c->end, &c->non_ascii)) < c->end;) {
     unsigned char ch = *c->p++;
     if (ch == '"') return 1;
     if (ch < 0x20) return 0;
@@ -154,7 +200,7 @@ static int json_value(json_cursor *c) {
 
 long long json_error_indexed(const void *data, size_t len, json_index *index) {
   if (!data) data = ""; /* an empty BLOB */
-  json_cursor c = {data, data, (const unsigned char *)data + len, 0, 0, NULL};
+  json_cursor c = {data, data, (const unsigned char *)data + len, 0, 0, 0, NULL};
   json_space(&c);
   if (index) {
     /* Offsets are unsigned: a value past 4 GB (Kafka's limit is 2) gets none. */
@@ -163,7 +209,9 @@ long long json_error_indexed(const void *data, size_t len, json_index *index) {
   }
   int ok = json_value(&c);
   json_space(&c);
-  if (ok && c.p == c.end) return utf8_valid(data, len) ? -1 : 0;
+  /* Bytes outside strings are ASCII, or the value is not JSON; a NUL
+  ** cannot be in a string: ASCII strings are valid UTF-8 as they are. */
+  if (ok && c.p == c.end) return !c.non_ascii || utf8_valid(data, len) ? -1 : 0;
   return c.p < c.end ? c.p - (const unsigned char *)data : (long long)len;
 }
 
@@ -232,7 +280,8 @@ static const unsigned char *skip_space(const unsigned char *p, const unsigned ch
 /* Past the string token at p (its opening quote); *escaped is set when
 ** it holds a backslash. */
 static const unsigned char *skip_string(const unsigned char *p, const unsigned char *end, int *escaped) {
-  for (p++; (p = plain_run(p, end)) < end; p++) {
+  int non_ascii; /* checked when the value was */
+  for (p++; (p = plain_run(p, end, &non_ascii)) < end; p++) {
     if (*p == '"') return p + 1;
     if (*p == '\\') {
       *escaped = 1;

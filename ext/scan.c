@@ -425,17 +425,33 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
   return keep;
 }
 
+/* Wakes the broker threads of the open partitions' leaders: a ListOffsets
+** request each, sent and not waited for (a timeout of 0: librdkafka
+** drops the answer). Waiting for it cost the scan a round trip per
+** wake-up, behind any fetch waiting fetch.wait.max.ms on that connection:
+** with a small queue limit, many times per scan. */
+static void wake_fetchers(kafka_cursor *c) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(c->n_parts);
+  for (int i = 0; i < c->n_parts; i++)
+    if (!c->parts[i].done)
+      rd_kafka_topic_partition_list_add(list, cursor_vtab(c)->opts.topic, c->parts[i].partition)->offset =
+          RD_KAFKA_OFFSET_END;
+  if (list->cnt) rd_kafka_offsets_for_times(c->consumer->rk, list, 0);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
 /* librdkafka 2.0.2 stops fetching while the consumer queue holds
 ** queued.min.messages or queued.max.messages.kbytes, and looks again when
 ** its broker thread wakes: after a second, or at the next request to that
 ** broker. A scan that reads slower than the broker sends would spend most
 ** of that second with an empty queue; so when the queue, having been near
-** its limits, drains below half of them, one ListOffsets request wakes the
-** leaders to fetch again. A scan the network keeps waiting never asks.
+** its limits, drains below half of them, a request wakes the leaders to
+** fetch again (wake_fetchers). A scan the network keeps waiting never asks.
 ** "Near its limits" is judged on the queue as it was before the batch was
-** taken: a batch of BATCH_SIZE large messages is most of the byte limit
-** (1,024 x 10 KB of 16 MB), so the queue measured after it never looked
-** near its limits, no wake-up was sent, and every refill idled. */
+** taken: a batch of large messages takes most of the queue (1,024 x 10 KB
+** is ten times its 1 MB byte limit), so the queue measured after it
+** never looked near its limits, no wake-up was sent, and every refill
+** idled. */
 static void keep_fetching(kafka_cursor *c, ssize_t n) {
   for (ssize_t i = 0; i < n; i++) c->taken_bytes += (int64_t)(c->batch[i]->len + c->batch[i]->key_len);
   c->taken_msgs += n;
@@ -445,11 +461,7 @@ static void keep_fetching(kafka_cursor *c, ssize_t n) {
     c->queue_was_high = 1;
   if (c->queue_was_high && 2 * after < c->queue_msgs && 2 * after * message_bytes < c->queue_bytes) {
     c->queue_was_high = 0;
-    int64_t *ignored = sqlite3_malloc64(sizeof *ignored * c->n_parts);
-    char *err = NULL;
-    if (ignored) list_offsets(c, -1, ignored, &err);
-    sqlite3_free(err);
-    sqlite3_free(ignored);
+    wake_fetchers(c);
   }
 }
 

@@ -176,6 +176,42 @@ def test_typed_columns_need_strict_json():
                                                 (6, None, 1)], rows[len(bad):]
 
 
+def test_json_strings_at_word_boundaries():
+    """The strict check scans strings eight bytes at a time and checks
+    UTF-8 only when a string held a byte above 0x7F. One odd byte (quote,
+    backslash escape, control byte, DEL, a two-byte character, a cut one,
+    0xff) at every position of strings of 0 to 20 bytes, as a member name
+    and as a value: the value is JSON exactly when Python's strict decoder
+    says so (and SQLite's json_valid() for valid UTF-8), and the typed
+    column reads the member after it."""
+    conn = kit.connect()
+    topic = kit.topic("jsonwords")
+    rk.table(conn, "raw", topic, brokers="mock", partitions=1, value="blob")
+    rk.table(conn, "j", topic, brokers="mock", columns="n INTEGER")
+    odd = [b'"', b'\\"', b"\\n", b"\\u00e9", b"\\x", b"\x01", b"\x1f", b"\x7f", b"\xc3\xa9",
+           b"\xc3", b"\xff", b"\x00"]
+    values = []
+    for n in range(21):
+        for at in range(n + 1):
+            for o in odd:
+                text = b"a" * at + o + b"b" * (n - at)
+                values.append(b'{"s": "' + text + b'", "n": ' + str(n).encode() + b"}")
+                values.append(b'{"' + text + b'": 1, "n": ' + str(n).encode() + b"}")
+    conn.executemany("INSERT INTO raw(value) VALUES (?)", [(v,) for v in values])
+
+    def strict(raw):
+        try:
+            return json.loads(raw.decode("utf-8"))["n"]
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    rows = conn.execute("SELECT n, error FROM j ORDER BY offset").fetchall()
+    assert len(rows) == len(values)
+    for v, (n, error) in zip(values, rows):
+        want = strict(v)
+        assert (n, error) == (want, None if want is not None else "value is not valid JSON"), v
+
+
 def test_text_values_come_back_exact_or_as_blob():
     """The text path hands SQLite the message bytes with their length: NUL
     bytes and invalid UTF-8 still come back as a BLOB, 10 KB values exact."""
@@ -203,6 +239,42 @@ def test_text_values_come_back_exact_or_as_blob():
     # Through SQLite's own functions too (they read the text with its length).
     assert conn.execute("SELECT length(value), substr(value, -3) FROM t WHERE offset = 8").fetchone() == (
         10_003, "é€😀")
+
+
+def test_text_at_word_and_buffer_boundaries():
+    """The UTF-8 check reads eight bytes at a time, 32 in a round, the last
+    ones by an overlapping word; short text is terminated in a 4 KB stack
+    buffer, longer text in a heap copy. One odd byte (NUL, invalid, a cut or
+    whole two-byte character) at the first, a middle and the last position
+    of every length around those sizes: TEXT exactly when Python's decoder
+    agrees and there is no NUL, else the same bytes as a BLOB."""
+    conn = kit.connect()
+    topic = kit.topic("bounds")
+    rk.table(conn, "b", topic, brokers="mock", partitions=1, key="blob", value="blob")
+    rk.table(conn, "t", topic, brokers="mock")
+    lengths = list(range(1, 41)) + [63, 64, 65, 4094, 4095, 4096, 4097, 4098, 8191]
+    values = [b""]
+    for n in lengths:
+        plain = bytes(0x21 + i % 90 for i in range(n))
+        values.append(plain)
+        for at in sorted({0, n // 2, n - 1}):
+            for odd in (b"\x00", b"\xff", b"\xc3", b"\xc3\xa9", b"\x7f", b"\x80"):
+                values.append(plain[:at] + odd + plain[at + 1:])
+    conn.executemany("INSERT INTO b(key, value) VALUES (?, ?)", [(v, v) for v in values])
+
+    def expected(raw):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return raw if "\x00" in text else text
+
+    rows = conn.execute("SELECT key, value, length(value), typeof(value) FROM t ORDER BY offset").fetchall()
+    assert len(rows) == len(values)
+    for v, (key, value, length, kind) in zip(values, rows):
+        want = expected(v)
+        assert (key, value) == (want, want), v
+        assert (length, kind) == ((len(want), "text") if isinstance(want, str) else (len(v), "blob")), v
 
 
 def test_typed_strings_objects_and_arrays_as_json_extract_gives_them():

@@ -1,7 +1,7 @@
 """The paths the performance work of `make bench` changed, checked for
 exact results on the REAL broker (their speed is measured by `make bench`,
 never asserted here): a scan whose batches fill most of the consumer
-queue's byte limit (10 KB values: 1,024 of them are 10 of its 16 MB), and
+queue's byte limit (10 KB values: 1,024 of them are ten times its 1 MB), and
 statements back to back on the table's idle consumers (one for scans, one
 for positioned reads)."""
 
@@ -11,7 +11,7 @@ import kit
 import readkit as rk
 
 VALUE_BYTES = 10_000
-MESSAGES = 4_000  # 40 MB: the queue's 16 MB limit is reached and drained more than once
+MESSAGES = 4_000  # 40 MB: the queue's 1 MB limit is reached and drained more than once
 
 
 def _value(i):
