@@ -12,6 +12,8 @@
 #include "kafka_ext.h"
 #include "codec.h"
 #include "protobuf.h"
+#include "format.h"
+#include "jsontext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,68 @@ static int protobuf_decode(const codec_schema *writer, const void *data, size_t 
   return *json ? SQLITE_OK : failed(why, "", reason);
 }
 
+/* The top-level field a typed column's path names ($.name, $."name",
+** $["name"]); 0 when the path goes below the top level. */
+static int top_level_field(const char *path, pb_field_name *field) {
+  json_step step;
+  if (*path++ != '$' || json_path_step(&path, &step) <= 0 || !step.name || json_path_step(&path, &step))
+    return 0;
+  field->name = step.name;
+  field->len = step.len;
+  return 1;
+}
+
+/* A pb_value_fn filling the sql_value cells (include/codec.h): text is
+** copied, JSON text read as json_extract() reads it. */
+static int take_cell(void *arg, int i, const pb_value *value) {
+  sql_value *cell = &((sql_value *)arg)[i];
+  const char *text = value->text;
+  size_t len = value->len;
+  switch (value->kind) {
+  case PB_VALUE_NULL: return SQLITE_OK;
+  case PB_VALUE_INTEGER:
+    cell->type = SQLITE_INTEGER;
+    cell->i = value->i;
+    return SQLITE_OK;
+  case PB_VALUE_REAL:
+    cell->type = SQLITE_FLOAT;
+    cell->r = value->r;
+    return SQLITE_OK;
+  case PB_VALUE_JSON:
+    format_json_value(value->text, value->len, cell);
+    if (cell->type != SQLITE_TEXT || cell->owned) return SQLITE_OK;
+    text = cell->text; /* borrowed from the JSON: copied below */
+    len = cell->len;
+    break;
+  case PB_VALUE_TEXT: break;
+  }
+  cell->owned = sqlite3_malloc64(len + 1);
+  if (!cell->owned) return SQLITE_NOMEM;
+  memcpy(cell->owned, text, len);
+  cell->owned[len] = 0;
+  cell->type = SQLITE_TEXT;
+  cell->text = cell->owned;
+  cell->len = len;
+  return SQLITE_OK;
+}
+
+/* The wanted typed columns straight from the message (include/codec.h). */
+static int protobuf_decode_columns(const codec_schema *writer, const void *data, size_t len,
+                                   const typed_column *cols, int n, const unsigned char *wanted,
+                                   sql_value *out, char **why) {
+  pb_field_name small[16], *fields = n <= 16 ? small : sqlite3_malloc64(sizeof *fields * (size_t)n);
+  if (!fields) return SQLITE_NOMEM;
+  int rc = SQLITE_OK;
+  for (int i = 0; i < n && !rc; i++) {
+    if (!top_level_field(cols[i].path, &fields[i])) rc = SQLITE_NOTFOUND;
+    if (wanted && !wanted[i]) fields[i].name = NULL;
+  }
+  char *reason = NULL;
+  if (!rc) rc = pb_decode_fields(writer->schema, data, len, fields, n, take_cell, out, &reason);
+  if (fields != small) sqlite3_free(fields);
+  return rc < 0 ? failed(why, "", reason) : rc;
+}
+
 static int protobuf_encode(const codec_schema *s, const char *json, size_t len, void **out,
                            size_t *out_len, char **err) {
   char *why = NULL;
@@ -101,4 +165,5 @@ const codec protobuf_codec = {
     .columns = protobuf_columns,
     .decode = protobuf_decode,
     .encode = protobuf_encode,
+    .decode_columns = protobuf_decode_columns,
 };

@@ -24,6 +24,7 @@
 #define KAFKA_PROTOBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,6 +72,48 @@ const char *pb_message_field_sql_type(const pb_message *message, int i);
 ** a message of the schema. */
 char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc,
                 size_t *json_len, char **err);
+
+/* A top-level field's value as a typed column reads it in pb_decode's JSON
+** (SQLite's json_extract() of member `name`): a field the JSON leaves out
+** (or the message type lacks) is NULL; integers, booleans (0, 1), enum
+** numbers no name has and Timestamps (milliseconds) INTEGER; floats and
+** doubles as their JSON text reads (REAL, an INTEGER when written without
+** a point, TEXT for NaN and the infinities), uint64 past int64 REAL;
+** strings up to a NUL character (json_extract() ends them at \u0000), enum
+** names and bytes' hex digits TEXT; a wrapper as its value; lists, maps,
+** messages and the library's well-known types as the JSON text pb_decode
+** writes for them, to be read as json_extract() reads it. */
+typedef enum pb_value_kind {
+  PB_VALUE_NULL,
+  PB_VALUE_INTEGER, /* i */
+  PB_VALUE_REAL,    /* r */
+  PB_VALUE_TEXT,    /* text, len: the text itself */
+  PB_VALUE_JSON     /* text, len: one JSON value, as pb_decode writes it */
+} pb_value_kind;
+
+typedef struct pb_value {
+  pb_value_kind kind;
+  int64_t i;
+  double r;
+  const char *text; /* not terminated; valid only while pb_value_fn runs */
+  size_t len;
+} pb_value;
+
+/* A top-level field by name (len bytes, not terminated); name NULL: none. */
+typedef struct pb_field_name {
+  const char *name;
+  size_t len;
+} pb_field_name;
+
+/* Takes the value of fields[i]; non-zero stops the decoding. */
+typedef int (*pb_value_fn)(void *arg, int i, const pb_value *value);
+
+/* Decodes a wire-format payload as pb_decode does (failing where it fails,
+** with the same *err), then gives take the value of each field named in
+** fields (n of them) in the message the payload holds, without writing its
+** JSON. Returns 0, -1 with *err, or what take returned to stop. */
+int pb_decode_fields(const pb_schema *schema, const void *payload, size_t len, const pb_field_name *fields, int n,
+                     pb_value_fn take, void *arg, char **err);
 
 /* Encodes JSON text as a message of the type into a wire-format payload
 ** (the message-index array, then the message). Accepts what pb_decode
