@@ -30,6 +30,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <cerrno>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -159,6 +160,29 @@ int64_t timestamp_ms(int64_t seconds, int32_t nanos) {
   int64_t sub = nanos / 1000000 - (nanos % 1000000 < 0); /* floor */
   if (__builtin_add_overflow(ms, sub, &ms)) return sub < 0 ? INT64_MIN : INT64_MAX;
   return ms;
+}
+
+/* The seconds and nanoseconds of a Timestamp ms milliseconds after the
+** epoch; false outside years 1 to 9999 (the JSON mapping's range). */
+bool timestamp_parts(int64_t ms, int64_t *seconds, int32_t *nanos) {
+  *seconds = ms / 1000 - (ms % 1000 < 0); /* floor */
+  if (*seconds < gp::util::TimeUtil::kTimestampMinSeconds || *seconds > gp::util::TimeUtil::kTimestampMaxSeconds)
+    return false;
+  *nanos = static_cast<int32_t>(ms - *seconds * 1000) * 1000000;
+  return true;
+}
+
+/* Sets Timestamp field f of msg to ms milliseconds after the epoch, as the
+** JSON mapping sets it from RFC 3339 text; false outside its range. */
+bool set_timestamp(gp::Message &msg, const FieldDescriptor *f, int64_t ms) {
+  int64_t seconds;
+  int32_t nanos;
+  if (!timestamp_parts(ms, &seconds, &nanos)) return false;
+  gp::Message *ts = msg.GetReflection()->MutableMessage(&msg, f);
+  const Descriptor *d = ts->GetDescriptor();
+  ts->GetReflection()->SetInt64(ts, d->field(0), seconds);
+  ts->GetReflection()->SetInt32(ts, d->field(1), nanos);
+  return true;
 }
 
 /* Bytes in JSON are hex digits, two per byte (as the Avro codec has them;
@@ -684,9 +708,9 @@ private:
     char *end;
     errno = 0;
     long long ms = strtoll(ms_text, &end, 10);
-    int64_t seconds = ms / 1000 - (ms % 1000 < 0);
-    if (*end || errno || seconds < gp::util::TimeUtil::kTimestampMinSeconds ||
-        seconds > gp::util::TimeUtil::kTimestampMaxSeconds)
+    int64_t seconds;
+    int32_t nanos;
+    if (*end || errno || !timestamp_parts(ms, &seconds, &nanos))
       fail("field " + at + ": a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
            "or RFC 3339 text, not " + ms_text);
     return gp::util::TimeUtil::ToString(gp::util::TimeUtil::MillisecondsToTimestamp(ms));
@@ -860,6 +884,76 @@ private:
   }
 };
 
+/* The wire-format payload of a message of the type: its index array
+** (Confluent's single 0 for [0]), then the message (from alloc). */
+unsigned char *payload_of(const pb_message &type, const gp::Message &msg, pb_alloc_fn alloc, size_t *out_len) {
+  std::string out;
+  if (type.index == std::vector<int64_t>{0}) {
+    write_varint(out, 0);
+  } else {
+    write_varint(out, static_cast<int64_t>(type.index.size()));
+    for (int64_t i : type.index) write_varint(out, i);
+  }
+  if (!msg.AppendToString(&out)) fail("message " + type.type->full_name() + " cannot be serialized");
+  *out_len = out.size();
+  return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
+}
+
+/* Sets field f of msg to a value as the library's JSON mapping would set
+** it from that value's JSON, when that is plain: integers in range, a
+** number into double or float (within its range), UTF-8 text into a
+** string, an enum's name, bytes, milliseconds into a Timestamp. false
+** for anything else (the JSON mapping then decides, and names the field
+** when the value does not fit). */
+bool set_field(gp::Message &msg, const FieldDescriptor *f, const pb_value &v) {
+  const gp::Reflection *r = msg.GetReflection();
+  switch (v.kind) {
+  case PB_VALUE_INTEGER:
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      if (v.i < INT32_MIN || v.i > INT32_MAX) return false;
+      r->SetInt32(&msg, f, static_cast<int32_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64: r->SetInt64(&msg, f, v.i); return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      if (v.i < 0 || v.i > UINT32_MAX) return false;
+      r->SetUInt32(&msg, f, static_cast<uint32_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      if (v.i < 0) return false;
+      r->SetUInt64(&msg, f, static_cast<uint64_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (v.i != 0 && v.i != 1) return false;
+      r->SetBool(&msg, f, v.i == 1);
+      return true;
+    case FieldDescriptor::CPPTYPE_MESSAGE: return kind_of(f->message_type()) == wkt::timestamp && set_timestamp(msg, f, v.i);
+    default: return false;
+    }
+  case PB_VALUE_REAL:
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) r->SetDouble(&msg, f, v.r);
+    else if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT && std::fabs(v.r) <= FLT_MAX) r->SetFloat(&msg, f, static_cast<float>(v.r));
+    else return false;
+    return true;
+  case PB_VALUE_TEXT:
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      r->SetString(&msg, f, std::string(v.text, v.len));
+      return true;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      const gp::EnumValueDescriptor *e = f->enum_type()->FindValueByName(std::string(v.text, v.len));
+      if (e) r->SetEnum(&msg, f, e);
+      return e != nullptr;
+    }
+    return false;
+  case PB_VALUE_BLOB:
+    if (f->type() != FieldDescriptor::TYPE_BYTES) return false;
+    r->SetString(&msg, f, std::string(v.text, v.len));
+    return true;
+  default: return false;
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -947,16 +1041,27 @@ unsigned char *pb_encode(const pb_message *message, const char *json, size_t len
     stack_arena scope;
     gp::Message *msg = message->prototype->New(&scope.arena);
     message_from_json(*message, json, len, msg);
-    std::string out;
-    if (message->index == std::vector<int64_t>{0}) {
-      write_varint(out, 0);
-    } else {
-      write_varint(out, static_cast<int64_t>(message->index.size()));
-      for (int64_t i : message->index) write_varint(out, i);
+    return payload_of(*message, *msg, alloc, out_len);
+  });
+}
+
+unsigned char *pb_encode_fields(const pb_message *message, const pb_field_name *fields, const pb_value *values,
+                                int n, pb_alloc_fn alloc, size_t *out_len) {
+  return guard(nullptr, static_cast<unsigned char *>(nullptr), [&]() -> unsigned char * {
+    stack_arena scope;
+    gp::Message *msg = message->prototype->New(&scope.arena);
+    std::set<const gp::OneofDescriptor *> oneofs;
+    for (int i = 0; i < n; i++) {
+      if (!fields[i].name) continue;
+      const FieldDescriptor *f = message->type->FindFieldByName(std::string(fields[i].name, fields[i].len));
+      /* JSON names, lists, a field given twice: the JSON mapping's rules */
+      if (!f || f->is_repeated() || (f->has_presence() && msg->GetReflection()->HasField(*msg, f)) ||
+          (f->containing_oneof() && !oneofs.insert(f->containing_oneof()).second) ||
+          !set_field(*msg, f, values[i]))
+        return nullptr;
     }
-    if (!msg->AppendToString(&out)) fail("message " + message->type->full_name() + " cannot be serialized");
-    *out_len = out.size();
-    return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
+    if (message->has_required && !msg->IsInitialized()) return nullptr;
+    return payload_of(*message, *msg, alloc, out_len);
   });
 }
 

@@ -88,7 +88,8 @@ typedef enum pb_value_kind {
   PB_VALUE_INTEGER, /* i */
   PB_VALUE_REAL,    /* r */
   PB_VALUE_TEXT,    /* text, len: the text itself */
-  PB_VALUE_JSON     /* text, len: one JSON value, as pb_decode writes it */
+  PB_VALUE_JSON,    /* text, len: one JSON value, as pb_decode writes it */
+  PB_VALUE_BLOB     /* text, len: bytes (pb_encode_fields only) */
 } pb_value_kind;
 
 typedef struct pb_value {
@@ -123,6 +124,16 @@ int pb_decode_fields(const pb_schema *schema, const void *payload, size_t len, c
 ** with *err naming the field when the value does not fit. */
 unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, pb_alloc_fn alloc,
                          size_t *out_len, char **err);
+
+/* Encodes a message of the type from values[i] for the top-level fields
+** fields[i] (name NULL: left out), as pb_encode would encode the JSON
+** object of those values, when every value is plain for its field
+** (INTEGER into an integer, bool (0, 1) or Timestamp (milliseconds) field
+** in range, REAL into double or float, TEXT into string or an enum's
+** name, BLOB into bytes). NULL when one is not, or a name is no field of
+** the type, or on any other doubt: pb_encode then says what does not fit. */
+unsigned char *pb_encode_fields(const pb_message *message, const pb_field_name *fields, const pb_value *values,
+                                int n, pb_alloc_fn alloc, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -495,3 +495,45 @@ def test_typed_columns_read_what_json_extract_reads_in_value():
                     for r in conn.execute(f"SELECT {with_types} FROM expect_{message} ORDER BY rowid")]
         got = conn.execute(f"SELECT {with_types} FROM w_{message} ORDER BY offset").fetchall()
         assert got == expected, (message, got, expected)
+
+
+def test_insert_from_typed_columns_writes_what_their_json_writes():
+    """An INSERT's typed columns go straight into the message when their
+    values are plain for their fields (codec encode_columns): the bytes are
+    those the JSON they compose encodes to (a table with one column below
+    the top level always composes JSON), and a value that does not fit
+    fails with the same error."""
+    topic = setup("pbenc")
+    kit.register_schema(f"{topic}-value", all_kinds_proto(), "PROTOBUF")
+    conn = kit.connect()
+    pb_table(conn, "direct", topic, value_message="Plain")
+    info = [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(direct)")][6:]
+    pb_table(conn, "composed", topic, value_message="Plain",
+             columns=", ".join(f"{n} {t}" for n, t in info) + ", inner_name TEXT $.inner.name")
+    rows = [
+        {"i32": -2147483648, "i64": -9223372036854775808, "u32": 4294967295, "u64": 9223372036854775807,
+         "s32": 2147483647, "s64": -1, "fx32": 0, "fx64": 5, "sf32": -7, "sf64": 9007199254740993, "b": 1,
+         "d": 0.1, "f": 0.1, "s": "Oslo é ✓ \" \\", "by": bytes([0, 255, 10]), "color": "GREEN", "at": -1,
+         "maybe": 0, "maybe_s": "", "name": "set"},
+        {"b": 0, "f": 3.4028234663852886e38, "d": -0.0, "by": b"", "at": 253402300799999, "number": 5, "color": "RED"},
+        {"d": 5, "f": 16777217, "at": -62135596800000, "i32": 0, "s": ""},
+        {"f": 1e-46, "d": 1e308, "u64": 0},
+        {"i32": "5", "s": 5, "by": "00", "b": 1.0},  # not plain: through the columns' JSON
+    ]
+    misfits = [{"i32": 2147483648}, {"u32": -1}, {"u64": -1}, {"b": 2}, {"f": 1e39}, {"color": "BLUE"},
+               {"at": 253402300800000}, {"i32": 1.5}, {"name": "a", "number": 1}, {"d": float("inf")}]
+    for row in rows:
+        for table in ("direct", "composed"):
+            conn.execute(f"INSERT INTO {table}({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                         tuple(row.values()))
+    raw = raw_values(topic, 2 * len(rows))
+    for i in range(len(rows)):
+        assert raw[2 * i] == raw[2 * i + 1], (rows[i], raw[2 * i], raw[2 * i + 1])
+    assert conn.execute("SELECT by, f, at FROM direct WHERE offset = 0").fetchone() == (bytes([0, 255, 10]), 0.1, -1)
+    for row in misfits:
+        errors = []
+        for table in ("direct", "composed"):
+            sql = f"INSERT INTO {table}({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+            errors.append(str(kit.expect_error(lambda: conn.execute(sql, tuple(row.values())), "kafka: ")))
+        assert errors[0] == errors[1], (row, errors)
+    assert conn.execute("SELECT count(*) FROM direct").fetchone() == (2 * len(rows),)
