@@ -93,8 +93,7 @@ static int protobuf_decode(const codec_schema *writer, const void *data, size_t 
 ** $["name"]); 0 when the path goes below the top level. */
 static int top_level_field(const char *path, pb_field_name *field) {
   json_step step;
-  if (*path++ != '$' || json_path_step(&path, &step) <= 0 || !step.name || json_path_step(&path, &step))
-    return 0;
+  if (*path++ != '$' || json_path_step(&path, &step) <= 0 || !step.name || *path) return 0;
   field->name = step.name;
   field->len = step.len;
   return 1;
