@@ -13,70 +13,32 @@ the registry, and a subject registered as .proto text (kafka_register_schema)
 is read by the deserializer without a registry (it then parses the bytes
 after the message-index array with its class)."""
 
+import functools
 import importlib
 import json
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import kit
-import readkit as rk
+import registrykit
+from registrykit import ctx, setup, sr_client
+
+pb_table = functools.partial(registrykit.table, fmt="protobuf")
 
 PACKAGE = "pbtest"
 
-PROTOS = {
-    "units.proto": """syntax = "proto3";
-package pbtest;
-enum Unit { CELSIUS = 0; FAHRENHEIT = 1; }
-""",
-    "station.proto": """syntax = "proto3";
-package pbtest;
-import "pbtest/units.proto";
-message Station { string id = 1; int32 height_m = 2; Unit unit = 3; }
-""",
-    "weather.proto": """syntax = "proto3";
-package pbtest;
-import "google/protobuf/timestamp.proto";
-import "google/protobuf/wrappers.proto";
-import "google/protobuf/struct.proto";
-import "pbtest/station.proto";
-
-enum Sky { CLEAR = 0; CLOUDY = 1; }
-
-message Weather {
-  string location = 1;
-  int32 temp_celsius = 2;
-  int64 total = 3;
-  double pressure_mb = 4;
-  float humidity = 5;
-  bool raining = 6;
-  bytes raw = 7;
-  Sky sky = 8;
-  google.protobuf.Timestamp at = 9;
-  google.protobuf.Int32Value wind = 10;
-  google.protobuf.Struct extra = 11;
-  repeated string tags = 12;
-  map<string, int64> counts = 13;
-  Station station = 14;
-  oneof reading { double celsius = 15; string note = 16; }
-  uint64 big = 17;
-}
-
-message Alert {
-  string text = 1;
-  message Level { int32 n = 1; }
-  Level level = 2;
-}
-""",
-}
+# The schemas (tests/protobuf/pbtest/): weather.proto imports station.proto,
+# which imports sample.proto.
+PROTOS = {name: (kit.PROTO_DIR / PACKAGE / name).read_text()
+          for name in ("sample.proto", "station.proto", "weather.proto")}
 
 COLUMNS = [("location", "TEXT"), ("temp_celsius", "INTEGER"), ("total", "INTEGER"),
            ("pressure_mb", "REAL"), ("humidity", "REAL"), ("raining", "INTEGER"), ("raw", "BLOB"),
            ("sky", "TEXT"), ("at", "INTEGER"), ("wind", "INTEGER"), ("extra", "TEXT"), ("tags", "TEXT"),
            ("counts", "TEXT"), ("station", "TEXT"), ("celsius", "REAL"), ("note", "TEXT"),
-           ("big", "INTEGER")]
+           ("big", "INTEGER"), ("opt", "INTEGER"), ("inner", "TEXT"), ("took", "TEXT"), ("checked", "INTEGER")]
 
 _classes = None
 
@@ -86,14 +48,11 @@ def classes():
     protoc into a temporary directory (once per process)."""
     global _classes
     if _classes is None:
-        root = Path(tempfile.mkdtemp(prefix="pbtest-"))
-        (root / PACKAGE).mkdir()
-        for name, text in PROTOS.items():
-            (root / PACKAGE / name).write_text(text)
-        done = subprocess.run(["protoc", "-I", str(root), "--python_out", str(root),
+        root = tempfile.mkdtemp(prefix="pbtest-")
+        done = subprocess.run(["protoc", "-I", str(kit.PROTO_DIR), "--python_out", root,
                                *(f"{PACKAGE}/{n}" for n in PROTOS)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        sys.path.insert(0, str(root))
+        sys.path.insert(0, root)
         _classes = importlib.import_module(f"{PACKAGE}.weather_pb2")
     return _classes
 
@@ -123,17 +82,8 @@ def expected_row(i):
     return (f"Oslo-{i}", -3 + i, 9007199254740993 + i, 1013.25, 0.5, int(i % 2 == 0), bytes([0, 255, i]),
             ["CLEAR", "CLOUDY"][i % 2], 1700000000123 + i, i or None, '{"k":[1,"x"]}',
             f'["a","t{i}"]', '{"n":9007199254740993}', f'{{"id":"S{i}","height_m":12,"unit":"FAHRENHEIT"}}',
-            None if i % 2 else 21.5, "odd" if i % 2 else None, float(18446744073709551615 - i))
-
-
-def sr_client():
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    return SchemaRegistryClient({"url": kit.REGISTRY})
-
-
-def ctx(topic, key=False):
-    from confluent_kafka.serialization import MessageField, SerializationContext
-    return SerializationContext(topic, MessageField.KEY if key else MessageField.VALUE)
+            None if i % 2 else 21.5, "odd" if i % 2 else None, float(18446744073709551615 - i), None, None, None,
+            None)
 
 
 def serializer(cls, topic):
@@ -173,18 +123,8 @@ def raw_values(topic, n):
     return values
 
 
-def setup(prefix="pb"):
-    kit.need_broker()
-    kit.need_registry()
-    return kit.create_topic(kit.topic(prefix))
-
-
-def pb_table(conn, name, topic, **options):
-    rk.table(conn, name, topic, **{"value": "protobuf", "schema_registry": kit.REGISTRY, **options})
-
-
 def test_confluent_writes_extension_reads_field_exact_with_imports_and_message_indexes():
-    topic = setup()
+    topic = setup("pb")
     pb = classes()
     alert = pb.Alert(text="storm", level=pb.Alert.Level(n=3))
     confluent_produce(topic, [weather(0), weather(1), alert, pb.Alert.Level(n=7)])
@@ -215,15 +155,16 @@ def test_confluent_writes_extension_reads_field_exact_with_imports_and_message_i
 
 
 def test_extension_writes_confluent_reads_field_exact():
-    topic = setup()
+    topic = setup("pb")
     pb = classes()
     serializer(pb.Weather, topic)(weather(0), ctx(topic))  # registers the schema, as a producer would
     conn = kit.connect()
     pb_table(conn, "t", topic)
     names = [n for n, _ in COLUMNS]
     for i in range(2):  # uint64 past 2^63 has no SQL INTEGER: it goes in through value
+        row = {**dict(zip(names, expected_row(i))), "big": 5 + i}
         conn.execute(f"INSERT INTO t({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                     expected_row(i)[:-1] + (5 + i,))
+                     tuple(row.values()))
     value = json.loads(conn.execute("SELECT value FROM t WHERE offset = 0").fetchone()[0])
     conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps({**value, "big": 18446744073709551615}),))
     pb_table(conn, "alerts", topic, value_message="Alert")
@@ -244,9 +185,9 @@ def test_extension_writes_confluent_reads_field_exact():
 def test_a_schema_registered_as_proto_text_with_references():
     topic = setup("pbtext")
     sub = {n: f"{topic}-{n}" for n in PROTOS}
-    kit.register_schema(sub["units.proto"], PROTOS["units.proto"], "PROTOBUF")
+    kit.register_schema(sub["sample.proto"], PROTOS["sample.proto"], "PROTOBUF")
     kit.register_schema(sub["station.proto"], PROTOS["station.proto"], "PROTOBUF",
-                        [{"name": "pbtest/units.proto", "subject": sub["units.proto"], "version": 1}])
+                        [{"name": "pbtest/sample.proto", "subject": sub["sample.proto"], "version": 1}])
     conn = kit.connect()
     sid = conn.execute("SELECT kafka_register_schema(?, ?, ?, 'PROTOBUF')",
                        (kit.REGISTRY, f"{topic}-value", PROTOS["weather.proto"])).fetchone()
@@ -307,8 +248,7 @@ def test_bad_bytes_follow_on_error_within_timeout_ms():
            good[:5] + b"\x03",                           # a negative length
            good[:5] + b"\x04\x02",                       # cut short
            b"\x00" + (999999).to_bytes(4, "big") + good[5:]]  # an id the registry does not know
-    for b in bad:
-        kit.kcat("-P", "-t", topic, "-c", "1", input=b)
+    registrykit.produce_bytes(topic, bad)
     conn = kit.connect()
     pb_table(conn, "t", topic, timeout_ms=5000)
     pb_table(conn, "strict", topic, on_error="fail", timeout_ms=5000)
@@ -413,10 +353,7 @@ LIBRARY_ROWS = [
 
 def produce_framed(topic, schema_id, index, body):
     """One message in the wire format, its body as given."""
-    from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": kit.BROKER})
-    p.produce(topic, value=b"\x00" + schema_id.to_bytes(4, "big") + index + body)
-    assert p.flush(30) == 0
+    registrykit.produce_bytes(topic, [b"\x00" + schema_id.to_bytes(4, "big") + index + body])
 
 
 def varint(n):
