@@ -20,7 +20,6 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
-#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/stubs/logging.h>
@@ -784,16 +783,17 @@ const FieldDescriptor *field_named(const Descriptor *d, const pb_field_name &nam
 
 /* The message a payload holds (the message-index array, then the
 ** message), made on arena; a failure says why the bytes are not one. A
-** new message is merged into: parsing would first clear it field by
-** field through reflection, a third of the time of a small message. */
+** new message is merged into (all of the bytes, or it fails): parsing
+** would first clear it field by field through reflection, a third of the
+** time of a small message. */
 const gp::Message &parse_payload(const pb_schema &schema, const void *payload, size_t len, gp::Arena &arena) {
   const unsigned char *p = static_cast<const unsigned char *>(payload);
   size_t used;
   const pb_message &m = read_index(schema, p, len, &used);
   if (len - used > INT_MAX) fail("message is larger than 2 GiB");
   gp::Message *msg = m.prototype->New(&arena);
-  gp::io::CodedInputStream input(p + used, static_cast<int>(len - used));
-  if (!msg->MergePartialFromCodedStream(&input) || !input.ConsumedEntireMessage())
+  gp::io::ArrayInputStream input(p + used, static_cast<int>(len - used));
+  if (!msg->MergePartialFromBoundedZeroCopyStream(&input, static_cast<int>(len - used)))
     fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
   if (m.has_required && !msg->IsInitialized())
     fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
