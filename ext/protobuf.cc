@@ -6,7 +6,10 @@
 ** JSON mapping parses JSON (and writes Struct, Any, Duration, FieldMask).
 ** This file adds what the mapping does differently here: plain values for
 ** SQL (Timestamp as milliseconds, int64 as exact numbers, proto names), and
-** the Confluent message-index array.
+** the Confluent message-index array. Typed columns skip JSON both ways:
+** reflection reads each column's field as json_extract() would read it in
+** the JSON (column_reader), and sets plain values where the JSON mapping
+** would set the same (set_field); anything else still goes through JSON.
 **
 ** Every entry point runs its body inside guard(): no exception leaves this
 ** file. The library itself reports through error collectors and Status;

@@ -1,8 +1,9 @@
 /*
 ** Protobuf schemas (ext/protobuf.cc, the project's only C++): .proto text
 ** compiled at run time with libprotobuf's parser, messages decoded to JSON
-** text and encoded from it, and the message-index array that the Confluent
-** wire format puts before a Protobuf message.
+** text and encoded from it (and top-level fields read from and written to
+** messages without that JSON, for typed columns), and the message-index
+** array that the Confluent wire format puts before a Protobuf message.
 **
 ** C outside, C++ inside: no exception crosses this header. Decoded JSON and
 ** encoded payloads come in memory from the caller's allocator (malloc when
