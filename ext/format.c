@@ -244,18 +244,6 @@ const char *format_check_value(const void *data, size_t len, json_index *index) 
   return json_error_indexed(data, len, index) < 0 ? NULL : "value is not valid JSON";
 }
 
-/* A SQL value on its way between JSON and a typed column: what SQLite's
-** json_extract() gives, then what a table column of the declared type
-** stores (datatype3.html, 3.4). Text is counted; `owned` is freed with
-** sqlite3_free by whoever takes the value. */
-typedef struct sql_value {
-  int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB */
-  sqlite3_int64 i;
-  double r;
-  const char *text;
-  size_t len;
-  char *owned;
-} sql_value;
 
 /* White space as SQLite's number parsing skips it (\v included). */
 static int sql_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -423,8 +411,7 @@ static void apply_affinity(char affinity, sql_value *v) {
   }
 }
 
-/* The JSON value [s, end) as json_extract() gives it: integers exact in
-** int64 (past it REAL), strings decoded, objects and arrays as JSON text. */
+/* format_json_value() over [s, end). */
 static void json_sql_value(const unsigned char *s, const unsigned char *end, sql_value *v) {
   size_t n = (size_t)(end - s);
   memset(v, 0, sizeof *v);
@@ -479,6 +466,23 @@ static int hex_blob_result(sqlite3_context *ctx, sql_value *v) {
   return hex;
 }
 
+void format_json_value(const char *json, size_t len, sql_value *v) {
+  json_sql_value((const unsigned char *)json, (const unsigned char *)json + len, v);
+}
+
+void sql_value_clear(sql_value *v) {
+  sqlite3_free(v->owned);
+  memset(v, 0, sizeof *v);
+}
+
+void format_value_result(sqlite3_context *ctx, const typed_column *col, const sql_value *value) {
+  sql_value v = *value;
+  v.owned = NULL; /* borrowed: the text stays the caller's */
+  if (col->hex_blob && v.type == SQLITE_TEXT && hex_blob_result(ctx, &v)) return;
+  apply_affinity(col->affinity, &v);
+  sql_value_result(ctx, &v);
+}
+
 void format_typed_result(sqlite3_context *ctx, const typed_column *col, const void *json, size_t len,
                          const json_index *index) {
   const unsigned char *end, *at = json ? json_locate(json, len, index, col->path, &end) : NULL;
@@ -488,9 +492,8 @@ void format_typed_result(sqlite3_context *ctx, const typed_column *col, const vo
   }
   sql_value v;
   json_sql_value(at, end, &v);
-  if (col->hex_blob && v.type == SQLITE_TEXT && hex_blob_result(ctx, &v)) return;
-  apply_affinity(col->affinity, &v);
-  sql_value_result(ctx, &v);
+  format_value_result(ctx, col, &v);
+  sql_value_clear(&v);
 }
 
 /* The bytes of a TEXT value without the copy sqlite3_value_text() makes

@@ -6,7 +6,10 @@
 ** JSON mapping parses JSON (and writes Struct, Any, Duration, FieldMask).
 ** This file adds what the mapping does differently here: plain values for
 ** SQL (Timestamp as milliseconds, int64 as exact numbers, proto names), and
-** the Confluent message-index array.
+** the Confluent message-index array. Typed columns skip JSON both ways:
+** reflection reads each column's field as json_extract() would read it in
+** the JSON (column_reader), and sets plain values where the JSON mapping
+** would set the same (set_field); anything else still goes through JSON.
 **
 ** Every entry point runs its body inside guard(): no exception leaves this
 ** file. The library itself reports through error collectors and Status;
@@ -29,6 +32,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <cerrno>
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -37,7 +41,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <set>
 #include <string>
@@ -52,16 +55,10 @@ struct pb_message {
   const gp::Message *prototype; /* owned by the schema's factory */
   std::vector<int64_t> index;   /* the Confluent message-index path */
   bool has_required;            /* proto2 required fields in it or below: worth checking */
-  /* Messages that decoded before, for the next decodes to reuse (parsing
-  ** clears them; their strings keep their capacity): making and freeing
-  ** one per message cost a tenth of a scan. */
-  std::mutex spare_lock;
-  std::vector<std::unique_ptr<gp::Message>> spare;
-
-  pb_message(const Descriptor *d, const gp::Message *p, std::vector<int64_t> i, bool r)
-      : type(d), prototype(p), index(std::move(i)), has_required(r) {
-    spare.reserve(8); /* returning one never allocates: see message_lease */
-  }
+  /* Whether writing its JSON can fail where parsing did not (a string
+  ** without UTF-8 checking, a Struct, Duration, ... in it or below): then
+  ** pb_decode_fields writes the JSON too, to fail where pb_decode fails. */
+  bool json_can_fail;
 };
 
 struct pb_schema {
@@ -165,6 +162,29 @@ int64_t timestamp_ms(int64_t seconds, int32_t nanos) {
   int64_t sub = nanos / 1000000 - (nanos % 1000000 < 0); /* floor */
   if (__builtin_add_overflow(ms, sub, &ms)) return sub < 0 ? INT64_MIN : INT64_MAX;
   return ms;
+}
+
+/* The seconds and nanoseconds of a Timestamp ms milliseconds after the
+** epoch; false outside years 1 to 9999 (the JSON mapping's range). */
+bool timestamp_parts(int64_t ms, int64_t *seconds, int32_t *nanos) {
+  *seconds = ms / 1000 - (ms % 1000 < 0); /* floor */
+  if (*seconds < gp::util::TimeUtil::kTimestampMinSeconds || *seconds > gp::util::TimeUtil::kTimestampMaxSeconds)
+    return false;
+  *nanos = static_cast<int32_t>(ms - *seconds * 1000) * 1000000;
+  return true;
+}
+
+/* Sets Timestamp field f of msg to ms milliseconds after the epoch, as the
+** JSON mapping sets it from RFC 3339 text; false outside its range. */
+bool set_timestamp(gp::Message &msg, const FieldDescriptor *f, int64_t ms) {
+  int64_t seconds;
+  int32_t nanos;
+  if (!timestamp_parts(ms, &seconds, &nanos)) return false;
+  gp::Message *ts = msg.GetReflection()->MutableMessage(&msg, f);
+  const Descriptor *d = ts->GetDescriptor();
+  ts->GetReflection()->SetInt64(ts, d->field(0), seconds);
+  ts->GetReflection()->SetInt32(ts, d->field(1), nanos);
+  return true;
 }
 
 /* Bytes in JSON are hex digits, two per byte (as the Avro codec has them;
@@ -286,13 +306,30 @@ private:
   }
 };
 
-bool has_required(const Descriptor *d, std::set<const Descriptor *> &seen) {
+/* Whether a field of d, or of a message type below it, passes test. */
+template <typename Test> bool any_field(const Descriptor *d, Test test, std::set<const Descriptor *> &seen) {
   if (!seen.insert(d).second) return false;
   for (int i = 0; i < d->field_count(); i++) {
     const FieldDescriptor *f = d->field(i);
-    if (f->is_required() || (f->message_type() && has_required(f->message_type(), seen))) return true;
+    if (test(f) || (f->message_type() && any_field(f->message_type(), test, seen))) return true;
   }
   return false;
+}
+
+bool has_required(const Descriptor *d) {
+  std::set<const Descriptor *> seen;
+  return any_field(d, [](const FieldDescriptor *f) { return f->is_required(); }, seen);
+}
+
+/* The parser checks the UTF-8 of proto3 strings only; the library's JSON
+** of a Struct, Duration, ... may refuse a value (an Any's falls back). */
+bool json_can_fail(const Descriptor *d) {
+  std::set<const Descriptor *> seen;
+  return any_field(d, [](const FieldDescriptor *f) {
+    if (f->type() == FieldDescriptor::TYPE_STRING) return f->file()->syntax() != gp::FileDescriptor::SYNTAX_PROTO3;
+    return f->message_type() && kind_of(f->message_type()) == wkt::library &&
+           f->message_type()->full_name() != "google.protobuf.Any";
+  }, seen);
 }
 
 /* Every message type of the file, nested ones included, with its path of
@@ -303,8 +340,8 @@ void add_messages(pb_schema &schema, const Descriptor *d, std::vector<int64_t> i
     nested.push_back(i);
     add_messages(schema, d->nested_type(i), nested);
   }
-  std::set<const Descriptor *> seen;
-  schema.messages[d].reset(new pb_message(d, schema.factory.GetPrototype(d), std::move(index), has_required(d, seen)));
+  schema.messages[d].reset(
+      new pb_message{d, schema.factory.GetPrototype(d), std::move(index), has_required(d), json_can_fail(d)});
 }
 
 /* ---- the message-index array ---- */
@@ -388,6 +425,21 @@ template <typename T> void json_float(std::string &out, T v, std::string (*short
   else out += shortest(v);
 }
 
+/* Whether a field is left out of the JSON: one with presence, not set. */
+bool absent(const gp::Message &msg, const FieldDescriptor *f) {
+  return !f->is_repeated() && f->has_presence() && !msg.GetReflection()->HasField(msg, f);
+}
+
+/* How an enum value shows: null (google.protobuf.NullValue), its number
+** (when no name has it), or its name. */
+enum class enum_shows { null, number, name };
+
+enum_shows enum_form(const gp::EnumValueDescriptor *e) {
+  if (e->type()->full_name() == "google.protobuf.NullValue") return enum_shows::null;
+  if (e->index() < 0 || e->type()->FindValueByNumber(e->number()) != e) return enum_shows::number;
+  return enum_shows::name;
+}
+
 /* Writes a message as the JSON of include/protobuf.h. */
 class json_writer {
 public:
@@ -395,12 +447,11 @@ public:
 
   void message(const gp::Message &msg) {
     const Descriptor *d = msg.GetDescriptor();
-    const gp::Reflection *r = msg.GetReflection();
     bool first = true;
     out_ += '{';
     for (int i = 0; i < d->field_count(); i++) {
       const FieldDescriptor *f = d->field(i);
-      if (!f->is_repeated() && f->has_presence() && !r->HasField(msg, f)) continue;
+      if (absent(msg, f)) continue;
       if (!first) out_ += ',';
       first = false;
       json_string(out_, f->name());
@@ -410,10 +461,7 @@ public:
     out_ += '}';
   }
 
-private:
-  std::string &out_;
-  std::string scratch_;
-
+  /* The JSON of field f of msg (its value, its list or its map). */
   void field(const gp::Message &msg, const FieldDescriptor *f) {
     const gp::Reflection *r = msg.GetReflection();
     int n = f->is_repeated() ? r->FieldSize(msg, f) : 0;
@@ -446,6 +494,26 @@ private:
     }
   }
 
+  /* The JSON of a message-typed value: Timestamp, the wrappers and the
+  ** library's types as include/protobuf.h says. */
+  void sub_message(const gp::Message &sub) {
+    const Descriptor *d = sub.GetDescriptor();
+    switch (kind_of(d)) {
+    case wkt::plain: message(sub); break;
+    case wkt::timestamp: {
+      const gp::Reflection *r = sub.GetReflection();
+      out_ += std::to_string(timestamp_ms(r->GetInt64(sub, d->field(0)), r->GetInt32(sub, d->field(1))));
+      break;
+    }
+    case wkt::wrapper: value(sub, d->field(0), -1); break;
+    case wkt::library: library_json(sub); break;
+    }
+  }
+
+private:
+  std::string &out_;
+  std::string scratch_;
+
 /* One value of field f: the singular value when j < 0, else element j. */
 #define GET(Kind) (j < 0 ? r->Get##Kind(msg, f) : r->GetRepeated##Kind(msg, f, j))
   void value(const gp::Message &msg, const FieldDescriptor *f, int j) {
@@ -460,9 +528,11 @@ private:
     case FieldDescriptor::CPPTYPE_BOOL: out_ += GET(Bool) ? "true" : "false"; break;
     case FieldDescriptor::CPPTYPE_ENUM: {
       const gp::EnumValueDescriptor *e = GET(Enum);
-      if (e->type()->full_name() == "google.protobuf.NullValue") out_ += "null";
-      else if (e->index() < 0 || e->type()->FindValueByNumber(e->number()) != e) out_ += std::to_string(e->number());
-      else json_string(out_, e->name());
+      switch (enum_form(e)) {
+      case enum_shows::null: out_ += "null"; break;
+      case enum_shows::number: out_ += std::to_string(e->number()); break;
+      case enum_shows::name: json_string(out_, e->name()); break;
+      }
       break;
     }
     case FieldDescriptor::CPPTYPE_STRING: {
@@ -481,20 +551,6 @@ private:
     }
   }
 #undef GET
-
-  void sub_message(const gp::Message &sub) {
-    const Descriptor *d = sub.GetDescriptor();
-    switch (kind_of(d)) {
-    case wkt::plain: message(sub); break;
-    case wkt::timestamp: {
-      const gp::Reflection *r = sub.GetReflection();
-      out_ += std::to_string(timestamp_ms(r->GetInt64(sub, d->field(0)), r->GetInt32(sub, d->field(1))));
-      break;
-    }
-    case wkt::wrapper: value(sub, d->field(0), -1); break;
-    case wkt::library: library_json(sub); break;
-    }
-  }
 
   /* Struct, Value, ListValue, Any, Duration, FieldMask: the library's
   ** JSON. An Any whose type is not in the schema stays its type URL and
@@ -654,9 +710,9 @@ private:
     char *end;
     errno = 0;
     long long ms = strtoll(ms_text, &end, 10);
-    int64_t seconds = ms / 1000 - (ms % 1000 < 0);
-    if (*end || errno || seconds < gp::util::TimeUtil::kTimestampMinSeconds ||
-        seconds > gp::util::TimeUtil::kTimestampMaxSeconds)
+    int64_t seconds;
+    int32_t nanos;
+    if (*end || errno || !timestamp_parts(ms, &seconds, &nanos))
       fail("field " + at + ": a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
            "or RFC 3339 text, not " + ms_text);
     return gp::util::TimeUtil::ToString(gp::util::TimeUtil::MillisecondsToTimestamp(ms));
@@ -705,31 +761,6 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
          msg->InitializationErrorString());
 }
 
-/* A message of the type to decode into: a spare one, or a new one. It goes
-** back to the spares when done, unless eight are there already. */
-class message_lease {
-public:
-  explicit message_lease(pb_message &m) : m_(m) {
-    {
-      std::lock_guard<std::mutex> hold(m.spare_lock);
-      if (!m.spare.empty()) {
-        msg_ = std::move(m.spare.back());
-        m.spare.pop_back();
-      }
-    }
-    if (!msg_) msg_.reset(m.prototype->New());
-  }
-  ~message_lease() {
-    std::lock_guard<std::mutex> hold(m_.spare_lock);
-    if (m_.spare.size() < m_.spare.capacity()) m_.spare.push_back(std::move(msg_));
-  }
-  gp::Message *get() const { return msg_.get(); }
-
-private:
-  pb_message &m_;
-  std::unique_ptr<gp::Message> msg_;
-};
-
 /* An arena whose first block is on the stack: most messages need no heap. */
 struct stack_arena {
   char block[8192];
@@ -741,6 +772,201 @@ struct stack_arena {
   }
   gp::Arena arena{options()};
 };
+
+/* Field `name` of d; field `hint` is tried first (typed columns made from
+** a schema are its fields in order: looking it up by name cost a tenth of
+** reading a small message's columns). */
+const FieldDescriptor *field_named(const Descriptor *d, const pb_field_name &name, int hint) {
+  if (hint < d->field_count()) {
+    const std::string &guess = d->field(hint)->name();
+    if (guess.size() == name.len && !memcmp(guess.data(), name.name, name.len)) return d->field(hint);
+  }
+  return d->FindFieldByName(std::string(name.name, name.len));
+}
+
+/* The message a payload holds (the message-index array, then the
+** message), made on arena; a failure says why the bytes are not one. A
+** new message is merged into (all of the bytes, or it fails): parsing
+** would first clear it field by field through reflection, a third of the
+** time of a small message. */
+const gp::Message &parse_payload(const pb_schema &schema, const void *payload, size_t len, gp::Arena &arena) {
+  const unsigned char *p = static_cast<const unsigned char *>(payload);
+  size_t used;
+  const pb_message &m = read_index(schema, p, len, &used);
+  if (len - used > INT_MAX) fail("message is larger than 2 GiB");
+  gp::Message *msg = m.prototype->New(&arena);
+  gp::io::ArrayInputStream input(p + used, static_cast<int>(len - used));
+  if (!msg->MergePartialFromBoundedZeroCopyStream(&input, static_cast<int>(len - used)))
+    fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
+  if (m.has_required && !msg->IsInitialized())
+    fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
+  if (m.json_can_fail) { /* fail where pb_decode would */
+    static thread_local std::string json;
+    json.clear();
+    json_writer(json).message(*msg);
+  }
+  return *msg;
+}
+
+/* The values of top-level fields as typed columns read them in the JSON
+** of include/protobuf.h (json_extract(): strings decoded, numbers as
+** INTEGER when written without a point or exponent), taken from the
+** message without writing that JSON, except for the fields whose value is
+** JSON text there. */
+class column_reader {
+public:
+  /* Field f of msg (a field of its type): what the column of that name reads. */
+  pb_value field(const gp::Message &msg, const FieldDescriptor *f) {
+    if (absent(msg, f)) return pb_value{};
+    if (f->is_repeated()) {
+      json_.clear();
+      json_writer(json_).field(msg, f);
+      return json();
+    }
+    const gp::Reflection *r = msg.GetReflection();
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: return integer(r->GetInt32(msg, f));
+    case FieldDescriptor::CPPTYPE_INT64: return integer(r->GetInt64(msg, f));
+    case FieldDescriptor::CPPTYPE_UINT32: return integer(r->GetUInt32(msg, f));
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t u = r->GetUInt64(msg, f); /* past int64, JSON's digits read as REAL */
+      return u <= INT64_MAX ? integer(static_cast<int64_t>(u)) : real(static_cast<double>(u));
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE: return number(r->GetDouble(msg, f), gp::SimpleDtoa);
+    case FieldDescriptor::CPPTYPE_FLOAT: return number(r->GetFloat(msg, f), gp::SimpleFtoa);
+    case FieldDescriptor::CPPTYPE_BOOL: return integer(r->GetBool(msg, f));
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const gp::EnumValueDescriptor *e = r->GetEnum(msg, f);
+      switch (enum_form(e)) {
+      case enum_shows::null: return pb_value{};
+      case enum_shows::number: return integer(e->number());
+      case enum_shows::name: return text(e->name());
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      const std::string &s = r->GetStringReference(msg, f, &scratch_);
+      if (f->type() == FieldDescriptor::TYPE_BYTES) {
+        hex_ = hex_of(s);
+        return text(hex_);
+      }
+      /* JSON has a NUL as \u0000, where json_extract() ends the string. */
+      return pb_value{PB_VALUE_TEXT, 0, 0, s.data(), strnlen(s.data(), s.size())};
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: return sub_message(r->GetMessage(msg, f));
+    }
+    return pb_value{};
+  }
+
+private:
+  std::string scratch_, hex_, json_;
+
+  pb_value sub_message(const gp::Message &sub) {
+    const Descriptor *d = sub.GetDescriptor();
+    switch (kind_of(d)) {
+    case wkt::timestamp: {
+      const gp::Reflection *r = sub.GetReflection();
+      return integer(timestamp_ms(r->GetInt64(sub, d->field(0)), r->GetInt32(sub, d->field(1))));
+    }
+    case wkt::wrapper: return field(sub, d->field(0));
+    default:
+      json_.clear();
+      json_writer(json_).sub_message(sub);
+      return json();
+    }
+  }
+
+  static pb_value integer(int64_t i) { return pb_value{PB_VALUE_INTEGER, i, 0, nullptr, 0}; }
+  static pb_value real(double r) { return pb_value{PB_VALUE_REAL, 0, r, nullptr, 0}; }
+  static pb_value text(const std::string &s) { return pb_value{PB_VALUE_TEXT, 0, 0, s.data(), s.size()}; }
+  pb_value json() const { return pb_value{PB_VALUE_JSON, 0, 0, json_.data(), json_.size()}; }
+
+  /* A float or double as JSON has it: NaN and the infinities as strings,
+  ** else the shortest text that reads back as the value. A double with a
+  ** fraction is that text's REAL; any other number goes by its text. */
+  template <typename T> pb_value number(T v, std::string (*shortest)(T)) {
+    if (std::isnan(v)) return pb_value{PB_VALUE_TEXT, 0, 0, "NaN", 3};
+    if (std::isinf(v)) return v > 0 ? pb_value{PB_VALUE_TEXT, 0, 0, "Infinity", 8} : pb_value{PB_VALUE_TEXT, 0, 0, "-Infinity", 9};
+    if (sizeof v == sizeof(double) && v != std::trunc(v)) return real(static_cast<double>(v));
+    scratch_ = shortest(v);
+    if (scratch_.find_first_of(".eE") == std::string::npos) {
+      errno = 0;
+      long long i = strtoll(scratch_.c_str(), nullptr, 10);
+      if (!errno) return integer(i);
+    }
+    return real(strtod(scratch_.c_str(), nullptr));
+  }
+};
+
+/* The wire-format payload of a message of the type: its index array
+** (Confluent's single 0 for [0]), then the message (from alloc). */
+unsigned char *payload_of(const pb_message &type, const gp::Message &msg, pb_alloc_fn alloc, size_t *out_len) {
+  std::string out;
+  if (type.index == std::vector<int64_t>{0}) {
+    write_varint(out, 0);
+  } else {
+    write_varint(out, static_cast<int64_t>(type.index.size()));
+    for (int64_t i : type.index) write_varint(out, i);
+  }
+  if (!msg.AppendToString(&out)) fail("message " + type.type->full_name() + " cannot be serialized");
+  *out_len = out.size();
+  return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
+}
+
+/* Sets field f of msg to a value as the library's JSON mapping would set
+** it from that value's JSON, when that is plain: integers in range, a
+** number into double or float (within its range), UTF-8 text into a
+** string, an enum's name, bytes, milliseconds into a Timestamp. false
+** for anything else (the JSON mapping then decides, and names the field
+** when the value does not fit). */
+bool set_field(gp::Message &msg, const FieldDescriptor *f, const pb_value &v) {
+  const gp::Reflection *r = msg.GetReflection();
+  switch (v.kind) {
+  case PB_VALUE_INTEGER:
+    switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      if (v.i < INT32_MIN || v.i > INT32_MAX) return false;
+      r->SetInt32(&msg, f, static_cast<int32_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64: r->SetInt64(&msg, f, v.i); return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      if (v.i < 0 || v.i > UINT32_MAX) return false;
+      r->SetUInt32(&msg, f, static_cast<uint32_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      if (v.i < 0) return false;
+      r->SetUInt64(&msg, f, static_cast<uint64_t>(v.i));
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (v.i != 0 && v.i != 1) return false;
+      r->SetBool(&msg, f, v.i == 1);
+      return true;
+    case FieldDescriptor::CPPTYPE_MESSAGE: return kind_of(f->message_type()) == wkt::timestamp && set_timestamp(msg, f, v.i);
+    default: return false;
+    }
+  case PB_VALUE_REAL:
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) r->SetDouble(&msg, f, v.r);
+    else if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT && std::fabs(v.r) <= FLT_MAX) r->SetFloat(&msg, f, static_cast<float>(v.r));
+    else return false;
+    return true;
+  case PB_VALUE_TEXT:
+    if (f->type() == FieldDescriptor::TYPE_STRING) {
+      r->SetString(&msg, f, std::string(v.text, v.len));
+      return true;
+    }
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      const gp::EnumValueDescriptor *e = f->enum_type()->FindValueByName(std::string(v.text, v.len));
+      if (e) r->SetEnum(&msg, f, e);
+      return e != nullptr;
+    }
+    return false;
+  case PB_VALUE_BLOB:
+    if (f->type() != FieldDescriptor::TYPE_BYTES) return false;
+    r->SetString(&msg, f, std::string(v.text, v.len));
+    return true;
+  default: return false;
+  }
+}
 
 } // namespace
 
@@ -793,22 +1019,32 @@ const char *pb_message_field_sql_type(const pb_message *message, int i) {
 char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc, size_t *json_len,
                 char **err) {
   return guard(err, static_cast<char *>(nullptr), [&] {
-    const unsigned char *p = static_cast<const unsigned char *>(payload);
-    size_t used;
-    pb_message &m = read_index(*schema, p, len, &used);
-    if (len - used > INT_MAX) fail("message is larger than 2 GiB");
     gp::LogSilencer quiet;
-    message_lease lease(m);
-    gp::Message *msg = lease.get();
-    if (!msg->ParsePartialFromArray(p + used, static_cast<int>(len - used)))
-      fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
-    if (m.has_required && !msg->IsInitialized())
-      fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
+    stack_arena scope;
+    const gp::Message &msg = parse_payload(*schema, payload, len, scope.arena);
     static thread_local std::string json; /* its capacity serves the thread's next message */
     json.clear();
-    json_writer(json).message(*msg);
+    json_writer(json).message(msg);
     *json_len = json.size();
     return dup_bytes(json.data(), json.size(), alloc ? alloc : malloc);
+  });
+}
+
+int pb_decode_fields(const pb_schema *schema, const void *payload, size_t len, const pb_field_name *fields, int n,
+                     pb_value_fn take, void *arg, char **err) {
+  return guard(err, -1, [&] {
+    gp::LogSilencer quiet;
+    stack_arena scope;
+    const gp::Message &msg = parse_payload(*schema, payload, len, scope.arena);
+    const Descriptor *d = msg.GetDescriptor();
+    column_reader reader;
+    for (int i = 0; i < n; i++) {
+      if (!fields[i].name) continue;
+      const FieldDescriptor *f = field_named(d, fields[i], i);
+      pb_value value = f ? reader.field(msg, f) : pb_value{};
+      if (int rc = take(arg, i, &value)) return rc;
+    }
+    return 0;
   });
 }
 
@@ -819,16 +1055,27 @@ unsigned char *pb_encode(const pb_message *message, const char *json, size_t len
     stack_arena scope;
     gp::Message *msg = message->prototype->New(&scope.arena);
     message_from_json(*message, json, len, msg);
-    std::string out;
-    if (message->index == std::vector<int64_t>{0}) {
-      write_varint(out, 0);
-    } else {
-      write_varint(out, static_cast<int64_t>(message->index.size()));
-      for (int64_t i : message->index) write_varint(out, i);
+    return payload_of(*message, *msg, alloc, out_len);
+  });
+}
+
+unsigned char *pb_encode_fields(const pb_message *message, const pb_field_name *fields, const pb_value *values,
+                                int n, pb_alloc_fn alloc, size_t *out_len) {
+  return guard(nullptr, static_cast<unsigned char *>(nullptr), [&]() -> unsigned char * {
+    stack_arena scope;
+    gp::Message *msg = message->prototype->New(&scope.arena);
+    std::set<const gp::OneofDescriptor *> oneofs;
+    for (int i = 0; i < n; i++) {
+      if (!fields[i].name) continue;
+      const FieldDescriptor *f = field_named(message->type, fields[i], i);
+      /* JSON names, lists, a field given twice: the JSON mapping's rules */
+      if (!f || f->is_repeated() || (f->has_presence() && msg->GetReflection()->HasField(*msg, f)) ||
+          (f->containing_oneof() && !oneofs.insert(f->containing_oneof()).second) ||
+          !set_field(*msg, f, values[i]))
+        return nullptr;
     }
-    if (!msg->AppendToString(&out)) fail("message " + message->type->full_name() + " cannot be serialized");
-    *out_len = out.size();
-    return reinterpret_cast<unsigned char *>(dup_bytes(out.data(), out.size(), alloc ? alloc : malloc));
+    if (message->has_required && !msg->IsInitialized()) return nullptr;
+    return payload_of(*message, *msg, alloc, out_len);
   });
 }
 

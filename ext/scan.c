@@ -65,6 +65,13 @@ typedef struct kafka_cursor {
   char *decoded[2];                /* registry formats: the row's value [0] and key [1] */
   char *decode_why[2];             /* as JSON text, or why they could not be decoded */
   int key_done;
+  /* A value codec with decode_columns: the row's typed columns, decoded
+  ** straight from the message, only those the statement has asked for
+  ** (cell_wanted: from the row a column is first asked on). */
+  sql_value *cells;
+  unsigned char *cell_wanted;
+  int cells_done;                  /* cells hold the current row */
+  int cells_unusable;              /* the codec cannot: the JSON path is used */
 } kafka_cursor;
 
 static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
@@ -89,6 +96,11 @@ int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
   return SQLITE_OK;
 }
 
+static void cells_clear(kafka_cursor *c) {
+  for (int i = 0; c->cells && i < cursor_vtab(c)->opts.n_columns; i++) sql_value_clear(&c->cells[i]);
+  c->cells_done = 0;
+}
+
 /* Forgets the current row's decoding. */
 static void row_clear(kafka_cursor *c) {
   c->json_error = NULL;
@@ -99,6 +111,7 @@ static void row_clear(kafka_cursor *c) {
     c->decoded[i] = c->decode_why[i] = NULL;
   }
   c->key_done = 0;
+  cells_clear(c);
 }
 
 static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
@@ -164,6 +177,8 @@ int scan_close(sqlite3_vtab_cursor *cursor) {
   sqlite3_free(c->part_index);
   sqlite3_free(c->known_low);
   sqlite3_free(c->known_high);
+  sqlite3_free(c->cells);
+  sqlite3_free(c->cell_wanted);
   sqlite3_finalize(c->interrupt_probe);
   sqlite3_free(c);
   return SQLITE_OK;
@@ -702,13 +717,31 @@ static void decode_framed(kafka_cursor *c, int key) {
     c->decode_why[key] = sqlite3_mprintf("%s: out of memory", key ? "key" : "value");
 }
 
+/* Decodes the row's value in a registry format straight into the typed
+** columns asked for so far (codec decode_columns); 0 when that cannot be
+** done (no typed column asked yet, the codec cannot): then its JSON is. */
+static int decode_cells(kafka_cursor *c) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  if (!c->cells || c->cells_unusable || !c->row->payload) return 0;
+  cells_clear(c);
+  sqlite3_free(c->decode_why[0]);
+  c->decode_why[0] = NULL;
+  int rc = schemas_decode_columns(vtab, c->row->payload, c->row->len, c->cell_wanted, c->cells,
+                                  &c->decode_why[0]);
+  if (rc == SQLITE_NOTFOUND) c->cells_unusable = 1;
+  if (rc == SQLITE_NOTFOUND) return 0;
+  if (rc && !c->decode_why[0]) c->decode_why[0] = sqlite3_mprintf("value: out of memory");
+  c->cells_done = !rc;
+  return 1;
+}
+
 /* Parses the row's value once, for the typed and error columns. */
 static void decode_value(kafka_cursor *c) {
   if (c->json_done) return;
   c->json_done = 1;
   kafka_vtab *vtab = cursor_vtab(c);
   if (codec_for(vtab->opts.value_format)) {
-    decode_framed(c, 0);
+    if (!decode_cells(c)) decode_framed(c, 0);
     c->json_error = c->decode_why[0];
     return;
   }
@@ -751,9 +784,42 @@ static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
     sqlite3_result_int64(ctx, id);
 }
 
-/* A typed column of a registry format, from the decoded record's JSON
-** text (only the column's path is scanned). */
-static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, const typed_column *col) {
+/* Marks typed column k as one the statement reads (the cells are made at
+** the first); 1 when it was not marked before. */
+static int want_cell(kafka_cursor *c, int k) {
+  int n = cursor_vtab(c)->opts.n_columns;
+  if (c->cells_unusable) return 0;
+  if (!c->cells) {
+    c->cells = sqlite3_malloc64(sizeof *c->cells * (size_t)n);
+    c->cell_wanted = sqlite3_malloc64((size_t)n);
+    if (!c->cells || !c->cell_wanted) {
+      sqlite3_free(c->cells);
+      sqlite3_free(c->cell_wanted);
+      c->cells = NULL;
+      c->cell_wanted = NULL;
+      return 0;
+    }
+    memset(c->cells, 0, sizeof *c->cells * (size_t)n);
+    memset(c->cell_wanted, 0, (size_t)n);
+  }
+  if (c->cell_wanted[k]) return 0;
+  c->cell_wanted[k] = 1;
+  return 1;
+}
+
+/* Typed column k of a registry format: from the cells the codec decoded,
+** else from the decoded record's JSON text (only the column's path is
+** scanned). A row decoded before k was asked for is decoded again. */
+static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, int k) {
+  if (want_cell(c, k) && c->cells_done && decode_cells(c)) c->json_error = c->decode_why[0];
+  decode_value(c);
+  if (decode_failed(c, ctx)) return;
+  const typed_column *col = &cursor_vtab(c)->opts.columns[k];
+  if (c->cells_done) {
+    format_value_result(ctx, col, &c->cells[k]);
+    return;
+  }
+  if (!c->decoded[0] && !c->json_error) decode_framed(c, 0);
   const char *json = c->decoded[0];
   format_typed_result(ctx, col, json, json ? strlen(json) : 0, NULL);
 }
@@ -778,7 +844,9 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   case KAFKA_COL_VALUE:
     if (codec_for(vtab->opts.value_format)) {
       decode_value(c);
-      if (!decode_failed(c, ctx)) framed_result(c, ctx, 0);
+      if (decode_failed(c, ctx)) break;
+      if (!c->decoded[0] && !c->json_error) decode_framed(c, 0); /* the cells were decoded */
+      framed_result(c, ctx, 0);
       break;
     }
     /* value = 'json' promises JSON: with on_error = fail it is checked. */
@@ -797,13 +865,14 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     if (c->plan.follow_ms >= 0) sqlite3_result_int64(ctx, c->plan.follow_ms);
     break;
   default:
+    if (codec_for(vtab->opts.value_format)) {
+      codec_typed_result(c, ctx, column - KAFKA_COL_TYPED);
+      break;
+    }
     decode_value(c);
     if (decode_failed(c, ctx)) break;
-    if (codec_for(vtab->opts.value_format))
-      codec_typed_result(c, ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED]);
-    else
-      format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED],
-                          c->json_error ? NULL : m->payload, m->len, &c->json_index);
+    format_typed_result(ctx, &vtab->opts.columns[column - KAFKA_COL_TYPED],
+                        c->json_error ? NULL : m->payload, m->len, &c->json_index);
   }
   return SQLITE_OK;
 }

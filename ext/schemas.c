@@ -328,33 +328,64 @@ static int side_schema(kafka_vtab *vtab, side_state *side, int32_t id, const cod
   return rc;
 }
 
+/* The writer schema and payload of a framed key or value; on failure
+** SQLITE_ERROR with *why saying why. */
+static int framed_writer(kafka_vtab *vtab, side_state *side, int key, const void *data, size_t len,
+                         int32_t *id, const codec_schema **writer, const void **payload,
+                         size_t *payload_len, char **why) {
+  const char *frame_why;
+  *id = -1;
+  if (codec_frame_read(data, len, id, payload, payload_len, &frame_why)) {
+    *why = sqlite3_mprintf("%s: %s", side_name(key), frame_why);
+    return SQLITE_ERROR;
+  }
+  char *fetch_err = NULL;
+  int rc = side_schema(vtab, side, *id, writer, &fetch_err);
+  if (rc == SQLITE_ERROR)
+    *why = sqlite3_mprintf("%s: %s", side_name(key), fetch_err + (strncmp(fetch_err, "kafka: ", 7) ? 0 : 7));
+  sqlite3_free(fetch_err);
+  return rc;
+}
+
+/* A codec's decoding error, with the side and schema id. */
+static int decode_error(int rc, int key, int32_t id, char *decode_why, char **why) {
+  if (rc == SQLITE_ERROR)
+    *why = sqlite3_mprintf("%s: schema id %d: %s", side_name(key), (int)id, decode_why ? decode_why : "");
+  sqlite3_free(decode_why);
+  return rc;
+}
+
 int schemas_decode(kafka_vtab *vtab, int key, const void *data, size_t len, char **json,
                    int32_t *id, char **why) {
   struct table_schemas *t = state(vtab);
   if (!t) return SQLITE_NOMEM;
   side_state *side = &t->side[key ? 1 : 0];
+  const codec_schema *writer;
   const void *payload;
   size_t payload_len;
-  const char *frame_why;
-  *id = -1;
-  if (codec_frame_read(data, len, id, &payload, &payload_len, &frame_why)) {
-    *why = sqlite3_mprintf("%s: %s", side_name(key), frame_why);
-    return SQLITE_ERROR;
-  }
+  int rc = framed_writer(vtab, side, key, data, len, id, &writer, &payload, &payload_len, why);
+  if (rc) return rc;
+  char *decode_why = NULL;
+  rc = side->codec->decode(writer, payload, payload_len, json, &decode_why);
+  return decode_error(rc, key, *id, decode_why, why);
+}
+
+int schemas_decode_columns(kafka_vtab *vtab, const void *data, size_t len,
+                           const unsigned char *wanted, sql_value *out, char **why) {
+  struct table_schemas *t = state(vtab);
+  if (!t) return SQLITE_NOMEM;
+  side_state *side = &t->side[0];
+  if (!side->codec->decode_columns) return SQLITE_NOTFOUND;
   const codec_schema *writer;
-  char *fetch_err = NULL;
-  int rc = side_schema(vtab, side, *id, &writer, &fetch_err);
-  if (rc == SQLITE_ERROR) {
-    *why = sqlite3_mprintf("%s: %s", side_name(key), fetch_err + (strncmp(fetch_err, "kafka: ", 7) ? 0 : 7));
-  } else if (!rc) {
-    char *decode_why = NULL;
-    rc = side->codec->decode(writer, payload, payload_len, json, &decode_why);
-    if (rc == SQLITE_ERROR)
-      *why = sqlite3_mprintf("%s: schema id %d: %s", side_name(key), (int)*id, decode_why ? decode_why : "");
-    sqlite3_free(decode_why);
-  }
-  sqlite3_free(fetch_err);
-  return rc;
+  const void *payload;
+  size_t payload_len;
+  int32_t id;
+  int rc = framed_writer(vtab, side, 0, data, len, &id, &writer, &payload, &payload_len, why);
+  if (rc) return rc;
+  char *decode_why = NULL;
+  rc = side->codec->decode_columns(writer, payload, payload_len, vtab->opts.columns, vtab->opts.n_columns,
+                                   wanted, out, &decode_why);
+  return decode_error(rc, 0, id, decode_why, why);
 }
 
 /* The side's write schema: value_schema_id (or the one CREATE

@@ -16,6 +16,9 @@
 ** encode turns JSON text into a payload. Typed columns are read from that
 ** JSON by path (ext/format.c), and an INSERT's typed columns compose JSON
 ** that encode takes, so a codec needs nothing else to get typed columns.
+** Two optional members skip the JSON where it costs: decode_columns reads
+** typed columns straight from a payload, encode_columns writes one from
+** an INSERT's typed columns.
 **
 ** To plug in a format: write the functions below, define a `const codec`
 ** named <format>_codec with designated initializers (optional members
@@ -29,6 +32,7 @@
 #include <stdint.h>
 
 #include "kafka_ext.h"
+#include "format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +97,26 @@ typedef struct codec {
   ** it cannot (a column path below the top level): then JSON is used. */
   int (*encode_columns)(const codec_schema *schema, const typed_column *cols, sqlite3_value **values,
                         int n, void **out, size_t *out_len, char **err);
+
+  /* Optional (NULL: typed columns are read by path from decode's JSON).
+  ** Decodes a payload written with `writer`, as decode would, into the
+  ** typed columns cols[i] for which wanted[i] is non-zero (wanted NULL:
+  ** all): out[i] (zeroed by the caller) is the value SQLite's
+  ** json_extract() reads at cols[i].path in the JSON text decode makes,
+  ** before the column's affinity: integers exact, reals, text (decimal's
+  ** exact number, bytes and fixed as decode's hex digits, enum symbols),
+  ** records, arrays and maps as decode's JSON text, NULL for null and for
+  ** a field the writer lacks. Text is borrowed from nothing: it is
+  ** out[i].owned (sqlite3_malloc'd), freed by the caller with
+  ** sql_value_clear(); out[i] of columns not wanted stay NULL.
+  ** A payload that is not a valid record is SQLITE_ERROR with *why exactly
+  ** as decode says it (the error column shows the same text either way).
+  ** SQLITE_NOTFOUND, before anything is decoded, when it cannot read these
+  ** columns (a path below the top level): an answer that depends on cols
+  ** only, so a caller may stop asking; decode and the path are used. */
+  int (*decode_columns)(const codec_schema *writer, const void *data, size_t len,
+                        const typed_column *cols, int n, const unsigned char *wanted,
+                        sql_value *out, char **why);
 } codec;
 
 /* The codec of a key or value format; NULL for text, blob and json. */

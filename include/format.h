@@ -40,6 +40,36 @@ const char *format_check_value(const void *data, size_t len, json_index *index);
 ** they are not hex digits. */
 int format_hex_decode(const char *hex, size_t n, unsigned char *out);
 
+/* A SQL value on its way between JSON and a typed column: what SQLite's
+** json_extract() gives, then what a table column of the declared type
+** stores (datatype3.html, 3.4). Text is counted (no terminator needed);
+** `owned` (NULL, or the text itself) is freed with sqlite3_free by
+** whoever takes the value (sql_value_clear()). */
+typedef struct sql_value {
+  int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB */
+  sqlite3_int64 i;
+  double r;
+  const char *text;
+  size_t len;
+  char *owned;
+} sql_value;
+
+/* Sets v to the one JSON value text [json, json + len) (valid, no white
+** space around) as json_extract() gives it: integers exact in int64 (past
+** it REAL), strings decoded (text borrowed from json when nothing needed
+** decoding), objects and arrays as minified JSON text. */
+void format_json_value(const char *json, size_t len, sql_value *v);
+
+/* Frees v's owned text; v becomes NULL. */
+void sql_value_clear(sql_value *v);
+
+/* Sets the result to typed column col's value, given as json_extract()
+** reads it at the column's path: a registry format's hex digits become
+** the BLOB of a hex_blob column, then the column's affinity applies as a
+** table column of the declared type applies it. v is not changed (its
+** text is copied). */
+void format_value_result(sqlite3_context *ctx, const typed_column *col, const sql_value *v);
+
 /* Sets the result to a typed column's value in the JSON text [json,
 ** json + len), which format_check_value() accepted (NULL: the result is
 ** NULL): the value at the column's path as SQLite's json_extract() reads

@@ -1,8 +1,9 @@
 /*
 ** Protobuf schemas (ext/protobuf.cc, the project's only C++): .proto text
 ** compiled at run time with libprotobuf's parser, messages decoded to JSON
-** text and encoded from it, and the message-index array that the Confluent
-** wire format puts before a Protobuf message.
+** text and encoded from it (and top-level fields read from and written to
+** messages without that JSON, for typed columns), and the message-index
+** array that the Confluent wire format puts before a Protobuf message.
 **
 ** C outside, C++ inside: no exception crosses this header. Decoded JSON and
 ** encoded payloads come in memory from the caller's allocator (malloc when
@@ -24,6 +25,7 @@
 #define KAFKA_PROTOBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +74,49 @@ const char *pb_message_field_sql_type(const pb_message *message, int i);
 char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_alloc_fn alloc,
                 size_t *json_len, char **err);
 
+/* A top-level field's value as a typed column reads it in pb_decode's JSON
+** (SQLite's json_extract() of member `name`): a field the JSON leaves out
+** (or the message type lacks) is NULL; integers, booleans (0, 1), enum
+** numbers no name has and Timestamps (milliseconds) INTEGER; floats and
+** doubles as their JSON text reads (REAL, an INTEGER when written without
+** a point, TEXT for NaN and the infinities), uint64 past int64 REAL;
+** strings up to a NUL character (json_extract() ends them at \u0000), enum
+** names and bytes' hex digits TEXT; a wrapper as its value; lists, maps,
+** messages and the library's well-known types as the JSON text pb_decode
+** writes for them, to be read as json_extract() reads it. */
+typedef enum pb_value_kind {
+  PB_VALUE_NULL,
+  PB_VALUE_INTEGER, /* i */
+  PB_VALUE_REAL,    /* r */
+  PB_VALUE_TEXT,    /* text, len: the text itself */
+  PB_VALUE_JSON,    /* text, len: one JSON value, as pb_decode writes it */
+  PB_VALUE_BLOB     /* text, len: bytes (pb_encode_fields only) */
+} pb_value_kind;
+
+typedef struct pb_value {
+  pb_value_kind kind;
+  int64_t i;
+  double r;
+  const char *text; /* not terminated; valid only while pb_value_fn runs */
+  size_t len;
+} pb_value;
+
+/* A top-level field by name (len bytes, not terminated); name NULL: none. */
+typedef struct pb_field_name {
+  const char *name;
+  size_t len;
+} pb_field_name;
+
+/* Takes the value of fields[i]; non-zero stops the decoding. */
+typedef int (*pb_value_fn)(void *arg, int i, const pb_value *value);
+
+/* Decodes a wire-format payload as pb_decode does (failing where it fails,
+** with the same *err), then gives take the value of each field named in
+** fields (n of them) in the message the payload holds, without writing its
+** JSON. Returns 0, -1 with *err, or what take returned to stop. */
+int pb_decode_fields(const pb_schema *schema, const void *payload, size_t len, const pb_field_name *fields, int n,
+                     pb_value_fn take, void *arg, char **err);
+
 /* Encodes JSON text as a message of the type into a wire-format payload
 ** (the message-index array, then the message). Accepts what pb_decode
 ** writes and the library's JSON mapping (Timestamp as RFC 3339 text, 64-bit
@@ -80,6 +125,16 @@ char *pb_decode(const pb_schema *schema, const void *payload, size_t len, pb_all
 ** with *err naming the field when the value does not fit. */
 unsigned char *pb_encode(const pb_message *message, const char *json, size_t len, pb_alloc_fn alloc,
                          size_t *out_len, char **err);
+
+/* Encodes a message of the type from values[i] for the top-level fields
+** fields[i] (name NULL: left out), as pb_encode would encode the JSON
+** object of those values, when every value is plain for its field
+** (INTEGER into an integer, bool (0, 1) or Timestamp (milliseconds) field
+** in range, REAL into double or float, TEXT into string or an enum's
+** name, BLOB into bytes). NULL when one is not, or a name is no field of
+** the type, or on any other doubt: pb_encode then says what does not fit. */
+unsigned char *pb_encode_fields(const pb_message *message, const pb_field_name *fields, const pb_value *values,
+                                int n, pb_alloc_fn alloc, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kafka_ext.h"
+#include "format.h"
 
 /* The shadow table's name suffix: <table>_registry. */
 #define SCHEMAS_SHADOW "registry"
@@ -38,6 +39,13 @@ int schemas_shadow_name(const char *suffix);
 ** with *why (sqlite3_mprintf) saying why, with the schema id when known. */
 int schemas_decode(kafka_vtab *vtab, int key, const void *data, size_t len, char **json,
                    int32_t *id, char **why);
+
+/* Decodes a framed value straight into the typed columns the statement
+** wants (codec decode_columns: opts.columns, wanted and out as there).
+** SQLITE_NOTFOUND when its codec cannot (no decode_columns, or these
+** columns); on failure SQLITE_ERROR with *why as schemas_decode says it. */
+int schemas_decode_columns(kafka_vtab *vtab, const void *data, size_t len,
+                           const unsigned char *wanted, sql_value *out, char **why);
 
 /* Encodes JSON text as a framed key or value (*out, sqlite3_malloc'd)
 ** with the subject's latest schema (value_schema_id, or the schema

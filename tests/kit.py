@@ -64,6 +64,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = str(ROOT / "build" / "kafka")
+PROTO_DIR = ROOT / "tests" / "protobuf"  # the Protobuf schemas of the tests and the bench
 PORT = int(os.environ.get("KAFKA_PORT", "29092"))
 BROKER = f"127.0.0.1:{PORT}"
 KAFKA_SH = ROOT / "tests" / "broker" / "kafka.sh"

@@ -5,12 +5,17 @@ rows that do not fit, bad bytes."""
 
 import datetime
 import decimal
+import functools
 import json
 import time
 import uuid
 
 import kit
+import registrykit
+from registrykit import ctx, setup, sr_client
 import readkit as rk
+
+avro_table = functools.partial(registrykit.table, fmt="avro")  # (conn, name, topic, **options)
 
 SCHEMA = {
     "type": "record", "name": "Sample", "namespace": "kubertron", "fields": [
@@ -69,16 +74,6 @@ def expected_row(i):
             '{"lat":59.9,"lon":10.75}')
 
 
-def sr_client():
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    return SchemaRegistryClient({"url": kit.REGISTRY})
-
-
-def ctx(topic, key=False):
-    from confluent_kafka.serialization import MessageField, SerializationContext
-    return SerializationContext(topic, MessageField.KEY if key else MessageField.VALUE)
-
-
 def confluent_produce(topic, schema, records, key_schema=None, keys=None):
     """Produce records with confluent-kafka's AvroSerializer (it registers
     the schema under <topic>-value, as it does by default)."""
@@ -114,18 +109,8 @@ def confluent_consume(topic, n, key=False):
     return out
 
 
-def setup(prefix="avro"):
-    kit.need_broker()
-    kit.need_registry()
-    return kit.create_topic(kit.topic(prefix))
-
-
-def avro_table(conn, name, topic, **options):
-    rk.table(conn, name, topic, **{"value": "avro", "schema_registry": kit.REGISTRY, **options})
-
-
 def test_confluent_writes_extension_reads_field_exact():
-    topic = setup()
+    topic = setup("avro")
     confluent_produce(topic, SCHEMA, [record(i) for i in range(3)])
     conn = kit.connect()
     avro_table(conn, "t", topic)
@@ -143,7 +128,7 @@ def test_confluent_writes_extension_reads_field_exact():
 
 
 def test_extension_writes_confluent_reads_field_exact():
-    topic = setup()
+    topic = setup("avro")
     kit.register_schema(f"{topic}-value", SCHEMA)
     conn = kit.connect()
     avro_table(conn, "t", topic)
@@ -242,8 +227,7 @@ def test_bad_bytes_follow_on_error():
     huge = raw[:5] + bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]) + b"x" * 40
     bad = [b"plain text", b"\x00\x00", raw[:5] + b"\x02", b"\x00" + (999999).to_bytes(4, "big") + raw[5:],
            raw + b"\x00", huge]
-    for b in bad:
-        kit.kcat("-P", "-t", topic, "-c", "1", input=b)  # one message each
+    registrykit.produce_bytes(topic, bad)
     errors = [r[0] for r in conn.execute("SELECT error FROM t ORDER BY offset")]
     assert errors[0] is None, errors
     assert errors[1] == "value: message is not in the schema registry wire format (first byte is not 0)"
