@@ -629,25 +629,37 @@ static void scratch_give(const codec_schema *cs, avro_value_t *value, avro_reade
   avro_value_decref(value);
 }
 
-static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
-  avro_value_t value;
-  avro_reader_t reader;
+/* Reads a record of schema s from the payload into a value (the
+** schema's scratch one, or a new one: give it back with scratch_give()).
+** Returns what scratch_take() does, -1 when out of memory, or -2 with *why
+** when the payload is no valid record of the schema. */
+static int read_record(const codec_schema *s, const void *data, size_t len, avro_value_t *value,
+                       avro_reader_t *reader, char **why) {
   bounds b = {data, (const unsigned char *)data + len, NULL};
   check_value(&b, s->schema, 0);
   if (!b.why && b.p != b.end) b.why = "bytes left after the record";
   if (b.why) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", b.why);
-    return SQLITE_ERROR;
+    return -2;
   }
-  int scratch = scratch_take(s, data, len, &value, &reader);
-  if (scratch < 0) return SQLITE_NOMEM;
-  int rc = SQLITE_OK;
-  if (avro_value_read(reader, &value)) {
+  int scratch = scratch_take(s, data, len, value, reader);
+  if (scratch < 0) return -1;
+  if (avro_value_read(*reader, value)) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", avro_strerror());
-    rc = SQLITE_ERROR;
+    scratch_give(s, value, *reader, scratch);
+    return -2;
   }
+  return scratch;
+}
+
+static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
+  avro_value_t value;
+  avro_reader_t reader;
+  int scratch = read_record(s, data, len, &value, &reader, why);
+  if (scratch < 0) return scratch == -1 ? SQLITE_NOMEM : SQLITE_ERROR;
+  int rc = SQLITE_OK;
   json_out out = {NULL, 0, 0, 0};
-  if (!rc && to_json(s, &value, s->logical ? type_node(s, s->json) : NULL, &out)) {
+  if (to_json(s, &value, s->logical ? type_node(s, s->json) : NULL, &out)) {
     *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
     rc = SQLITE_ERROR;
   }
@@ -656,6 +668,131 @@ static int avro_decode(const codec_schema *s, const void *data, size_t len, char
   else *json = out.p;
   scratch_give(s, &value, reader, scratch);
   return rc;
+}
+
+/* ----------------------------------------------------- decode_columns -- */
+
+/* The field a typed column's path names at the top level ("$.name", a
+** plain Avro name), or NULL when the path is anything else. */
+static const char *top_level_field(const char *path) {
+  if (strncmp(path, "$.", 2) || !path[2]) return NULL;
+  for (const char *p = path + 2; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '_') return NULL;
+  return path + 2;
+}
+
+/* v (zeroed) = value a as json_extract() reads it in decode's JSON, by
+** making that JSON: for the types whose text is not theirs as it is. */
+static int cell_from_json(const codec_schema *s, avro_value_t *a, const cJSON *node, sql_value *v) {
+  json_out out = {NULL, 0, 0, 0};
+  if (to_json(s, a, node, &out)) {
+    sqlite3_free(out.p);
+    return -1;
+  }
+  if (out.nomem || !out.p) return SQLITE_NOMEM;
+  format_json_value(out.p, out.len, v);
+  if (v->type == SQLITE_TEXT && !v->owned) { /* borrowed from out: keep it there */
+    memmove(out.p, v->text, v->len);
+    v->text = v->owned = out.p;
+  } else {
+    sqlite3_free(out.p);
+  }
+  return 0;
+}
+
+/* v = a copy of the n bytes at text. */
+static int cell_text(const char *text, size_t n, sql_value *v) {
+  if (!(v->owned = sqlite3_malloc64(n + 1))) return SQLITE_NOMEM;
+  memcpy(v->owned, text, n);
+  v->owned[n] = 0;
+  v->type = SQLITE_TEXT;
+  v->text = v->owned;
+  v->len = n;
+  return 0;
+}
+
+/* v (zeroed) = value a, whose schema's JSON node is `node`, as
+** json_extract() reads it in the JSON text decode makes of it. The common
+** types directly; the others through their JSON text. */
+static int cell_value(const codec_schema *s, avro_value_t *a, const cJSON *node, sql_value *v) {
+  const char *text;
+  size_t size;
+  int32_t i32;
+  int64_t i64;
+  int b;
+  double d;
+  switch (avro_value_get_type(a)) {
+  case AVRO_NULL: return 0;
+  case AVRO_BOOLEAN:
+    if (avro_value_get_boolean(a, &b)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = b != 0;
+    return 0;
+  case AVRO_INT32:
+    if (avro_value_get_int(a, &i32)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = i32;
+    return 0;
+  case AVRO_INT64:
+    if (avro_value_get_long(a, &i64)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = i64;
+    return 0;
+  case AVRO_DOUBLE: /* decode's text reads back as the same double */
+    if (avro_value_get_double(a, &d)) return -1;
+    v->type = isfinite(d) ? SQLITE_FLOAT : SQLITE_NULL;
+    v->r = d;
+    return 0;
+  case AVRO_STRING: /* the size counts the terminating NUL */
+    if (avro_value_get_string(a, &text, &size)) return -1;
+    size = size ? size - 1 : 0;
+    if (memchr(text, 0, size)) break; /* JSON's \u0000 ends the text json_extract() reads */
+    return cell_text(text, size, v);
+  case AVRO_ENUM:
+    if (avro_value_get_enum(a, &b)) return -1;
+    text = avro_schema_enum_get(avro_value_get_schema(a), b);
+    return text ? cell_text(text, strlen(text), v) : -1;
+  case AVRO_UNION: {
+    avro_value_t branch;
+    if (avro_value_get_discriminant(a, &b) || avro_value_get_current_branch(a, &branch)) return -1;
+    return cell_value(s, &branch, cJSON_IsArray(node) ? type_node(s, cJSON_GetArrayItem(node, b)) : NULL, v);
+  }
+  default: break; /* float (its text is its value), bytes, fixed, decimal, record, array, map */
+  }
+  return cell_from_json(s, a, node, v);
+}
+
+/* The cells of the wanted columns from a decoded record (a field the
+** writer lacks stays NULL; so do all when the record is no record, as
+** in decode's JSON). */
+static int record_cells(const codec_schema *s, avro_value_t *record, const typed_column *cols, int n,
+                        const unsigned char *wanted, sql_value *out) {
+  if (avro_value_get_type(record) != AVRO_RECORD) return 0;
+  const cJSON *root = s->logical ? type_node(s, s->json) : NULL;
+  for (int i = 0; i < n; i++) {
+    if (wanted && !wanted[i]) continue;
+    avro_value_t field;
+    size_t index;
+    if (avro_value_get_by_name(record, top_level_field(cols[i].path), &field, &index)) continue;
+    const cJSON *node = root ? type_node(s, cJSON_GetObjectItemCaseSensitive(field_node(root, index), "type")) : NULL;
+    int rc = cell_value(s, &field, node, &out[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int avro_decode_columns(const codec_schema *s, const void *data, size_t len, const typed_column *cols,
+                               int n, const unsigned char *wanted, sql_value *out, char **why) {
+  for (int i = 0; i < n; i++)
+    if ((!wanted || wanted[i]) && !top_level_field(cols[i].path)) return SQLITE_NOTFOUND;
+  avro_value_t value;
+  avro_reader_t reader;
+  int scratch = read_record(s, data, len, &value, &reader, why);
+  if (scratch < 0) return scratch == -1 ? SQLITE_NOMEM : SQLITE_ERROR;
+  int rc = record_cells(s, &value, cols, n, wanted, out);
+  if (rc < 0) *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
+  scratch_give(s, &value, reader, scratch);
+  return rc < 0 ? SQLITE_ERROR : rc;
 }
 
 /* ------------------------------------------------------------- encode -- */
@@ -1127,4 +1264,5 @@ const codec avro_codec = {
     .decode = avro_decode,
     .encode = avro_encode,
     .encode_columns = avro_encode_columns,
+    .decode_columns = avro_decode_columns,
 };
