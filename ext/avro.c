@@ -1106,17 +1106,29 @@ static int keep_big_integers(cJSON *node, const char **p, const char *end) {
   return SQLITE_OK;
 }
 
-/* The binary encoding of a filled value (sqlite3_malloc'd). */
-static int value_bytes(avro_value_t *value, void **out, size_t *out_len) {
-  size_t size = 0;
-  char *buf = NULL;
-  if (avro_value_sizeof(value, &size) || !(buf = sqlite3_malloc64(size ? size : 1))) return SQLITE_NOMEM;
+/* Writes a filled value into buf (size bytes); its length, or -1 when it
+** does not fit (or out of memory). */
+static int64_t value_write(avro_value_t *value, char *buf, size_t size) {
   avro_writer_t writer = avro_writer_memory(buf, (int64_t)size);
-  int rc = !writer || avro_value_write(writer, value) ? SQLITE_NOMEM : SQLITE_OK;
-  if (writer) avro_writer_free(writer);
-  if (rc) {
+  if (!writer) return -1;
+  int64_t len = avro_value_write(writer, value) ? -1 : avro_writer_tell(writer);
+  avro_writer_free(writer);
+  return len;
+}
+
+/* The binary encoding of a filled value (sqlite3_malloc'd). Most records
+** fit a buffer on the stack: written there, they need no sizing pass. */
+static int value_bytes(avro_value_t *value, void **out, size_t *out_len) {
+  char small[1024] = {0};
+  int64_t len = value_write(value, small, sizeof small);
+  size_t size = len < 0 ? 0 : (size_t)len;
+  if (len < 0 && avro_value_sizeof(value, &size)) return SQLITE_NOMEM;
+  char *buf = sqlite3_malloc64(size ? size : 1);
+  if (!buf) return SQLITE_NOMEM;
+  if (len >= 0) memcpy(buf, small, size);
+  else if (value_write(value, buf, size) != (int64_t)size) {
     sqlite3_free(buf);
-    return rc;
+    return SQLITE_NOMEM;
   }
   *out = buf;
   *out_len = size;
@@ -1159,11 +1171,21 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
     if (avro_typeof(t) == AVRO_FLOAT) return avro_value_set_float(v, (float)d) ? SQLITE_NOMEM : SQLITE_OK;
     return SQLITE_NOTFOUND;
   }
+  if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT && avro_typeof(t) == AVRO_STRING) {
+    /* The text as it is, without the terminated copy sqlite3_value_text()
+    ** makes of a function's result: avro-c writes a string's size - 1
+    ** bytes, and a wrapped buffer it does not own is never freed. */
+    size_t len = (size_t)sqlite3_value_bytes(value);
+    const char *text = sqlite3_value_blob(value);
+    avro_wrapped_buffer_t wrapped;
+    if (!text || memchr(text, 0, len) || !utf8_valid((const unsigned char *)text, len)) return SQLITE_NOTFOUND;
+    if (avro_wrapped_buffer_new(&wrapped, text, len + 1)) return SQLITE_NOMEM;
+    return avro_value_give_string_len(v, &wrapped) ? SQLITE_NOMEM : SQLITE_OK;
+  }
   if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT) {
     const char *text = (const char *)sqlite3_value_text(value);
     size_t len = (size_t)sqlite3_value_bytes(value);
     if (!text || memchr(text, 0, len) || !utf8_valid((const unsigned char *)text, len)) return SQLITE_NOTFOUND;
-    if (avro_typeof(t) == AVRO_STRING) return avro_value_set_string_len(v, text, len + 1) ? SQLITE_NOMEM : SQLITE_OK;
     if (avro_typeof(t) != AVRO_ENUM) return SQLITE_NOTFOUND;
     int symbol = avro_schema_enum_get_by_name(t, text);
     if (symbol < 0) return field_error(err, at, "'%s' is not a symbol of enum %s", text, avro_schema_name(t));
@@ -1172,11 +1194,24 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
   return SQLITE_NOTFOUND;
 }
 
+/* Non-zero when the columns are the record's fields, in order, each at
+** its own $.<name> (the columns CREATE learned): column f is field f, with
+** no lookup by name. */
+static int columns_are_fields(avro_schema_t record, const typed_column *cols, int n) {
+  if ((size_t)n != avro_schema_record_size(record)) return 0;
+  for (int i = 0; i < n; i++)
+    if (cols[i].path[0] != '$' || cols[i].path[1] != '.' ||
+        strcmp(cols[i].path + 2, avro_schema_record_field_name(record, i)))
+      return 0;
+  return 1;
+}
+
 /* Fills a record from typed columns: each field from its column's value
-** (directly, or as format_typed_json makes it), else its default. */
+** (directly, or as format_typed_json makes it), else its default.
+** aligned: columns_are_fields() said so. */
 static int record_from_columns(const codec_schema *s, avro_value_t *v, const typed_column *cols,
-                               sqlite3_value **values, int n, char **err) {
-  for (int i = 0; i < n; i++) {
+                               sqlite3_value **values, int n, int aligned, char **err) {
+  for (int i = 0; i < n && !aligned; i++) {
     int field = avro_schema_record_field_get_index(s->schema, cols[i].path + 2);
     if (field >= 0 && column_of(cols, n, cols[i].path + 2) == i) continue;
     if (sqlite3_value_type(values[i]) == SQLITE_NULL) continue;
@@ -1188,7 +1223,7 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
   for (size_t f = 0; f < fields; f++) {
     const char *name = avro_schema_record_field_name(s->schema, (int)f);
     value_path at = {NULL, name, 0};
-    int c = column_of(cols, n, name);
+    int c = aligned ? (int)f : column_of(cols, n, name);
     avro_value_t child;
     if (avro_value_get_by_index(v, f, &child, NULL)) return SQLITE_NOMEM;
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
@@ -1217,13 +1252,14 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
 static int avro_encode_columns(const codec_schema *s, const typed_column *cols, sqlite3_value **values,
                                int n, void **out, size_t *out_len, char **err) {
   if (avro_typeof(s->schema) != AVRO_RECORD) return SQLITE_NOTFOUND;
-  for (int i = 0; i < n; i++)
+  int aligned = columns_are_fields(s->schema, cols, n);
+  for (int i = 0; i < n && !aligned; i++)
     if (cols[i].path[0] != '$' || cols[i].path[1] != '.' || strpbrk(cols[i].path + 2, ".[\"")) return SQLITE_NOTFOUND;
   avro_value_t value;
   avro_reader_t unused;
   int scratch = scratch_take(s, NULL, 0, &value, &unused);
   if (scratch < 0) return SQLITE_NOMEM;
-  int rc = record_from_columns(s, &value, cols, values, n, err);
+  int rc = record_from_columns(s, &value, cols, values, n, aligned, err);
   if (!rc) rc = value_bytes(&value, out, out_len);
   scratch_give(s, &value, unused, scratch);
   return rc;

@@ -185,3 +185,25 @@ def test_bad_bytes_give_the_same_error_and_on_error_either_way():
                      "registry wire format")
     kit.expect_error(lambda: conn.execute("SELECT s FROM strict WHERE offset = 16").fetchall(),
                      f"kafka: topic '{topic}' partition 0 offset 16: {errors[16]}")
+
+
+def test_insert_of_expression_results_and_reordered_columns_reads_back():
+    """Strings from functions (texts SQLite keeps without a terminator) and
+    columns that are not the record's fields in order encode the same."""
+    from test_avro import confluent_consume
+    schema = {"type": "record", "name": "W", "fields": [
+        {"name": "s", "type": "string"}, {"name": "e", "type": {"type": "enum", "name": "D", "symbols": ["N", "S"]}},
+        {"name": "i", "type": "int"}, {"name": "d", "type": "double"},
+        {"name": "o", "type": ["null", "string"], "default": None}]}
+    topic = setup("ins")
+    kit.register_schema(f"{topic}-value", schema)
+    conn = kit.connect()
+    avro_table(conn, "t", topic)
+    avro_table(conn, "r", topic, columns="o TEXT, d REAL, s TEXT, e TEXT, i INTEGER")
+    conn.execute("WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 3) "
+                 "INSERT INTO t(s, e, i, d, o) SELECT substr('abcdef', value, 3), json_extract('[\"N\",\"S\"]', "
+                 "'$[' || (value % 2) || ']'), value, value / 4.0, printf('%d é', value) FROM n")
+    conn.execute("INSERT INTO r(i, s, e, d) VALUES (4, substr('xyz', 2), 'S', 1.5)")
+    got = confluent_consume(topic, 4)
+    assert got == [{"s": "abcdef"[i - 1:i + 2], "e": "NS"[i % 2], "i": i, "d": i / 4.0, "o": f"{i} é"}
+                   for i in range(1, 4)] + [{"s": "yz", "e": "S", "i": 4, "d": 1.5, "o": None}], got
