@@ -30,8 +30,20 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* A field of a type that holds no other value (null, boolean, int, long,
+** float, double, string, bytes, enum, fixed): what checking its bytes
+** needs. */
+typedef struct flat_field {
+  avro_type_t type;
+  int64_t size; /* a fixed's size, an enum's number of symbols */
+} flat_field;
+
 struct codec_schema {
   avro_schema_t schema;
+  flat_field *flat;     /* a record of such fields only (the common shape):
+                        ** its fields, checked without walking the avro-c
+                        ** schema for every message; NULL otherwise */
+  size_t n_flat;
   avro_value_iface_t *iface;
   cJSON *json;          /* the schema text, for logical types and defaults */
   int logical;          /* it has a decimal: decoding walks json in step */
@@ -57,6 +69,33 @@ static int resettable(avro_schema_t t) {
     return 1;
   default: return 1;
   }
+}
+
+/* The size a flat_field keeps for type t. */
+static int64_t flat_size(avro_schema_t t) {
+  switch (avro_typeof(t)) {
+  case AVRO_FIXED: return avro_schema_fixed_size(t);
+  case AVRO_ENUM: return avro_schema_enum_number_of_symbols(t);
+  default: return 0;
+  }
+}
+
+/* s->flat when the schema is a record whose fields hold no other value
+** (out of memory: left NULL, the schema is walked). */
+static void flat_fields(codec_schema *s) {
+  if (avro_typeof(s->schema) != AVRO_RECORD) return;
+  size_t n = avro_schema_record_size(s->schema);
+  for (size_t i = 0; i < n; i++)
+    switch (avro_typeof(avro_schema_record_field_get_by_index(s->schema, (int)i))) {
+    case AVRO_RECORD: case AVRO_UNION: case AVRO_ARRAY: case AVRO_MAP: case AVRO_LINK: return;
+    default: break;
+    }
+  if (!(s->flat = sqlite3_malloc64(sizeof *s->flat * (n ? n : 1)))) return;
+  for (size_t i = 0; i < n; i++) {
+    avro_schema_t t = avro_schema_record_field_get_by_index(s->schema, (int)i);
+    s->flat[i] = (flat_field){avro_typeof(t), flat_size(t)};
+  }
+  s->n_flat = n;
 }
 
 static int avro_parse(const char *text, const char *message, const codec_imports *imports,
@@ -85,6 +124,7 @@ static int avro_parse(const char *text, const char *message, const codec_imports
     return SQLITE_ERROR;
   }
   pthread_mutex_init(&s->lock, NULL);
+  flat_fields(s);
   *out = s;
   return SQLITE_OK;
 }
@@ -97,6 +137,7 @@ static void avro_release(codec_schema *s) {
   avro_value_iface_decref(s->iface);
   avro_schema_decref(s->schema);
   cJSON_Delete(s->json);
+  sqlite3_free(s->flat);
   sqlite3_free(s);
 }
 
@@ -563,25 +604,34 @@ static void check_blocks(bounds *b, avro_schema_t items, int map, int depth) {
   }
 }
 
+/* A value of a type that holds no other (size: flat_field's); 0 when the
+** type is not one. */
+static int check_flat(bounds *b, avro_type_t type, int64_t size) {
+  switch (type) {
+  case AVRO_NULL: return 1;
+  case AVRO_BOOLEAN: take(b, 1); return 1;
+  case AVRO_INT32: case AVRO_INT64: read_varint(b); return 1;
+  case AVRO_FLOAT: take(b, 4); return 1;
+  case AVRO_DOUBLE: take(b, 8); return 1;
+  case AVRO_STRING: case AVRO_BYTES: take(b, read_varint(b)); return 1;
+  case AVRO_FIXED: take(b, size); return 1;
+  case AVRO_ENUM: {
+    int64_t symbol = read_varint(b);
+    if (!b->why && (symbol < 0 || symbol >= size)) b->why = "an enum symbol out of range";
+    return 1;
+  }
+  default: return 0;
+  }
+}
+
 static void check_value(bounds *b, avro_schema_t t, int depth) {
   if (b->why) return;
   if (depth > 64) {
     b->why = "nested too deeply";
     return;
   }
+  if (check_flat(b, avro_typeof(t), flat_size(t))) return;
   switch (avro_typeof(t)) {
-  case AVRO_NULL: return;
-  case AVRO_BOOLEAN: take(b, 1); return;
-  case AVRO_INT32: case AVRO_INT64: read_varint(b); return;
-  case AVRO_FLOAT: take(b, 4); return;
-  case AVRO_DOUBLE: take(b, 8); return;
-  case AVRO_STRING: case AVRO_BYTES: take(b, read_varint(b)); return;
-  case AVRO_FIXED: take(b, avro_schema_fixed_size(t)); return;
-  case AVRO_ENUM: {
-    int64_t symbol = read_varint(b);
-    if (!b->why && (symbol < 0 || symbol >= avro_schema_enum_number_of_symbols(t))) b->why = "an enum symbol out of range";
-    return;
-  }
   case AVRO_UNION: {
     int64_t branch = read_varint(b);
     if (!b->why && (branch < 0 || branch >= (int64_t)avro_schema_union_size(t))) b->why = "a union branch out of range";
@@ -606,7 +656,7 @@ static int scratch_take(const codec_schema *cs, const void *data, size_t len, av
   codec_schema *s = (codec_schema *)cs; /* the scratch is guarded by its lock */
   if (s->reusable && !pthread_mutex_trylock(&s->lock)) {
     *value = s->spare;
-    avro_value_reset(value);
+    if (!data) avro_value_reset(value); /* avro_value_read() resets what it reads into */
     *reader = s->reader;
     avro_reader_memory_set_source(*reader, data, (int64_t)len);
     return 1;
@@ -636,7 +686,8 @@ static void scratch_give(const codec_schema *cs, avro_value_t *value, avro_reade
 static int read_record(const codec_schema *s, const void *data, size_t len, avro_value_t *value,
                        avro_reader_t *reader, char **why) {
   bounds b = {data, (const unsigned char *)data + len, NULL};
-  check_value(&b, s->schema, 0);
+  for (size_t i = 0; i < s->n_flat && !b.why; i++) check_flat(&b, s->flat[i].type, s->flat[i].size);
+  if (!s->flat) check_value(&b, s->schema, 0);
   if (!b.why && b.p != b.end) b.why = "bytes left after the record";
   if (b.why) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", b.why);
@@ -675,10 +726,24 @@ static int avro_decode(const codec_schema *s, const void *data, size_t len, char
 /* The field a typed column's path names at the top level ("$.name", a
 ** plain Avro name), or NULL when the path is anything else. */
 static const char *top_level_field(const char *path) {
-  if (strncmp(path, "$.", 2) || !path[2]) return NULL;
+  if (path[0] != '$' || path[1] != '.' || !path[2]) return NULL;
   for (const char *p = path + 2; *p; p++)
-    if (!isalnum((unsigned char)*p) && *p != '_') return NULL;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+      return NULL;
   return path + 2;
+}
+
+/* The field of a decoded record called name; look first at index hint
+** (the columns CREATE learned are the fields in order). Non-zero when the
+** record has no such field. */
+static int record_field(avro_value_t *record, const char *name, size_t hint, avro_value_t *field,
+                        size_t *index) {
+  const char *at_hint;
+  if (!avro_value_get_by_index(record, hint, field, &at_hint) && !strcmp(at_hint, name)) {
+    *index = hint;
+    return 0;
+  }
+  return avro_value_get_by_name(record, name, field, index);
 }
 
 /* v (zeroed) = value a as json_extract() reads it in decode's JSON, by
@@ -762,9 +827,9 @@ static int cell_value(const codec_schema *s, avro_value_t *a, const cJSON *node,
   return cell_from_json(s, a, node, v);
 }
 
-/* The cells of the wanted columns from a decoded record (a field the
-** writer lacks stays NULL; so do all when the record is no record, as
-** in decode's JSON). */
+/* The cells of the wanted columns (each at a top-level path) from a
+** decoded record (a field the writer lacks stays NULL; so do all when the
+** record is no record, as in decode's JSON). */
 static int record_cells(const codec_schema *s, avro_value_t *record, const typed_column *cols, int n,
                         const unsigned char *wanted, sql_value *out) {
   if (avro_value_get_type(record) != AVRO_RECORD) return 0;
@@ -773,7 +838,7 @@ static int record_cells(const codec_schema *s, avro_value_t *record, const typed
     if (wanted && !wanted[i]) continue;
     avro_value_t field;
     size_t index;
-    if (avro_value_get_by_name(record, top_level_field(cols[i].path), &field, &index)) continue;
+    if (record_field(record, cols[i].path + 2, (size_t)i, &field, &index)) continue;
     const cJSON *node = root ? type_node(s, cJSON_GetObjectItemCaseSensitive(field_node(root, index), "type")) : NULL;
     int rc = cell_value(s, &field, node, &out[i]);
     if (rc) return rc;

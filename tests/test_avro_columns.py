@@ -207,3 +207,30 @@ def test_insert_of_expression_results_and_reordered_columns_reads_back():
     got = confluent_consume(topic, 4)
     assert got == [{"s": "abcdef"[i - 1:i + 2], "e": "NS"[i % 2], "i": i, "d": i / 4.0, "o": f"{i} é"}
                    for i in range(1, 4)] + [{"s": "yz", "e": "S", "i": 4, "d": 1.5, "o": None}], got
+
+
+def test_a_record_of_plain_fields_checks_its_bytes():
+    """A record whose fields hold no other value is checked field by field
+    without walking the schema: the same errors as any record."""
+    schema = {"type": "record", "name": "Flat", "fields": [
+        {"name": "n", "type": "null", "default": None}, {"name": "ok", "type": "boolean"}, {"name": "s", "type": "string"},
+        {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"]}},
+        {"name": "fx", "type": {"type": "fixed", "name": "F", "size": 2}}, {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"}, {"name": "by", "type": "bytes"}, {"name": "l", "type": "long"}]}
+    topic = setup("flat")
+    kit.register_schema(f"{topic}-value", schema)
+    conn = kit.connect()
+    avro_table(conn, "t", topic)
+    conn.execute("INSERT INTO t(ok, s, e, fx, f, d, by, l) VALUES (1, 'hi', 'B', x'0102', 0.5, 2.5, x'ff', -3)")
+    raw = kit.kcat("-C", "-t", topic, "-e", "-q", "-f", "%s", "-c", "1")
+    body = raw[5:]
+    assert body == b"\x01\x04hi\x02\x01\x02" + bytes.fromhex("0000003f") + bytes.fromhex("0000000000000440") + b"\x02\xff\x05", body
+    enum_at = 1 + 3
+    for bad in (raw[:-1], raw + b"\x00", raw[:5 + enum_at] + b"\x04" + raw[5 + enum_at + 1:], raw[:5 + 1] + b"\x40"):
+        kit.kcat("-P", "-t", topic, "-c", "1", input=bad)
+    got = conn.execute("SELECT ok, s, e, fx, f, d, by, l, n, error FROM t ORDER BY offset").fetchall()
+    assert got[0] == (1, "hi", "B", b"\x01\x02", 0.5, 2.5, b"\xff", -3, None, None), got[0]
+    why = "value: schema id {}: not a valid Avro record of its schema: ".format(int.from_bytes(raw[1:5], "big"))
+    assert [r[-1] for r in got[1:]] == [why + "truncated", why + "bytes left after the record",
+                                        why + "an enum symbol out of range", why + "a length past the end of the message"], got
+    assert all(r[:-1] == (None,) * 9 for r in got[1:]), got
