@@ -830,6 +830,9 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     break;
   case KAFKA_COL_VALUE:
     if (codec_for(vtab->opts.value_format)) {
+      /* A statement that reads the JSON reads its typed columns from it
+      ** too (from the next row on): one decode a row, not two. */
+      c->cells_unusable = 1;
       decode_value(c);
       if (decode_failed(c, ctx)) break;
       if (!c->decoded[0] && !c->json_error) decode_framed(c, 0); /* the cells were decoded */

@@ -160,9 +160,11 @@ def test_each_column_alone_and_asked_late_reads_the_same():
     for n, _ in cols:
         alone = rows(conn, f"SELECT {n} FROM t ORDER BY offset")
         assert alone == rows(conn, f"SELECT {n} FROM j ORDER BY offset"), n
-        # Asked on some rows only: a row decoded without it is decoded again.
-        late = rows(conn, f"SELECT i, CASE WHEN i % 3 = 1 THEN {n} END, value FROM t ORDER BY offset")
-        assert late == rows(conn, f"SELECT i, CASE WHEN i % 3 = 1 THEN {n} END, value FROM j ORDER BY offset"), n
+        # Asked on some rows only: a row decoded without it is decoded again;
+        # with value read too, the JSON serves the typed columns.
+        for more in ("", ", value"):
+            sql = f"SELECT i, CASE WHEN offset % 3 = 1 THEN {n} END{more} FROM {{}} ORDER BY offset"
+            assert rows(conn, sql.format("t")) == rows(conn, sql.format("j")), (n, more)
 
 
 def test_bad_bytes_give_the_same_error_and_on_error_either_way():
