@@ -30,8 +30,20 @@
 
 SQLITE_EXTENSION_INIT3
 
+/* A field of a type that holds no other value (null, boolean, int, long,
+** float, double, string, bytes, enum, fixed): what checking its bytes
+** needs. */
+typedef struct flat_field {
+  avro_type_t type;
+  int64_t size; /* a fixed's size, an enum's number of symbols */
+} flat_field;
+
 struct codec_schema {
   avro_schema_t schema;
+  flat_field *flat;     /* a record of such fields only (the common shape):
+                        ** its fields, checked without walking the avro-c
+                        ** schema for every message; NULL otherwise */
+  size_t n_flat;
   avro_value_iface_t *iface;
   cJSON *json;          /* the schema text, for logical types and defaults */
   int logical;          /* it has a decimal: decoding walks json in step */
@@ -57,6 +69,33 @@ static int resettable(avro_schema_t t) {
     return 1;
   default: return 1;
   }
+}
+
+/* The size a flat_field keeps for type t. */
+static int64_t flat_size(avro_schema_t t) {
+  switch (avro_typeof(t)) {
+  case AVRO_FIXED: return avro_schema_fixed_size(t);
+  case AVRO_ENUM: return avro_schema_enum_number_of_symbols(t);
+  default: return 0;
+  }
+}
+
+/* s->flat when the schema is a record whose fields hold no other value
+** (out of memory: left NULL, the schema is walked). */
+static void flat_fields(codec_schema *s) {
+  if (avro_typeof(s->schema) != AVRO_RECORD) return;
+  size_t n = avro_schema_record_size(s->schema);
+  for (size_t i = 0; i < n; i++)
+    switch (avro_typeof(avro_schema_record_field_get_by_index(s->schema, (int)i))) {
+    case AVRO_RECORD: case AVRO_UNION: case AVRO_ARRAY: case AVRO_MAP: case AVRO_LINK: return;
+    default: break;
+    }
+  if (!(s->flat = sqlite3_malloc64(sizeof *s->flat * (n ? n : 1)))) return;
+  for (size_t i = 0; i < n; i++) {
+    avro_schema_t t = avro_schema_record_field_get_by_index(s->schema, (int)i);
+    s->flat[i] = (flat_field){avro_typeof(t), flat_size(t)};
+  }
+  s->n_flat = n;
 }
 
 static int avro_parse(const char *text, const char *message, const codec_imports *imports,
@@ -85,6 +124,7 @@ static int avro_parse(const char *text, const char *message, const codec_imports
     return SQLITE_ERROR;
   }
   pthread_mutex_init(&s->lock, NULL);
+  flat_fields(s);
   *out = s;
   return SQLITE_OK;
 }
@@ -97,6 +137,7 @@ static void avro_release(codec_schema *s) {
   avro_value_iface_decref(s->iface);
   avro_schema_decref(s->schema);
   cJSON_Delete(s->json);
+  sqlite3_free(s->flat);
   sqlite3_free(s);
 }
 
@@ -563,25 +604,34 @@ static void check_blocks(bounds *b, avro_schema_t items, int map, int depth) {
   }
 }
 
+/* A value of a type that holds no other (size: flat_field's); 0 when the
+** type is not one. */
+static int check_flat(bounds *b, avro_type_t type, int64_t size) {
+  switch (type) {
+  case AVRO_NULL: return 1;
+  case AVRO_BOOLEAN: take(b, 1); return 1;
+  case AVRO_INT32: case AVRO_INT64: read_varint(b); return 1;
+  case AVRO_FLOAT: take(b, 4); return 1;
+  case AVRO_DOUBLE: take(b, 8); return 1;
+  case AVRO_STRING: case AVRO_BYTES: take(b, read_varint(b)); return 1;
+  case AVRO_FIXED: take(b, size); return 1;
+  case AVRO_ENUM: {
+    int64_t symbol = read_varint(b);
+    if (!b->why && (symbol < 0 || symbol >= size)) b->why = "an enum symbol out of range";
+    return 1;
+  }
+  default: return 0;
+  }
+}
+
 static void check_value(bounds *b, avro_schema_t t, int depth) {
   if (b->why) return;
   if (depth > 64) {
     b->why = "nested too deeply";
     return;
   }
+  if (check_flat(b, avro_typeof(t), flat_size(t))) return;
   switch (avro_typeof(t)) {
-  case AVRO_NULL: return;
-  case AVRO_BOOLEAN: take(b, 1); return;
-  case AVRO_INT32: case AVRO_INT64: read_varint(b); return;
-  case AVRO_FLOAT: take(b, 4); return;
-  case AVRO_DOUBLE: take(b, 8); return;
-  case AVRO_STRING: case AVRO_BYTES: take(b, read_varint(b)); return;
-  case AVRO_FIXED: take(b, avro_schema_fixed_size(t)); return;
-  case AVRO_ENUM: {
-    int64_t symbol = read_varint(b);
-    if (!b->why && (symbol < 0 || symbol >= avro_schema_enum_number_of_symbols(t))) b->why = "an enum symbol out of range";
-    return;
-  }
   case AVRO_UNION: {
     int64_t branch = read_varint(b);
     if (!b->why && (branch < 0 || branch >= (int64_t)avro_schema_union_size(t))) b->why = "a union branch out of range";
@@ -606,7 +656,7 @@ static int scratch_take(const codec_schema *cs, const void *data, size_t len, av
   codec_schema *s = (codec_schema *)cs; /* the scratch is guarded by its lock */
   if (s->reusable && !pthread_mutex_trylock(&s->lock)) {
     *value = s->spare;
-    avro_value_reset(value);
+    if (!data) avro_value_reset(value); /* avro_value_read() resets what it reads into */
     *reader = s->reader;
     avro_reader_memory_set_source(*reader, data, (int64_t)len);
     return 1;
@@ -629,25 +679,38 @@ static void scratch_give(const codec_schema *cs, avro_value_t *value, avro_reade
   avro_value_decref(value);
 }
 
-static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
-  avro_value_t value;
-  avro_reader_t reader;
+/* Reads a record of schema s from the payload into a value (the
+** schema's scratch one, or a new one: give it back with scratch_give()).
+** Returns what scratch_take() does, -1 when out of memory, or -2 with *why
+** when the payload is no valid record of the schema. */
+static int read_record(const codec_schema *s, const void *data, size_t len, avro_value_t *value,
+                       avro_reader_t *reader, char **why) {
   bounds b = {data, (const unsigned char *)data + len, NULL};
-  check_value(&b, s->schema, 0);
+  for (size_t i = 0; i < s->n_flat && !b.why; i++) check_flat(&b, s->flat[i].type, s->flat[i].size);
+  if (!s->flat) check_value(&b, s->schema, 0);
   if (!b.why && b.p != b.end) b.why = "bytes left after the record";
   if (b.why) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", b.why);
-    return SQLITE_ERROR;
+    return -2;
   }
-  int scratch = scratch_take(s, data, len, &value, &reader);
-  if (scratch < 0) return SQLITE_NOMEM;
-  int rc = SQLITE_OK;
-  if (avro_value_read(reader, &value)) {
+  int scratch = scratch_take(s, data, len, value, reader);
+  if (scratch < 0) return -1;
+  if (avro_value_read(*reader, value)) {
     *why = sqlite3_mprintf("not a valid Avro record of its schema: %s", avro_strerror());
-    rc = SQLITE_ERROR;
+    scratch_give(s, value, *reader, scratch);
+    return -2;
   }
+  return scratch;
+}
+
+static int avro_decode(const codec_schema *s, const void *data, size_t len, char **json, char **why) {
+  avro_value_t value;
+  avro_reader_t reader;
+  int scratch = read_record(s, data, len, &value, &reader, why);
+  if (scratch < 0) return scratch == -1 ? SQLITE_NOMEM : SQLITE_ERROR;
+  int rc = SQLITE_OK;
   json_out out = {NULL, 0, 0, 0};
-  if (!rc && to_json(s, &value, s->logical ? type_node(s, s->json) : NULL, &out)) {
+  if (to_json(s, &value, s->logical ? type_node(s, s->json) : NULL, &out)) {
     *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
     rc = SQLITE_ERROR;
   }
@@ -656,6 +719,145 @@ static int avro_decode(const codec_schema *s, const void *data, size_t len, char
   else *json = out.p;
   scratch_give(s, &value, reader, scratch);
   return rc;
+}
+
+/* ----------------------------------------------------- decode_columns -- */
+
+/* The field a typed column's path names at the top level ("$.name", a
+** plain Avro name), or NULL when the path is anything else. */
+static const char *top_level_field(const char *path) {
+  if (path[0] != '$' || path[1] != '.' || !path[2]) return NULL;
+  for (const char *p = path + 2; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+      return NULL;
+  return path + 2;
+}
+
+/* The field of a decoded record called name; look first at index hint
+** (the columns CREATE learned are the fields in order). Non-zero when the
+** record has no such field. */
+static int record_field(avro_value_t *record, const char *name, size_t hint, avro_value_t *field,
+                        size_t *index) {
+  const char *at_hint;
+  if (!avro_value_get_by_index(record, hint, field, &at_hint) && !strcmp(at_hint, name)) {
+    *index = hint;
+    return 0;
+  }
+  return avro_value_get_by_name(record, name, field, index);
+}
+
+/* v (zeroed) = value a as json_extract() reads it in decode's JSON, by
+** making that JSON: for the types whose text is not theirs as it is. */
+static int cell_from_json(const codec_schema *s, avro_value_t *a, const cJSON *node, sql_value *v) {
+  json_out out = {NULL, 0, 0, 0};
+  if (to_json(s, a, node, &out)) {
+    sqlite3_free(out.p);
+    return -1;
+  }
+  if (out.nomem || !out.p) return SQLITE_NOMEM;
+  format_json_value(out.p, out.len, v);
+  if (v->type == SQLITE_TEXT && !v->owned) { /* borrowed from out: keep it there */
+    memmove(out.p, v->text, v->len);
+    v->text = v->owned = out.p;
+  } else {
+    sqlite3_free(out.p);
+  }
+  return 0;
+}
+
+/* v = a copy of the n bytes at text. */
+static int cell_text(const char *text, size_t n, sql_value *v) {
+  if (!(v->owned = sqlite3_malloc64(n + 1))) return SQLITE_NOMEM;
+  memcpy(v->owned, text, n);
+  v->owned[n] = 0;
+  v->type = SQLITE_TEXT;
+  v->text = v->owned;
+  v->len = n;
+  return 0;
+}
+
+/* v (zeroed) = value a, whose schema's JSON node is `node`, as
+** json_extract() reads it in the JSON text decode makes of it. The common
+** types directly; the others through their JSON text. */
+static int cell_value(const codec_schema *s, avro_value_t *a, const cJSON *node, sql_value *v) {
+  const char *text;
+  size_t size;
+  int32_t i32;
+  int64_t i64;
+  int b;
+  double d;
+  switch (avro_value_get_type(a)) {
+  case AVRO_NULL: return 0;
+  case AVRO_BOOLEAN:
+    if (avro_value_get_boolean(a, &b)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = b != 0;
+    return 0;
+  case AVRO_INT32:
+    if (avro_value_get_int(a, &i32)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = i32;
+    return 0;
+  case AVRO_INT64:
+    if (avro_value_get_long(a, &i64)) return -1;
+    v->type = SQLITE_INTEGER;
+    v->i = i64;
+    return 0;
+  case AVRO_DOUBLE: /* decode's text reads back as the same double */
+    if (avro_value_get_double(a, &d)) return -1;
+    v->type = isfinite(d) ? SQLITE_FLOAT : SQLITE_NULL;
+    v->r = d;
+    return 0;
+  case AVRO_STRING: /* the size counts the terminating NUL */
+    if (avro_value_get_string(a, &text, &size)) return -1;
+    size = size ? size - 1 : 0;
+    if (memchr(text, 0, size)) break; /* JSON's \u0000 ends the text json_extract() reads */
+    return cell_text(text, size, v);
+  case AVRO_ENUM:
+    if (avro_value_get_enum(a, &b)) return -1;
+    text = avro_schema_enum_get(avro_value_get_schema(a), b);
+    return text ? cell_text(text, strlen(text), v) : -1;
+  case AVRO_UNION: {
+    avro_value_t branch;
+    if (avro_value_get_discriminant(a, &b) || avro_value_get_current_branch(a, &branch)) return -1;
+    return cell_value(s, &branch, cJSON_IsArray(node) ? type_node(s, cJSON_GetArrayItem(node, b)) : NULL, v);
+  }
+  default: break; /* float (its text is its value), bytes, fixed, decimal, record, array, map */
+  }
+  return cell_from_json(s, a, node, v);
+}
+
+/* The cells of the wanted columns (each at a top-level path) from a
+** decoded record (a field the writer lacks stays NULL; so do all when the
+** record is no record, as in decode's JSON). */
+static int record_cells(const codec_schema *s, avro_value_t *record, const typed_column *cols, int n,
+                        const unsigned char *wanted, sql_value *out) {
+  if (avro_value_get_type(record) != AVRO_RECORD) return 0;
+  const cJSON *root = s->logical ? type_node(s, s->json) : NULL;
+  for (int i = 0; i < n; i++) {
+    if (wanted && !wanted[i]) continue;
+    avro_value_t field;
+    size_t index;
+    if (record_field(record, cols[i].path + 2, (size_t)i, &field, &index)) continue;
+    const cJSON *node = root ? type_node(s, cJSON_GetObjectItemCaseSensitive(field_node(root, index), "type")) : NULL;
+    int rc = cell_value(s, &field, node, &out[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int avro_decode_columns(const codec_schema *s, const void *data, size_t len, const typed_column *cols,
+                               int n, const unsigned char *wanted, sql_value *out, char **why) {
+  for (int i = 0; i < n; i++)
+    if ((!wanted || wanted[i]) && !top_level_field(cols[i].path)) return SQLITE_NOTFOUND;
+  avro_value_t value;
+  avro_reader_t reader;
+  int scratch = read_record(s, data, len, &value, &reader, why);
+  if (scratch < 0) return scratch == -1 ? SQLITE_NOMEM : SQLITE_ERROR;
+  int rc = record_cells(s, &value, cols, n, wanted, out);
+  if (rc < 0) *why = sqlite3_mprintf("Avro value cannot be shown as JSON");
+  scratch_give(s, &value, reader, scratch);
+  return rc < 0 ? SQLITE_ERROR : rc;
 }
 
 /* ------------------------------------------------------------- encode -- */
@@ -969,17 +1171,29 @@ static int keep_big_integers(cJSON *node, const char **p, const char *end) {
   return SQLITE_OK;
 }
 
-/* The binary encoding of a filled value (sqlite3_malloc'd). */
-static int value_bytes(avro_value_t *value, void **out, size_t *out_len) {
-  size_t size = 0;
-  char *buf = NULL;
-  if (avro_value_sizeof(value, &size) || !(buf = sqlite3_malloc64(size ? size : 1))) return SQLITE_NOMEM;
+/* Writes a filled value into buf (size bytes); its length, or -1 when it
+** does not fit (or out of memory). */
+static int64_t value_write(avro_value_t *value, char *buf, size_t size) {
   avro_writer_t writer = avro_writer_memory(buf, (int64_t)size);
-  int rc = !writer || avro_value_write(writer, value) ? SQLITE_NOMEM : SQLITE_OK;
-  if (writer) avro_writer_free(writer);
-  if (rc) {
+  if (!writer) return -1;
+  int64_t len = avro_value_write(writer, value) ? -1 : avro_writer_tell(writer);
+  avro_writer_free(writer);
+  return len;
+}
+
+/* The binary encoding of a filled value (sqlite3_malloc'd). Most records
+** fit a buffer on the stack: written there, they need no sizing pass. */
+static int value_bytes(avro_value_t *value, void **out, size_t *out_len) {
+  char small[1024] = {0};
+  int64_t len = value_write(value, small, sizeof small);
+  size_t size = len < 0 ? 0 : (size_t)len;
+  if (len < 0 && avro_value_sizeof(value, &size)) return SQLITE_NOMEM;
+  char *buf = sqlite3_malloc64(size ? size : 1);
+  if (!buf) return SQLITE_NOMEM;
+  if (len >= 0) memcpy(buf, small, size);
+  else if (value_write(value, buf, size) != (int64_t)size) {
     sqlite3_free(buf);
-    return rc;
+    return SQLITE_NOMEM;
   }
   *out = buf;
   *out_len = size;
@@ -1022,11 +1236,21 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
     if (avro_typeof(t) == AVRO_FLOAT) return avro_value_set_float(v, (float)d) ? SQLITE_NOMEM : SQLITE_OK;
     return SQLITE_NOTFOUND;
   }
+  if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT && avro_typeof(t) == AVRO_STRING) {
+    /* The text as it is, without the terminated copy sqlite3_value_text()
+    ** makes of a function's result: avro-c writes a string's size - 1
+    ** bytes, and a wrapped buffer it does not own is never freed. */
+    size_t len = (size_t)sqlite3_value_bytes(value);
+    const char *text = sqlite3_value_blob(value);
+    avro_wrapped_buffer_t wrapped;
+    if (!text || memchr(text, 0, len) || !utf8_valid((const unsigned char *)text, len)) return SQLITE_NOTFOUND;
+    if (avro_wrapped_buffer_new(&wrapped, text, len + 1)) return SQLITE_NOMEM;
+    return avro_value_give_string_len(v, &wrapped) ? SQLITE_NOMEM : SQLITE_OK;
+  }
   if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT) {
     const char *text = (const char *)sqlite3_value_text(value);
     size_t len = (size_t)sqlite3_value_bytes(value);
     if (!text || memchr(text, 0, len) || !utf8_valid((const unsigned char *)text, len)) return SQLITE_NOTFOUND;
-    if (avro_typeof(t) == AVRO_STRING) return avro_value_set_string_len(v, text, len + 1) ? SQLITE_NOMEM : SQLITE_OK;
     if (avro_typeof(t) != AVRO_ENUM) return SQLITE_NOTFOUND;
     int symbol = avro_schema_enum_get_by_name(t, text);
     if (symbol < 0) return field_error(err, at, "'%s' is not a symbol of enum %s", text, avro_schema_name(t));
@@ -1035,11 +1259,24 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
   return SQLITE_NOTFOUND;
 }
 
+/* Non-zero when the columns are the record's fields, in order, each at
+** its own $.<name> (the columns CREATE learned): column f is field f, with
+** no lookup by name. */
+static int columns_are_fields(avro_schema_t record, const typed_column *cols, int n) {
+  if ((size_t)n != avro_schema_record_size(record)) return 0;
+  for (int i = 0; i < n; i++)
+    if (cols[i].path[0] != '$' || cols[i].path[1] != '.' ||
+        strcmp(cols[i].path + 2, avro_schema_record_field_name(record, i)))
+      return 0;
+  return 1;
+}
+
 /* Fills a record from typed columns: each field from its column's value
-** (directly, or as format_typed_json makes it), else its default. */
+** (directly, or as format_typed_json makes it), else its default.
+** aligned: columns_are_fields() said so. */
 static int record_from_columns(const codec_schema *s, avro_value_t *v, const typed_column *cols,
-                               sqlite3_value **values, int n, char **err) {
-  for (int i = 0; i < n; i++) {
+                               sqlite3_value **values, int n, int aligned, char **err) {
+  for (int i = 0; i < n && !aligned; i++) {
     int field = avro_schema_record_field_get_index(s->schema, cols[i].path + 2);
     if (field >= 0 && column_of(cols, n, cols[i].path + 2) == i) continue;
     if (sqlite3_value_type(values[i]) == SQLITE_NULL) continue;
@@ -1051,7 +1288,7 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
   for (size_t f = 0; f < fields; f++) {
     const char *name = avro_schema_record_field_name(s->schema, (int)f);
     value_path at = {NULL, name, 0};
-    int c = column_of(cols, n, name);
+    int c = aligned ? (int)f : column_of(cols, n, name);
     avro_value_t child;
     if (avro_value_get_by_index(v, f, &child, NULL)) return SQLITE_NOMEM;
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
@@ -1080,13 +1317,14 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
 static int avro_encode_columns(const codec_schema *s, const typed_column *cols, sqlite3_value **values,
                                int n, void **out, size_t *out_len, char **err) {
   if (avro_typeof(s->schema) != AVRO_RECORD) return SQLITE_NOTFOUND;
-  for (int i = 0; i < n; i++)
+  int aligned = columns_are_fields(s->schema, cols, n);
+  for (int i = 0; i < n && !aligned; i++)
     if (cols[i].path[0] != '$' || cols[i].path[1] != '.' || strpbrk(cols[i].path + 2, ".[\"")) return SQLITE_NOTFOUND;
   avro_value_t value;
   avro_reader_t unused;
   int scratch = scratch_take(s, NULL, 0, &value, &unused);
   if (scratch < 0) return SQLITE_NOMEM;
-  int rc = record_from_columns(s, &value, cols, values, n, err);
+  int rc = record_from_columns(s, &value, cols, values, n, aligned, err);
   if (!rc) rc = value_bytes(&value, out, out_len);
   scratch_give(s, &value, unused, scratch);
   return rc;
@@ -1127,4 +1365,5 @@ const codec avro_codec = {
     .decode = avro_decode,
     .encode = avro_encode,
     .encode_columns = avro_encode_columns,
+    .decode_columns = avro_decode_columns,
 };

@@ -35,6 +35,7 @@ SQLITE_EXTENSION_INIT3
 typedef struct catalog_vtab {
   sqlite3_vtab base; /* must come first */
   const catalog_table *table;
+  const catalog_source_table *source; /* NULL: over a cluster */
   kafka_client *client; /* kept for the next call with the same key */
   char *client_key;     /* brokers and options of client */
 } catalog_vtab;
@@ -394,40 +395,61 @@ static const catalog_table catalog_tables[] = {
 
 /* ------------------------------------------------------------- module -- */
 
-static int n_args(const catalog_table *t) { return t->arg ? 3 : 2; }
+/* The arguments: brokers (or the source), the table's argument if it has
+** one, and options unless the table has a source. */
+static int n_args(const catalog_vtab *v) {
+  return 1 + (v->table->arg != NULL) + (v->source == NULL);
+}
 
-/* The arguments a call must give: brokers, and the one after it unless
+/* The name of the first argument. */
+static const char *first_arg(const catalog_vtab *v) { return v->source ? v->source->source : "brokers"; }
+
+/* The arguments a call must give: the first, and the one after it unless
 ** it is optional. */
-static int n_required(const catalog_table *t) {
-  return t->arg && t->arg_kind != CATALOG_ARG_OPTIONAL ? 2 : 1;
+static int n_required(const catalog_vtab *v) {
+  return v->table->arg && v->table->arg_kind != CATALOG_ARG_OPTIONAL ? 2 : 1;
 }
 
 /* The call's signature, for errors. */
-static char *signature(const catalog_table *t) {
+static char *signature(const catalog_vtab *v) {
+  const catalog_table *t = v->table;
   int optional = t->arg_kind == CATALOG_ARG_OPTIONAL;
-  return sqlite3_mprintf("%s(brokers%s%s [, options]%s)", t->name, !t->arg ? "" : optional ? " [, " : ", ",
-                         t->arg ? t->arg : "", optional ? "]" : "");
+  return sqlite3_mprintf("%s(%s%s%s%s%s)", t->name, first_arg(v), !t->arg ? "" : optional ? " [, " : ", ",
+                         t->arg ? t->arg : "", v->source ? "" : " [, options]", optional ? "]" : "");
 }
 
-static int catalog_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                           sqlite3_vtab **out, char **err) {
-  (void)argc;
-  (void)argv;
-  (void)err;
-  const catalog_table *t = aux;
-  char *schema = sqlite3_mprintf("CREATE TABLE x(%s, brokers HIDDEN, %s%s options HIDDEN)", t->columns,
-                                 t->arg ? t->arg : "", t->arg ? "_arg HIDDEN," : "");
+/* Declares a table over a cluster (source NULL) or over a source. */
+static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_source_table *source,
+                         sqlite3_vtab **out) {
+  char *schema = sqlite3_mprintf("CREATE TABLE x(%s, %s HIDDEN%s%s%s%s)", t->columns,
+                                 source ? source->source : "brokers", t->arg ? ", " : "", t->arg ? t->arg : "",
+                                 t->arg ? "_arg HIDDEN" : "", source ? "" : ", options HIDDEN");
   int rc = schema ? sqlite3_declare_vtab(db, schema) : SQLITE_NOMEM;
   sqlite3_free(schema);
-  /* A trigger or view in an untrusted database must not reach a broker. */
+  /* A trigger or view in an untrusted database must not reach a broker
+  ** (or a registry). */
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   catalog_vtab *vtab = rc ? NULL : sqlite3_malloc64(sizeof *vtab);
   if (!rc && !vtab) rc = SQLITE_NOMEM;
   if (rc) return rc;
   memset(vtab, 0, sizeof *vtab);
   vtab->table = t;
+  vtab->source = source;
   *out = &vtab->base;
   return SQLITE_OK;
+}
+
+static int catalog_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                           sqlite3_vtab **out, char **err) {
+  (void)argc, (void)argv, (void)err;
+  return connect_table(db, aux, NULL, out);
+}
+
+static int source_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                          sqlite3_vtab **out, char **err) {
+  (void)argc, (void)argv, (void)err;
+  const catalog_source_table *source = aux;
+  return connect_table(db, &source->table, source, out);
 }
 
 static void drop_client(catalog_vtab *vtab) {
@@ -451,35 +473,36 @@ static int catalog_disconnect(sqlite3_vtab *base) {
 ** terms, it is such a branch; otherwise a missing argument is the user's,
 ** and an error says how to call the function. */
 static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
-  const catalog_table *t = ((catalog_vtab *)base)->table;
+  const catalog_vtab *v = (catalog_vtab *)base;
+  const catalog_table *t = v->table;
   int usable[MAX_ARGS] = {-1, -1, -1}, seen[MAX_ARGS] = {0, 0, 0}, any_arg = 0, terms = 0;
   for (int i = 0; i < info->nConstraint; i++) {
     int a = info->aConstraint[i].iColumn - t->n_columns;
     terms += info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
              info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_OFFSET;
-    if (a < 0 || a >= n_args(t) || info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (a < 0 || a >= n_args(v) || info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
     seen[a] = any_arg = 1;
     if (info->aConstraint[i].usable && usable[a] < 0) usable[a] = i;
   }
-  for (int a = 0; a < n_required(t); a++) {
+  for (int a = 0; a < n_required(v); a++) {
     if (seen[a]) continue;
     if (!any_arg && terms) return SQLITE_CONSTRAINT;
-    char *sig = signature(t);
-    vtab_error(base, "%s: argument %s is required: %s", t->name, a ? t->arg : "brokers", sig ? sig : "");
+    char *sig = signature(v);
+    vtab_error(base, "%s: argument %s is required: %s", t->name, a ? t->arg : first_arg(v), sig ? sig : "");
     sqlite3_free(sig);
     return SQLITE_ERROR;
   }
-  for (int a = 0; a < n_required(t); a++)
+  for (int a = 0; a < n_required(v); a++)
     if (usable[a] < 0) return SQLITE_CONSTRAINT;
   /* idxStr names the arguments given, for EXPLAIN QUERY PLAN. */
   sqlite3_str *given = sqlite3_str_new(NULL);
   int argc = 0;
-  for (int a = 0; a < n_args(t); a++) {
+  for (int a = 0; a < n_args(v); a++) {
     if (usable[a] < 0) continue;
     info->aConstraintUsage[usable[a]].argvIndex = ++argc;
     info->aConstraintUsage[usable[a]].omit = 1;
     info->idxNum |= 1 << a;
-    sqlite3_str_appendf(given, "%s%s", argc > 1 ? ", " : "", a == 0 ? "brokers" : a == n_args(t) - 1 ? "options" : t->arg);
+    sqlite3_str_appendf(given, "%s%s", argc > 1 ? ", " : "", a == 0 ? first_arg(v) : a == 1 && t->arg ? t->arg : "options");
   }
   info->idxStr = sqlite3_str_finish(given);
   info->needToFreeIdxStr = 1;
@@ -551,6 +574,30 @@ static const char *table_arg(catalog_cursor *c, const catalog_table *t, char **e
   return NULL;
 }
 
+/* The rows of a table over a source: its option set to the source
+** argument's text (err: the arguments were wrong). */
+static int source_filter(catalog_cursor *c, const catalog_source_table *source, const char *value,
+                         const char *arg, char *err) {
+  kafka_options opts;
+  options_init(&opts);
+  char *option = err ? NULL : sqlite3_mprintf("%s=%s", source->option, value);
+  const char *argv[1] = {option};
+  int rc = err ? SQLITE_OK : option ? options_parse_args(&opts, 1, argv, &err) : SQLITE_NOMEM;
+  if (!err && !rc) {
+    catalog_call call = {source->table.name, NULL, &opts, arg, &c->rows};
+    rc = source->table.fill(&call, &err);
+    if (!rc && c->rows.nomem) rc = SQLITE_NOMEM;
+  }
+  options_free(&opts);
+  sqlite3_free(option);
+  if (err) {
+    vtab_error(c->base.pVtab, "%s", err);
+    sqlite3_free(err);
+    return SQLITE_ERROR;
+  }
+  return rc;
+}
+
 static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, int argc,
                           sqlite3_value **argv) {
   (void)idx_str;
@@ -559,14 +606,14 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   const catalog_table *t = vtab->table;
   cursor_clear(c);
   int rc = SQLITE_OK;
-  for (int a = 0, i = 0; !rc && a < n_args(t) && i < argc; a++)
+  for (int a = 0, i = 0; !rc && a < n_args(vtab) && i < argc; a++)
     if (idx_num & (1 << a) && !(c->args[a] = sqlite3_value_dup(argv[i++]))) rc = SQLITE_NOMEM;
   if (rc) return rc;
   char *err = NULL;
-  int last = n_args(t) - 1;
-  const char *brokers = text_arg(c, 0, "brokers", 1, &err);
+  const char *brokers = text_arg(c, 0, first_arg(vtab), 1, &err);
   const char *arg = !err && t->arg ? table_arg(c, t, &err) : NULL;
-  const char *options = !err ? text_arg(c, last, "options", 0, &err) : NULL;
+  if (vtab->source) return source_filter(c, vtab->source, brokers, arg, err);
+  const char *options = !err ? text_arg(c, n_args(vtab) - 1, "options", 0, &err) : NULL;
   kafka_options opts;
   options_init(&opts);
   if (!err) rc = admin_options(&opts, t->name, brokers, options, &err);
@@ -602,11 +649,13 @@ static int catalog_eof(sqlite3_vtab_cursor *cursor) {
 
 static int catalog_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
   catalog_cursor *c = (catalog_cursor *)cursor;
-  const catalog_table *t = ((catalog_vtab *)cursor->pVtab)->table;
-  int a = column - t->n_columns;
+  const catalog_vtab *v = (catalog_vtab *)cursor->pVtab;
+  int a = column - v->table->n_columns;
   if (a >= 0) {
-    /* The arguments read back as given; options never (it may hold secrets). */
-    if (a < n_args(t) - 1 && c->args[a]) sqlite3_result_value(ctx, c->args[a]);
+    /* The arguments read back as given; options and a source never (they
+    ** may hold secrets). */
+    int secret = v->source ? a == 0 : a == n_args(v) - 1;
+    if (!secret && c->args[a]) sqlite3_result_value(ctx, c->args[a]);
     return SQLITE_OK;
   }
   const catalog_cell *cell = &c->rows.cells[c->row * c->rows.n_columns + column];
@@ -639,10 +688,24 @@ static sqlite3_module catalog_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
 };
 
+/* The same, over a source. */
+static sqlite3_module source_module = {
+    0, NULL, source_connect, catalog_best_index, catalog_disconnect, catalog_disconnect, catalog_open,
+    catalog_close, catalog_filter, catalog_next, catalog_eof, catalog_column, catalog_rowid,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
+};
+
 int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
   int rc = SQLITE_OK;
   for (size_t i = 0; !rc && i < n; i++)
     rc = sqlite3_create_module(db, tables[i].name, &catalog_module, (void *)&tables[i]);
+  return rc;
+}
+
+int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n) {
+  int rc = SQLITE_OK;
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = sqlite3_create_module(db, tables[i].table.name, &source_module, (void *)&tables[i]);
   return rc;
 }
 

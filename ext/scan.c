@@ -71,7 +71,9 @@ typedef struct kafka_cursor {
   sql_value *cells;
   unsigned char *cell_wanted;
   int cells_done;                  /* cells hold the current row */
-  int cells_unusable;              /* the codec cannot: the JSON path is used */
+  int cells_off;                   /* typed columns come from the JSON: the codec
+                                   ** cannot read them, or the statement reads
+                                   ** the value's JSON anyway */
 } kafka_cursor;
 
 static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
@@ -718,18 +720,20 @@ static void decode_framed(kafka_cursor *c, int key) {
 }
 
 /* Decodes the row's value in a registry format straight into the typed
-** columns asked for so far (codec decode_columns); 0 when that cannot be
-** done (no typed column asked yet, the codec cannot): then its JSON is. */
+** columns asked for so far (codec decode_columns); 0 when that is not
+** done (no typed column asked yet, cells_off): then its JSON is made. */
 static int decode_cells(kafka_cursor *c) {
   kafka_vtab *vtab = cursor_vtab(c);
-  if (!c->cells || c->cells_unusable || !c->row->payload) return 0;
+  if (!c->cells || c->cells_off || !c->row->payload) return 0;
   cells_clear(c);
   sqlite3_free(c->decode_why[0]);
   c->decode_why[0] = NULL;
   int rc = schemas_decode_columns(vtab, c->row->payload, c->row->len, c->cell_wanted, c->cells,
                                   &c->decode_why[0]);
-  if (rc == SQLITE_NOTFOUND) c->cells_unusable = 1;
-  if (rc == SQLITE_NOTFOUND) return 0;
+  if (rc == SQLITE_NOTFOUND) {
+    c->cells_off = 1;
+    return 0;
+  }
   if (rc && !c->decode_why[0]) c->decode_why[0] = sqlite3_mprintf("value: out of memory");
   c->cells_done = !rc;
   return 1;
@@ -788,7 +792,7 @@ static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
 ** the first); 1 when it was not marked before. */
 static int want_cell(kafka_cursor *c, int k) {
   int n = cursor_vtab(c)->opts.n_columns;
-  if (c->cells_unusable) return 0;
+  if (c->cells_off) return 0;
   if (!c->cells) {
     c->cells = sqlite3_malloc64(sizeof *c->cells * (size_t)n);
     c->cell_wanted = sqlite3_malloc64((size_t)n);
@@ -815,7 +819,7 @@ static void codec_typed_result(kafka_cursor *c, sqlite3_context *ctx, int k) {
   decode_value(c);
   if (decode_failed(c, ctx)) return;
   const typed_column *col = &cursor_vtab(c)->opts.columns[k];
-  if (c->cells_done) {
+  if (c->cells_done && c->cell_wanted[k]) { /* (not wanted: first asked after value) */
     format_value_result(ctx, col, &c->cells[k]);
     return;
   }
@@ -843,6 +847,9 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     break;
   case KAFKA_COL_VALUE:
     if (codec_for(vtab->opts.value_format)) {
+      /* A statement that reads the JSON reads its typed columns from it
+      ** too (from the next row on): one decode a row, not two. */
+      c->cells_off = 1;
       decode_value(c);
       if (decode_failed(c, ctx)) break;
       if (!c->decoded[0] && !c->json_error) decode_framed(c, 0); /* the cells were decoded */

@@ -2,7 +2,8 @@
 ** The cluster catalog (ext/catalog.c): kafka_topics, kafka_partitions,
 ** kafka_groups and kafka_group_offsets, eponymous-only virtual tables used
 ** as table-valued functions; and the machinery other files use to add
-** tables of the same kind (ext/ops_catalog.c).
+** tables of the same kind (ext/acl.c, ext/configs.c), over a cluster or
+** over another source (ext/registry_catalog.c: a Schema Registry).
 */
 #ifndef KAFKA_CATALOG_H
 #define KAFKA_CATALOG_H
@@ -49,6 +50,17 @@ typedef struct catalog_table {
   enum catalog_arg_kind arg_kind;
 } catalog_table;
 
+/* A table over another source than a cluster: its first argument, named
+** `source`, is the value of option `option` (a Schema Registry URL for
+** schema_registry), which the fill reads in call->opts. No options
+** argument and no client (call->client is NULL); the source argument never
+** reads back (it may hold credentials). */
+typedef struct catalog_source_table {
+  catalog_table table; /* must come first */
+  const char *source;
+  const char *option;
+} catalog_source_table;
+
 /* Appending cells to the current row: an integer; an integer where v < 0
 ** (no such offset or broker) is NULL; text made by sqlite3_mprintf()
 ** (taken); text (copied); broker ids as a JSON array [1,2,3]. */
@@ -74,6 +86,7 @@ int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition
 
 /* Registers n tables (static storage) on db. */
 int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n);
+int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n);
 
 /* Registers the catalog tables on db. */
 int catalog_register(sqlite3 *db);

@@ -106,14 +106,15 @@ typedef struct codec {
   ** before the column's affinity: integers exact, reals, text (decimal's
   ** exact number, bytes and fixed as decode's hex digits, enum symbols),
   ** records, arrays and maps as decode's JSON text, NULL for null and for
-  ** a field the writer lacks. Text is borrowed from nothing: it is
+  ** a field the writer lacks. Text is owned: out[i].text is
   ** out[i].owned (sqlite3_malloc'd), freed by the caller with
   ** sql_value_clear(); out[i] of columns not wanted stay NULL.
   ** A payload that is not a valid record is SQLITE_ERROR with *why exactly
   ** as decode says it (the error column shows the same text either way).
-  ** SQLITE_NOTFOUND, before anything is decoded, when it cannot read these
-  ** columns (a path below the top level): an answer that depends on cols
-  ** only, so a caller may stop asking; decode and the path are used. */
+  ** SQLITE_NOTFOUND, before anything is decoded, when it cannot read the
+  ** wanted columns (a path below the top level): an answer that depends
+  ** on them only (not on the payload), so a caller may stop asking;
+  ** decode and the path are used. */
   int (*decode_columns)(const codec_schema *writer, const void *data, size_t len,
                         const typed_column *cols, int n, const unsigned char *wanted,
                         sql_value *out, char **why);

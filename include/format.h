@@ -46,7 +46,8 @@ int format_hex_decode(const char *hex, size_t n, unsigned char *out);
 ** `owned` (NULL, or the text itself) is freed with sqlite3_free by
 ** whoever takes the value (sql_value_clear()). */
 typedef struct sql_value {
-  int type; /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB */
+  int type; /* SQLITE_NULL (or 0: a zeroed sql_value), SQLITE_INTEGER, SQLITE_FLOAT,
+            ** SQLITE_TEXT, SQLITE_BLOB */
   sqlite3_int64 i;
   double r;
   const char *text;

@@ -6,7 +6,8 @@
 ** its JSON, and that must decode to the same JSON (what the extension
 ** reads it writes back unchanged), except for a NaN or infinite float,
 ** which reads as null, and a string holding a NUL character. codec_json_member() is run on the JSON
-** for each field.
+** for each field. decode_columns must fail where decode does, and give
+** each field as json_extract() reads it in decode's JSON.
 */
 #include "codec.h"
 
@@ -31,6 +32,53 @@ static const char *const schema_text =
 
 static codec_schema *schema;
 
+static const char *const fields[] = {"i", "l", "f", "d", "b", "s", "by", "e", "x", "dec", "a", "m", "r", "no"};
+#define N_FIELDS (sizeof fields / sizeof *fields)
+
+/* A zeroed sql_value is NULL too. */
+static int null_if_zero(int type) { return type ? type : SQLITE_NULL; }
+
+static int same_value(const sql_value *a, const sql_value *b) {
+  if (null_if_zero(a->type) != null_if_zero(b->type)) return 0;
+  switch (a->type) {
+  case SQLITE_INTEGER: return a->i == b->i;
+  case SQLITE_FLOAT: return a->r == b->r;
+  case SQLITE_TEXT: return a->len == b->len && !memcmp(a->text, b->text, a->len);
+  default: return 1;
+  }
+}
+
+/* decode_columns against decode's JSON (NULL: decode failed). */
+static void check_columns(const unsigned char *data, size_t size, const char *json) {
+  typed_column cols[N_FIELDS];
+  char paths[N_FIELDS][8];
+  for (size_t k = 0; k < N_FIELDS; k++) {
+    snprintf(paths[k], sizeof paths[k], "$.%s", fields[k]);
+    cols[k] = (typed_column){(char *)fields[k], (char *)"", paths[k], 0, 0};
+  }
+  sql_value cells[N_FIELDS];
+  memset(cells, 0, sizeof cells);
+  char *why = NULL;
+  int rc = avro_codec.decode_columns(schema, data, size, cols, (int)N_FIELDS, NULL, cells, &why);
+  sqlite3_free(why);
+  if ((rc != 0) != (json == NULL)) {
+    fprintf(stderr, "decode %s, decode_columns %d\n", json ? "read it" : "failed", rc);
+    abort();
+  }
+  for (size_t k = 0; json && k < N_FIELDS; k++) {
+    size_t n;
+    const char *member = codec_json_member(json, strlen(json), fields[k], &n);
+    sql_value want = {0};
+    if (member) format_json_value(member, n, &want);
+    if (!same_value(&cells[k], &want)) {
+      fprintf(stderr, "field %s: decode_columns differs from %s\n", fields[k], json);
+      abort();
+    }
+    sql_value_clear(&want);
+  }
+  for (size_t k = 0; k < N_FIELDS; k++) sql_value_clear(&cells[k]);
+}
+
 static void release_schema(void) { avro_codec.release(schema); }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
@@ -45,12 +93,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   char *json = NULL, *why = NULL;
   if (avro_codec.decode(schema, data, size, &json, &why)) {
     sqlite3_free(why);
+    check_columns(data, size, NULL);
     return 0;
   }
+  check_columns(data, size, json);
   size_t n;
-  static const char *const fields[] = {"i", "l", "f", "d", "b", "s", "by", "e", "x", "dec", "a", "m", "r", "no"};
-  for (size_t k = 0; k < sizeof fields / sizeof *fields; k++)
-    if (!codec_json_member(json, strlen(json), fields[k], &n) != (k == sizeof fields / sizeof *fields - 1)) abort();
+  for (size_t k = 0; k < N_FIELDS; k++)
+    if (!codec_json_member(json, strlen(json), fields[k], &n) != (k == N_FIELDS - 1)) abort();
   void *bytes = NULL;
   size_t len = 0;
   char *err = NULL, *again = NULL;

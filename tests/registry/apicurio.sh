@@ -16,6 +16,10 @@
 #   REGISTRY_PORT   default 8081
 #   KAFKA_CACHE     default ${XDG_CACHE_HOME:-$HOME/.cache}/sqlite-kafka
 #   JAVA            default /usr/bin/java (Java 17)
+#   REGISTRY_TLS_DIR  unset: plain http. Set: a directory holding server.pem,
+#                   server.key (PEM, the certificate for 127.0.0.1) and
+#                   ca.pem (what signed it); the registry then serves https
+#                   only, on REGISTRY_PORT (Quarkus reads the PEM files).
 #
 # State (pid, log) lives in build/registry-$REGISTRY_PORT/ in the repo.
 # Storage is in memory: every start begins empty.
@@ -34,7 +38,10 @@ STOP_TIMEOUT=20    # seconds for a clean shutdown before SIGKILL
 die() { echo "apicurio.sh: $*" >&2; exit 1; }
 say() { echo "apicurio.sh: $*" >&2; }
 
-base() { echo "http://127.0.0.1:$PORT"; }
+TLS=${REGISTRY_TLS_DIR:-}
+base() { echo "http${TLS:+s}://127.0.0.1:$PORT"; }
+# curl with the CA of a https registry.
+registry_curl() { curl ${TLS:+--cacert "$TLS/ca.pem"} "$@"; }
 ccompat() { echo "$(base)/apis/ccompat/v7"; }
 
 # Download into a temp dir and rename it into place: a killed fetch never
@@ -71,16 +78,20 @@ registry_pid() {
 }
 
 answers() {
-  curl -sf -m 2 "$(ccompat)/subjects" >/dev/null 2>&1
+  registry_curl -sf -m 2 "$(ccompat)/subjects" >/dev/null 2>&1
 }
 
 start() {
   mkdir -p "$STATE"
   [ ! -f "$STATE/registry.log" ] || mv -f "$STATE/registry.log" "$STATE/registry.log.1"
+  local tls=()
+  [ -z "$TLS" ] || tls=(-Dquarkus.http.ssl-port="$PORT" -Dquarkus.http.insecure-requests=disabled
+                        -Dquarkus.http.ssl.certificate.files="$TLS/server.pem"
+                        -Dquarkus.http.ssl.certificate.key-files="$TLS/server.key")
   # setsid: it outlives the shell that started it and a Ctrl-C of a test run.
   nohup setsid "$JAVA" -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$PORT" \
-    -Dquarkus.log.level=WARN -Dregistry.auth.enabled=false \
+    -Dquarkus.log.level=WARN -Dregistry.auth.enabled=false ${tls[@]+"${tls[@]}"} \
     -jar "$APP/apicurio-registry-app-$VERSION-runner.jar" \
     </dev/null >"$STATE/registry.log" 2>&1 9>&- &
   echo $! >"$STATE/registry.pid"
@@ -101,7 +112,7 @@ wait_ready() {
 
 # Confluent's default compatibility, which the schema evolution tests expect.
 set_backward() {
-  curl -sf -m 5 -X PUT -H 'Content-Type: application/json' \
+  registry_curl -sf -m 5 -X PUT -H 'Content-Type: application/json' \
     -d '{"compatibility": "BACKWARD"}' "$(ccompat)/config" >/dev/null ||
     die "could not set the global compatibility to BACKWARD"
 }
