@@ -176,6 +176,16 @@ def test_typed_columns_need_strict_json():
                                                 (6, None, 1)], rows[len(bad):]
 
 
+def text_or_blob(raw):
+    """What a text column shows of raw bytes: TEXT when they are UTF-8 with
+    no NUL, else the BLOB itself."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    return raw if "\x00" in text else text
+
+
 def test_json_strings_at_word_boundaries():
     """The strict check scans strings eight bytes at a time and checks
     UTF-8 only when a string held a byte above 0x7F. One odd byte (quote,
@@ -226,16 +236,9 @@ def test_text_values_come_back_exact_or_as_blob():
     rows = conn.execute("SELECT key, value, typeof(value), length(CAST(value AS BLOB)) FROM t "
                         "ORDER BY offset").fetchall()
 
-    def expected(raw):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw
-        return raw if "\x00" in text else text
-
     for v, (key, value, kind, n) in zip(values, rows):
-        assert (key, value) == (expected(v[:20]), expected(v)), v[:20]
-        assert kind == ("text" if isinstance(expected(v), str) else "blob") and n == len(v), v[:20]
+        assert (key, value) == (text_or_blob(v[:20]), text_or_blob(v)), v[:20]
+        assert kind == ("text" if isinstance(text_or_blob(v), str) else "blob") and n == len(v), v[:20]
     # Through SQLite's own functions too (they read the text with its length).
     assert conn.execute("SELECT length(value), substr(value, -3) FROM t WHERE offset = 8").fetchone() == (
         10_003, "é€😀")
@@ -262,17 +265,10 @@ def test_text_at_word_and_buffer_boundaries():
                 values.append(plain[:at] + odd + plain[at + 1:])
     conn.executemany("INSERT INTO b(key, value) VALUES (?, ?)", [(v, v) for v in values])
 
-    def expected(raw):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return raw
-        return raw if "\x00" in text else text
-
     rows = conn.execute("SELECT key, value, length(value), typeof(value) FROM t ORDER BY offset").fetchall()
     assert len(rows) == len(values)
     for v, (key, value, length, kind) in zip(values, rows):
-        want = expected(v)
+        want = text_or_blob(v)
         assert (key, value) == (want, want), v
         assert (length, kind) == ((len(want), "text") if isinstance(want, str) else (len(v), "blob")), v
 
