@@ -22,6 +22,7 @@
 #include "acl.h"
 #include "admin.h"
 #include "catalog.h"
+#include "client.h"
 #include "configs.h"
 
 #include <string.h>
@@ -208,12 +209,6 @@ static const rd_kafka_error_t *acl_result_error(rd_kafka_event_t *ev, int filter
   return rd_kafka_DeleteAcls_result_response_error(res[0]);
 }
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Kafka answers CreateAcls and DeleteAcls before its authorizer applies
 ** them: waits (within timeout_ms) until DescribeAcls shows the change, so
 ** that a kafka_acls right after agrees, as does the next request. */
@@ -223,7 +218,7 @@ static int wait_applied(kafka_client *client, const kafka_options *opts, const c
   as_filter.filter = 1;
   char errstr[256];
   rd_kafka_AclBindingFilter_t *f = new_binding(&as_filter, errstr, sizeof errstr);
-  long long deadline = now_ms() + opts->timeout_ms;
+  long long deadline = client_now_ms() + opts->timeout_ms;
   int rc = f ? SQLITE_OK : SQLITE_NOMEM, applied = 0;
   while (!rc && !applied) {
     rd_kafka_event_t *ev = NULL;
@@ -233,7 +228,7 @@ static int wait_applied(kafka_client *client, const kafka_options *opts, const c
     if (!rc) rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &n);
     if (ev) rd_kafka_event_destroy(ev);
     applied = !rc && (a->filter ? n == 0 : n > 0);
-    if (!rc && !applied && now_ms() >= deadline) {
+    if (!rc && !applied && client_now_ms() >= deadline) {
       *err = sqlite3_mprintf("%s: the broker accepted the change but did not apply it within timeout_ms=%d",
                              func, opts->timeout_ms);
       rc = SQLITE_ERROR;

@@ -356,7 +356,7 @@ char *client_timeout_error(kafka_client *client, const kafka_options *opts, cons
                          opts->brokers, opts->timeout_ms, *last ? ": " : "", last);
 }
 
-static long long now_ms(void) {
+long long client_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -394,12 +394,12 @@ static int transient(rd_kafka_resp_err_t e) {
 
 rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
                                  client_attempt *attempt, void *arg) {
-  long long deadline = now_ms() + opts->timeout_ms;
+  long long deadline = client_now_ms() + opts->timeout_ms;
   int slice = RETRY_SLICE_MS;
   for (;;) {
-    long long left = deadline - now_ms();
+    long long left = deadline - client_now_ms();
     rd_kafka_resp_err_t e = attempt(client, arg, left < slice ? (left > 0 ? (int)left : 1) : slice);
-    if (!transient(e) || now_ms() >= deadline) return e;
+    if (!transient(e) || client_now_ms() >= deadline) return e;
     if (client_interrupted(client->interrupt_probe)) return RD_KAFKA_RESP_ERR__INTR;
     if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
       struct timespec pause = {0, 100 * 1000000}; /* an error came back at once */
@@ -660,8 +660,8 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
 ** deletion itself has succeeded either way. */
 static void wait_topic_gone(kafka_client *client, const char *topic, long long deadline) {
   int partitions;
-  while (now_ms() + 100 < deadline &&
-         topic_metadata(client, topic, (int)(deadline - now_ms()), &partitions) !=
+  while (client_now_ms() + 100 < deadline &&
+         topic_metadata(client, topic, (int)(deadline - client_now_ms()), &partitions) !=
              RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
     struct timespec pause = {0, 100 * 1000000};
     nanosleep(&pause, NULL);
@@ -674,7 +674,7 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
     *err = sqlite3_mprintf("kafka: the mock cluster cannot delete topics (they last as long as the process)");
     return SQLITE_ERROR;
   }
-  long long deadline = now_ms() + opts->timeout_ms;
+  long long deadline = client_now_ms() + opts->timeout_ms;
   char errstr[256], reason[512] = "";
   rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);

@@ -78,12 +78,6 @@ typedef struct kafka_cursor {
 
 static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
   kafka_cursor *c = sqlite3_malloc64(sizeof *c);
   if (!c) return SQLITE_NOMEM;
@@ -493,7 +487,7 @@ static int refill(kafka_cursor *c, long long *idle_since, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
   ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->batch, BATCH_SIZE);
   if (n == 0) {
-    if (!*idle_since) *idle_since = now_ms();
+    if (!*idle_since) *idle_since = client_now_ms();
     n = rd_kafka_consume_batch_queue(c->queue, WAIT_SLICE_MS, c->batch, 1);
   }
   if (n < 0) {
@@ -511,7 +505,7 @@ static int refill(kafka_cursor *c, long long *idle_since, char **err) {
     *idle_since = 0;
     return SQLITE_OK;
   }
-  long long idle = now_ms() - *idle_since;
+  long long idle = client_now_ms() - *idle_since;
   if (c->plan.follow_ms >= 0) {
     if (idle >= c->plan.follow_ms) c->n_open = 0;
   } else if (idle >= vtab->opts.timeout_ms) {

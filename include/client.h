@@ -25,6 +25,9 @@ typedef struct kafka_client {
   struct sqlite3_stmt *interrupt_probe;
 } kafka_client;
 
+/* Milliseconds of the monotonic clock: every wait's deadline. */
+long long client_now_ms(void);
+
 /* A librdkafka configuration for `role` built from the options: brokers
 ** (the mock cluster's when brokers is `mock` or `mock:N`), the extension's
 ** defaults, then every rdkafka.<property>. The client's callbacks are set;

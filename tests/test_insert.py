@@ -3,6 +3,7 @@ cluster (fast; the real-broker behaviour is in test_produce.py and
 test_txn.py)."""
 
 import json
+import time
 
 import kit
 
@@ -141,3 +142,19 @@ def test_typed_insert_keeps_int64_exact_and_follows_affinity():
     assert rows == [(9223372036854775807, "integer", 9223372036854775807, "integer"),
                     (-9223372036854775808, "integer", 5, "integer"), ("0x10", "text", 1000, "integer"),
                     (5, "integer", 2, "integer")], rows
+
+
+def test_an_insert_longer_than_timeout_ms_that_keeps_delivering_succeeds():
+    """The bound is timeout_ms from the last delivery seen, not from the
+    statement's start: rows that come slowly, the producer's queue full
+    every 100 of them (a wait, which checks the bound), for several times
+    timeout_ms, and every row is produced."""
+    conn = kit.connect()
+    mock_table(conn, timeout_ms=300, **{"rdkafka.queue.buffering.max.messages": 100})
+    conn.create_function("slowly", 1, lambda i: (time.sleep(0.001), i)[1])
+    started = time.monotonic()
+    conn.execute("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) "
+                 "INSERT INTO t(key, value) SELECT 'k' || n, slowly(n) FROM s")
+    assert time.monotonic() - started > 3 * 0.3  # the statement outlasted its bound several times
+    assert conn.execute("SELECT count(*), count(DISTINCT key), sum(value) FROM t").fetchone() == (
+        2000, 2000, 2000 * 2001 // 2)

@@ -32,6 +32,7 @@ QUEUE_KBYTES = 1024
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAIN = "plain librdkafka consumer"
 KCAT = "kcat -C -e"
+ALONE = "sqlite3 without Kafka, an SQLite table of the same rows:"
 
 ROWS = []
 
@@ -248,6 +249,22 @@ def produce(b):
     }, ext=[from_table, generated], peers=["plain librdkafka producer", "kcat -P"])
 
 
+def sqlite_alone(b, topic, n):
+    """SQLite's own share of a scan: the same statements in the sqlite3
+    shell over an ordinary table holding the topic's keys and values (no
+    Kafka, the file in the page cache), the floor under the extension's
+    rows beside the plain consumer's."""
+    b.table_copy = os.path.join(b.a.workdir, "table-copy.db")
+    if os.path.exists(b.table_copy):
+        os.remove(b.table_copy)
+    b.shell(topic, "CREATE TABLE m AS SELECT key, value FROM t", db=b.table_copy)
+    copied = subprocess.run(["sqlite3", b.table_copy, "SELECT count(*) FROM m"], capture_output=True, text=True)
+    if copied.stdout.strip() != str(n):
+        sys.exit(f"bench: the table copy of {topic} holds {copied.stdout.strip()} rows, not {n}")
+    return {f"{ALONE} SELECT {what}": (lambda what=what: b.run(["sqlite3", b.table_copy, f"SELECT {what} FROM m"])[:2])
+            for what in ("sum(length(value))", "key, value")}
+
+
 @bench_row
 def value_sizes(b):
     """Full scans of 100 B, 1 KB and 10 KB values at equal bytes; the 100 B
@@ -258,9 +275,10 @@ def value_sizes(b):
         b.fill(topic, n, size)
         tools = b.scan_tools(topic)
         tools = {"sqlite3 SELECT sum(length(value))": lambda: b.shell(topic, "SELECT sum(length(value)) FROM t")[:2],
-                 **tools}
+                 **tools, **sqlite_alone(b, topic, n)}
         b.compare("full scan, value size", f"{n:,} x {size} B values, 4 partitions", tools,
                   ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+        os.remove(b.table_copy)
         if size == 100:
             b.scan_topic, b.scan_n = topic, n
         else:
