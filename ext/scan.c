@@ -33,6 +33,9 @@ SQLITE_EXTENSION_INIT3
 /* offset IN: listed offsets closer than this are read in one run; a
 ** farther one starts a new run (a new assignment) rather than read to. */
 #define RUN_GAP 1000
+/* Messages the scan is done with are destroyed this many at a time, not
+** each as the next row comes: see retire(). */
+#define RETIRE_BATCH 256
 
 typedef struct kafka_cursor {
   sqlite3_vtab_cursor base;        /* must come first */
@@ -51,6 +54,8 @@ typedef struct kafka_cursor {
   rd_kafka_message_t *batch[BATCH_SIZE];
   int batch_len, batch_pos;
   rd_kafka_message_t *row;         /* the current row */
+  rd_kafka_message_t *retired[RETIRE_BATCH]; /* done with, not yet destroyed */
+  int n_retired;
   sqlite3_int64 delivered;         /* rows positioned on so far */
   int eof;
   rd_kafka_message_t **sorted;     /* head or tail mode: the rows, in order */
@@ -110,9 +115,26 @@ static void row_clear(kafka_cursor *c) {
   cells_clear(c);
 }
 
+static void retired_destroy(kafka_cursor *c) {
+  for (int i = 0; i < c->n_retired; i++) rd_kafka_message_destroy(c->retired[i]);
+  c->n_retired = 0;
+}
+
+/* Destroys m with the next RETIRE_BATCH - 1 the scan is done with. A
+** message destroyed between two taken from the queue, as each row gave way
+** to the next, made the broker thread's allocations of the next messages
+** slower, and the scan's frees: SELECT key, value of 1M x 100 B took
+** 1.42-1.74 s, now 1.16-1.38 s, with 24% less CPU on the scan's thread and
+** 35% less on the broker thread (perf: calloc and _int_malloc there,
+** _int_free here). Batches of 4,096 and 65,536 were no faster. */
+static void retire(kafka_cursor *c, rd_kafka_message_t *m) {
+  if (c->n_retired == RETIRE_BATCH) retired_destroy(c);
+  c->retired[c->n_retired++] = m;
+}
+
 static void set_row(kafka_cursor *c, rd_kafka_message_t *m) {
   row_clear(c);
-  if (c->row && !c->sorted) rd_kafka_message_destroy(c->row);
+  if (c->row && !c->sorted) retire(c, c->row);
   c->row = m;
 }
 
@@ -142,6 +164,7 @@ static void release_consumer(kafka_cursor *c) {
 /* Ends the scan and frees what it holds (also before a new xFilter). */
 static void scan_reset(kafka_cursor *c) {
   set_row(c, NULL);
+  retired_destroy(c); /* before the consumer goes */
   for (; c->batch_pos < c->batch_len; c->batch_pos++) rd_kafka_message_destroy(c->batch[c->batch_pos]);
   c->batch_pos = c->batch_len = 0;
   for (int i = 0; i < c->n_sorted; i++) rd_kafka_message_destroy(c->sorted[i]);
@@ -432,7 +455,7 @@ static int take_message(kafka_cursor *c, rd_kafka_message_t *m, char **err) {
       keep = plan_wants_row(&c->plan, m->partition, m->offset, rd_kafka_message_timestamp(m, NULL));
     }
   }
-  if (keep != 1) rd_kafka_message_destroy(m);
+  if (keep != 1) retire(c, m);
   return keep;
 }
 
