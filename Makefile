@@ -7,15 +7,18 @@ CFLAGS  ?= -O2 -g
 override CFLAGS  += -std=c11 -Wall -Wextra -fPIC -D_POSIX_C_SOURCE=200809L -Iinclude
 override LDFLAGS += -shared
 BUILD   := build
-SRCS    := $(wildcard ext/*.c)
+# ext/ is layered (base, client, codec, table, catalog: a folder and one
+# header in include/ each) under the entry point ext/kafka.c.
+LAYERS  := base client codec table catalog
+SRCS    := $(wildcard ext/*.c $(LAYERS:%=ext/%/*.c))
 OBJS    := $(SRCS:ext/%.c=$(BUILD)/obj/%.o)
-# The one C++ translation unit (ext/protobuf.cc, libprotobuf and its .proto
+# The one C++ translation unit (ext/codec/protobuf.cc, libprotobuf and its .proto
 # parser, libprotoc) behind a C header; the extension links as C++ for it.
 CXXFLAGS ?= -O2 -g
 override CXXFLAGS += -std=c++17 -Wall -Wextra -fPIC -Iinclude
 CXX_PKGS := protobuf libcjson
 CXX_LIBS  = $(shell pkg-config --libs $(CXX_PKGS)) -lprotoc
-CXX_SRCS := $(wildcard ext/*.cc)
+CXX_SRCS := $(wildcard $(LAYERS:%=ext/%/*.cc))
 OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
@@ -39,10 +42,10 @@ $(BUILD)/obj/%.o: ext/%.cc $(HDRS) | deps
 $(EXT): $(OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm -lpthread
 
-# tests/protobuf_unit.c: a driver of ext/protobuf.cc for tests/test_protobuf_unit.py.
-$(BUILD)/protobuf_unit: tests/protobuf_unit.c $(BUILD)/obj/protobuf.o include/protobuf.h | deps
+# tests/protobuf_unit.c: a driver of ext/codec/protobuf.cc for tests/test_protobuf_unit.py.
+$(BUILD)/protobuf_unit: tests/protobuf_unit.c $(BUILD)/obj/codec/protobuf.o include/protobuf.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@.o
-	$(CXX) $(CXXFLAGS) -o $@ $@.o $(BUILD)/obj/protobuf.o $(CXX_LIBS) -lpthread
+	$(CXX) $(CXXFLAGS) -o $@ $@.o $(BUILD)/obj/codec/protobuf.o $(CXX_LIBS) -lpthread
 
 demo: $(EXT)
 	@command -v sqlite3 >/dev/null || bash tests/deps.sh --build-only
@@ -129,11 +132,12 @@ FUZZ_TARGETS := options headers value avro protobuf
 FUZZ_CXX     ?= clang++
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-FUZZ_SRCS    := ext/options.c ext/format.c ext/jsontext.c ext/avro.c ext/jsonschema.c ext/codec.c ext/protobuf_codec.c
+FUZZ_SRCS    := ext/base/options.c ext/base/format.c ext/base/jsontext.c ext/codec/avro.c \
+  ext/codec/jsonschema.c ext/codec/codec.c ext/codec/protobuf_codec.c
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # The C sources are compiled as C (-x c) by the C++ driver, which links the
-# C++ of ext/protobuf.cc (built alone, as C++) with its runtimes.
-$(BUILD)/fuzz/protobuf.o: ext/protobuf.cc include/protobuf.h | deps
+# C++ of ext/codec/protobuf.cc (built alone, as C++) with its runtimes.
+$(BUILD)/fuzz/protobuf.o: ext/codec/protobuf.cc include/protobuf.h | deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
 	  $(FUZZ_SAN) -c $< -o $@

@@ -1,15 +1,22 @@
 /*
-** The cluster catalog (ext/catalog.c): kafka_topics, kafka_partitions,
-** kafka_groups and kafka_group_offsets, eponymous-only virtual tables used
-** as table-valued functions; and the machinery other files use to add
-** tables of the same kind (ext/acl.c, ext/configs.c), over a cluster or
-** over another source (ext/registry_catalog.c: a Schema Registry).
+** sqlite-kafka: the catalog layer (ext/catalog/): catalog tables, admin, operations, ACLs, configs, group operations, the registry catalog.
+**
+** One header per layer; a layer includes the header of the layer below it
+** and never one above (tests/test_layers.py checks it).
 */
 #ifndef KAFKA_CATALOG_H
 #define KAFKA_CATALOG_H
 
-#include "kafka_ext.h"
 #include "client.h"
+
+/* ==== catalog ==== */
+/*
+** The cluster catalog (ext/catalog/catalog.c): kafka_topics, kafka_partitions,
+** kafka_groups and kafka_group_offsets, eponymous-only virtual tables used
+** as table-valued functions; and the machinery other files use to add
+** tables of the same kind (ext/catalog/acl.c, ext/catalog/configs.c), over a cluster or
+** over another source (ext/catalog/registry_catalog.c: a Schema Registry).
+*/
 
 typedef struct catalog_cell {
   int type; /* SQLITE_NULL, SQLITE_INTEGER or SQLITE_TEXT */
@@ -90,5 +97,136 @@ int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tabl
 
 /* Registers the catalog tables on db. */
 int catalog_register(sqlite3 *db);
+
+/* ==== admin ==== */
+/*
+** Admin functions (ext/catalog/admin.c): kafka_create_topic() and
+** kafka_delete_topic(); the `options` argument they share with the catalog
+** tables; and what every admin function uses (ext/catalog/ops.c and friends):
+** argument checks, one call's client, one bounded Admin API request.
+*/
+
+/* Registers the admin functions on db. */
+int admin_register(sqlite3 *db);
+
+/* Registers func as name taking min_args to max_args arguments,
+** SQLITE_DIRECTONLY (no view or trigger may call it). */
+int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
+                 void (*func)(sqlite3_context *, int, sqlite3_value **));
+
+/* The options of a call that is not a table (an admin function or a
+** catalog table): brokers, then text (NULL for none), `name=value` items
+** separated by commas outside quotes, of which only timeout_ms and
+** rdkafka.<property> are accepted. func names the call in errors. *opts
+** must be released with options_free() either way. */
+int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
+                  char **err);
+
+/* Sets err (or "out of memory" when NULL) as the call's error; frees it. */
+void admin_result_error(sqlite3_context *ctx, char *err);
+
+/* Sets the error "func: name must be what". */
+void admin_arg_error(sqlite3_context *ctx, const char *func, const char *name, const char *what);
+
+/* A required non-empty text argument, or NULL after setting an error. */
+const char *admin_text_arg(sqlite3_context *ctx, sqlite3_value *v, const char *func, const char *name);
+
+/* Optional text argument i: *out is NULL when it is absent or NULL.
+** Returns 0 after setting an error when it is not text. */
+int admin_optional_text(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, const char *func,
+                        const char *name, const char **out);
+
+/* Integer argument i in [min, max]. An absent or NULL optional one keeps
+** *out's default. Returns 0 after setting an error. */
+int admin_int_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, const char *func,
+                  const char *name, int min, int max, int optional, int *out);
+
+/* What an admin function does with its client: sets the result on
+** success; returns an SQLite code with *err set on failure. */
+typedef int admin_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg,
+                     char **err);
+
+/* Runs op with a client for brokers and options (offsets as high
+** watermarks, read_uncommitted, as Kafka's tools use), setting the error
+** when it fails. mock_lacks: NULL, or the request the mock cluster lacks,
+** refused at once on `mock` brokers. */
+void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, const char *options,
+               const char *mock_lacks, admin_op *op, void *arg);
+
+/* Starts an Admin API request on rk whose result goes to queue. */
+typedef void admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
+
+/* The message of a failed request or of one item of its result: "no
+** answer from brokers ... within timeout_ms" when e is a timeout or lost
+** connection, else "func: what: why" (why NULL: e's description). */
+char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
+                  rd_kafka_resp_err_t e, const char *why);
+
+/* One Admin API request of type op, bounded by timeout_ms: *ev is its
+** result event (the caller destroys it), or SQLITE_ERROR with *err saying
+** "func: what: why" (the request's own error or no answer in time). */
+int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                  const char *func, const char *what, admin_start *start, void *arg,
+                  rd_kafka_event_t **ev, char **err);
+
+/* ==== configs ==== */
+/*
+** Topic and broker configs (ext/catalog/configs.c): the kafka_topic_configs and
+** kafka_broker_configs tables and kafka_alter_topic(), through
+** DescribeConfigs and AlterConfigs.
+*/
+
+/* The tables kafka_topic_configs(brokers, topic) and
+** kafka_broker_configs(brokers, id), for catalog_register_tables(). */
+extern const catalog_table configs_tables[2];
+
+/* Registers kafka_alter_topic() on db. */
+int configs_register(sqlite3 *db);
+
+/* The value of config on broker id (NULL: none, or not answered;
+** sqlite3_free it), e.g. its broker.rack. */
+char *configs_broker_value(catalog_call *call, int32_t id, const char *config);
+
+/* ==== acl ==== */
+/*
+** ACLs (ext/catalog/acl.c): the kafka_acls table, kafka_create_acl() and
+** kafka_delete_acl(), through DescribeAcls, CreateAcls and DeleteAcls.
+*/
+
+/* Registers the ACL functions and the kafka_acls table on db. */
+int acl_register(sqlite3 *db);
+
+/* ==== group_ops ==== */
+/*
+** Consumer group operations (ext/catalog/group_ops.c): the kafka_group_members
+** table, kafka_reset_group() and kafka_delete_group().
+*/
+
+/* Registers the group functions and the kafka_group_members table on db. */
+int group_ops_register(sqlite3 *db);
+
+/* Milliseconds since the epoch of an ISO 8601 UTC time
+** ('2026-01-01T00:00:00Z', '2026-01-01 00:00:00.250+02:00', '2026-01-01';
+** no zone means UTC). Returns 0 when text is not one. */
+int group_ops_parse_time(const char *text, sqlite3_int64 *ms);
+
+/* ==== ops ==== */
+/*
+** Operating a cluster from SQL (ext/catalog/ops.c): kafka_brokers,
+** kafka_add_partitions() and kafka_delete_records(); and the registration
+** of every operations function and table (configs.c, group_ops.c, acl.c).
+*/
+
+/* Registers the operations functions and tables on db. */
+int ops_register(sqlite3 *db);
+
+/* ==== registry_catalog ==== */
+/*
+** The Schema Registry catalog (ext/catalog/registry_catalog.c): kafka_subjects,
+** kafka_schemas and kafka_register_schema.
+*/
+
+/* Registers the registry catalog tables and function on db. */
+int registry_catalog_register(sqlite3 *db);
 
 #endif

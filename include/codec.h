@@ -1,6 +1,21 @@
 /*
-** Codecs (ext/codec.c): the key and value formats whose schemas live in a
-** Schema Registry: `avro` (ext/avro.c), `jsonschema` (ext/jsonschema.c) and
+** sqlite-kafka: the codec layer (ext/codec/): Avro, JSON Schema and Protobuf payloads, and schema references.
+**
+** One header per layer; a layer includes the header of the layer below it
+** and never one above (tests/test_layers.py checks it).
+*/
+#ifndef KAFKA_CODEC_H
+#define KAFKA_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+
+/* ==== codec ==== */
+/*
+** Codecs (ext/codec/codec.c): the key and value formats whose schemas live in a
+** Schema Registry: `avro` (ext/codec/avro.c), `jsonschema` (ext/codec/jsonschema.c) and
 ** `protobuf` (a C++ translation unit behind a C header, issue 16; until it
 ** is built, `protobuf` is a clear CREATE error).
 **
@@ -14,7 +29,7 @@
 ** each codec defines). The rest of the extension speaks JSON to a codec:
 ** decode turns a payload into the record as JSON text with plain values,
 ** encode turns JSON text into a payload. Typed columns are read from that
-** JSON by path (ext/format.c), and an INSERT's typed columns compose JSON
+** JSON by path (ext/base/format.c), and an INSERT's typed columns compose JSON
 ** that encode takes, so a codec needs nothing else to get typed columns.
 ** Two optional members skip the JSON where it costs: decode_columns reads
 ** typed columns straight from a payload, encode_columns writes one from
@@ -22,17 +37,9 @@
 **
 ** To plug in a format: write the functions below, define a `const codec`
 ** named <format>_codec with designated initializers (optional members
-** left out are NULL), add a kafka_format for it (include/options.h) and
-** return it from codec_for() (ext/codec.c).
+** left out are NULL), add a kafka_format for it (include/base.h) and
+** return it from codec_for() (ext/codec/codec.c).
 */
-#ifndef KAFKA_CODEC_H
-#define KAFKA_CODEC_H
-
-#include <stddef.h>
-#include <stdint.h>
-
-#include "kafka_ext.h"
-#include "format.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -140,5 +147,24 @@ const char *codec_json_member(const char *json, size_t len, const char *name, si
 #ifdef __cplusplus
 }
 #endif
+
+/* ==== references ==== */
+/*
+** Schema references (ext/codec/references.c): the schemas a registry schema
+** refers to by name (Protobuf's imports, the registry's `references`),
+** fetched from the registry when a codec asks for one (include/codec.h's
+** codec_imports). A fetched schema's own references join the known ones,
+** so imports of imports resolve too.
+*/
+
+typedef struct schema_references {
+  codec_imports imports;             /* what a codec's parse takes */
+  const registry_options *registry;
+  cJSON *known;                      /* every {"name", "subject", "version"} seen */
+} schema_references;
+
+/* Starts with a schema's references (an array, or NULL for none). */
+int references_init(schema_references *refs, const registry_options *registry, const cJSON *references);
+void references_clear(schema_references *refs);
 
 #endif

@@ -1,5 +1,5 @@
 /*
-** Protobuf schemas (ext/protobuf.cc, the project's only C++): .proto text
+** Protobuf schemas (ext/codec/protobuf.cc, the project's only C++): .proto text
 ** compiled at run time with libprotobuf's parser, messages decoded to JSON
 ** text and encoded from it (and top-level fields read from and written to
 ** messages without that JSON, for typed columns), and the message-index

@@ -19,7 +19,7 @@ REQS=$ROOT/tests/requirements.txt
 BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
   libcjson-dev
   libavro-dev libcurl4-openssl-dev  # the Schema Registry formats
-  libprotobuf-dev libprotoc-dev)    # ext/protobuf.cc
+  libprotobuf-dev libprotoc-dev)    # ext/codec/protobuf.cc
 TEST_PKGS=(kcat time openjdk-17-jre-headless maven unzip python3 python3-venv valgrind openssl
   protobuf-compiler  # tests/test_protobuf*.py: protoc makes test messages and Python classes
   clang libclang-rt-14-dev

@@ -1,5 +1,5 @@
 /*
-** A driver of ext/protobuf.cc through its C header (include/protobuf.h),
+** A driver of ext/codec/protobuf.cc through its C header (include/protobuf.h),
 ** for tests/test_protobuf_unit.py: each run compiles one .proto file, its
 ** imports read from the same directory, and does one thing.
 **

@@ -1,4 +1,4 @@
-"""ext/protobuf.cc through its C header, driven by tests/protobuf_unit.c (no
+"""ext/codec/protobuf.cc through its C header, driven by tests/protobuf_unit.c (no
 broker, no registry): .proto text compiled at run time with its imports,
 payloads (message-index array + message) decoded to JSON and encoded from
 it, checked against Debian's protoc (--encode / --decode) as the reference

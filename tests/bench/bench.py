@@ -26,7 +26,7 @@ import time
 
 KEY_BYTES = 12  # 'key-%08d'
 # The extension's consumer queue limit, queued.max.messages.kbytes in
-# ext/client.c: the memory row scans a topic at least ten times larger.
+# ext/client/client.c: the memory row scans a topic at least ten times larger.
 QUEUE_KBYTES = 1024
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,7 +1,7 @@
 /*
 ** The plain librdkafka consumer of `make bench`: what a careful C program
 ** does to read a whole topic, with the extension's consumer settings (keep
-** conf[] in step with ext/client.c conf_defaults) but two: it prefetches
+** conf[] in step with ext/client/client.c conf_defaults) but two: it prefetches
 ** up to 16 MB, not 1 MB (with no wake-up of the fetcher when the queue
 ** drains, as the extension sends, librdkafka 2.0.2 fetches again only at
 ** its broker thread's 1 s timer: at 1 MB this program took 13-17 s for
@@ -15,7 +15,7 @@
 ** fallback). Each message goes to stdout as key TAB value NEWLINE, like
 ** `kcat -C -e -K '\t'` and the sqlite3 shell. A batch's messages are
 ** destroyed together after it, as the extension does (see retire() in
-** ext/scan.c): one by one, as each was written, this program took 0.98-1.05 s
+** ext/table/scan.c): one by one, as each was written, this program took 0.98-1.05 s
 ** for 1M x 100 B, 0.76-0.88 s now.
 **
 ** Usage: consume BROKERS TOPIC       (prints the message count on stderr)

@@ -1,7 +1,7 @@
 /*
 ** The plain librdkafka producer of `make bench`: what a careful C program
 ** does to produce N keyed messages, with the extension's producer settings
-** (keep conf[] in step with ext/client.c conf_defaults): idempotence,
+** (keep conf[] in step with ext/client/client.c conf_defaults): idempotence,
 ** acks=all, Java's partitioner. Messages are those of the benchmark's
 ** INSERT: key 'key-%08d' and a VALUE_BYTES-byte value (default 100), the
 ** row number zero-padded.

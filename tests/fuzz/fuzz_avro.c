@@ -1,5 +1,5 @@
 /*
-** libFuzzer target: the Avro codec (ext/avro.c) on untrusted bytes. The
+** libFuzzer target: the Avro codec (ext/codec/avro.c) on untrusted bytes. The
 ** input is an Avro payload (what follows the wire format's 5-byte header)
 ** decoded with a schema of every type (unions, arrays, maps, enum, fixed,
 ** decimal, nested record); a payload that decodes is encoded again from

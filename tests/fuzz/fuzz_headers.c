@@ -1,11 +1,11 @@
 /*
-** libFuzzer target: the headers column (ext/format.c). The input is the
+** libFuzzer target: the headers column (ext/base/format.c). The input is the
 ** JSON an INSERT gives for headers. Whatever format_headers_parse()
 ** accepts must come back from format_headers_json() (what SELECT shows)
 ** as JSON that parses again to the same headers: a read-modify-write of
 ** a message through SQL keeps its headers.
 */
-#include "format.h"
+#include "base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

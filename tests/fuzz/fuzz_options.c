@@ -1,12 +1,12 @@
 /*
-** libFuzzer target: option parsing (ext/options.c). The input is the
+** libFuzzer target: option parsing (ext/base/options.c). The input is the
 ** module arguments of one CREATE VIRTUAL TABLE, one per line, as SQLite
 ** hands them to xCreate. Whatever options_parse() accepts must give a
 ** schema SQLite accepts too: kafka_init() passes it to
 ** sqlite3_declare_vtab(), whose failure would be a CREATE error naming
 ** nothing. No error may show the value of a secret property.
 */
-#include "kafka_ext.h"
+#include "base.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
-** libFuzzer target: Protobuf payloads (ext/protobuf.cc through
+** libFuzzer target: Protobuf payloads (ext/codec/protobuf.cc through
 ** include/protobuf.h). The input is a payload as it follows the schema id
 ** in the wire format (message-index array, then the message), decoded with
 ** a schema of every kind of field; whatever the bytes, the answer is JSON
@@ -13,8 +13,7 @@
 ** cannot fail, so it is not written; M's have a Struct and a Duration.
 */
 #include "codec.h"
-#include "format.h"
-#include "jsontext.h"
+#include "base.h"
 #include "protobuf.h"
 
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
-** libFuzzer target: decoding a message value (ext/format.c, ext/jsontext.c).
+** libFuzzer target: decoding a message value (ext/base/format.c, ext/base/jsontext.c).
 ** The input is a `columns` option on its first line and the value's bytes
 ** after it. The value goes through what a SELECT does with it, inside a
 ** real in-memory SQLite (results need a sqlite3_context): utf8_valid()
@@ -9,8 +9,7 @@
 ** json_extract() of the same path stored in a plain table column of the
 ** same declared type.
 */
-#include "format.h"
-#include "jsontext.h"
+#include "base.h"
 
 #include <math.h>
 

@@ -1,0 +1,233 @@
+/*
+** The shared machinery of the admin functions (arguments, options, one
+** bounded Admin API request) and the topic admin: kafka_create_topic(brokers, topic, partitions [, replication
+** [, config_json [, options]]]) and kafka_delete_topic(brokers, topic [,
+** options]). Both return the topic's name; every failure is an SQL error
+** that says why. `options` (also taken by the catalog tables, catalog.c) is
+** the text `name=value, ...` with timeout_ms and rdkafka.<property> as in
+** CREATE VIRTUAL TABLE: how a call reaches a cluster that needs SASL or TLS.
+*/
+#include "base.h"
+#include "catalog.h"
+#include "client.h"
+
+#include <ctype.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define MAX_PARTITIONS 1000000
+#define MAX_REPLICATION 32767
+
+/* Non-zero when an `options` item may be given to a call that is not a
+** table: the other options describe a table. */
+static int call_option(const char *item, size_t len) {
+  return (len == 10 && !strncmp(item, "timeout_ms", len)) || (len > 8 && !strncmp(item, "rdkafka.", 8));
+}
+
+/* Checks one item of the options text; the item itself is never shown,
+** since a malformed one may hold a secret. */
+static int check_item(const char *func, int n, const char *item, char **err) {
+  while (isspace((unsigned char)*item)) item++;
+  const char *eq = strchr(item, '=');
+  size_t len = eq ? (size_t)(eq - item) : 0;
+  while (len > 0 && isspace((unsigned char)item[len - 1])) len--;
+  if (!eq) {
+    *err = sqlite3_mprintf("%s: options: item %d is not of the form name=value", func, n);
+  } else if (!call_option(item, len)) {
+    *err = sqlite3_mprintf("%s: option '%.*s' is not accepted here (options: timeout_ms, "
+                           "rdkafka.<property>)", func, (int)len, item);
+  }
+  return *err ? SQLITE_ERROR : SQLITE_OK;
+}
+
+/* Splits text in place on the commas outside quotes; empty items are
+** dropped. Returns the number of items stored in items (at most max). */
+static int split_items(char *text, char **items, int max) {
+  int n = 0;
+  char quote = 0, *start = text;
+  for (char *p = text;; p++) {
+    if (quote) {
+      if (*p == quote) quote = 0;
+      if (*p) continue;
+    } else if (*p == '\'' || *p == '"') {
+      quote = *p;
+      continue;
+    }
+    if (*p && *p != ',') continue;
+    int last = !*p;
+    *p = 0;
+    const char *s = start;
+    while (isspace((unsigned char)*s)) s++;
+    if (*s && n < max) items[n++] = start;
+    if (last) return n;
+    start = p + 1;
+  }
+}
+
+int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
+                  char **err) {
+  options_init(opts);
+  opts->brokers = sqlite3_mprintf("%s", brokers);
+  if (!opts->brokers) return SQLITE_NOMEM;
+  if (!text) return SQLITE_OK;
+  size_t len = strlen(text);
+  char *copy = sqlite3_mprintf("%s", text);
+  char **items = sqlite3_malloc64(sizeof *items * (len + 1));
+  int rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
+  int n = rc ? 0 : split_items(copy, items, (int)(len + 1));
+  for (int i = 0; !rc && i < n; i++) rc = check_item(func, i + 1, items[i], err);
+  if (!rc) rc = options_parse_args(opts, n, (const char *const *)items, err);
+  sqlite3_free(items);
+  sqlite3_free(copy);
+  return rc;
+}
+
+void admin_result_error(sqlite3_context *ctx, char *err) {
+  sqlite3_result_error(ctx, err ? err : "out of memory", -1);
+  sqlite3_free(err);
+}
+
+void admin_arg_error(sqlite3_context *ctx, const char *func, const char *name, const char *what) {
+  admin_result_error(ctx, sqlite3_mprintf("%s: %s must be %s", func, name, what));
+}
+
+const char *admin_text_arg(sqlite3_context *ctx, sqlite3_value *v, const char *func, const char *name) {
+  const char *s = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
+  if (!s || !*s) admin_arg_error(ctx, func, name, "a non-empty text");
+  return s && *s ? s : NULL;
+}
+
+int admin_optional_text(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i,
+                         const char *func, const char *name, const char **out) {
+  *out = NULL;
+  if (i >= argc || sqlite3_value_type(argv[i]) == SQLITE_NULL) return 1;
+  if (sqlite3_value_type(argv[i]) == SQLITE_TEXT) *out = (const char *)sqlite3_value_text(argv[i]);
+  else admin_arg_error(ctx, func, name, "a text or NULL");
+  return *out != NULL;
+}
+
+int admin_int_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv, int i, const char *func,
+                   const char *name, int min, int max, int optional, int *out) {
+  if (optional && (i >= argc || sqlite3_value_type(argv[i]) == SQLITE_NULL)) return 1;
+  sqlite3_int64 v = sqlite3_value_int64(argv[i]);
+  if (sqlite3_value_type(argv[i]) == SQLITE_INTEGER && v >= min && v <= max) {
+    *out = (int)v;
+    return 1;
+  }
+  char *what = sqlite3_mprintf("an integer from %d to %d%s", min, max, optional ? " or NULL" : "");
+  admin_arg_error(ctx, func, name, what ? what : "an integer");
+  sqlite3_free(what);
+  return 0;
+}
+
+void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, const char *options,
+               const char *mock_lacks, admin_op *op, void *arg) {
+  kafka_options opts;
+  kafka_client *client = NULL;
+  char *err = NULL;
+  int rc = admin_options(&opts, func, brokers, options, &err);
+  /* Offsets are the partitions' high watermarks, as Kafka's tools use. */
+  opts.read_uncommitted = 1;
+  if (!rc && mock_lacks && brokers_are_mock(brokers)) {
+    err = sqlite3_mprintf("%s: the mock cluster has no %s request (use a real broker)", func, mock_lacks);
+    rc = SQLITE_ERROR;
+  }
+  if (!rc) rc = client_new_consumer(&opts, &client, &err);
+  if (!rc) rc = op(ctx, client, &opts, arg, &err);
+  client_free(client);
+  options_free(&opts);
+  if (rc) admin_result_error(ctx, err);
+}
+
+char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
+                  rd_kafka_resp_err_t e, const char *why) {
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+    return sqlite3_mprintf("%s: %s: %s", func, what, why ? why : rd_kafka_err2str(e));
+  char *about = sqlite3_mprintf("%s: %s", func, what);
+  char *err = client_timeout_error(client, opts, about ? about : what);
+  sqlite3_free(about);
+  return err;
+}
+
+int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                  const char *func, const char *what, admin_start *start, void *arg,
+                  rd_kafka_event_t **ev, char **err) {
+  char errstr[256];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  /* Only some requests take an operation timeout; the others refuse it. */
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  start(client->rk, ao, queue, arg);
+  /* librdkafka ends the request at the request timeout: the extra second
+  ** only lets its answer arrive. */
+  *ev = rd_kafka_queue_poll(queue, opts->timeout_ms + 1000);
+  rd_kafka_resp_err_t e = *ev ? rd_kafka_event_error(*ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+  if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
+  if (e && *ev) rd_kafka_event_destroy(*ev);
+  if (e) *ev = NULL;
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
+typedef struct new_topic {
+  const char *topic;
+  int partitions, replication;
+  const char *config_json;
+} new_topic;
+
+static int create_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg,
+                     char **err) {
+  const new_topic *t = arg;
+  int rc = client_create_topic(client, opts, t->topic, t->partitions, t->replication, t->config_json, 0, err);
+  if (!rc) sqlite3_result_text(ctx, t->topic, -1, SQLITE_TRANSIENT);
+  return rc;
+}
+
+static int delete_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg,
+                     char **err) {
+  int rc = client_delete_topic(client, opts, arg, err);
+  if (!rc) sqlite3_result_text(ctx, arg, -1, SQLITE_TRANSIENT);
+  return rc;
+}
+
+static void create_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *const func = "kafka_create_topic";
+  new_topic t = {NULL, 0, -1, NULL};
+  const char *options;
+  const char *brokers = admin_text_arg(ctx, argv[0], func, "brokers");
+  if (!brokers || !(t.topic = admin_text_arg(ctx, argv[1], func, "topic")) ||
+      !admin_int_arg(ctx, argc, argv, 2, func, "partitions", 1, MAX_PARTITIONS, 0, &t.partitions) ||
+      !admin_int_arg(ctx, argc, argv, 3, func, "replication", 1, MAX_REPLICATION, 1, &t.replication) ||
+      !admin_optional_text(ctx, argc, argv, 4, func, "config_json", &t.config_json) ||
+      !admin_optional_text(ctx, argc, argv, 5, func, "options", &options))
+    return;
+  admin_run(ctx, func, brokers, options, NULL, create_op, &t);
+}
+
+static void delete_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *const func = "kafka_delete_topic";
+  const char *options, *topic = NULL;
+  const char *brokers = admin_text_arg(ctx, argv[0], func, "brokers");
+  if (!brokers || !(topic = admin_text_arg(ctx, argv[1], func, "topic")) ||
+      !admin_optional_text(ctx, argc, argv, 2, func, "options", &options))
+    return;
+  admin_run(ctx, func, brokers, options, NULL, delete_op, (void *)topic);
+}
+
+int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
+                 void (*func)(sqlite3_context *, int, sqlite3_value **)) {
+  /* Direct only: a trigger or view in an untrusted database must not
+  ** change a cluster. */
+  int rc = SQLITE_OK;
+  for (int n = min_args; !rc && n <= max_args; n++)
+    rc = sqlite3_create_function(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, func, NULL, NULL);
+  return rc;
+}
+
+int admin_register(sqlite3 *db) {
+  int rc = admin_define(db, "kafka_create_topic", 3, 6, create_topic_func);
+  return rc ? rc : admin_define(db, "kafka_delete_topic", 2, 3, delete_topic_func);
+}

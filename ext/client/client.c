@@ -1,0 +1,700 @@
+/*
+** librdkafka handles: configuration, the shared in-process mock cluster,
+** metadata and topic creation. Every call that waits on the cluster is
+** bounded by the table's timeout_ms.
+*/
+#define _GNU_SOURCE /* dladdr */
+#include "base.h"
+#include "client.h"
+
+#include <dlfcn.h>
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define MOCK_MAX_BROKERS 16
+#define MOCK_MAX_PARTITIONS 1000
+#define DESTROY_WAIT_MS 5000
+#define NO_GROUP_ID "sqlite-kafka.no-group"
+/* client_retry's tries: short, so that sqlite3_interrupt() is noticed
+** within about a second, growing so that a slow broker still answers. */
+#define RETRY_SLICE_MS 250
+#define RETRY_SLICE_MAX_MS 1000
+
+/* One mock cluster per broker count, shared by every table of the process
+** and kept until it exits: its topics live as long as the process. The
+** mock creates any topic a metadata request names, so the topics created
+** through the extension are listed here: only those exist. */
+static struct {
+  pthread_mutex_t lock;
+  rd_kafka_t *host[MOCK_MAX_BROKERS + 1];
+  rd_kafka_mock_cluster_t *cluster[MOCK_MAX_BROKERS + 1];
+  char **topics; /* "N:topic" for the cluster of N brokers */
+  int n_topics;
+} mock = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, NULL, 0};
+
+int brokers_are_mock(const char *brokers) {
+  return !strcmp(brokers, "mock") || !strncmp(brokers, "mock:", 5);
+}
+
+static void remember_error(kafka_client *client, const char *text) {
+  if (!client) return;
+  pthread_mutex_lock(&client->lock);
+  snprintf(client->last_error, sizeof client->last_error, "%s", text);
+  pthread_mutex_unlock(&client->lock);
+}
+
+/* librdkafka logs to stderr unless told otherwise: the shell's output must
+** stay the query's, so warnings are kept for error messages instead. */
+static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
+  (void)facility;
+  if (level <= LOG_WARNING) remember_error(rd_kafka_opaque(rk), text);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)rk;
+  char text[512];
+  snprintf(text, sizeof text, "%s: %s", rd_kafka_err2name(err), reason);
+  remember_error(opaque, text);
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
+  (void)rk; (void)level; (void)facility; (void)text;
+}
+
+/* Threads that outlive the connections run this library's code: the mock
+** cluster's (quiet_log, for the rest of the process) and a destroy left to
+** finish on its own (see client_destroy_handle). The library must stay
+** loaded after SQLite closes the last connection that loaded it (and
+** unloads it), or those threads crash. */
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_library, &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
+static rd_kafka_mock_cluster_t *mock_cluster(int brokers, char **err) {
+  pthread_mutex_lock(&mock.lock);
+  if (!mock.cluster[brokers]) {
+    pin_library();
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    mock.host[brokers] = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!mock.host[brokers]) rd_kafka_conf_destroy(conf);
+    else mock.cluster[brokers] = rd_kafka_mock_cluster_new(mock.host[brokers], brokers);
+    if (!mock.cluster[brokers])
+      *err = sqlite3_mprintf("kafka: cannot start the mock cluster: %s",
+                             mock.host[brokers] ? "rd_kafka_mock_cluster_new failed" : errstr);
+  }
+  rd_kafka_mock_cluster_t *mc = mock.cluster[brokers];
+  pthread_mutex_unlock(&mock.lock);
+  return mc;
+}
+
+/* The broker count of the mock cluster named by brokers (`mock` is
+** `mock:1`), or 0 after setting *err. */
+static int mock_brokers(const char *brokers, char **err) {
+  if (brokers[4] != ':') return 1;
+  char *end;
+  long v = strtol(brokers + 5, &end, 10);
+  if (!*end && v >= 1 && v <= MOCK_MAX_BROKERS) return (int)v;
+  *err = sqlite3_mprintf("kafka: option brokers: '%s' must be mock or mock:N with N from 1 to %d",
+                         brokers, MOCK_MAX_BROKERS);
+  return 0;
+}
+
+static rd_kafka_mock_cluster_t *mock_for(const char *brokers, char **err) {
+  int n = mock_brokers(brokers, err);
+  return n ? mock_cluster(n, err) : NULL;
+}
+
+/* Finds (or, with add, records) a topic created on a mock cluster. */
+static int mock_topic(const char *brokers, const char *topic, int add) {
+  char *err = NULL;
+  int n = mock_brokers(brokers, &err);
+  sqlite3_free(err);
+  char *name = sqlite3_mprintf("%d:%s", n, topic);
+  if (!name) return 0;
+  pthread_mutex_lock(&mock.lock);
+  int found = 0;
+  for (int i = 0; i < mock.n_topics && !found; i++) found = !strcmp(mock.topics[i], name);
+  char **grown = found || !add ? NULL : realloc(mock.topics, sizeof *grown * (mock.n_topics + 1));
+  if (grown) {
+    mock.topics = grown;
+    mock.topics[mock.n_topics++] = strdup(name);
+  }
+  pthread_mutex_unlock(&mock.lock);
+  sqlite3_free(name);
+  return found;
+}
+
+int client_mock_has_topic(const char *brokers, const char *topic) {
+  return mock_topic(brokers, topic, 0);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char **err) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return SQLITE_OK;
+  *err = option_is_secret(name) ? sqlite3_mprintf("kafka: property %s: invalid value", name)
+                                : sqlite3_mprintf("kafka: property %s: %s", name, errstr);
+  return SQLITE_ERROR;
+}
+
+/* The extension's defaults for each role; rdkafka.* options may override
+** the ones that are not reserved (see options.c). */
+static int conf_defaults(rd_kafka_conf_t *conf, const kafka_options *opts, client_role role,
+                         char **err) {
+  char timeout[16];
+  snprintf(timeout, sizeof timeout, "%d", opts->timeout_ms < 1000 ? 1000 : opts->timeout_ms);
+  if (role == CLIENT_PRODUCER) {
+    /* Java's partitioner, so keyed rows land where Java clients put them;
+    ** a message not delivered within timeout_ms fails rather than lingers;
+    ** a broker back from a restart is reconnected to within a second (not
+    ** up to 10), so that an INSERT retried then succeeds; INSERT ... SELECT
+    ** waits on a queue of 64 MiB, not librdkafka's 1 GiB (as fast, measured). */
+    const char *defaults[][2] = {{"enable.idempotence", "true"}, {"acks", "all"},
+                                 {"partitioner", "murmur2_random"},
+                                 {"message.timeout.ms", timeout},
+                                 {"reconnect.backoff.max.ms", "1000"},
+                                 {"queue.buffering.max.kbytes", "65536"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+      if (conf_set(conf, defaults[i][0], defaults[i][1], err)) return SQLITE_ERROR;
+    return SQLITE_OK;
+  }
+  /* Scans end on the end-of-partition signal; offsets are committed by the
+  ** extension only when a statement completes (group mode); a table's idle
+  ** consumer reconnects to a restarted broker within a second, as above.
+  ** A fetch at a partition's end waits fetch.wait.max.ms for data, and the
+  ** next request to that broker (the next positioned read of an IN list or
+  ** a join, the next statement's metadata) waits behind it: 10 ms, not
+  ** 100, makes a positioned read cost about 10 ms (only an idle follow
+  ** scan pays, with a fetch every 10 ms per broker). */
+  const char *defaults[][2] = {
+      {"reconnect.backoff.max.ms", "1000"},
+      {"enable.partition.eof", "true"},  {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"}, {"allow.auto.create.topics", "false"},
+      {"fetch.wait.max.ms", "10"},       {"auto.offset.reset", "error"},
+      /* Prefetch: at most 1 MB or 100k messages. librdkafka 2.0.2 stops
+      ** fetching at these limits and resumes only at its next wake-up (up
+      ** to a second later); a scan wakes it when the queue has drained to
+      ** half (keep_fetching, scan.c), so small limits read as fast as large
+      ** ones did (measured: 1M messages of 35 and 100 bytes, 10 KB values,
+      ** an Avro GROUP BY whose decoding keeps the queue full). The byte
+      ** limit counts keys and values only, and librdkafka keeps some 250
+      ** bytes more for each queued message: a scan slower than the broker
+      ** (SELECT key, value into the shell) filled 16 MB of 100 B values to
+      ** 95 MB of peak RSS, 1 MB to 25 MB (21 MB with nothing queued). */
+      {"queued.min.messages", "100000"}, {"queued.max.messages.kbytes", "1024"},
+      {"isolation.level", opts->read_uncommitted ? "read_uncommitted" : "read_committed"}};
+  for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+    if (conf_set(conf, defaults[i][0], defaults[i][1], err)) return SQLITE_ERROR;
+  return SQLITE_OK;
+}
+
+int client_conf(const kafka_options *opts, client_role role, kafka_client *client,
+                rd_kafka_conf_t **out, char **err) {
+  const char *bootstrap = opts->brokers;
+  if (brokers_are_mock(opts->brokers)) {
+    rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);
+    if (!mc) return SQLITE_ERROR;
+    bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+  }
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  int rc = conf_set(conf, "bootstrap.servers", bootstrap, err);
+  if (!rc) rc = conf_defaults(conf, opts, role, err);
+  /* librdkafka's assign() needs a group: a table without one gets a group
+  ** id that never joins and never commits. */
+  if (!rc && role == CLIENT_CONSUMER)
+    rc = conf_set(conf, "group.id", opts->group ? opts->group : NO_GROUP_ID, err);
+  if (!rc && opts->transactional_id && role == CLIENT_PRODUCER)
+    rc = conf_set(conf, "transactional.id", opts->transactional_id, err);
+  for (int i = 0; !rc && i < opts->n_rdkafka; i++)
+    rc = conf_set(conf, opts->rdkafka[i].name, opts->rdkafka[i].value, err);
+  if (rc) {
+    rd_kafka_conf_destroy(conf);
+    return rc;
+  }
+  rd_kafka_conf_set_opaque(conf, client);
+  rd_kafka_conf_set_log_cb(conf, on_log);
+  rd_kafka_conf_set_error_cb(conf, on_error);
+  *out = conf;
+  return SQLITE_OK;
+}
+
+int client_open(kafka_client *client, client_role role, rd_kafka_conf_t *conf, char **err) {
+  char errstr[512];
+  client->rk = rd_kafka_new(role == CLIENT_PRODUCER ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf,
+                            errstr, sizeof errstr);
+  if (client->rk) return SQLITE_OK;
+  rd_kafka_conf_destroy(conf);
+  *err = sqlite3_mprintf("kafka: cannot create the %s: %s",
+                         role == CLIENT_PRODUCER ? "producer" : "consumer", errstr);
+  return SQLITE_ERROR;
+}
+
+int client_new_consumer(const kafka_options *opts, kafka_client **out, char **err) {
+  kafka_client *client = sqlite3_malloc64(sizeof *client);
+  if (!client) return SQLITE_NOMEM;
+  memset(client, 0, sizeof *client);
+  pthread_mutex_init(&client->lock, NULL);
+  rd_kafka_conf_t *conf;
+  int rc = client_conf(opts, CLIENT_CONSUMER, client, &conf, err);
+  if (!rc) rc = client_open(client, CLIENT_CONSUMER, conf, err);
+  if (!rc) rd_kafka_poll_set_consumer(client->rk);
+  if (rc) {
+    client_free(client);
+    return rc;
+  }
+  *out = client;
+  return SQLITE_OK;
+}
+
+/* What a bounded destroy shares with the thread that runs it. */
+typedef struct handle_destroy {
+  pthread_mutex_t lock;
+  pthread_cond_t finished_cond;
+  int finished, abandoned;
+  rd_kafka_t *rk;
+  void (*release)(void *owner);
+  void *owner;
+} handle_destroy;
+
+static void handle_destroy_free(handle_destroy *d) {
+  pthread_cond_destroy(&d->finished_cond);
+  pthread_mutex_destroy(&d->lock);
+  sqlite3_free(d);
+}
+
+static void *destroy_main(void *arg) {
+  handle_destroy *d = arg;
+  /* A consumer leaves cleanly first; with no subscription this is quick. */
+  if (rd_kafka_type(d->rk) == RD_KAFKA_CONSUMER) rd_kafka_consumer_close(d->rk);
+  rd_kafka_destroy(d->rk);
+  d->release(d->owner);
+  pthread_mutex_lock(&d->lock);
+  d->finished = 1;
+  int abandoned = d->abandoned;
+  pthread_cond_signal(&d->finished_cond);
+  pthread_mutex_unlock(&d->lock);
+  if (abandoned) handle_destroy_free(d);
+  return NULL;
+}
+
+/* librdkafka 2.0.2's rd_kafka_destroy() can wait for ever on a broker thread
+** that never exits (after a topic it read was deleted, or across a broker
+** restart: librdkafka issue #3007). So it runs on a thread of its own and
+** is waited for up to DESTROY_WAIT_MS; one that has not finished by then is
+** left to finish (or not) on that thread, which then releases the owner:
+** callbacks of the handle may still use it until then. The library stays
+** loaded for it (pin_library). */
+void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *owner) {
+  handle_destroy *d = sqlite3_malloc64(sizeof *d);
+  pthread_t thread;
+  if (!d) {
+    destroy_main(&(handle_destroy){.rk = rk, .release = release, .owner = owner});
+    return;
+  }
+  memset(d, 0, sizeof *d);
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_cond_init(&d->finished_cond, NULL);
+  d->rk = rk;
+  d->release = release;
+  d->owner = owner;
+  if (pthread_create(&thread, NULL, destroy_main, d)) {
+    destroy_main(d);
+    handle_destroy_free(d);
+    return;
+  }
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += DESTROY_WAIT_MS / 1000;
+  pthread_mutex_lock(&d->lock);
+  while (!d->finished && pthread_cond_timedwait(&d->finished_cond, &d->lock, &until) == 0) {}
+  int finished = d->finished;
+  d->abandoned = !finished;
+  pthread_mutex_unlock(&d->lock);
+  if (finished) {
+    /* Joined, not just signalled: the thread runs this library's code to
+    ** its end, and SQLite may unload the library right after the close. */
+    pthread_join(thread, NULL);
+    handle_destroy_free(d);
+  } else {
+    pthread_detach(thread);
+    pin_library();
+  }
+}
+
+static void client_release(void *owner) {
+  kafka_client *client = owner;
+  pthread_mutex_destroy(&client->lock);
+  sqlite3_free(client);
+}
+
+void client_free(kafka_client *client) {
+  if (!client) return;
+  if (client->rk) client_destroy_handle(client->rk, client_release, client);
+  else client_release(client);
+}
+
+void client_last_error(kafka_client *client, char *buf, size_t size) {
+  pthread_mutex_lock(&client->lock);
+  snprintf(buf, size, "%s", client->last_error);
+  pthread_mutex_unlock(&client->lock);
+}
+
+char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what) {
+  char last[512];
+  client_last_error(client, last, sizeof last);
+  return sqlite3_mprintf("kafka: %s: no answer from brokers '%s' within timeout_ms=%d%s%s", what,
+                         opts->brokers, opts->timeout_ms, *last ? ": " : "", last);
+}
+
+long long client_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One metadata request for topic: RD_KAFKA_RESP_ERR_NO_ERROR with the
+** partition count, the topic's own error, or the request's. */
+static rd_kafka_resp_err_t topic_metadata(kafka_client *client, const char *topic, int timeout_ms,
+                                          int *partitions) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(client->rk, topic, NULL);
+  if (!rkt) return rd_kafka_last_error();
+  const struct rd_kafka_metadata *md;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(client->rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (e) return e;
+  e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (!e) *partitions = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return e;
+}
+
+int client_interrupted(struct sqlite3_stmt *probe) {
+  if (!probe) return 0;
+  int rc = sqlite3_step(probe);
+  sqlite3_reset(probe);
+  return rc == SQLITE_INTERRUPT;
+}
+
+/* Errors worth another try before the deadline: no answer yet, a broker
+** connection lost, or a partition leader moving to another broker. */
+static int transient(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
+         e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+}
+
+rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
+                                 client_attempt *attempt, void *arg) {
+  long long deadline = client_now_ms() + opts->timeout_ms;
+  int slice = RETRY_SLICE_MS;
+  for (;;) {
+    long long left = deadline - client_now_ms();
+    rd_kafka_resp_err_t e = attempt(client, arg, left < slice ? (left > 0 ? (int)left : 1) : slice);
+    if (!transient(e) || client_now_ms() >= deadline) return e;
+    if (client_interrupted(client->interrupt_probe)) return RD_KAFKA_RESP_ERR__INTR;
+    if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
+      struct timespec pause = {0, 100 * 1000000}; /* an error came back at once */
+      nanosleep(&pause, NULL);
+    }
+    if (slice < RETRY_SLICE_MAX_MS) slice *= 2;
+  }
+}
+
+int client_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka_resp_err_t e,
+                       const char *what, char **err) {
+  if (e == RD_KAFKA_RESP_ERR__INTR) {
+    *err = sqlite3_mprintf("interrupted");
+    return SQLITE_INTERRUPT;
+  }
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT) return SQLITE_OK;
+  *err = client_timeout_error(client, opts, what);
+  return SQLITE_ERROR;
+}
+
+typedef struct metadata_ask {
+  const char *topic;
+  int wait_created; /* a missing topic may be one just created */
+  int partitions;
+} metadata_ask;
+
+/* A new topic takes a moment to reach every broker's metadata: while
+** waiting for one, missing is transient. */
+static rd_kafka_resp_err_t metadata_attempt(kafka_client *client, void *arg, int timeout_ms) {
+  metadata_ask *ask = arg;
+  rd_kafka_resp_err_t e = topic_metadata(client, ask->topic, timeout_ms, &ask->partitions);
+  if (!e && ask->partitions <= 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && ask->wait_created) e = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+  return e;
+}
+
+/* Waits for the topic's metadata (see metadata_attempt). */
+static int topic_partitions_until(kafka_client *client, const kafka_options *opts,
+                                  const char *topic, int wait_created, int *partitions,
+                                  char **err) {
+  metadata_ask ask = {topic, wait_created, 0};
+  rd_kafka_resp_err_t e = client_retry(client, opts, metadata_attempt, &ask);
+  char *what = sqlite3_mprintf("metadata of topic '%s'", topic);
+  int rc = client_wait_failed(client, opts, e, what ? what : "metadata", err);
+  sqlite3_free(what);
+  if (rc || !e) {
+    *partitions = ask.partitions;
+    return rc;
+  }
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (give partitions=N "
+                           "to create it, or call kafka_create_topic())", topic, opts->brokers);
+  } else {
+    *err = sqlite3_mprintf("kafka: metadata of topic '%s': %s", topic, rd_kafka_err2str(e));
+  }
+  return SQLITE_ERROR;
+}
+
+int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
+                            int *partitions, char **err) {
+  if (brokers_are_mock(opts->brokers) && !mock_topic(opts->brokers, topic, 0)) {
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on the mock cluster (give partitions=N "
+                           "to create it, or call kafka_create_topic())", topic);
+    return SQLITE_ERROR;
+  }
+  return topic_partitions_until(client, opts, topic, 0, partitions, err);
+}
+
+typedef struct offsets_ask {
+  rd_kafka_topic_partition_list_t *list;
+  int64_t when;
+} offsets_ask;
+
+/* A partition whose leader moved answers NOT_LEADER: transient too. */
+static rd_kafka_resp_err_t offsets_attempt(kafka_client *client, void *arg, int timeout_ms) {
+  offsets_ask *ask = arg;
+  for (int i = 0; i < ask->list->cnt; i++) {
+    ask->list->elems[i].offset = ask->when;
+    ask->list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(client->rk, ask->list, timeout_ms);
+  for (int i = 0; !e && i < ask->list->cnt; i++)
+    if (transient(ask->list->elems[i].err)) e = ask->list->elems[i].err;
+  return e;
+}
+
+rd_kafka_resp_err_t client_offsets_for_times(kafka_client *client, const kafka_options *opts,
+                                             rd_kafka_topic_partition_list_t *list, int64_t when) {
+  offsets_ask ask = {list, when};
+  return list->cnt ? client_retry(client, opts, offsets_attempt, &ask) : RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int client_list_offsets(kafka_client *client, const kafka_options *opts,
+                        const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
+                        char **err) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
+  rd_kafka_resp_err_t e = client_offsets_for_times(client, opts, list, when);
+  for (int i = 0; i < list->cnt; i++)
+    out[i] = list->elems[i].err || list->elems[i].offset < 0 ? -1 : list->elems[i].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  return client_wait_failed(client, opts, e, when == -2 ? "earliest offsets" : "latest offsets", err);
+}
+
+/* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */
+static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, char **err) {
+  cJSON *root = cJSON_Parse(config_json);
+  int rc = SQLITE_OK;
+  if (!cJSON_IsObject(root)) {
+    *err = sqlite3_mprintf("kafka: topic config must be a JSON object of strings, not '%s'", config_json);
+    rc = SQLITE_ERROR;
+  }
+  for (cJSON *item = root && !rc ? root->child : NULL; item && !rc; item = item->next) {
+    char number[64];
+    const char *value = cJSON_IsString(item) ? item->valuestring : NULL;
+    if (cJSON_IsNumber(item)) {
+      snprintf(number, sizeof number, "%.17g", item->valuedouble);
+      value = number;
+    } else if (cJSON_IsBool(item)) {
+      value = cJSON_IsTrue(item) ? "true" : "false";
+    }
+    if (!value) {
+      *err = sqlite3_mprintf("kafka: topic config '%s' must be a string, number or boolean", item->string);
+      rc = SQLITE_ERROR;
+    } else if (rd_kafka_NewTopic_set_config(nt, item->string, value)) {
+      *err = sqlite3_mprintf("kafka: topic config '%s' is invalid", item->string);
+      rc = SQLITE_ERROR;
+    }
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* The error of a one-topic CreateTopics or DeleteTopics request, with the
+** broker's reason in reason. */
+static rd_kafka_resp_err_t topic_admin_result(rd_kafka_queue_t *queue, int timeout_ms,
+                                              char *reason, size_t size) {
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+  if (!ev) {
+    snprintf(reason, size, "no answer within timeout_ms=%d", timeout_ms);
+    return RD_KAFKA_RESP_ERR__TIMED_OUT;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+  snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
+  if (!e) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATETOPICS_RESULT
+            ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+            : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    if (n == 1 && (e = rd_kafka_topic_result_error(res[0])))
+      snprintf(reason, size, "%s", rd_kafka_topic_result_error_string(res[0])
+                                       ? rd_kafka_topic_result_error_string(res[0])
+                                       : rd_kafka_err2str(e));
+  }
+  rd_kafka_event_destroy(ev);
+  return e;
+}
+
+static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const kafka_options *opts,
+                                             const char *topic, int partitions, int replication,
+                                             const char *config_json, char *reason, size_t size,
+                                             char **err) {
+  char errstr[256];
+  rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, errstr, sizeof errstr);
+  if (!nt) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': %s", topic, errstr);
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  if (config_json && new_topic_configs(nt, config_json, err)) {
+    rd_kafka_NewTopic_destroy(nt);
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_CreateTopics(client->rk, &nt, 1, ao, queue);
+  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, size);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_NewTopic_destroy(nt);
+  return e;
+}
+
+static rd_kafka_resp_err_t create_mock_topic(const kafka_options *opts, const char *topic,
+                                             int partitions, int replication,
+                                             const char *config_json, char **err) {
+  if (config_json) {
+    *err = sqlite3_mprintf("kafka: the mock cluster does not support topic configs");
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  /* The mock's cost grows faster than its partitions (10,000 take seconds,
+  ** past any timeout_ms): a test cluster needs few. */
+  if (partitions > MOCK_MAX_PARTITIONS) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': the mock cluster takes at most %d "
+                           "partitions per topic, not %d", topic, MOCK_MAX_PARTITIONS, partitions);
+    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  }
+  rd_kafka_mock_cluster_t *mc = mock_for(opts->brokers, err);
+  if (!mc) return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  if (mock_topic(opts->brokers, topic, 0)) return RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+  /* The mock would quietly create fewer replicas than asked for. */
+  int brokers = mock_brokers(opts->brokers, err);
+  if (replication > brokers) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': INVALID_REPLICATION_FACTOR: replication %d "
+                           "but the mock cluster '%s' has %d broker(s)", topic, replication,
+                           opts->brokers, brokers);
+    return RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topic, partitions, replication > 0 ? replication : 1);
+  if (!e) mock_topic(opts->brokers, topic, 1);
+  return e;
+}
+
+/* Kafka's own rule for topic names (the mock cluster does not check it). */
+static int topic_name_valid(const char *topic) {
+  size_t n = strlen(topic);
+  if (n < 1 || n > 249 || !strcmp(topic, ".") || !strcmp(topic, "..")) return 0;
+  return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int client_create_topic(kafka_client *client, const kafka_options *opts, const char *topic,
+                        int partitions, int replication, const char *config_json,
+                        int if_missing, char **err) {
+  if (!topic_name_valid(topic)) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': Topic name is invalid: Kafka allows 1 to "
+                           "249 ASCII letters, digits, '.', '_' and '-' (not '.' or '..')", topic);
+    return SQLITE_ERROR;
+  }
+  int existing;
+  int exists = brokers_are_mock(opts->brokers)
+                   ? mock_topic(opts->brokers, topic, 0)
+                   : !topic_metadata(client, topic, opts->timeout_ms, &existing) && existing > 0;
+  if (exists) {
+    if (if_missing) return SQLITE_OK;
+    *err = sqlite3_mprintf("kafka: topic '%s' already exists", topic);
+    return SQLITE_ERROR;
+  }
+  char reason[512] = "";
+  rd_kafka_resp_err_t e =
+      brokers_are_mock(opts->brokers)
+          ? create_mock_topic(opts, topic, partitions, replication, config_json, err)
+          : create_real_topic(client, opts, topic, partitions, replication, config_json, reason,
+                              sizeof reason, err);
+  if (*err) return SQLITE_ERROR;
+  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && if_missing) e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (e) {
+    *err = sqlite3_mprintf("kafka: cannot create topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
+                           *reason ? ": " : "", reason);
+    return SQLITE_ERROR;
+  }
+  int created;
+  return topic_partitions_until(client, opts, topic, 1, &created, err);
+}
+
+/* Waits, until the deadline, for a deleted topic to leave the metadata,
+** so that what follows (a listing, creating it again) sees it gone. The
+** deletion itself has succeeded either way. */
+static void wait_topic_gone(kafka_client *client, const char *topic, long long deadline) {
+  int partitions;
+  while (client_now_ms() + 100 < deadline &&
+         topic_metadata(client, topic, (int)(deadline - client_now_ms()), &partitions) !=
+             RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    struct timespec pause = {0, 100 * 1000000};
+    nanosleep(&pause, NULL);
+  }
+}
+
+int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
+                        char **err) {
+  if (brokers_are_mock(opts->brokers)) {
+    *err = sqlite3_mprintf("kafka: the mock cluster cannot delete topics (they last as long as the process)");
+    return SQLITE_ERROR;
+  }
+  long long deadline = client_now_ms() + opts->timeout_ms;
+  char errstr[256], reason[512] = "";
+  rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_DeleteTopics(client->rk, &dt, 1, ao, queue);
+  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, sizeof reason);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_DeleteTopic_destroy(dt);
+  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    *err = client_timeout_error(client, opts, "deleting a topic");
+  } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    *err = sqlite3_mprintf("kafka: cannot delete topic '%s': it does not exist on brokers '%s'",
+                           topic, opts->brokers);
+  } else if (e) {
+    *err = sqlite3_mprintf("kafka: cannot delete topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
+                           *reason ? ": " : "", reason);
+  }
+  if (!e) wait_topic_gone(client, topic, deadline);
+  return e ? SQLITE_ERROR : SQLITE_OK;
+}

@@ -1,0 +1,143 @@
+/*
+** The `kafka` module: the table's life cycle (create, connect, disconnect,
+** destroy, rename) and its method table; reading is scan.c, writing
+** produce.c, planning plan.c, transactions txn.c.
+*/
+#include "table.h"
+
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* Creates the topic when partitions= is given and it is missing, else
+** checks that it exists; the consumer used is kept for the first scan. */
+static int topic_check(kafka_vtab *vtab, char **err) {
+  kafka_client *client;
+  int rc = client_new_consumer(&vtab->opts, &client, err);
+  if (rc) return rc;
+  int partitions;
+  if (vtab->opts.partitions > 0)
+    rc = client_create_topic(client, &vtab->opts, vtab->opts.topic, vtab->opts.partitions,
+                             vtab->opts.replication, NULL, 1, err);
+  else
+    rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
+  if (rc) client_free(client);
+  else vtab->idle = client;
+  return rc;
+}
+
+static void vtab_free(kafka_vtab *vtab) {
+  if (!vtab) return;
+  txn_forget(vtab->txn, vtab);
+  produce_close(vtab);
+  scan_release_idle(vtab);
+  schemas_free(vtab);
+  options_free(&vtab->opts);
+  sqlite3_free(vtab->db_name);
+  sqlite3_free(vtab->table_name);
+  sqlite3_free(vtab);
+}
+
+/* xCreate and xConnect. Only CREATE VIRTUAL TABLE (xCreate) talks to the
+** cluster; opening a database that holds kafka tables does not, so a
+** broker that is down does not keep the file from opening. */
+static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **err, int creating) {
+  kafka_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
+  if (!vtab) return SQLITE_NOMEM;
+  memset(vtab, 0, sizeof *vtab);
+  vtab->db = db;
+  vtab->txn = aux;
+  vtab->db_name = sqlite3_mprintf("%s", argv[1]);
+  vtab->table_name = sqlite3_mprintf("%s", argv[2]);
+  int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  /* The registry is asked at CREATE only; reopening reads what it said. */
+  int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
+  if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);
+  char *schema = rc ? NULL : options_schema(&vtab->opts);
+  if (!rc && !schema) rc = SQLITE_NOMEM;
+  if (!rc) rc = sqlite3_declare_vtab(db, schema);
+  sqlite3_free(schema);
+  /* A trigger or view in an untrusted database must not reach a broker. */
+  if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (!rc && creating) rc = topic_check(vtab, err);
+  if (rc) {
+    vtab_free(vtab);
+    return rc;
+  }
+  *out = &vtab->base;
+  return SQLITE_OK;
+}
+
+static int kafka_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err) {
+  return kafka_init(db, aux, argc, argv, out, err, 1);
+}
+
+static int kafka_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                         sqlite3_vtab **out, char **err) {
+  return kafka_init(db, aux, argc, argv, out, err, 0);
+}
+
+static int kafka_disconnect(sqlite3_vtab *base) {
+  vtab_free((kafka_vtab *)base);
+  return SQLITE_OK;
+}
+
+/* DROP TABLE never deletes the topic; it drops the registry shadow table. */
+static int kafka_destroy(sqlite3_vtab *base) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format))
+    schemas_destroy(vtab, vtab->db_name, vtab->table_name);
+  return kafka_disconnect(base);
+}
+
+/* ALTER TABLE ... RENAME: the registry shadow table follows its table. */
+static int kafka_rename(sqlite3_vtab *base, const char *new_name) {
+  kafka_vtab *vtab = (kafka_vtab *)base;
+  if (!codec_for(vtab->opts.value_format) && !codec_for(vtab->opts.key_format)) return SQLITE_OK;
+  char *name = sqlite3_mprintf("%s", new_name);
+  int rc = name ? schemas_rename(vtab, new_name) : SQLITE_NOMEM;
+  if (rc) {
+    sqlite3_free(name);
+    return rc;
+  }
+  sqlite3_free(vtab->table_name);
+  vtab->table_name = name;
+  return SQLITE_OK;
+}
+
+static int kafka_shadow_name(const char *suffix) { return schemas_shadow_name(suffix); }
+
+static sqlite3_module kafka_module = {
+    3,                /* iVersion: the savepoint methods, xShadowName */
+    kafka_create,     /* xCreate */
+    kafka_connect,    /* xConnect */
+    plan_best_index,  /* xBestIndex */
+    kafka_disconnect, /* xDisconnect */
+    kafka_destroy,    /* xDestroy */
+    scan_open,        /* xOpen */
+    scan_close,       /* xClose */
+    scan_filter,      /* xFilter */
+    scan_next,        /* xNext */
+    scan_eof,         /* xEof */
+    scan_column,      /* xColumn */
+    scan_rowid,       /* xRowid */
+    produce_update,   /* xUpdate */
+    produce_begin,    /* xBegin */
+    produce_sync,     /* xSync */
+    produce_commit,   /* xCommit */
+    produce_rollback, /* xRollback */
+    NULL,             /* xFindFunction */
+    kafka_rename,     /* xRename */
+    produce_savepoint,   /* xSavepoint */
+    produce_release,     /* xRelease */
+    produce_rollback_to, /* xRollbackTo */
+    kafka_shadow_name, /* xShadowName */
+};
+
+int module_register(sqlite3 *db) {
+  txn_coord *coord = txn_coord_new(db);
+  if (!coord) return SQLITE_NOMEM;
+  return sqlite3_create_module_v2(db, "kafka", &kafka_module, coord, txn_coord_free);
+}

@@ -1,0 +1,373 @@
+/*
+** sqlite-kafka: the table layer (ext/table/): the `kafka` module: planning, scanning, groups, transactions, producing, registry schemas.
+**
+** One header per layer; a layer includes the header of the layer below it
+** and never one above (tests/test_layers.py checks it).
+*/
+#ifndef KAFKA_TABLE_H
+#define KAFKA_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+/* ==== the table (ext/table/module.c) ==== */
+/*
+** One sqlite3_vtab struct (kafka_vtab) for the `kafka` module; its cursor
+** (kafka_cursor) is scan.c's.
+*/
+struct kafka_producer;
+struct kafka_client;
+struct txn_coord;
+struct table_schemas;
+
+typedef struct kafka_vtab {
+  sqlite3_vtab base;               /* must come first */
+  sqlite3 *db;
+  kafka_options opts;
+  struct kafka_producer *producer; /* created on the first INSERT */
+  struct kafka_client *idle;       /* a consumer kept for the next scan */
+  struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
+  struct txn_coord *txn;           /* the connection's transaction coordination */
+  struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
+  struct group_state *open_groups; /* group mode: its open cursors' states, newest first (group.c) */
+  char *db_name, *table_name;      /* where the table is (its shadow table's place) */
+} kafka_vtab;
+
+/* Registers the `kafka` module on db, with the connection's transaction
+** coordinator as its client data. */
+int module_register(sqlite3 *db);
+
+/* ==== partitioner ==== */
+/*
+** Which partition a key was written to (ext/table/partitioner.c): librdkafka's
+** own partitioner functions, for the `partitioner` table option.
+*/
+
+/* The partition a producer using `partitioner` chose for key (len bytes)
+** in a topic of partition_cnt partitions, or -1 when it may have chosen
+** any: an empty key (and a NULL one, which callers never pass) goes to a
+** random or sticky partition under librdkafka's partitioners. */
+int32_t partitioner_partition(kafka_partitioner partitioner, const void *key, size_t len,
+                              int32_t partition_cnt);
+
+/* The option's name of partitioner, for messages. */
+const char *partitioner_name(kafka_partitioner partitioner);
+
+/* ==== plan ==== */
+/*
+** Query planning (ext/table/plan.c): which predicates xBestIndex pushes down to
+** Kafka, and the scan_plan xFilter rebuilds from them.
+*/
+
+#define PLAN_NO_LIMIT INT64_MAX
+
+/* The rowid of a message is offset * ROWID_PARTITIONS + partition: a pure
+** function of (partition, offset), the same in every scan, ordered by
+** offset first. Partitions from ROWID_PARTITIONS on cannot be read (a scan
+** refuses them); an offset so large that the product does not fit an
+** int64 (beyond 92,233,720,368,547) gets rowid INT64_MAX. */
+#define ROWID_PARTITIONS 100000
+
+/* Saturating int64 arithmetic for every bound (as SQLite's series.c). */
+static inline int64_t sat_add64(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+  return a + b;
+}
+
+static inline int64_t sat_sub64(int64_t a, int64_t b) {
+  if (b < 0 && a > INT64_MAX + b) return INT64_MAX;
+  if (b > 0 && a < INT64_MIN + b) return INT64_MIN;
+  return a - b;
+}
+
+/* For a, b >= 0 (window sizes, row counts). */
+static inline int64_t sat_mul64(int64_t a, int64_t b) {
+  return a && b > INT64_MAX / a ? INT64_MAX : a * b;
+}
+
+/* What one scan reads. Offsets are inclusive bounds; partition bounds are
+** inclusive too. A partition list (partition = / IN) narrows further. */
+typedef struct scan_plan {
+  int empty;            /* a constraint can never hold (e.g. = NULL) */
+  int32_t part_lo, part_hi;
+  int64_t *part_list;   /* NULL: every partition in [part_lo, part_hi] */
+  int n_part_list;
+  int64_t offset_lo, offset_hi;
+  int64_t *offset_list; /* offset IN: the offsets, sorted, distinct; NULL: none */
+  int n_offset_list;
+  int64_t timestamp_lo; /* -1: none; > 0: start at the first offset at or after it */
+  int64_t timestamp_hi; /* INT64_MAX: none; rows above it are skipped */
+  int64_t rowid_lo, rowid_hi; /* rows outside are skipped (the offsets
+                              ** bound them only roughly) */
+  int64_t limit;        /* PLAN_NO_LIMIT: none; else LIMIT + OFFSET (saturated) */
+  int order;            /* PLAN_HEAD / PLAN_TAIL: read windows, sorted (below) */
+  int64_t follow_ms;    /* -1: snapshot; else follow until this much quiet */
+  int keys_given;       /* a key = / key IN entry was applied */
+  sqlite3_value **keys; /* its non-NULL keys (copies) */
+  int n_keys;
+} scan_plan;
+
+/* plan.order: ORDER BY offset or rowid with a LIMIT, answered from each
+** partition's first (PLAN_HEAD) or last (PLAN_TAIL) LIMIT rows. */
+#define PLAN_HEAD 2
+#define PLAN_TAIL 1
+
+/* The rowid of the message at (partition, offset). */
+int64_t plan_rowid(int32_t partition, int64_t offset);
+
+/* xBestIndex of the `kafka` module. */
+int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
+
+/* Rebuilds the plan xBestIndex chose from xFilter's arguments. */
+int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
+                     sqlite3_value **argv, char **err);
+
+/* Non-zero when the message at (partition, offset) with timestamp ts
+** passes the bounds the scan checks on every row (not the offsets: the
+** partition's range is read exactly). */
+int plan_wants_row(const scan_plan *plan, int32_t partition, int64_t offset, int64_t ts);
+
+/* offset IN: the first listed offset after `offset`, or -1 when none. */
+int64_t plan_next_offset(const scan_plan *plan, int64_t offset);
+/* Narrows the plan's partitions to those the plan's keys map to under
+** partitioner in a topic of partition_cnt partitions (no change when
+** there are no keys, or one is empty and so may be anywhere). */
+int plan_narrow_by_keys(scan_plan *plan, kafka_partitioner partitioner, int32_t partition_cnt);
+
+/* Non-zero when partition p is one the plan reads. */
+int plan_wants_partition(const scan_plan *plan, int32_t p);
+
+void plan_free(scan_plan *plan);
+
+/* ==== scan ==== */
+/*
+** Scanning (ext/table/scan.c): the `kafka` module's cursor, reading partitions
+** through a librdkafka consumer.
+*/
+
+/* One partition of a scan: what it reads and how far it got. */
+typedef struct partition_scan {
+  int32_t partition;
+  int64_t start;  /* first offset to read */
+  int64_t end;    /* offset to stop before; INT64_MAX when following */
+  int64_t stop;   /* offset IN: where the partition's last run must end */
+  int64_t next;   /* offset after the last message read; -1 before any */
+  int done;
+} partition_scan;
+
+int scan_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **cursor);
+int scan_close(sqlite3_vtab_cursor *cursor);
+int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, int argc,
+                sqlite3_value **argv);
+int scan_next(sqlite3_vtab_cursor *cursor);
+int scan_eof(sqlite3_vtab_cursor *cursor);
+int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column);
+int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid);
+
+/* Releases the table's idle consumer (at disconnect). */
+void scan_release_idle(kafka_vtab *vtab);
+
+/* ==== schemas ==== */
+/*
+** A table's registry schemas (ext/table/schemas.c): what CREATE learns from the
+** Schema Registry (the value subject's typed columns, kept in the table's
+** shadow table <name>_registry so that reopening the database does not
+** need the registry), the writer schemas of messages (fetched by id and
+** cached for the process: ids are immutable), and the framed encoding and
+** decoding of keys and values in the codec formats (include/codec.h).
+*/
+
+/* The shadow table's name suffix: <table>_registry. */
+#define SCHEMAS_SHADOW "registry"
+
+/* xCreate: registers value_schema, checks the subjects, learns the typed
+** columns when none are declared and stores them in the shadow table. */
+int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **err);
+
+/* xConnect: the typed columns CREATE learned, from the shadow table. */
+int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **err);
+
+/* xDestroy: drops the shadow table. */
+int schemas_destroy(kafka_vtab *vtab, const char *db, const char *table);
+
+/* xRename: renames the shadow table with its table. */
+int schemas_rename(kafka_vtab *vtab, const char *new_name);
+
+/* Non-zero when a table name suffix is the shadow table's (xShadowName). */
+int schemas_shadow_name(const char *suffix);
+
+/* Decodes a framed key (key != 0) or value into JSON text (*json,
+** sqlite3_malloc'd) and its schema id. On failure returns SQLITE_ERROR
+** with *why (sqlite3_mprintf) saying why, with the schema id when known. */
+int schemas_decode(kafka_vtab *vtab, int key, const void *data, size_t len, char **json,
+                   int32_t *id, char **why);
+
+/* Decodes a framed value straight into the typed columns the statement
+** wants (codec decode_columns: opts.columns, wanted and out as there).
+** SQLITE_NOTFOUND when its codec cannot (no decode_columns, or these
+** columns); on failure SQLITE_ERROR with *why as schemas_decode says it. */
+int schemas_decode_columns(kafka_vtab *vtab, const void *data, size_t len,
+                           const unsigned char *wanted, sql_value *out, char **why);
+
+/* Encodes JSON text as a framed key or value (*out, sqlite3_malloc'd)
+** with the subject's latest schema (value_schema_id, or the schema
+** registered at CREATE, when given). */
+int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void **out,
+                   size_t *out_len, char **err);
+
+/* Encodes an INSERT's typed columns (values[i] for the table's column i)
+** as a framed value: straight from the columns when the codec can, else
+** through the JSON they compose. */
+int schemas_encode_columns(kafka_vtab *vtab, sqlite3_value **values, void **out, size_t *out_len,
+                           char **err);
+
+/* Releases the table's state (at disconnect). */
+void schemas_free(kafka_vtab *vtab);
+
+/* ==== txn ==== */
+/*
+** Per-connection transaction coordination (ext/table/txn.c): group positions
+** that wait for the SQLite transaction of the statement that read them, and
+** the kafka tables written in that transaction.
+*/
+
+typedef struct txn_coord txn_coord;
+
+/* One per connection: the `kafka` module's client data. */
+txn_coord *txn_coord_new(sqlite3 *db);
+void txn_coord_free(void *coord);
+
+/* The busy statement of the connection that writes (NULL: none): SQLite
+** gives a virtual table no statement boundaries inside a transaction, but
+** this statement and its run count (SQLITE_STMTSTATUS_RUN) identify one. */
+sqlite3_stmt *txn_writing_statement(sqlite3 *db);
+
+/* Non-zero when a statement on the connection writes: a group read by it
+** must wait for its commit. */
+int txn_statement_writes(sqlite3 *db);
+
+/* A kafka table of the connection with transactional_id on the group
+** table's cluster, written in the open transaction (NULL: none): the
+** group's offsets then go into its Kafka transaction. */
+kafka_vtab *txn_offsets_sink(txn_coord *coord, const kafka_vtab *group);
+
+/* Keeps a group table's position (list, owned from now on) until the
+** transaction that read it commits (then it is committed, or sent with a
+** transactional sink's offsets) or rolls back (then it is dropped). The
+** positions of one group from one statement run merge: the furthest. */
+int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list);
+
+/* The kafka table's life in a transaction (produce.c): written (xBegin),
+** about to commit (xSync: a transactional one takes the positions of the
+** groups on its cluster, produce_send_offsets), committed (xCommit),
+** rolled back (xRollback), and a statement of it rolled back
+** (xRollbackTo). */
+void txn_sink_begin(txn_coord *coord, kafka_vtab *sink);
+int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err);
+void txn_sink_commit(txn_coord *coord, kafka_vtab *sink);
+void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
+void txn_statement_rollback(txn_coord *coord);
+
+/* A COMMIT runs the tables' xSync one after the other: a Kafka transaction
+** committed there cannot be undone when a later one fails. The first marks
+** one as committed; the second lists them (NULL: none) for the error. */
+void txn_sink_committed(txn_coord *coord, kafka_vtab *sink);
+char *txn_sinks_committed(txn_coord *coord);
+
+/* Tables with transactional_id that have a producer: another table of the
+** connection on the same cluster with the same transactional_id shares it
+** (txn_producer_sibling, NULL: none), so that one SQLite transaction over
+** them is one Kafka transaction. */
+void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab);
+void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab);
+kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab);
+
+/* At disconnect: forgets the table, whose positions are dropped. */
+void txn_forget(txn_coord *coord, kafka_vtab *vtab);
+
+/* ==== produce ==== */
+/*
+** Producing (ext/table/produce.c): INSERT as acknowledged production, and SQLite
+** transactions as Kafka transactions with `transactional_id`.
+*/
+
+/* xUpdate: INSERT produces one message; UPDATE and DELETE are refused. */
+int produce_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
+
+/* xBegin, xSync, xCommit, xRollback: delivery of everything produced since
+** xBegin is awaited at xSync, where a transaction is committed too. */
+int produce_begin(sqlite3_vtab *vtab);
+int produce_sync(sqlite3_vtab *vtab);
+int produce_commit(sqlite3_vtab *vtab);
+int produce_rollback(sqlite3_vtab *vtab);
+
+/* xSavepoint, xRelease, xRollbackTo (module iVersion 2). Rolling back to a
+** savepoint over messages produced in a Kafka transaction aborts it. */
+int produce_savepoint(sqlite3_vtab *vtab, int i);
+int produce_release(sqlite3_vtab *vtab, int i);
+int produce_rollback_to(sqlite3_vtab *vtab, int i);
+
+/* Creates the table's producer now if it has none (with transactional_id:
+** init_transactions, which fences an earlier producer with the same id and
+** aborts its open transaction). */
+int produce_prepare(kafka_vtab *vtab, char **err);
+
+/* Puts a group's offsets (list: the position to commit) into the table's
+** Kafka transaction, beginning it when needed (transactional_id only). */
+int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+                         char **err);
+
+/* Flushes (bounded) and destroys the table's producer, at disconnect. */
+void produce_close(kafka_vtab *vtab);
+
+/* ==== group ==== */
+/*
+** Consumer-group mode (ext/table/group.c): where a group's scan starts, and the
+** commit of its position once the statement that read it has succeeded.
+*/
+
+/* A cursor's group position across the scans of its statement (a join's
+** inner loop rescans): where each partition started at the first scan, so
+** that every rescan starts there too, and how far the scans delivered. */
+typedef struct group_state {
+  rd_kafka_topic_partition_list_t *starts;  /* committed offset, or low/high per `start` */
+  rd_kafka_topic_partition_list_t *reached; /* the position to commit */
+  int complete;                             /* the last scan delivered all it read */
+  struct group_state *next_open;            /* the next older open cursor of the table */
+} group_state;
+
+/* At cursor open: the cursor's state joins the table's open ones (a cursor
+** that closes while another is open hands its position over, see group.c). */
+void group_open(kafka_vtab *vtab, group_state *gs);
+
+/* Moves each partition's start up to the group's start: its committed
+** offset (asked at the cursor's first scan of the partition), or low/high
+** (option start) where it has none or it lies outside [low, high]. Refused
+** inside an explicit transaction unless the offsets can go into a Kafka
+** transaction (see group.c). */
+int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
+                 partition_scan *parts, int n, const int64_t *low, const int64_t *high,
+                 char **err);
+
+/* Records the end of one scan: complete when it reached its end or LIMIT. */
+void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
+                    int complete);
+
+/* At cursor close, when the last scan was complete and the statement was
+** not interrupted: hands the position to another open cursor of the table
+** when there is one, else commits it now (autocommit, a statement that
+** writes nothing) or hands it to the connection's transaction (txn.h);
+** then frees the state. */
+void group_close(group_state *gs, const kafka_options *opts, int interrupted);
+
+/* Raises *into (created when NULL) to every partition's offset in from. */
+void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from);
+
+/* Commits list as the group's position, with the table's idle consumer or
+** a new one (bounded by timeout_ms). */
+int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err);
+
+#endif
