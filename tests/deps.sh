@@ -19,11 +19,12 @@ REQS=$ROOT/tests/requirements.txt
 BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
   libcjson-dev
   libavro-dev libcurl4-openssl-dev  # the Schema Registry formats
-  libprotobuf-dev libprotoc-dev)    # ext/codec/protobuf.cc
+  libprotobuf-dev libprotoc-dev     # ext/codec/protobuf.cc
+  libmsgpack-dev)                   # value = 'msgpack'
 TEST_PKGS=(kcat time openjdk-17-jre-headless maven unzip python3 python3-venv valgrind openssl
   protobuf-compiler  # tests/test_protobuf*.py: protoc makes test messages and Python classes
   clang libclang-rt-14-dev
-  chromium)  # headless, for tests/test_datasette.py only
+  chromium chromium-driver)  # headless, with Selenium, for the Datasette tests only
 
 missing_pkgs() {
   local p
