@@ -135,7 +135,8 @@ static char type_affinity(const char *type) {
 }
 
 static const char *const fixed_columns[] = {"partition", "offset", "timestamp", "key",
-                                            "value", "headers", "error", "follow", "schema_id"};
+                                            "value", "headers", "error", "follow", "schema_id",
+                                            "kafka_time"};
 
 int options_column_name_taken(const kafka_options *opts, const char *name) {
   for (size_t i = 0; i < sizeof fixed_columns / sizeof *fixed_columns; i++)
@@ -483,6 +484,12 @@ void options_free(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
+const char *options_time_column(const kafka_options *opts) {
+  for (int i = 0; i < opts->n_columns; i++)
+    if (!sqlite3_stricmp(opts->columns[i].name, "time")) return "kafka_time";
+  return "time";
+}
+
 static const char *format_type(kafka_format f) {
   return f == KAFKA_FORMAT_BLOB ? "BLOB" : "TEXT";
 }
@@ -492,8 +499,8 @@ char *options_schema(const kafka_options *opts) {
   sqlite3_str_appendf(s,
                       "CREATE TABLE x(\"partition\" INTEGER, \"offset\" INTEGER, "
                       "\"timestamp\" INTEGER, \"key\" %s, \"value\" %s, headers TEXT, "
-                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN",
-                      format_type(opts->key_format), format_type(opts->value_format));
+                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN, \"%s\" TEXT HIDDEN",
+                      format_type(opts->key_format), format_type(opts->value_format), options_time_column(opts));
   for (int i = 0; i < opts->n_columns; i++)
     sqlite3_str_appendf(s, ", \"%w\" %s", opts->columns[i].name, opts->columns[i].type);
   sqlite3_str_appendall(s, ")");

@@ -881,6 +881,12 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_STATIC);
     break;
   case KAFKA_COL_SCHEMA_ID: schema_id_result(c, ctx); break;
+  case KAFKA_COL_TIME: {
+    char text[FORMAT_TIME_LEN + 1];
+    if (format_iso_time(rd_kafka_message_timestamp(m, NULL), text))
+      sqlite3_result_text(ctx, text, FORMAT_TIME_LEN, SQLITE_TRANSIENT);
+    break;
+  }
   case KAFKA_COL_FOLLOW:
     if (c->plan.follow_ms >= 0) sqlite3_result_int64(ctx, c->plan.follow_ms);
     break;
