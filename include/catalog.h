@@ -122,6 +122,10 @@ int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
                   char **err);
 
+/* Splits options text in place on the commas outside quotes; empty items
+** are dropped. Returns the number of items stored in items (at most max). */
+int admin_split_items(char *text, char **items, int max);
+
 /* Sets err (or "out of memory" when NULL) as the call's error; frees it. */
 void admin_result_error(sqlite3_context *ctx, char *err);
 
@@ -168,6 +172,15 @@ char *admin_error(kafka_client *client, const kafka_options *opts, const char *f
 int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
                   const char *func, const char *what, admin_start *start, void *arg,
                   rd_kafka_event_t **ev, char **err);
+
+/* ==== messages ==== */
+/*
+** kafka_messages(brokers, topic [, options]) (ext/catalog/messages.c): a
+** topic read as a kafka table reads it, without CREATE.
+*/
+
+/* Registers the kafka_messages table-valued function on db. */
+int messages_register(sqlite3 *db);
 
 /* ==== configs ==== */
 /*

@@ -39,6 +39,13 @@ typedef struct kafka_vtab {
 ** coordinator as its client data. */
 int module_register(sqlite3 *db);
 
+/* A table that no schema declares, for reading only: what the
+** table-valued function kafka_messages (ext/catalog/messages.c) scans
+** with the scan_* methods, a cursor's pVtab set to it. Takes opts (also
+** when out of memory: then NULL). */
+kafka_vtab *module_table_new(sqlite3 *db, kafka_options *opts);
+void module_table_free(kafka_vtab *vtab);
+
 /* ==== partitioner ==== */
 /*
 ** Which partition a key was written to (ext/table/partitioner.c): librdkafka's
@@ -118,8 +125,15 @@ typedef struct scan_plan {
 /* The rowid of the message at (partition, offset). */
 int64_t plan_rowid(int32_t partition, int64_t offset);
 
-/* xBestIndex of the `kafka` module. */
+/* xBestIndex of the `kafka` module. A constraint on a column past the
+** table's (typed) columns is a table-valued function's argument: taken by
+** the function's xBestIndex, so counted as taken here. */
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
+
+/* The number of xFilter arguments the plan's idxStr entries take: a
+** table-valued function's own arguments follow them (argvIndex after
+** plan_best_index's, omitted). */
+int plan_argc(const char *idx_str);
 
 /* Rebuilds the plan xBestIndex chose from xFilter's arguments. */
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,

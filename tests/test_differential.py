@@ -142,12 +142,12 @@ def _strip_limit(sql):
     return sql if i < 0 else sql[:i]
 
 
-def _run(conn, queries, group_queries, name):
+def _run(conn, queries, group_queries, name, table="t"):
     seed = int(os.environ.get("DIFF_SEED", random.randrange(1 << 30)))
     queries = int(os.environ.get("DIFF_QUERIES", queries))
     for i in range(queries):
         sql, how = Gen(random.Random(seed * 100003 + i)).query()
-        kafka_sql, copy_sql = sql.format(T="t"), sql.format(T="copy")
+        kafka_sql, copy_sql = sql.format(T=table), sql.format(T="copy")
         try:
             got = conn.execute(kafka_sql).fetchall()
         except Exception as e:
@@ -193,3 +193,38 @@ def test_differential_broker():
     _fill(conn)
     assert _copy(conn) == ROWS
     _run(conn, 500, 10, "broker")
+
+
+def _messages_view(conn, brokers, topic):
+    """kafka_messages() over the same topic, as a TEMP view m (what the
+    generated SQL can name and alias) of the same columns and rowids."""
+    conn.execute(f"CREATE TEMP VIEW m AS SELECT rowid AS rowid, {COLUMNS} "
+                 f"FROM kafka_messages('{brokers}', '{topic}')")
+
+
+@kit.timeout(600)
+def test_differential_kafka_messages_mock():
+    """The same random queries over kafka_messages(): the table's plan and
+    scan code behind a table-valued function, the same answers."""
+    conn = kit.connect()
+    topic = kit.topic("diffm")
+    rk.table(conn, "t", topic, brokers="mock", partitions=PARTITIONS)
+    _fill(conn)
+    assert _copy(conn) == ROWS
+    _messages_view(conn, "mock", topic)
+    _run(conn, 1500, 0, "kafka_messages mock", table="m")
+
+
+@kit.timeout(900)
+def test_differential_kafka_messages_broker():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.topic("diffm")
+    try:
+        rk.table(conn, "t", topic, partitions=PARTITIONS)
+        _fill(conn)
+        assert _copy(conn) == ROWS
+        _messages_view(conn, kit.BROKER, topic)
+        _run(conn, 300, 0, "kafka_messages broker", table="m")
+    finally:
+        kit.delete_topic(topic)

@@ -3,6 +3,10 @@ kafka_messages(), kafka_offsets_for_times(), lag_ms, shell progress and
 similar topic names in errors."""
 
 import datetime
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import kit
 import readkit as rk
@@ -74,28 +78,31 @@ def test_time_lower_bound_reads_only_the_tail_on_the_broker():
     end; the cursor hands SQLite only the rows it returns."""
     kit.need_broker()
     topic = kit.create_topic(kit.topic("time"))
-    producer = rk.kafka_producer()
-    for i in range(2000):
-        producer.send(topic, value=f"{i}".encode(), partition=0, timestamp_ms=BASE + i * 1000)
-    producer.flush()
-    producer.close()
-    conn = kit.connect()
-    rk.table(conn, "t", topic)
-    since = iso(BASE + 1990 * 1000)[:16]  # minute precision: 2026-12-07T07:33
-    want = [o for o in range(2000) if iso(BASE + o * 1000) >= since]
-    rows = conn.execute(f"SELECT offset FROM t WHERE time >= '{since}'").fetchall()
-    assert [o for (o,) in rows] == want, (since, rows[:3])
+    try:
+        producer = rk.kafka_producer()
+        for i in range(2000):
+            producer.send(topic, value=f"{i}".encode(), partition=0, timestamp_ms=BASE + i * 1000)
+        producer.flush()
+        producer.close()
+        conn = kit.connect()
+        rk.table(conn, "t", topic)
+        since = iso(BASE + 1990 * 1000)[:16]  # minute precision: 2026-12-07T07:33
+        want = [o for o in range(2000) if iso(BASE + o * 1000) >= since]
+        rows = conn.execute(f"SELECT offset FROM t WHERE time >= '{since}'").fetchall()
+        assert [o for (o,) in rows] == want, (since, rows[:3])
 
-    def vm_steps(sql):
-        steps = [0]
-        conn.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 1)
-        n = conn.execute(sql).fetchone()[0]
-        conn.set_progress_handler(None, 1)
-        return n, steps[0]
-    n, pushed = vm_steps(f"SELECT count(*) FROM t WHERE time >= '{since}'")
-    n2, filtered = vm_steps(f"SELECT count(*) FROM t WHERE +time >= '{since}'")
-    assert n == n2 == len(want)
-    assert pushed * 20 < filtered, (pushed, filtered)
+        def vm_steps(sql):
+            steps = [0]
+            conn.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 1)
+            n = conn.execute(sql).fetchone()[0]
+            conn.set_progress_handler(None, 1)
+            return n, steps[0]
+        n, pushed = vm_steps(f"SELECT count(*) FROM t WHERE time >= '{since}'")
+        n2, filtered = vm_steps(f"SELECT count(*) FROM t WHERE +time >= '{since}'")
+        assert n == n2 == len(want)
+        assert pushed * 20 < filtered, (pushed, filtered)
+    finally:
+        kit.delete_topic(topic)
 
 
 def test_a_typed_column_named_time_keeps_its_name():
@@ -107,3 +114,93 @@ def test_a_typed_column_named_time_keeps_its_name():
     conn.execute("""INSERT INTO t(timestamp, value) VALUES (?, '{"time": "noon"}')""", (BASE,))
     assert conn.execute("SELECT time, kafka_time FROM t").fetchall() == [("noon", iso(BASE))]
     assert kit.eqp(conn, "SELECT * FROM t WHERE kafka_time >= '2026'") == "SCAN t VIRTUAL TABLE INDEX 0:time >="
+
+
+# ------------------------------------------------------ kafka_messages --
+
+def _messages_topic(conn, partitions=3, rows=30, by_key=False):
+    """rows messages, round robin over the partitions (by_key: where the
+    extension's murmur2 partitioner puts their keys)."""
+    topic = _mock_table(conn, partitions)
+    for i in range(rows):
+        conn.execute("INSERT INTO t(partition, timestamp, key, value, headers) VALUES (?, ?, ?, ?, ?)",
+                     (None if by_key else i % partitions, BASE + i, f"k{i % 5}", f'{{"n": {i}}}',
+                      '{"h": "x"}' if i % 4 else None))
+    return topic
+
+
+def test_kafka_messages_reads_what_the_table_reads():
+    conn = kit.connect()
+    topic = _messages_topic(conn)
+    m = f"kafka_messages('mock', '{topic}')"
+    columns = "rowid, partition, offset, timestamp, key, value, headers, time, error, schema_id"
+    assert conn.execute(f"SELECT {columns} FROM {m}").fetchall() == \
+        conn.execute(f"SELECT {columns} FROM t").fetchall()
+    assert [d[0] for d in conn.execute(f"SELECT * FROM {m}").description] == \
+        ["partition", "offset", "timestamp", "key", "value", "headers"]
+    newest = conn.execute(f"SELECT partition, offset FROM {m} ORDER BY offset DESC LIMIT 4").fetchall()
+    assert newest == [(2, 9), (1, 9), (0, 9), (2, 8)], newest
+    # The arguments read back as given, options never (it may hold secrets).
+    got = conn.execute(f"SELECT brokers, topic, options FROM kafka_messages('mock', ?, 'value=json') "
+                       "LIMIT 1", (topic,)).fetchall()
+    assert got == [("mock", topic, None)], got
+
+
+def test_kafka_messages_plans_exactly_like_a_table():
+    """Every pushdown of the README's list (test_exact.PUSHDOWN_PLANS) has
+    the same EXPLAIN QUERY PLAN on kafka_messages() as on a kafka table."""
+    import test_exact
+    conn = kit.connect()
+    topic = _messages_topic(conn)
+    for where, plan in test_exact.PUSHDOWN_PLANS + [("WHERE value = 'v1' LIMIT 1", "0:")]:
+        table = kit.eqp(conn, f"SELECT * FROM t {where}")
+        messages = kit.eqp(conn, f"SELECT * FROM kafka_messages('mock', '{topic}') {where}")
+        assert table == f"SCAN t VIRTUAL TABLE INDEX {plan}", (where, table)
+        assert messages == f"SCAN kafka_messages VIRTUAL TABLE INDEX {plan}", (where, messages)
+
+
+def test_kafka_messages_options_are_the_table_options():
+    conn = kit.connect()
+    topic = _messages_topic(conn, partitions=4, rows=40, by_key=True)
+    # key = narrows the partitions only with a partitioner, as on a table.
+    m = f"kafka_messages('mock', '{topic}', 'value = json, partitioner = murmur2, timeout_ms=5000')"
+    assert kit.eqp(conn, f"SELECT * FROM {m} WHERE key = 'k1'") == "SCAN kafka_messages VIRTUAL TABLE INDEX 0:key ="
+    assert kit.eqp(conn, f"SELECT * FROM kafka_messages('mock', '{topic}') WHERE key = 'k1'") == \
+        "SCAN kafka_messages VIRTUAL TABLE INDEX 0:"
+    got = conn.execute(f"SELECT value ->> '$.n' FROM {m} WHERE key = 'k1' ORDER BY 1").fetchall()
+    want = conn.execute("SELECT value ->> '$.n' FROM t WHERE key = 'k1' ORDER BY 1").fetchall()
+    assert got == want and got, (got, want)
+    blob = conn.execute(f"SELECT typeof(value) FROM kafka_messages('mock', '{topic}', 'value=blob') LIMIT 1")
+    assert blob.fetchall() == [("blob",)]
+    # Two topics, or one with two option sets, in one statement.
+    both = conn.execute(f"SELECT count(*) FROM kafka_messages('mock', '{topic}') a "
+                        f"JOIN {m} b USING (partition, offset)").fetchone()[0]
+    assert both == 40
+
+
+def test_kafka_messages_errors_name_the_function_and_what():
+    conn = kit.connect()
+    topic = _messages_topic(conn, rows=3)
+    for call, error in [
+            ("kafka_messages('mock')", "kafka_messages: argument topic is required: "
+                                       "kafka_messages(brokers, topic [, options])"),
+            ("kafka_messages", "kafka_messages: argument brokers is required"),
+            (f"kafka_messages(1, '{topic}')", "kafka_messages: brokers must be a non-empty text"),
+            (f"kafka_messages('mock', '{topic}', 5)", "kafka_messages: options must be a text or NULL"),
+            (f"kafka_messages('mock', '{topic}', 'group=g')", "kafka_messages: option group is not accepted here"),
+            (f"kafka_messages('mock', '{topic}', 'columns=''a INT''')",
+             "kafka_messages: option columns is not accepted here: typed columns need CREATE VIRTUAL TABLE"),
+            (f"kafka_messages('mock', '{topic}', 'transactional_id=x')", "option transactional_id is not accepted"),
+            (f"kafka_messages('mock', '{topic}', 'bogus=1')", "kafka_messages: unknown option 'bogus'"),
+            (f"kafka_messages('mock', '{topic}', 'value=xml')", "kafka_messages: option value must be text,"),
+            (f"kafka_messages('mock', '{topic}', 'rdkafka.sasl.password=hunter2, x')",
+             "kafka_messages: argument 'x' is not of the form name = 'value'"),
+            (f"kafka_messages('mock', '{topic}x')", f"topic '{topic}x' does not exist")]:
+        e = kit.expect_error(lambda: conn.execute(f"SELECT * FROM {call}").fetchall(), error)
+        assert "hunter2" not in str(e)
+    # Read-only by nature.
+    kit.expect_error(lambda: conn.execute("INSERT INTO kafka_messages(brokers, topic, value) "
+                                          f"VALUES ('mock', '{topic}', 'x')"), "may not be modified")
+    # Direct-only, as the kafka module: no view or trigger of a database file.
+    conn.execute(f"CREATE VIEW v AS SELECT * FROM kafka_messages('mock', '{topic}')")
+    kit.expect_error(lambda: conn.execute("SELECT * FROM v").fetchall(), "unsafe use of virtual table")

@@ -220,7 +220,8 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     const pushable *p = c->usable && !is_limit(c->op) ? find_pushable(c) : NULL;
     if (p && !text_pushable(vtab, info, i, p)) p = NULL;
-    taken[i] = !p ? 0 : p->column == KAFKA_COL_KEY ? TAKEN_NARROWS : TAKEN;
+    int argument = c->iColumn >= KAFKA_COL_TYPED + ((kafka_vtab *)vtab)->opts.n_columns;
+    taken[i] = argument ? TAKEN : !p ? 0 : p->column == KAFKA_COL_KEY ? TAKEN_NARROWS : TAKEN;
     has_limit |= c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable;
     if (!p) continue;
     int in = takes_in_list(info, i, p);
@@ -517,6 +518,24 @@ static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
   return NULL;
 }
 
+/* The length of the idxStr entry at s, 0 at the end of the entries. */
+static size_t entry_length(const char *s) {
+  return *s && strncmp(s, ORDER_TEXT, strlen(ORDER_TEXT)) ? strcspn(s, ",") : 0;
+}
+
+/* The entry after the one of length len at s. */
+static const char *next_entry(const char *s, size_t len) {
+  for (s += len; *s == ',' || *s == ' ';) s++;
+  return s;
+}
+
+int plan_argc(const char *idx_str) {
+  int n = 0;
+  size_t len;
+  for (const char *s = idx_str ? idx_str : ""; (len = entry_length(s)); s = next_entry(s, len)) n++;
+  return n;
+}
+
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
                      sqlite3_value **argv, char **err) {
   memset(plan, 0, sizeof *plan);
@@ -526,8 +545,8 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
   plan->order = idx_num & (PLAN_HEAD | PLAN_TAIL);
   filter_bounds b = {0, INT32_MAX, INT64_MAX, INT64_MIN, INT64_MAX, PLAN_NO_LIMIT, 0};
   const char *s = idx_str ? idx_str : "";
-  for (int arg = 0; *s && strncmp(s, ORDER_TEXT, strlen(ORDER_TEXT)); arg++) {
-    size_t len = strcspn(s, ",");
+  size_t len;
+  for (int arg = 0; (len = entry_length(s)); arg++) {
     int in;
     const pushable *p = pushable_by_text(s, len, &in);
     if (!p || arg >= argc) {
@@ -536,8 +555,7 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
     }
     int rc = apply_entry(plan, p, in, argv[arg], &b, err);
     if (rc) return rc;
-    s += len;
-    while (*s == ',' || *s == ' ') s++;
+    s = next_entry(s, len);
   }
   apply_rowids(plan, &b);
   plan->rowid_lo = b.rowid_lo;
