@@ -106,6 +106,16 @@ int client_list_offsets(kafka_client *client, const kafka_options *opts,
                         const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
                         char **err);
 
+/* Milliseconds since the epoch (the wall clock, for ages of messages). */
+long long client_wall_ms(void);
+
+/* The timestamp of the first message at or after each partition's offset
+** in list (read with the client's consumer, assigned for it and
+** unassigned after): out[i], or -1 where there is none before the
+** partition's end (or it has no timestamp). Bounded by timeout_ms. */
+int client_first_timestamps(kafka_client *client, const kafka_options *opts,
+                            const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err);
+
 /* Creates topic (real cluster: CreateTopics; mock: the mock API).
 ** config_json: NULL or an object of topic configs. With if_missing, an
 ** existing topic is not an error. */

@@ -204,3 +204,56 @@ def test_kafka_messages_errors_name_the_function_and_what():
     # Direct-only, as the kafka module: no view or trigger of a database file.
     conn.execute(f"CREATE VIEW v AS SELECT * FROM kafka_messages('mock', '{topic}')")
     kit.expect_error(lambda: conn.execute("SELECT * FROM v").fetchall(), "unsafe use of virtual table")
+
+
+# ------------------------------------------------------------- lag_ms --
+
+def test_lag_ms_is_the_age_of_the_next_message_the_group_reads():
+    """Checked against the messages' own timestamps: now minus the
+    timestamp of the message at the committed offset; 0 when caught up."""
+    import time
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("lagms"), partitions=3)
+    group = kit.topic("lagms-group")
+    try:
+        now = int(time.time() * 1000)
+        stamps = [now - 600_000 + i * 10_000 for i in range(10)]
+        producer = rk.kafka_producer()
+        for i, ts in enumerate(stamps):
+            producer.send(topic, value=f"{i}".encode(), partition=0, timestamp_ms=ts)
+        for i in range(3):
+            producer.send(topic, value=b"x", partition=1, timestamp_ms=now - 5_000)
+        producer.flush()
+        producer.close()
+        conn = kit.connect()
+        B = kit.BROKER
+        conn.execute("SELECT kafka_reset_group(?, ?, ?, 4, 0)", (B, group, topic))
+        conn.execute("SELECT kafka_reset_group(?, ?, ?, 'latest', 1)", (B, group, topic))
+        # The message at offset 4 has its own timestamp: the lag is its age.
+        before = int(time.time() * 1000)
+        rows = conn.execute("SELECT partition, committed, lag, lag_ms FROM kafka_group_offsets(?, ?)",
+                            (B, group)).fetchall()
+        after = int(time.time() * 1000)
+        assert [r[:3] for r in rows] == [(0, 4, 6), (1, 3, 0)], rows
+        assert before - stamps[4] <= rows[0][3] <= after - stamps[4], (rows, before - stamps[4])
+        assert rows[1][3] == 0, rows
+        # Read on: the next message is younger, the lag in time smaller.
+        conn.execute("SELECT kafka_reset_group(?, ?, ?, 9, 0)", (B, group, topic))
+        lag_ms = conn.execute("SELECT lag_ms FROM kafka_group_offsets(?, ?) WHERE partition = 0",
+                              (B, group)).fetchone()[0]
+        assert before - stamps[9] <= lag_ms <= int(time.time() * 1000) - stamps[9], lag_ms
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_lag_ms_on_the_mock_cluster():
+    conn = kit.connect()
+    topic = kit.topic("lagm")
+    rk.table(conn, "g", topic, brokers="mock", partitions=1, group="lagm")
+    conn.execute("INSERT INTO g(timestamp, value) VALUES (1000, 'a'), (2000, 'b'), (3000, 'c')")
+    conn.execute("SELECT value FROM g LIMIT 1").fetchall()  # commits position 1
+    import time
+    row = conn.execute("SELECT committed, lag, lag_ms FROM kafka_group_offsets('mock', 'lagm')").fetchone()
+    assert row[:2] == (1, 2) and abs(row[2] - (int(time.time() * 1000) - 2000)) < 5000, row
+    conn.execute("SELECT value FROM g").fetchall()
+    assert conn.execute("SELECT lag, lag_ms FROM kafka_group_offsets('mock', 'lagm')").fetchone() == (0, 0)

@@ -10,7 +10,7 @@
 **   kafka_groups(brokers [, options])
 **       group, state, protocol_type, members
 **   kafka_group_offsets(brokers, group [, options])
-**       group, topic, partition, committed, high, lag
+**       group, topic, partition, committed, high, lag, lag_ms
 **
 ** The arguments are hidden columns: brokers, then topic_arg or group_arg,
 ** then options (admin.c: timeout_ms and rdkafka.<property>). The options
@@ -350,6 +350,30 @@ static int groups_fill(catalog_call *call, char **err) {
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
+/* lag_ms: the timestamps of the next messages the group will read, where
+** its position (list) is behind the high watermark: the first message at
+** or after the position, or after the low watermark when retention
+** deleted the position's (where a consumer of the group would go on with
+** auto.offset.reset=earliest). out[i] is -1 where there is none. */
+static int next_timestamps(catalog_call *call, const rd_kafka_topic_partition_list_t *list,
+                           const int64_t *high, int64_t *out, char **err) {
+  int64_t *low = sqlite3_malloc64(sizeof *low * (list->cnt + 1));
+  rd_kafka_topic_partition_list_t *behind = rd_kafka_topic_partition_list_new(list->cnt);
+  int rc = low ? client_list_offsets(call->client, call->opts, list, -2, low, err) : SQLITE_NOMEM;
+  for (int i = 0; !rc && i < list->cnt; i++)
+    if (high[i] > list->elems[i].offset)
+      rd_kafka_topic_partition_list_add(behind, list->elems[i].topic, list->elems[i].partition)->offset =
+          low[i] > list->elems[i].offset ? low[i] : list->elems[i].offset;
+  int64_t *found = sqlite3_malloc64(sizeof *found * (behind->cnt + 1));
+  if (!rc) rc = found ? client_first_timestamps(call->client, call->opts, behind, found, err) : SQLITE_NOMEM;
+  for (int i = 0, j = 0; !rc && i < list->cnt; i++)
+    out[i] = high[i] > list->elems[i].offset ? found[j++] : -1;
+  sqlite3_free(found);
+  sqlite3_free(low);
+  rd_kafka_topic_partition_list_destroy(behind);
+  return rc;
+}
+
 static int group_offsets_fill(catalog_call *call, char **err) {
   rd_kafka_topic_partition_list_t *only = NULL, *committed = NULL;
   int rc = brokers_are_mock(call->opts->brokers) ? all_partitions(call, &only, err) : SQLITE_OK;
@@ -365,16 +389,25 @@ static int group_offsets_fill(catalog_call *call, char **err) {
   rd_kafka_topic_partition_list_destroy(committed);
   rd_kafka_topic_partition_list_sort(list, NULL, NULL);
   int64_t *high = sqlite3_malloc64(sizeof *high * (list->cnt + 1));
-  rc = high ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
+  int64_t *next_ts = sqlite3_malloc64(sizeof *next_ts * (list->cnt + 1));
+  rc = high && next_ts ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
+  if (!rc) rc = next_timestamps(call, list, high, next_ts, err);
+  long long now = client_wall_ms();
   for (int i = 0; !rc && i < list->cnt; i++) {
+    int64_t lag = high[i] >= 0 ? high[i] - list->elems[i].offset : -1;
     catalog_put_text(call->rows, call->arg);
     catalog_put_text(call->rows, list->elems[i].topic);
     catalog_put_int(call->rows, list->elems[i].partition);
     catalog_put_int(call->rows, list->elems[i].offset);
     catalog_put_known(call->rows, high[i]);
-    catalog_put_known(call->rows, high[i] >= 0 ? high[i] - list->elems[i].offset : -1);
+    catalog_put_known(call->rows, lag);
+    /* A message from the future (clock skew) is no lag; a partition that
+    ** holds nothing more to read past the position (transaction markers)
+    ** neither. */
+    catalog_put_known(call->rows, lag < 0 ? -1 : next_ts[i] < 0 ? 0 : now > next_ts[i] ? now - next_ts[i] : 0);
   }
   sqlite3_free(high);
+  sqlite3_free(next_ts);
   rd_kafka_topic_partition_list_destroy(list);
   return rc;
 }
@@ -388,8 +421,8 @@ static const catalog_table catalog_tables[] = {
     {"kafka_groups", "\"group\" TEXT, state TEXT, protocol_type TEXT, members INTEGER", 4, NULL,
      groups_fill, CATALOG_ARG_TEXT},
     {"kafka_group_offsets",
-     "\"group\" TEXT, topic TEXT, \"partition\" INTEGER, committed INTEGER, high INTEGER, lag INTEGER",
-     6, "group", group_offsets_fill, CATALOG_ARG_TEXT},
+     "\"group\" TEXT, topic TEXT, \"partition\" INTEGER, committed INTEGER, high INTEGER, lag INTEGER, "
+     "lag_ms INTEGER", 7, "group", group_offsets_fill, CATALOG_ARG_TEXT},
 };
 
 /* ------------------------------------------------------------- module -- */

@@ -503,6 +503,66 @@ int client_list_offsets(kafka_client *client, const kafka_options *opts,
   return client_wait_failed(client, opts, e, when == -2 ? "earliest offsets" : "latest offsets", err);
 }
 
+long long client_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The index in list of a message's partition, or -1. */
+static int list_index(const rd_kafka_topic_partition_list_t *list, const rd_kafka_message_t *m) {
+  const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].partition == m->partition && !strcmp(list->elems[i].topic, topic)) return i;
+  return -1;
+}
+
+/* Takes the first message (or end) of its partition; -1 on a read error. */
+static int take_first(const rd_kafka_topic_partition_list_t *list, rd_kafka_message_t *m, int64_t *out,
+                      char *done, char **err) {
+  int i = list_index(list, m);
+  if (i < 0 || done[i]) return 0;
+  if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    *err = sqlite3_mprintf("kafka: topic '%s' partition %d: %s", list->elems[i].topic,
+                           (int)m->partition, rd_kafka_message_errstr(m));
+    return -1;
+  }
+  if (!m->err) out[i] = rd_kafka_message_timestamp(m, NULL);
+  done[i] = 1;
+  return 1;
+}
+
+int client_first_timestamps(kafka_client *client, const kafka_options *opts,
+                            const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err) {
+  char *done = sqlite3_malloc64((size_t)list->cnt + 1);
+  if (!done) return SQLITE_NOMEM;
+  memset(done, 0, (size_t)list->cnt + 1);
+  for (int i = 0; i < list->cnt; i++) out[i] = -1;
+  rd_kafka_resp_err_t e = list->cnt ? rd_kafka_assign(client->rk, list) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  int left = e ? 0 : list->cnt, rc = SQLITE_OK;
+  if (e) *err = sqlite3_mprintf("kafka: assign: %s", rd_kafka_err2str(e));
+  long long deadline = client_now_ms() + opts->timeout_ms;
+  while (left > 0 && !rc && client_now_ms() < deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(client->rk, 100);
+    if (!m) continue;
+    int took = take_first(list, m, out, done, err);
+    rd_kafka_message_destroy(m);
+    if (took < 0) rc = SQLITE_ERROR;
+    left -= took > 0;
+  }
+  if (!rc && left > 0) {
+    *err = client_timeout_error(client, opts, "the next messages of the partitions");
+    rc = SQLITE_ERROR;
+  }
+  if (list->cnt) rd_kafka_assign(client->rk, NULL);
+  /* What was fetched past the first messages must not reach the next
+  ** user of the consumer. */
+  rd_kafka_message_t *m;
+  while ((m = rd_kafka_consumer_poll(client->rk, 0))) rd_kafka_message_destroy(m);
+  sqlite3_free(done);
+  return e ? SQLITE_ERROR : rc;
+}
+
 /* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */
 static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, char **err) {
   cJSON *root = cJSON_Parse(config_json);
