@@ -39,6 +39,7 @@ typedef struct catalog_call {
   const kafka_options *opts;
   const char *arg; /* the argument after brokers as text, NULL for none */
   catalog_rows *rows;
+  const char *arg2; /* the second argument after brokers as text, NULL for none */
 } catalog_call;
 
 /* How a table takes the argument after brokers. */
@@ -56,6 +57,13 @@ typedef struct catalog_table {
   int (*fill)(catalog_call *call, char **err);
   enum catalog_arg_kind arg_kind;
 } catalog_table;
+
+/* A table with a second required argument after arg, an integer or a
+** text (call->arg2: its text), such as a time. */
+typedef struct catalog_arg2_table {
+  catalog_table table; /* must come first */
+  const char *arg2;
+} catalog_arg2_table;
 
 /* A table over another source than a cluster: its first argument, named
 ** `source`, is the value of option `option` (a Schema Registry URL for
@@ -94,6 +102,7 @@ int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition
 /* Registers n tables (static storage) on db. */
 int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n);
 int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n);
+int catalog_register_arg2_tables(sqlite3 *db, const catalog_arg2_table *tables, size_t n);
 
 /* Registers the catalog tables on db. */
 int catalog_register(sqlite3 *db);

@@ -257,3 +257,79 @@ def test_lag_ms_on_the_mock_cluster():
     assert row[:2] == (1, 2) and abs(row[2] - (int(time.time() * 1000) - 2000)) < 5000, row
     conn.execute("SELECT value FROM g").fetchall()
     assert conn.execute("SELECT lag, lag_ms FROM kafka_group_offsets('mock', 'lagm')").fetchone() == (0, 0)
+
+
+# ---------------------------------------------- kafka_offsets_for_times --
+
+def _kcat_offsets(topic, partitions, ms):
+    """{partition: offset} from kcat -Q (-1: no message that late)."""
+    args = []
+    for p in range(partitions):
+        args += ["-t", f"{topic}:{p}:{ms}"]
+    out = kit.kcat("-Q", *args).decode()
+    got = {}
+    for line in out.splitlines():  # "<topic> [<p>] offset <n>"
+        words = line.split()
+        got[int(words[1].strip("[]"))] = int(words[3])
+    return got
+
+
+def _get_offset_shell(topic, ms):
+    """{partition: offset} from Kafka's GetOffsetShell (run-class starts
+    nothing: it is a client of the broker)."""
+    out = kit.kafka_sh("run-class", "org.apache.kafka.tools.GetOffsetShell", "--bootstrap-server",
+                       kit.BROKER, "--topic", topic, "--time", str(ms), timeout=120)
+    got = {}
+    for line in out.splitlines():  # "<topic>:<p>:<offset>"
+        _, p, offset = line.rsplit(":", 2)
+        got[int(p)] = int(offset)
+    return got
+
+
+def test_offsets_for_times_agree_with_kcat_and_get_offset_shell():
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("oft"), partitions=3)
+    try:
+        producer = rk.kafka_producer()
+        stamps = {}
+        for i in range(30):  # partition 2 gets its messages' times out of order
+            ts = BASE + i * 1000 + (5000 if i % 3 == 2 and i % 2 else 0)
+            producer.send(topic, value=b"x", partition=i % 3, timestamp_ms=ts)
+            stamps.setdefault(i % 3, []).append(ts)
+        producer.flush()
+        producer.close()
+        conn = kit.connect()
+        sql = "SELECT partition, offset, timestamp FROM kafka_offsets_for_times(?, ?, ?)"
+        for ms in (0, BASE, BASE + 4000, BASE + 4001, BASE + 15500, BASE + 29000, BASE + 40000):
+            rows = conn.execute(sql, (kit.BROKER, topic, ms)).fetchall()
+            got = {p: -1 if o is None else o for p, o, _ in rows}
+            kcat = _kcat_offsets(topic, 3, ms)
+            assert got == kcat, (ms, rows, kcat)
+            # GetOffsetShell leaves out the partitions with no message that late.
+            shell = _get_offset_shell(topic, ms)
+            assert {p: o for p, o in got.items() if o >= 0} == shell, (ms, rows, shell)
+            # The timestamp is that message's own; none past the last one.
+            for p, offset, ts in rows:
+                assert ts == (None if offset is None else stamps[p][offset]), (ms, rows)
+                assert offset is None or ts >= ms
+        # Time as ISO text of any precision, or earliest / latest.
+        iso_rows = conn.execute(sql, (kit.BROKER, topic, "2026-12-07T07:00:04.001Z")).fetchall()
+        assert iso_rows == conn.execute(sql, (kit.BROKER, topic, BASE + 4001)).fetchall()
+        assert conn.execute(sql, (kit.BROKER, topic, "2026-12-07")).fetchall() == \
+            conn.execute(sql, (kit.BROKER, topic, BASE - 7 * 3600 * 1000)).fetchall()
+        assert conn.execute(sql, (kit.BROKER, topic, "earliest")).fetchall() == \
+            [(p, 0, stamps[p][0]) for p in range(3)]
+        assert conn.execute(sql, (kit.BROKER, topic, "latest")).fetchall() == [(p, 10, None) for p in range(3)]
+        for bad in ("soon", -5, "2026-13-01"):
+            kit.expect_error(lambda: conn.execute(sql, (kit.BROKER, topic, bad)).fetchall(),
+                             "kafka_offsets_for_times: time must be ms since the epoch")
+        kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_offsets_for_times(?, ?)",
+                                              (kit.BROKER, topic)).fetchall(),
+                         "kafka_offsets_for_times: argument time is required: "
+                         "kafka_offsets_for_times(brokers, topic, time [, options])")
+        kit.expect_error(lambda: conn.execute(sql, (kit.BROKER, topic + "x", 0)).fetchall(),
+                         f"kafka_offsets_for_times: topic '{topic}x' does not exist")
+        kit.expect_error(lambda: conn.execute(sql, ("mock", topic, 0)).fetchall(),
+                         "kafka_offsets_for_times: the mock cluster has no timestamp look-ups")
+    finally:
+        kit.delete_topic(topic)
