@@ -116,6 +116,12 @@ long long client_wall_ms(void);
 int client_first_timestamps(kafka_client *client, const kafka_options *opts,
                             const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err);
 
+/* For an unknown topic's error: "similar topics: 'a', 'b', 'c'", the up
+** to three existing topics whose names are closest to topic (edit
+** distance, ignoring case, at most a third of its length and at least 2;
+** internal topics left out), or "" when none is (NULL: out of memory). */
+char *client_similar_topics(kafka_client *client, const kafka_options *opts, const char *topic);
+
 /* Creates topic (real cluster: CreateTopics; mock: the mock API).
 ** config_json: NULL or an object of topic configs. With if_missing, an
 ** existing topic is not an error. */

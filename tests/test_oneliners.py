@@ -333,3 +333,41 @@ def test_offsets_for_times_agree_with_kcat_and_get_offset_shell():
                          "kafka_offsets_for_times: the mock cluster has no timestamp look-ups")
     finally:
         kit.delete_topic(topic)
+
+
+# ----------------------------------------------------- similar topics --
+
+def test_an_unknown_topic_names_up_to_three_similar_ones():
+    conn = kit.connect()
+    stem = kit.topic("orders")
+    for suffix in ("", "2", "-eu", "-archive-2019"):
+        conn.execute("SELECT kafka_create_topic('mock', ?, 1)", (stem + suffix,))
+    typo = stem[:-1] + "X"  # one letter off
+    e = kit.expect_error(lambda: conn.execute(
+        f"CREATE VIRTUAL TABLE t USING kafka(brokers='mock', topic='{typo}')"), f"topic '{typo}' does not exist")
+    assert f"similar topics: '{stem}', '{stem}2', '{stem}-eu'" in str(e), e
+    e = kit.expect_error(lambda: conn.execute(f"SELECT * FROM kafka_messages('mock', '{typo}')").fetchall(),
+                         f"similar topics: '{stem}', '{stem}2', '{stem}-eu'")
+    # Nothing close: no list.
+    e = kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_messages('mock', 'zzz')").fetchall(),
+                         "topic 'zzz' does not exist")
+    assert "similar" not in str(e), e
+
+
+def test_similar_topic_names_on_the_broker():
+    kit.need_broker()
+    stem = kit.topic("payments")
+    names = [kit.create_topic(stem), kit.create_topic(stem + "s")]
+    try:
+        conn = kit.connect()
+        typo = stem.upper()[:-2] + stem[-2:]  # case differs: still close
+        for sql in (f"CREATE VIRTUAL TABLE t USING kafka(brokers='{kit.BROKER}', topic='{typo}x')",
+                    f"SELECT * FROM kafka_messages('{kit.BROKER}', '{typo}x')",
+                    f"SELECT * FROM kafka_partitions('{kit.BROKER}', '{typo}x')",
+                    f"SELECT * FROM kafka_offsets_for_times('{kit.BROKER}', '{typo}x', 0)"):
+            e = kit.expect_error(lambda: conn.execute(sql).fetchall(), f"topic '{typo}x' does not exist")
+            assert f"similar topics: '{stem}s', '{stem}'" in str(e) or \
+                f"similar topics: '{stem}', '{stem}s'" in str(e), (sql, e)
+    finally:
+        for name in names:
+            kit.delete_topic(name)

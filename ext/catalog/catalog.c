@@ -132,6 +132,16 @@ int catalog_metadata(catalog_call *call, const char *topic, const struct rd_kafk
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
+/* "func: topic 'x' does not exist on brokers '...'", with similar names. */
+static char *unknown_topic(catalog_call *call, const char *topic) {
+  char *similar = client_similar_topics(call->client, call->opts, topic);
+  char *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'%s%s%s", call->func, topic,
+                              call->opts->brokers, similar && *similar ? " (" : "", similar ? similar : "",
+                              similar && *similar ? ")" : "");
+  sqlite3_free(similar);
+  return err;
+}
+
 int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char **err) {
   const struct rd_kafka_metadata *md;
   int rc = catalog_metadata(call, topic, &md, err);
@@ -139,7 +149,7 @@ int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char
   rd_kafka_resp_err_t e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   if (!e && md->topics[0].partition_cnt == 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic, call->opts->brokers);
+    *err = unknown_topic(call, topic);
   else if (e)
     *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
   else
@@ -308,8 +318,7 @@ static int partitions_fill(catalog_call *call, char **err) {
   rd_kafka_resp_err_t e = md && md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   int rc = SQLITE_ERROR;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic,
-                           call->opts->brokers);
+    *err = unknown_topic(call, topic);
   else if (e && !md->topics[0].partition_cnt)
     *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
   else
