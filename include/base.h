@@ -91,6 +91,7 @@ typedef struct kafka_options {
   int value_schema_id;     /* 0: the subject's latest */
   char *value_schema;      /* registered under the subject at CREATE */
   char *value_message;     /* Protobuf: the message type */
+  int progress;            /* the shell's progress line: -1 auto (default), 0 never, 1 always */
 } kafka_options;
 
 /* The defaults: no brokers or topic, text formats, timeout_ms 10000. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "codec.h"
 
 /* ==== the table (ext/table/module.c) ==== */
@@ -183,6 +184,30 @@ int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid);
 
 /* Releases the table's idle consumer (at disconnect). */
 void scan_release_idle(kafka_vtab *vtab);
+
+/* ==== progress ==== */
+/*
+** A long scan's progress line in the interactive sqlite3 shell
+** (ext/table/progress.c).
+*/
+
+typedef struct scan_progress {
+  int on;
+  int shown;            /* the line is on the screen */
+  const char *topic;    /* the table's (borrowed) */
+  int64_t total, read;  /* messages to read, and read so far */
+  long long started, drawn; /* client_now_ms() of the start and the last line */
+} scan_progress;
+
+/* A scan starts that reads total messages (0: unknown, no line: follow
+** mode, head and tail windows). */
+void progress_start(scan_progress *p, const kafka_options *opts, int64_t total);
+
+/* n more messages were read: draws the line when it is due. */
+void progress_add(scan_progress *p, int64_t n);
+
+/* The scan ended: erases the line. */
+void progress_end(scan_progress *p);
 
 /* ==== schemas ==== */
 /*

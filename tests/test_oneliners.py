@@ -371,3 +371,86 @@ def test_similar_topic_names_on_the_broker():
     finally:
         for name in names:
             kit.delete_topic(name)
+
+
+# ----------------------------------------------------------- progress --
+
+# A scan of 2 s or more in the shell: 100,000 messages, each made slow by
+# a filter SQLite computes per row (hex of 20 KB).
+SLOW_SCAN = """.load {ext}
+CREATE VIRTUAL TABLE t USING kafka(brokers='mock', topic='slow', partitions=2{options});
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)
+INSERT INTO t(value) SELECT x FROM c;
+SELECT count(*) FROM t WHERE length(hex(zeroblob(20000 + offset % 2))) > 0;
+.quit
+"""
+PROGRESS = "kafka: slow: "
+
+
+def _shell_in_a_terminal(script):
+    """Runs the sqlite3 shell with stdin, stdout and stderr on a
+    pseudo-terminal, as a person would; returns what it wrote."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+    master, slave = pty.openpty()
+    shell = subprocess.Popen(["sqlite3", ":memory:"], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    os.write(master, script.encode())
+    out, deadline = b"", time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if shell.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the shell has exited
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        os.close(master)
+        shell.kill()
+        shell.wait()
+    return out.decode(errors="replace")
+
+
+def test_progress_line_in_the_interactive_shell():
+    import re
+    out = _shell_in_a_terminal(SLOW_SCAN.format(ext=kit.EXT, options=""))
+    lines = re.findall(r"\rkafka: slow: ([\d,]+) of 100,000 messages, ([\d,]+)/s, (\d+) s left\x1b\[K", out)
+    assert lines, out[-2000:]
+    read = [int(n.replace(",", "")) for n, _, _ in lines]
+    assert read == sorted(read) and 0 < read[-1] <= 100_000, lines
+    assert all(int(rate.replace(",", "")) > 0 for _, rate, _ in lines), lines
+    # Erased before the shell prints the answer.
+    last = out.rindex(PROGRESS)
+    assert re.match(r"[^\r]*\x1b\[K\r\x1b\[K100000\r\n", out[last:]), repr(out[last:last + 200])
+
+
+def test_no_progress_in_scripts_pipes_or_python_unless_asked():
+    import subprocess
+    import sys
+    script = SLOW_SCAN.format(ext=kit.EXT, options="")
+    piped = subprocess.run(["sqlite3", ":memory:"], input=script, capture_output=True, text=True, timeout=120)
+    assert piped.stdout.strip() == "100000" and PROGRESS not in piped.stderr, piped
+    asked = SLOW_SCAN.format(ext=kit.EXT, options=", progress = 1")
+    piped = subprocess.run(["sqlite3", ":memory:"], input=asked, capture_output=True, text=True, timeout=120)
+    assert piped.stdout.strip() == "100000" and PROGRESS in piped.stderr, piped
+    # Python: not the shell, so nothing unless progress = 1.
+    code = ("import sqlite3, sys\n"
+            "c = sqlite3.connect(':memory:'); c.enable_load_extension(True); c.load_extension(sys.argv[1])\n"
+            "for sql in sys.argv[2].split('\\n', 1)[1].split(';\\n')[:3]: r = c.execute(sql).fetchall()\n"
+            "print(r[0][0])\n")
+    for options, shown in (("", False), (", progress = 1", True), (", progress = 0", False)):
+        statements = SLOW_SCAN.format(ext=kit.EXT, options=options).replace(".quit\n", "")
+        run = subprocess.run([sys.executable, "-c", code, kit.EXT, statements], capture_output=True, text=True,
+                             timeout=120)
+        assert run.stdout.strip() == "100000", run
+        assert (PROGRESS in run.stderr) == shown, (options, run.stderr[-300:])

@@ -382,11 +382,12 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "partitions")) return parse_int(name, value, 1, 1000000, &opts->partitions, err);
   if (!strcmp(name, "replication")) return parse_int(name, value, 1, 32767, &opts->replication, err);
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
+  if (!strcmp(name, "progress")) return parse_int(name, value, 0, 1, &opts->progress, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
                          "on_error, isolation, partitioner, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
-                         "value_schema, value_message)", name);
+                         "value_schema, value_message, progress)", name);
   return SQLITE_ERROR;
 }
 
@@ -412,6 +413,7 @@ void options_init(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->timeout_ms = DEFAULT_TIMEOUT_MS;
   opts->replication = -1;
+  opts->progress = -1;
 }
 
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err) {
