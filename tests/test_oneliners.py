@@ -454,3 +454,28 @@ def test_no_progress_in_scripts_pipes_or_python_unless_asked():
                              timeout=120)
         assert run.stdout.strip() == "100000", run
         assert (PROGRESS in run.stderr) == shown, (options, run.stderr[-300:])
+
+
+def test_kafka_messages_reads_registry_formats():
+    """value = 'avro' with a registry: the value as the record's JSON text,
+    each message with its own writer schema, as a table reads it."""
+    import json
+    import registrykit as rg
+    topic = rg.setup("msgavro")
+    try:
+        conn = kit.connect()
+        schema = json.dumps({"type": "record", "name": "W", "fields": [
+            {"name": "location", "type": "string"}, {"name": "temp", "type": "long"}]})
+        rg.table(conn, "w", topic, "avro", value_schema=schema)
+        conn.execute("INSERT INTO w(location, temp) VALUES ('Oslo', 9007199254740993), ('Rome', -3)")
+        options = f"value=avro, schema_registry='{kit.REGISTRY}'"
+        got = conn.execute("SELECT value, schema_id, error FROM kafka_messages(?, ?, ?)",
+                           (kit.BROKER, topic, options)).fetchall()
+        assert got == conn.execute("SELECT value, schema_id, error FROM w").fetchall(), got
+        assert [json.loads(v)["location"] for v, _, _ in got] == ["Oslo", "Rome"]
+        assert got[0][0].endswith('"temp":9007199254740993}'), got
+        # Without the registry the bytes come back as they are (a BLOB).
+        raw = conn.execute("SELECT typeof(value) FROM kafka_messages(?, ?)", (kit.BROKER, topic)).fetchall()
+        assert raw == [("blob",), ("blob",)], raw
+    finally:
+        kit.delete_topic(topic)
