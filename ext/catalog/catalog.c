@@ -824,13 +824,6 @@ static sqlite3_module source_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
 };
 
-int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
-  int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < n; i++)
-    rc = sqlite3_create_module(db, tables[i].name, &catalog_module, (void *)&tables[i]);
-  return rc;
-}
-
 /* The same, with a second argument. */
 static sqlite3_module arg2_module = {
     0, NULL, arg2_connect, catalog_best_index, catalog_disconnect, catalog_disconnect, catalog_open,
@@ -838,18 +831,28 @@ static sqlite3_module arg2_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
 };
 
-int catalog_register_arg2_tables(sqlite3 *db, const catalog_arg2_table *tables, size_t n) {
+/* Registers module for n tables of an array of elements of `size` bytes,
+** each beginning with its catalog_table (its aux data). */
+static int register_modules(sqlite3 *db, const sqlite3_module *module, const void *tables, size_t size,
+                            size_t n) {
   int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < n; i++)
-    rc = sqlite3_create_module(db, tables[i].table.name, &arg2_module, (void *)&tables[i]);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const catalog_table *t = (const void *)((const char *)tables + i * size);
+    rc = sqlite3_create_module(db, t->name, module, (void *)t);
+  }
   return rc;
 }
 
+int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
+  return register_modules(db, &catalog_module, tables, sizeof *tables, n);
+}
+
+int catalog_register_arg2_tables(sqlite3 *db, const catalog_arg2_table *tables, size_t n) {
+  return register_modules(db, &arg2_module, tables, sizeof *tables, n);
+}
+
 int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n) {
-  int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < n; i++)
-    rc = sqlite3_create_module(db, tables[i].table.name, &source_module, (void *)&tables[i]);
-  return rc;
+  return register_modules(db, &source_module, tables, sizeof *tables, n);
 }
 
 int catalog_register(sqlite3 *db) {

@@ -62,7 +62,8 @@ static char *grouped(int64_t n) {
 
 void progress_add(scan_progress *p, int64_t n) {
   if (!p->on) return;
-  p->read += n;
+  /* n counts the end-of-partition events too: never more than the total. */
+  p->read = p->read + n < p->total ? p->read + n : p->total;
   long long now = client_now_ms(), elapsed = now - p->started;
   if (elapsed < PROGRESS_AFTER_MS || now - p->drawn < PROGRESS_EVERY_MS) return;
   p->drawn = now;
