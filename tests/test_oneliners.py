@@ -479,3 +479,22 @@ def test_kafka_messages_reads_registry_formats():
         assert raw == [("blob",), ("blob",)], raw
     finally:
         kit.delete_topic(topic)
+
+
+def test_options_from_a_joined_table_are_never_dropped():
+    """An options argument taken from another table of a join: the plan
+    that runs the function before that table is read ran it without its
+    options (credentials left out, SASL settings ignored), silently. Such
+    a plan is refused now (SQLITE_CONSTRAINT), in the catalog tables and
+    in kafka_messages."""
+    conn = kit.connect()
+    topic = _messages_topic(conn, partitions=1, rows=2)
+    conn.execute("CREATE TEMP TABLE o(opt TEXT)")
+    conn.execute("INSERT INTO o VALUES ('bogus=1')")
+    for sql, error in [("SELECT * FROM kafka_topics('mock', o.opt) JOIN o", "kafka_topics: option 'bogus'"),
+                       (f"SELECT * FROM kafka_messages('mock', '{topic}', o.opt) JOIN o",
+                        "kafka_messages: unknown option 'bogus'")]:
+        kit.expect_error(lambda: conn.execute(sql).fetchall(), error)
+    conn.execute("UPDATE o SET opt = 'value=blob'")
+    got = conn.execute(f"SELECT typeof(value) FROM kafka_messages('mock', '{topic}', o.opt) JOIN o").fetchall()
+    assert got == [("blob",), ("blob",)], got

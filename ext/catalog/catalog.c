@@ -610,8 +610,11 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     sqlite3_free(sig);
     return SQLITE_ERROR;
   }
-  for (int a = 0; a < n_required(v); a++)
-    if (usable[a] < 0) return SQLITE_CONSTRAINT;
+  /* An argument given from a table not read yet (a later join loop): not
+  ** this plan, which would run without it (options without their
+  ** credentials). */
+  for (int a = 0; a < n_args(v); a++)
+    if (seen[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
   /* idxStr names the arguments given, for EXPLAIN QUERY PLAN. */
   sqlite3_str *given = sqlite3_str_new(NULL);
   int argc = 0;

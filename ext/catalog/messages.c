@@ -164,7 +164,10 @@ static int messages_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     if (!any_arg && terms) return SQLITE_CONSTRAINT;
     return vtab_error(base, FUNC ": argument %s is required: " SIGNATURE, a ? "topic" : "brokers");
   }
-  if (usable[ARG_BROKERS] < 0 || usable[ARG_TOPIC] < 0) return SQLITE_CONSTRAINT;
+  /* An argument given from a table not read yet: not this plan, which
+  ** would run without it (see catalog_best_index). */
+  for (int a = 0; a < N_ARGS; a++)
+    if (seen[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
   vtab->planning.opts.partitioner = planned_partitioner(info, usable[ARG_OPTIONS]);
   int rc = plan_with_table_columns(base, info);
   if (rc) return rc;
