@@ -247,6 +247,7 @@ static int cursor_table(messages_cursor *c, const char *brokers, const char *top
     vtab->idle_key = NULL;
   } else {
     kafka_options opts;
+    options_init(&opts);
     char *table_args = sqlite3_mprintf("brokers=%Q, topic=%Q%s%s", brokers, topic, options ? ", " : "",
                                        options ? options : "");
     int rc = table_args ? parse_options(&opts, table_args, 1, err) : SQLITE_NOMEM;
