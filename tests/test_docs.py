@@ -171,6 +171,30 @@ def test_the_index_lists_every_page():
     assert not missing, f"docs/reference/README.md does not link: {missing}"
 
 
+def documented_errors():
+    """[(error text, SQL)] of the '### `error`' sections of
+    docs/troubleshooting.md that give SQL causing the error."""
+    text = (kit.ROOT / "docs" / "troubleshooting.md").read_text()
+    return re.findall(r"^### `(.+?)`\n\n```sql\n(.*?)```", text, re.M | re.S)
+
+
+def test_troubleshooting_errors_are_the_ones_shown():
+    errors = documented_errors()
+    assert len(errors) >= 5, f"docs/troubleshooting.md: only {len(errors)} errors with SQL found"
+    wrong = []
+    for shown, sql in errors:
+        conn = kit.connect()
+        try:
+            conn.executescript(sql)
+            wrong.append(f"{shown!r}: the SQL ran without an error:\n{sql}")
+        except sqlite3.Error as e:
+            if shown not in str(e):
+                wrong.append(f"{shown!r}: the SQL fails with {str(e)!r}")
+        finally:
+            conn.close()
+    assert not wrong, "docs/troubleshooting.md:\n" + "\n".join(wrong)
+
+
 def markdown_files():
     files = [kit.ROOT / "README.md", kit.ROOT / "tests" / "README.md",
              kit.ROOT / "tests" / "bench" / "README.md"]
