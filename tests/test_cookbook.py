@@ -7,13 +7,11 @@ with this run's: see names()."""
 import csv
 import json
 import re
-import sqlite3
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import docskit
 import kit
 
 COOKBOOK = kit.ROOT / "docs" / "cookbook.md"
@@ -50,12 +48,6 @@ def names():
     quoted["localhost:29092"] = kit.BROKER
     quoted["http://localhost:8081/apis/ccompat/v7"] = kit.REGISTRY
     return quoted
-
-
-def substitute(sql, quoted):
-    for name, ours in quoted.items():
-        sql = sql.replace(f"'{name}'", f"'{ours}'")
-    return sql.replace(".load ./build/kafka", f".load {kit.EXT}")
 
 
 def shell(sql, cwd, db=":memory:"):
@@ -347,38 +339,14 @@ def run_recipe(title):
             expect("the fixture's messages", len(ctx["messages"]), N)
             if prepare:
                 prepare(ctx)
-            ctx["sql"] = substitute(setup, quoted) + substitute(sql, quoted)
+            ctx["sql"] = docskit.substitute(setup, quoted) + docskit.substitute(sql, quoted)
             out = shell(ctx["sql"], cwd, ctx["db"])
             check(out, ctx)
     finally:
         for t in topics:
             kit.delete_topic(t)
-        delete_groups(quoted["billing"], quoted["orders-redrive"])
-        delete_subject(quoted["orders-value"])
-
-
-def delete_groups(*groups):
-    """Deletes the groups a recipe made; one that was never made is fine."""
-    conn = kit.connect()
-    try:
-        for g in groups:
-            try:
-                conn.execute("SELECT kafka_delete_group(?, ?)", (kit.BROKER, g))
-            except sqlite3.Error as e:
-                if "does not exist" not in str(e):
-                    raise
-    finally:
-        conn.close()
-
-
-def delete_subject(subject):
-    """Deletes the registry subject a recipe made, when it did."""
-    request = urllib.request.Request(f"{kit.REGISTRY}/subjects/{subject}", method="DELETE")
-    try:
-        urllib.request.urlopen(request, timeout=10).close()
-    except urllib.error.HTTPError as e:
-        if e.code != 404:
-            raise
+        docskit.delete_groups(quoted["billing"], quoted["orders-redrive"])
+        docskit.delete_subjects(quoted["orders-value"])
 
 
 def recipe_test(title):

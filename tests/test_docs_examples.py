@@ -6,11 +6,9 @@ ACLs run on a broker without an authorizer, where they must fail with the
 error their page documents."""
 
 import subprocess
-import sqlite3
 import tempfile
-import urllib.error
-import urllib.request
 
+import docskit
 import kit
 import test_docs
 
@@ -43,12 +41,6 @@ def example(page):
     m = test_docs.section(test_docs.pages()[page], "Example")
     start = m.index("```sql\n") + len("```sql\n")
     return m[start:m.index("```", start)]
-
-
-def substitute(sql, quoted):
-    for name, ours in quoted.items():
-        sql = sql.replace(f"'{name}'", f"'{ours}'")
-    return sql
 
 
 def shell(sql):
@@ -90,23 +82,8 @@ def fill_orders(quoted):
 def clean_up(quoted):
     for t in TOPICS:
         kit.delete_topic(quoted[t])
-    conn = kit.connect()
-    try:
-        for g in GROUPS:
-            try:
-                conn.execute("SELECT kafka_delete_group(?, ?)", (kit.BROKER, quoted[g]))
-            except sqlite3.Error as e:
-                if "does not exist" not in str(e):
-                    raise
-    finally:
-        conn.close()
-    for s in SUBJECTS:
-        request = urllib.request.Request(f"{kit.REGISTRY}/subjects/{quoted[s]}", method="DELETE")
-        try:
-            urllib.request.urlopen(request, timeout=10).close()
-        except urllib.error.HTTPError as e:
-            if e.code != 404:
-                raise
+    docskit.delete_groups(*(quoted[g] for g in GROUPS))
+    docskit.delete_subjects(*(quoted[s] for s in SUBJECTS))
 
 
 def test_every_page_runs_in_order():
@@ -125,7 +102,7 @@ def test_every_reference_example_runs():
     try:
         make_fixture(quoted)
         for page in ORDER:
-            status, err = shell(substitute(example(page), quoted))
+            status, err = shell(docskit.substitute(example(page), quoted))
             if page in ACL_PAGES:
                 if status == 0 or not any(e in err for e in NO_AUTHORIZER):
                     failed.append(f"{page}.md: expected a no-authorizer error, got status {status}: {err}")
