@@ -5,6 +5,7 @@ page finds what it needs (create_topic first, delete_topic last). Pages for
 ACLs run on a broker without an authorizer, where they must fail with the
 error their page documents."""
 
+import re
 import subprocess
 import tempfile
 
@@ -113,3 +114,22 @@ def test_every_reference_example_runs():
     finally:
         clean_up(quoted)
     assert not failed, "reference examples that fail:\n" + "\n".join(failed)
+
+
+def readme_sql():
+    """The README's SQL session (its only ```sql block)."""
+    text = (kit.ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, f"README.md: expected one ```sql block, found {len(blocks)}"
+    return blocks[0]
+
+
+@kit.timeout(120)
+def test_the_readme_session_runs():
+    kit.need_broker()
+    quoted = names()
+    try:
+        status, err = shell(docskit.substitute(readme_sql(), quoted).replace(f".load {kit.EXT}\n", ""))
+        assert status == 0, f"README.md's SQL fails: {err}"
+    finally:
+        kit.delete_topic(quoted["kubertron.weather.inbound"])
