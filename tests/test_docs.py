@@ -235,6 +235,13 @@ def test_every_relative_link_points_to_an_existing_file():
     assert not broken, "broken links:\n" + "\n".join(broken)
 
 
+def test_docs_index_links_every_page():
+    index = (kit.ROOT / "docs" / "README.md").read_text()
+    orphans = [p.name for p in sorted((kit.ROOT / "docs").glob("*.md"))
+               if p.name != "README.md" and f"({p.name})" not in index]
+    assert not orphans, f"docs/README.md does not link: {orphans}"
+
+
 def test_readme_is_short_and_names_no_missing_spec():
     text = (kit.ROOT / "README.md").read_text()
     lines = text.count("\n")
