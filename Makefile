@@ -22,6 +22,9 @@ CXX_SRCS := $(wildcard $(LAYERS:%=ext/%/*.cc))
 OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
+# The release, in one place: the file VERSION (read by kafka_version(),
+# kafka_debug(), setup.py and make deb).
+VERSION := $(shell cat VERSION)
 
 .PHONY: all deps demo test bench clean kafka-up kafka-down registry-up registry-down
 
@@ -33,11 +36,30 @@ deps:
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
+	$(CC) $(CFLAGS) $(VERSION_DEFS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
 
 $(BUILD)/obj/%.o: ext/%.cc $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(shell pkg-config --cflags $(CXX_PKGS)) -c $< -o $@
+
+# What kafka_debug() tells about the build, compiled into ext/kafka.c alone:
+# the version, the commit of this checkout (-dirty with uncommitted changes;
+# "unknown" outside a git checkout of this very tree, as an unpacked sdist
+# is), and the versions of the libraries pkg-config found. The stamp changes
+# when they do, so a new commit recompiles ext/kafka.c only.
+GIT_COMMIT = $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+  [ "$$(git rev-parse --show-toplevel)" = "$(CURDIR)" ] && \
+  { git diff --quiet HEAD && echo $$c || echo $$c-dirty; } || echo unknown)
+BUILT_WITH = $(shell for p in $(sort $(PKGS) $(CXX_PKGS)); do \
+  printf '%s %s, ' $$p "$$(pkg-config --modversion $$p)"; done | sed 's/, $$//')
+VERSION_INFO = $(VERSION)|$(GIT_COMMIT)|$(BUILT_WITH)
+VERSION_STAMP := $(BUILD)/version-info
+$(VERSION_STAMP): FORCE | deps
+	@mkdir -p $(@D)
+	@echo '$(VERSION_INFO)' | cmp -s - $@ || echo '$(VERSION_INFO)' > $@
+$(BUILD)/obj/kafka.o: $(VERSION_STAMP)
+$(BUILD)/obj/kafka.o: VERSION_DEFS = -DKAFKA_EXT_VERSION='"$(VERSION)"' \
+  -DKAFKA_GIT_COMMIT='"$(GIT_COMMIT)"' -DKAFKA_BUILT_WITH='"$(BUILT_WITH)"'
 
 $(EXT): $(OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm -lpthread
