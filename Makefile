@@ -30,9 +30,11 @@ VERSION := $(shell cat VERSION)
 
 all: $(EXT)
 
-# Installs the Debian build packages when pkg-config cannot find them.
+# Installs the Debian build packages when pkg-config cannot find them
+# (DEPS=--build-check, as setup.py gives it: only names the missing ones).
+DEPS ?= --build-only
 deps:
-	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh --build-only
+	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh $(DEPS)
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
