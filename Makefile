@@ -26,7 +26,7 @@ EXT     := $(BUILD)/kafka.so
 # kafka_debug(), setup.py and make deb).
 VERSION := $(shell cat VERSION)
 
-.PHONY: all deps demo test bench clean kafka-up kafka-down registry-up registry-down
+.PHONY: all deps deb demo test bench clean kafka-up kafka-down registry-up registry-down
 
 all: $(EXT)
 
@@ -118,6 +118,44 @@ LIBDIR  ?= $(PREFIX)/lib/sqlite3
 install: $(EXT)
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 755 $(EXT) $(DESTDIR)$(LIBDIR)/kafka.so
+
+# make deb: build/sqlite-kafka_<VERSION>_<arch>.deb, installing the loadable
+# as /usr/lib/sqlite3/kafka.so (`.load /usr/lib/sqlite3/kafka`). Depends:
+# what dpkg-shlibdeps finds the .so links (librdkafka1, libcjson1, ...),
+# and libsqlite3-0, which it does not link (SQLite hands a loadable its API)
+# but needs to run in, at the oldest version it loads into. DEB_DIR is laid
+# out as debhelper would (debian/control, debian/<package>/) so that
+# dpkg-shlibdeps reads it as a package being built.
+DEB_ARCH       = $(shell dpkg --print-architecture)
+DEB            = $(BUILD)/sqlite-kafka_$(VERSION)_$(DEB_ARCH).deb
+DEB_DIR       := $(BUILD)/deb
+DEB_ROOT      := $(DEB_DIR)/debian/sqlite-kafka
+# The oldest SQLite the extension loads into, from include/base.h.
+MIN_SQLITE     = $(shell sed -n 's/^.define KAFKA_MIN_SQLITE "\(.*\)"/\1/p' include/base.h)
+DEB_MAINTAINER ?= sqlite-kafka developers <sqlite-kafka@users.noreply.github.com>
+deb: $(EXT)
+	@command -v dpkg-shlibdeps >/dev/null || bash tests/deps.sh --build-only
+	rm -rf $(DEB_DIR)
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr
+	strip --strip-unneeded --remove-section=.comment $(DEB_ROOT)/usr/lib/sqlite3/kafka.so
+	chmod 644 $(DEB_ROOT)/usr/lib/sqlite3/kafka.so
+	install -D -m 644 LICENSE $(DEB_ROOT)/usr/share/doc/sqlite-kafka/copyright
+	gzip -9n <CHANGELOG.md >$(DEB_ROOT)/usr/share/doc/sqlite-kafka/changelog.gz
+	printf 'Source: sqlite-kafka\n\nPackage: sqlite-kafka\nArchitecture: any\n' >$(DEB_DIR)/debian/control
+	cd $(DEB_DIR) && dpkg-shlibdeps -O debian/sqlite-kafka/usr/lib/sqlite3/kafka.so >shlibs
+	mkdir -p $(DEB_ROOT)/DEBIAN
+	{ echo 'Package: sqlite-kafka'; echo 'Version: $(VERSION)'; echo 'Architecture: $(DEB_ARCH)'; \
+	  echo 'Maintainer: $(DEB_MAINTAINER)'; \
+	  echo "Installed-Size: $$(du -sk $(DEB_ROOT)/usr | cut -f1)"; \
+	  echo "Depends: libsqlite3-0 (>= $(MIN_SQLITE)), $$(sed -n 's/^shlibs:Depends=//p' $(DEB_DIR)/shlibs)"; \
+	  echo 'Recommends: sqlite3'; echo 'Section: database'; echo 'Priority: optional'; \
+	  echo 'Description: Apache Kafka topics as SQLite tables (a loadable extension)'; \
+	  echo ' Load it in the sqlite3 shell with .load /usr/lib/sqlite3/kafka: a SELECT'; \
+	  echo ' reads a topic, an INSERT produces to it; consumer groups, the cluster'; \
+	  echo ' catalog and Schema Registry formats (Avro, JSON Schema, Protobuf).'; \
+	} >$(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find usr -type f -exec md5sum {} + >DEBIAN/md5sums
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $(DEB)
 
 # SANITIZE=1 (e.g. `make test SANITIZE=1`): the extension built with
 # AddressSanitizer and UndefinedBehaviorSanitizer. It runs inside Python or

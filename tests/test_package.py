@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from pathlib import Path
 
 import kit
 
@@ -216,3 +217,41 @@ def test_load_names_a_shared_library_the_system_lacks():
             text=True, timeout=60)
         assert run.returncode != 0 and "libsk_gone.so" in run.stderr and \
             f"`ldd {pkg}/kafka.so`" in run.stderr, (run.returncode, run.stdout, run.stderr)
+
+
+# ------------------------------------------------------------- deb --
+
+@kit.timeout(300)
+def test_make_deb_installs_the_loadable_to_usr_lib_sqlite3_with_its_library_depends():
+    deb = kit.ROOT / "build" / f"sqlite-kafka_{VERSION}_{dpkg_arch()}.deb"
+    run = subprocess.run(["make", "-s", "deb"], cwd=kit.ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0 and deb.is_file(), run.stdout + run.stderr
+    fields = {f: subprocess.run(["dpkg-deb", "-f", str(deb), f], capture_output=True, text=True,
+                                check=True).stdout.strip()
+              for f in ("Package", "Version", "Architecture", "Depends")}
+    assert fields["Package"] == "sqlite-kafka" and fields["Version"] == VERSION, fields
+    depends = {d.split()[0]: d for d in fields["Depends"].split(", ")}
+    # libsqlite3-0 at the oldest SQLite the extension loads into; the rest
+    # from what the .so links (dpkg-shlibdeps).
+    assert depends.get("libsqlite3-0") == "libsqlite3-0 (>= 3.38.0)", depends
+    assert {"librdkafka1", "libcjson1", "libavro23", "libcurl4"} <= set(depends), depends
+    with tempfile.TemporaryDirectory() as root:
+        subprocess.run(["dpkg", "-x", str(deb), root], check=True, timeout=60)
+        files = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+        assert files == ["usr/lib/sqlite3/kafka.so", "usr/share/doc/sqlite-kafka/changelog.gz",
+                         "usr/share/doc/sqlite-kafka/copyright"], files
+        shell = subprocess.run(
+            ["sqlite3", ":memory:", f".load {root}/usr/lib/sqlite3/kafka",
+             "CREATE VIRTUAL TABLE t USING kafka(brokers = 'mock', topic = 'deb', partitions = 1)",
+             "INSERT INTO t(key, value) VALUES ('k', 'from the deb')",
+             "SELECT key, value FROM t", "SELECT kafka_version()"],
+            capture_output=True, text=True, timeout=60)
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.splitlines()[0] == "k|from the deb", shell.stdout
+        assert shell.stdout.splitlines()[1].startswith(f"sqlite-kafka {VERSION}, "), shell.stdout
+
+
+def dpkg_arch():
+    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
