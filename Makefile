@@ -26,7 +26,7 @@ EXT     := $(BUILD)/kafka.so
 # kafka_debug(), setup.py and make deb).
 VERSION := $(shell cat VERSION)
 
-.PHONY: all deps deb demo test bench clean kafka-up kafka-down registry-up registry-down
+.PHONY: all deps test-deps deb demo test bench clean kafka-up kafka-down registry-up registry-down
 
 all: $(EXT)
 
@@ -35,6 +35,12 @@ all: $(EXT)
 DEPS ?= --build-only
 deps:
 	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh $(DEPS)
+
+# What the tests and the tools need beyond the build (Java and Maven for the
+# broker and the registry, kcat, clang, valgrind, ...; the Python venv
+# build/venv): the targets that use them install them first, as `make test` does.
+test-deps:
+	@bash tests/deps.sh
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
@@ -87,19 +93,19 @@ $(BUILD)/bench/%: tests/bench/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags rdkafka) $< -o $@ $(shell pkg-config --libs rdkafka)
 
-bench: $(EXT) $(BENCH_TOOLS)
+bench: $(EXT) $(BENCH_TOOLS) | test-deps
 	bash tests/broker/kafka.sh up
 	bash tests/registry/apicurio.sh up
 	/usr/bin/python3 tests/bench/bench.py $(if $(N),--n $(N))
 
-kafka-up:
+kafka-up: | test-deps
 	bash tests/broker/kafka.sh up
 
 kafka-down:
 	bash tests/broker/kafka.sh down
 
 # A Schema Registry (Apicurio, Confluent API) on REGISTRY_PORT (default 8081).
-registry-up:
+registry-up: | test-deps
 	bash tests/registry/apicurio.sh up
 
 registry-down:
@@ -199,11 +205,11 @@ FUZZ_SRCS    := ext/base/options.c ext/base/format.c ext/base/jsontext.c ext/cod
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # The C sources are compiled as C (-x c) by the C++ driver, which links the
 # C++ of ext/codec/protobuf.cc (built alone, as C++) with its runtimes.
-$(BUILD)/fuzz/protobuf.o: ext/codec/protobuf.cc include/protobuf.h | deps
+$(BUILD)/fuzz/protobuf.o: ext/codec/protobuf.cc include/protobuf.h | test-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
 	  $(FUZZ_SAN) -c $< -o $@
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | deps
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | test-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -g -O1 -x c -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
 	  $(shell pkg-config --cflags $(PKGS)) $(FUZZ_SAN) $< $(FUZZ_SRCS) -x none $(BUILD)/fuzz/protobuf.o \
@@ -223,5 +229,5 @@ fuzz: $(FUZZ_BINS)
 # the sqlite3 shell under valgrind memcheck, on the mock cluster; fails on
 # invalid accesses and definite leaks. Reports go to build/valgrind/.
 .PHONY: valgrind
-valgrind: $(EXT)
+valgrind: $(EXT) | test-deps
 	bash tests/valgrind/run.sh

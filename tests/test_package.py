@@ -255,3 +255,21 @@ def test_make_deb_installs_the_loadable_to_usr_lib_sqlite3_with_its_library_depe
 def dpkg_arch():
     return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                           check=True).stdout.strip()
+
+
+# ----------------------------------------------------- make targets --
+
+def test_every_target_that_uses_test_tools_installs_them_first():
+    """On a fresh clone, `make bench` (and fuzz, valgrind, kafka-up,
+    registry-up) must install the Debian packages and build/venv they use
+    before using them, as `make test` does (run-all.sh). Read from make -n:
+    nothing runs."""
+    first_use = {"bench": "tests/broker/kafka.sh up", "fuzz": "clang++",
+                 "valgrind": "tests/valgrind/run.sh", "kafka-up": "tests/broker/kafka.sh up",
+                 "registry-up": "tests/registry/apicurio.sh up"}
+    for target, use in first_use.items():
+        lines = subprocess.run(["make", "-n", target], cwd=kit.ROOT, capture_output=True,
+                               text=True, check=True, timeout=120).stdout.splitlines()
+        deps = [i for i, line in enumerate(lines) if line.strip() == "bash tests/deps.sh"]
+        uses = [i for i, line in enumerate(lines) if use in line]
+        assert deps and uses and deps[0] < uses[0], (target, deps, uses, lines[-10:])
