@@ -26,7 +26,8 @@ BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
 TEST_PKGS=(kcat time openjdk-17-jre-headless maven unzip python3 python3-venv valgrind openssl
   protobuf-compiler  # tests/test_protobuf*.py: protoc makes test messages and Python classes
   clang libclang-rt-14-dev
-  chromium chromium-driver)  # headless, with Selenium, for the Datasette tests only
+  chromium chromium-driver  # headless, with Selenium, for the Datasette tests only
+  python3-setuptools python3-wheel)  # tests/test_package.py: pip install --no-build-isolation
 
 missing_pkgs() {
   local p
