@@ -39,7 +39,8 @@ def test_kafka_debug_tells_version_commit_libraries_and_codecs():
         else "-dirty"
     want = {"Version": VERSION, "Commit": git("rev-parse", "--short=12", "HEAD") + dirty,
             "SQLite": sqlite3.sqlite_version}
-    assert {k: got[k] for k in want} == want, (got, want)
+    assert {k: got[k] for k in want} == want, \
+        (got, want, "build/kafka.so is from another commit or tree state than the checkout's: run make")
     assert conn.execute("SELECT kafka_version()").fetchone()[0] == \
         f"sqlite-kafka {VERSION}, librdkafka {got['librdkafka']}"
     # Debian's librdkafka has these; the tests of SASL and TLS rely on them.
