@@ -112,7 +112,8 @@ registry-down:
 	bash tests/registry/apicurio.sh down
 
 clean:
-	rm -rf $(BUILD)/obj $(EXT)
+	rm -rf $(BUILD)/obj $(EXT) $(VERSION_STAMP) $(DEB_DIR) $(BUILD)/sqlite-kafka_*.deb $(BUILD)/python \
+	  sqlite_kafka.egg-info
 
 # Installs the loadable where sqlite3 users keep extensions (as Debian's
 # sqlite3-pcre does, /usr/lib/sqlite3/pcre.so): then, in the shell,

@@ -8,6 +8,7 @@ tagged for any Python 3 on this platform (py3-none-<platform>).
 """
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,9 @@ class build_py_with_make(build_py):
     def run(self):
         super().run()
         make = ["make", f"-j{os.cpu_count() or 1}", "build/kafka.so", "DEPS=--build-check"]
+        if not shutil.which("make"):
+            raise SystemExit("sqlite-kafka: building the extension needs make and a C compiler "
+                             "(on Debian: sudo apt-get install build-essential)")
         if subprocess.run(make, cwd=ROOT).returncode != 0:
             raise SystemExit(
                 "sqlite-kafka: building the extension failed (`make` in "
