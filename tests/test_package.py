@@ -170,6 +170,9 @@ def test_the_sdist_builds_from_scratch_or_names_the_missing_debian_packages():
         assert run.returncode != 0 and "missing Debian packages: libavro-dev" in out and \
             "apt-get install -y libavro-dev" in out and "building the extension failed" in out, out
         assert not os.path.exists(marker), "pip install ran apt-get"
+        run = pip_install(venv, sdist, env=dict(os.environ, PATH="/nonexistent"))
+        assert run.returncode != 0 and "needs make and a C compiler" in run.stdout + run.stderr, \
+            run.stdout + run.stderr
 
         run = pip_install(venv, sdist)
         assert run.returncode == 0, run.stdout + run.stderr
