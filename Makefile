@@ -129,7 +129,7 @@ install: $(EXT)
 # make deb: build/sqlite-kafka_<VERSION>_<arch>.deb, installing the loadable
 # as /usr/lib/sqlite3/kafka.so (`.load /usr/lib/sqlite3/kafka`). Depends:
 # what dpkg-shlibdeps finds the .so links (librdkafka1, libcjson1, ...),
-# and libsqlite3-0, which it does not link (SQLite hands a loadable its API)
+# and libsqlite3-0, which it need not link (SQLite hands a loadable its API)
 # but needs to run in, at the oldest version it loads into. DEB_DIR is laid
 # out as debhelper would (debian/control, debian/<package>/) so that
 # dpkg-shlibdeps reads it as a package being built.
@@ -149,7 +149,7 @@ deb: $(EXT)
 	install -D -m 644 LICENSE $(DEB_ROOT)/usr/share/doc/sqlite-kafka/copyright
 	gzip -9n <CHANGELOG.md >$(DEB_ROOT)/usr/share/doc/sqlite-kafka/changelog.gz
 	printf 'Source: sqlite-kafka\n\nPackage: sqlite-kafka\nArchitecture: any\n' >$(DEB_DIR)/debian/control
-	cd $(DEB_DIR) && dpkg-shlibdeps -O debian/sqlite-kafka/usr/lib/sqlite3/kafka.so >shlibs
+	cd $(DEB_DIR) && dpkg-shlibdeps -O -xlibsqlite3-0 debian/sqlite-kafka/usr/lib/sqlite3/kafka.so >shlibs
 	mkdir -p $(DEB_ROOT)/DEBIAN
 	{ echo 'Package: sqlite-kafka'; echo 'Version: $(VERSION)'; echo 'Architecture: $(DEB_ARCH)'; \
 	  echo 'Maintainer: $(DEB_MAINTAINER)'; \
