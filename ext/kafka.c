@@ -13,6 +13,9 @@
 
 /* KAFKA_EXT_VERSION, KAFKA_GIT_COMMIT and KAFKA_BUILT_WITH come from the
 ** Makefile (the file VERSION, git, pkg-config). */
+#ifndef KAFKA_EXT_VERSION
+#error "KAFKA_EXT_VERSION comes from the Makefile (the file VERSION): build with make"
+#endif
 
 SQLITE_EXTENSION_INIT3
 
