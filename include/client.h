@@ -112,7 +112,8 @@ long long client_wall_ms(void);
 /* The timestamp of the first message at or after each partition's offset
 ** in list (read with the client's consumer, assigned for it and
 ** unassigned after): out[i], or -1 where there is none before the
-** partition's end (or it has no timestamp). Bounded by timeout_ms. */
+** partition's end (or it has no timestamp). Bounded by timeout_ms; ends
+** on sqlite3_interrupt() of the client's interrupt_probe. */
 int client_first_timestamps(kafka_client *client, const kafka_options *opts,
                             const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err);
 

@@ -636,6 +636,10 @@ int client_first_timestamps(kafka_client *client, const kafka_options *opts,
   long long deadline = client_now_ms() + opts->timeout_ms;
   while (left > 0 && !rc && client_now_ms() < deadline) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(client->rk, 100);
+    if (!m && client_interrupted(client->interrupt_probe)) {
+      *err = sqlite3_mprintf("interrupted");
+      rc = SQLITE_INTERRUPT;
+    }
     if (!m) continue;
     int took = take_first(list, m, out, done, err);
     rd_kafka_message_destroy(m);
