@@ -499,3 +499,33 @@ def test_options_from_a_joined_table_are_never_dropped():
     conn.execute("UPDATE o SET opt = 'value=blob'")
     got = conn.execute(f"SELECT typeof(value) FROM kafka_messages('mock', '{topic}', o.opt) JOIN o").fetchall()
     assert got == [("blob",), ("blob",)], got
+
+
+def test_kafka_messages_and_time_agree_with_kcat():
+    """Asked of kcat and of kafka_messages(): every message's partition,
+    offset, timestamp, key and value, and the time column as kcat's
+    timestamp in ISO text."""
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("msgkcat"), partitions=3)
+    try:
+        producer = rk.kafka_producer()
+        for i in range(60):
+            producer.send(topic, key=f"k{i % 7}".encode(), value=f"v{i}".encode(), partition=i % 3,
+                          timestamp_ms=BASE + i * 777)
+        producer.flush()
+        producer.close()
+        want = rk.kcat_json(topic)
+        conn = kit.connect()
+        got = conn.execute("SELECT partition, offset, timestamp, key, value, time FROM kafka_messages(?, ?)",
+                           (kit.BROKER, topic)).fetchall()
+        assert len(got) == len(want) == 60, (len(got), len(want))
+        for p, o, ts, key, value, time_text in got:
+            m = want[(p, o)]
+            assert (ts, key, value) == (m["ts"], m["key"], m["payload"]), (p, o, m)
+            assert time_text == iso(m["ts"]), (time_text, m["ts"])
+        # The newest three, as kcat -o -1 reads each partition's last one.
+        newest = conn.execute("SELECT partition, offset FROM kafka_messages(?, ?) ORDER BY offset DESC LIMIT 3",
+                              (kit.BROKER, topic)).fetchall()
+        assert sorted(newest) == sorted((p, o) for p, o in want if o == 19), newest
+    finally:
+        kit.delete_topic(topic)
