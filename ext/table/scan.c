@@ -719,6 +719,7 @@ int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, i
   if (!rc) progress_start(&c->progress, &cursor_vtab(c)->opts, messages_to_read(c));
   if (!rc) rc = c->plan.order ? window_fill(c, &err) : assign_ranges(c, &err);
   if (!rc) rc = advance(c, &err);
+  if (rc) progress_end(&c->progress);
   if (err) vtab_error(cursor->pVtab, "%s", err);
   sqlite3_free(err);
   return rc;
