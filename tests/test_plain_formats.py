@@ -1,0 +1,412 @@
+"""Formats without a registry (SPEC section 13, issue 27): Avro with the
+schema in an .avsc file or in value_schema, Protobuf from .proto files, and
+MessagePack, against a real broker, checked both ways field by field with
+independent libraries: fastavro (schemaless_writer / schemaless_reader),
+Python's protobuf (classes compiled with protoc at test time) and msgpack.
+Messages also come from kcat, one file a message.
+
+Random tests print their seed; PLAIN_SEED=<n> replays one."""
+
+import io
+import json
+import math
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import kit
+from registrykit import produce_bytes
+
+
+def quoted(v):
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def table(conn, name, topic, **options):
+    opts = {"brokers": kit.BROKER, "topic": topic, **options}
+    args = ", ".join(f"{k} = {quoted(v)}" for k, v in opts.items())
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka({args})")
+
+
+def setup(prefix):
+    kit.need_broker()
+    return kit.create_topic(kit.topic(prefix))
+
+
+def raw_values(conn, topic):
+    """Every value of topic as bytes, in offset order."""
+    name = "raw_" + str(abs(hash(topic)) % 10**8)
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING kafka(brokers = {quoted(kit.BROKER)}, "
+                 f"topic = {quoted(topic)}, value = 'blob')")
+    return [v for (v,) in conn.execute(f'SELECT value FROM {name} ORDER BY "offset"')]
+
+
+def kcat_files(topic, payloads):
+    """Each payload produced by kcat from a file of its own (one message a file)."""
+    d = Path(tempfile.mkdtemp(prefix="kcat-files-"))
+    try:
+        files = []
+        for i, p in enumerate(payloads):
+            f = d / f"m{i:04d}.bin"
+            f.write_bytes(p)
+            files.append(str(f))
+        kit.kcat("-P", "-t", topic, "-p", "0", *files)
+    finally:
+        shutil.rmtree(d)
+
+
+def seed(name):
+    s = int(os.environ.get("PLAIN_SEED", random.randrange(2**32)))
+    print(f"{name}: seed {s} (replay with PLAIN_SEED={s})")
+    return random.Random(s)
+
+
+# ------------------------------------------------------------------ Avro --
+
+WEATHER = {
+    "type": "record", "name": "Weather", "namespace": "plain.test",
+    "fields": [
+        {"name": "location", "type": "string"},
+        {"name": "temp", "type": "int"},
+        {"name": "big", "type": "long"},
+        {"name": "ratio", "type": "float"},
+        {"name": "pressure", "type": "double"},
+        {"name": "raining", "type": "boolean"},
+        {"name": "raw", "type": "bytes"},
+        {"name": "sig", "type": {"type": "fixed", "name": "Sig", "size": 4}},
+        {"name": "sky", "type": {"type": "enum", "name": "Sky", "symbols": ["CLEAR", "CLOUDY", "RAIN"]}},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "counts", "type": {"type": "map", "values": "long"}},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "station", "type": {"type": "record", "name": "Station",
+                                     "fields": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}]}},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+    ],
+}
+
+COLUMNS = ("location TEXT, temp INTEGER, big INTEGER, ratio REAL, pressure REAL, raining INTEGER, raw BLOB, "
+           "sig BLOB, sky TEXT, tags TEXT, counts TEXT, note TEXT, station TEXT, at INTEGER, amount TEXT")
+
+
+def weather(i):
+    import datetime
+    import decimal
+    return {"location": f"city-{i} \u00e9", "temp": -40 + i, "big": 2**62 + i, "ratio": 0.5 + i,
+            "pressure": 1013.25 + i / 7, "raining": i % 2 == 0, "raw": bytes([i % 256, 0, 255, 10]),
+            "sig": bytes([1, 2, 3, i % 256]), "sky": ["CLEAR", "CLOUDY", "RAIN"][i % 3],
+            "tags": [f"t{j}" for j in range(i % 3)], "counts": {f"k{j}": j * 2**40 for j in range(i % 3)},
+            "note": None if i % 2 else f"n\n{i}", "station": {"id": i, "name": f"s{i}"},
+            "at": datetime.datetime.fromtimestamp(1700000000 + i, datetime.timezone.utc),
+            "amount": decimal.Decimal(f"{i}.{i % 100:02d}")}
+
+
+def expected_row(w):
+    return (w["location"], w["temp"], w["big"], w["ratio"], w["pressure"], int(w["raining"]), w["raw"], w["sig"],
+            w["sky"], json.dumps(w["tags"], separators=(",", ":")),
+            json.dumps(w["counts"], separators=(",", ":")), w["note"],
+            json.dumps(w["station"], separators=(",", ":")), int(w["at"].timestamp() * 1000), str(w["amount"]))
+
+
+def avsc_file(tmp, schema=WEATHER, name="weather.avsc"):
+    path = Path(tmp) / name
+    path.write_text(json.dumps(schema, indent=2))
+    return str(path)
+
+
+def avro_bytes(schema, record):
+    import fastavro
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema), record)
+    return out.getvalue()
+
+
+def avro_record(schema, data):
+    import fastavro
+    return fastavro.schemaless_reader(io.BytesIO(data), fastavro.parse_schema(schema))
+
+
+def test_avro_file_reads_fastavro_and_kcat():
+    topic = setup("plain-avro")
+    tmp = tempfile.mkdtemp()
+    try:
+        records = [weather(i) for i in range(6)]
+        produce_bytes(topic, [avro_bytes(WEATHER, r) for r in records[:3]])
+        kcat_files(topic, [avro_bytes(WEATHER, r) for r in records[3:]])
+        conn = kit.connect()
+        table(conn, "w", topic, value="avro", value_schema_file=avsc_file(tmp))
+        cols = [c for c, _ in (s.split(" ") for s in COLUMNS.split(", "))]
+        got = conn.execute(f'SELECT {", ".join(cols)}, error, schema_id FROM w ORDER BY "offset"').fetchall()
+        for i, (row, r) in enumerate(zip(got, records)):
+            want = expected_row(r) + (None, None)
+            for c, g, w in zip(cols + ["error", "schema_id"], row, want):
+                assert g == w, f"record {i} column {c}: got {g!r}, want {w!r}"
+        assert len(got) == len(records), got
+        decl = conn.execute("SELECT type FROM pragma_table_info('w') WHERE name = 'raw'").fetchone()
+        assert decl == ("BLOB",), decl
+    finally:
+        shutil.rmtree(tmp)
+        kit.delete_topic(topic)
+
+
+def test_avro_file_writes_what_fastavro_reads():
+    topic = setup("plain-avro-w")
+    tmp = tempfile.mkdtemp()
+    try:
+        conn = kit.connect()
+        table(conn, "w", topic, value="avro", value_schema_file=avsc_file(tmp))
+        records = [weather(i) for i in range(4)]
+        cols = [c for c, _ in (s.split(" ") for s in COLUMNS.split(", "))]
+        for r in records[:2]:  # typed columns
+            conn.execute(f"INSERT INTO w({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                         expected_row(r))
+        for r in records[2:]:  # the JSON value
+            row = dict(zip(cols, expected_row(r)))
+            row.update(raw=row["raw"].hex(), sig=row["sig"].hex(), tags=r["tags"], counts=r["counts"],
+                       station=r["station"])
+            conn.execute("INSERT INTO w(value) VALUES (?)", (json.dumps(row),))
+        for i, (data, r) in enumerate(zip(raw_values(conn, topic), records)):
+            got = avro_record(WEATHER, data)
+            for field, want in r.items():
+                assert got[field] == want, f"record {i} field {field}: fastavro read {got[field]!r}, want {want!r}"
+    finally:
+        shutil.rmtree(tmp)
+        kit.delete_topic(topic)
+
+
+def test_avro_reopen_after_the_file_moved():
+    topic = setup("plain-avro-reopen")
+    tmp = tempfile.mkdtemp()
+    try:
+        db = str(Path(tmp) / "t.db")
+        schema = avsc_file(tmp)
+        conn = kit.connect(db)
+        table(conn, "w", topic, value="avro", value_schema_file=schema)
+        conn.execute("INSERT INTO w(location, temp, big, ratio, pressure, raining, raw, sig, sky, tags, counts, "
+                     "station, at, amount) VALUES ('x', 1, 2, 0.5, 1.5, 1, x'01', x'01020304', 'RAIN', '[]', "
+                     "'{}', '{\"id\": 1, \"name\": \"s\"}', 7, '1.25')")
+        conn.close()
+        os.remove(schema)
+        conn = kit.connect(db)
+        got = conn.execute("SELECT location, temp, sky, amount, station FROM w").fetchall()
+        assert got == [("x", 1, "RAIN", "1.25", '{"id":1,"name":"s"}')], got
+        conn.execute("INSERT INTO w(value) SELECT value FROM w")
+        assert conn.execute("SELECT count(*), count(DISTINCT value) FROM w").fetchone() == (2, 1)
+        conn.execute("ALTER TABLE w RENAME TO w2")
+        conn.close()
+        conn = kit.connect(db)
+        assert conn.execute("SELECT count(*) FROM w2").fetchone() == (2,)
+        conn.execute("DROP TABLE w2")
+        left = conn.execute("SELECT name FROM sqlite_schema").fetchall()
+        assert left == [], left
+    finally:
+        shutil.rmtree(tmp)
+        kit.delete_topic(topic)
+
+
+def test_avro_schema_text_and_key_schema():
+    topic = setup("plain-avro-text")
+    try:
+        conn = kit.connect()
+        key_schema = {"type": "record", "name": "K", "fields": [{"name": "id", "type": "long"}]}
+        value_schema = {"type": "record", "name": "V", "fields": [{"name": "n", "type": "string"}]}
+        table(conn, "t", topic, value="avro", value_schema=json.dumps(value_schema), key="avro",
+              key_schema=json.dumps(key_schema))
+        conn.execute("INSERT INTO t(key, n) VALUES ('{\"id\": 9007199254740993}', 'it''s')")
+        produce = avro_bytes(key_schema, {"id": 7}), avro_bytes(value_schema, {"n": "kcat"})
+        kit.kcat("-P", "-t", topic, "-p", "0", "-K", "|", input=produce[0] + b"|" + produce[1])
+        got = conn.execute('SELECT key, n, value FROM t ORDER BY "offset"').fetchall()
+        assert got == [('{"id":9007199254740993}', "it's", '{"n":"it\'s"}'), ('{"id":7}', "kcat", '{"n":"kcat"}')], got
+        table(conn, "b", topic, key="blob", value="blob")
+        (k, v), _ = conn.execute('SELECT key, value FROM b ORDER BY "offset"').fetchall()
+        assert avro_record(key_schema, k) == {"id": 9007199254740993}, k
+        assert avro_record(value_schema, v) == {"n": "it's"}, v
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_avro_bad_messages_follow_on_error():
+    topic = setup("plain-avro-bad")
+    try:
+        schema = {"type": "record", "name": "V", "fields": [{"name": "n", "type": "int"}]}
+        produce_bytes(topic, [avro_bytes(schema, {"n": 3}), b"\x80", avro_bytes(schema, {"n": 4}) + b"x"])
+        conn = kit.connect()
+        table(conn, "t", topic, value="avro", value_schema=json.dumps(schema))
+        got = conn.execute('SELECT n, error IS NOT NULL, value FROM t ORDER BY "offset"').fetchall()
+        assert [g[:2] for g in got] == [(3, 0), (None, 1), (None, 1)], got
+        assert got[1][2] == b"\x80", got  # bytes that do not decode stay bytes
+        errors = [e for (e,) in conn.execute('SELECT error FROM t WHERE error IS NOT NULL ORDER BY "offset"')]
+        assert all(e.startswith("value: ") and "schema id" not in e for e in errors), errors
+        table(conn, "f", topic, value="avro", value_schema=json.dumps(schema), on_error="fail")
+        kit.expect_error(lambda: conn.execute("SELECT n FROM f").fetchall(),
+                         f"kafka: topic '{topic}' partition 0 offset 1: value: ")
+        # INSERT refuses what does not fit, with the registry formats' texts
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES ('{\"n\": \"x\"}')"), "n")
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(n) VALUES (4294967296)"), "n")
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_avro_file_errors_name_the_file_and_line():
+    tmp = tempfile.mkdtemp()
+    try:
+        conn = kit.connect()
+        mk = lambda **o: table(conn, "t", "never-created", **o)
+        missing = str(Path(tmp) / "missing.avsc")
+        kit.expect_error(lambda: mk(value="avro", value_schema_file=missing),
+                         f"kafka: option value_schema_file '{missing}': cannot read the file: No such file")
+        bad = Path(tmp) / "bad.avsc"
+        bad.write_text('{\n  "type": "record",\n  "name": "x",\n  "fields": [\n    {"name": "a" "type": "int"}\n  ]\n}\n')
+        kit.expect_error(lambda: mk(value="avro", value_schema_file=str(bad)),
+                         f"kafka: option value_schema_file '{bad}': not a valid Avro schema: not JSON (line 5")
+        bad.write_text('{\n  "type": "record",\n  "name": "x",\n  "fields": [\n    {"name": "a", "type": "strin"}\n  ]\n}\n')
+        kit.expect_error(lambda: mk(value="avro", value_schema_file=str(bad)),
+                         f"kafka: option value_schema_file '{bad}': not a valid Avro schema: "
+                         "Unknown Avro \"type\": strin (line 5)")
+        kit.expect_error(lambda: mk(value="avro", value_schema='{"type": "recrod"}'),
+                         "kafka: option value_schema: not a valid Avro schema")
+        kit.expect_error(lambda: mk(value="avro"), "format avro needs option schema_registry, or value_schema_file")
+        kit.expect_error(lambda: mk(value="avro", key="avro", value_schema='"int"'),
+                         "format avro needs option schema_registry, or key_schema_file")
+        kit.expect_error(lambda: mk(value="avro", value_schema='"int"', value_schema_file=missing),
+                         "options value_schema and value_schema_file cannot be combined")
+        kit.expect_error(lambda: mk(value="avro", value_schema_file=missing, schema_registry=kit.REGISTRY),
+                         "option value_schema_file is for schemas outside a registry")
+        kit.expect_error(lambda: mk(value="json", value_schema_file=missing),
+                         "option value_schema_file applies to value = 'avro' or 'protobuf' only")
+        kit.expect_error(lambda: mk(value="avro", value_proto_file=missing),
+                         "option value_proto_file is for format protobuf")
+        kit.expect_error(lambda: mk(value="msgpack", value_schema='"int"'),
+                         "option value_schema does not apply: format msgpack has no schema")
+        kit.expect_error(lambda: mk(value="jsonschema"), "format jsonschema needs option schema_registry")
+        # a schema that is not a record: value only, no columns to learn
+        kit.expect_error(lambda: mk(value="avro", value_schema='"int"', brokers="mock"),
+                         "the Avro schema is a int, not a record")
+    finally:
+        shutil.rmtree(tmp)
+
+
+# ----------------------------------------------------------- MessagePack --
+
+def msgpack_json(v):
+    """What the table's value shows for a MessagePack value (the documented
+    form: bin, ext and maps with other keys as markers)."""
+    import msgpack
+    if isinstance(v, bytes):
+        return {"$bin": v.hex()}
+    if isinstance(v, msgpack.ExtType):
+        return {"$ext": [v.code, v.data.hex()]}
+    if isinstance(v, (list, tuple)):
+        return [msgpack_json(x) for x in v]
+    if isinstance(v, dict):
+        if all(isinstance(k, str) for k in v) and not (len(v) == 1 and next(iter(v)) in ("$bin", "$ext", "$map")):
+            return {k: msgpack_json(x) for k, x in v.items()}
+        return {"$map": [[msgpack_json(k), msgpack_json(x)] for k, x in v.items()]}
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def random_msgpack(rnd, depth=0):
+    import msgpack
+    kinds = ["nil", "bool", "int", "uint", "float", "str", "bin", "ext"] + (["list", "map", "imap"] if depth < 3 else [])
+    k = rnd.choice(kinds)
+    if k == "nil":
+        return None
+    if k == "bool":
+        return rnd.random() < 0.5
+    if k == "int":
+        return rnd.choice([0, -1, -33, -129, -2**15 - 1, -2**31 - 1, -2**63, rnd.randrange(-2**63, 0)])
+    if k == "uint":
+        return rnd.choice([0, 1, 127, 128, 255, 65536, 2**32, 2**64 - 1, rnd.randrange(2**64)])
+    if k == "float":
+        return rnd.choice([0.0, -0.5, 1e300, 5e-324, 0.1, rnd.uniform(-1e6, 1e6)])
+    if k == "str":
+        return "".join(rnd.choice(["a", "\u00e9", "\u20ac", "\U0001f600", "\n", '"', "\\", "\x00", "\x1f", "$bin"])
+                       for _ in range(rnd.randrange(6)))
+    if k == "bin":
+        return bytes(rnd.randrange(256) for _ in range(rnd.randrange(5)))
+    if k == "ext":
+        return msgpack.ExtType(rnd.randrange(128),  # (Python's msgpack takes no negative type)
+                               bytes(rnd.randrange(256) for _ in range(rnd.randrange(4))))
+    if k == "list":
+        return [random_msgpack(rnd, depth + 1) for _ in range(rnd.randrange(4))]
+    if k == "map":
+        return {rnd.choice(["a", "b", "$bin", "$map", "c d"]) + str(i): random_msgpack(rnd, depth + 1)
+                for i in range(rnd.randrange(4))} if rnd.random() < 0.8 else {"$bin": random_msgpack(rnd, depth + 1)}
+    return {rnd.randrange(-5, 5) if rnd.random() < 0.7 else f"s{i}": random_msgpack(rnd, depth + 1)
+            for i in range(rnd.randrange(1, 4))}
+
+
+def test_msgpack_reads_and_writes_what_msgpack_does():
+    import msgpack
+    topic = setup("plain-msgpack")
+    rnd = seed("test_msgpack_reads_and_writes_what_msgpack_does")
+    try:
+        values = [random_msgpack(rnd) for _ in range(150)]
+        values[0] = {"location": "x", "temp": 21, "raw": b"\x00\xff", "when": msgpack.ExtType(5, b"\x00" * 4),
+                     "deep": {"a": [1, {"b": 2.5}]}}
+        packed = [msgpack.packb(v) for v in values]
+        produce_bytes(topic, packed[:100])
+        kcat_files(topic, packed[100:])
+        conn = kit.connect()
+        table(conn, "m", topic, value="msgpack",
+              columns="location TEXT, temp INTEGER, deep_b REAL $.deep.a[1].b")
+        got = conn.execute('SELECT value, error FROM m ORDER BY "offset"').fetchall()
+        assert len(got) == len(values), len(got)
+        for i, ((text, error), v) in enumerate(zip(got, values)):
+            assert error is None, f"message {i} ({packed[i].hex()}): error {error}"
+            assert json.loads(text) == msgpack_json(v), f"message {i}: {text} != {msgpack_json(v)}"
+        assert conn.execute('SELECT location, temp, deep_b FROM m WHERE "offset" = 0').fetchone() == ("x", 21, 2.5)
+        # writing the value read gives the same MessagePack value back
+        other = setup("plain-msgpack-copy")
+        try:
+            table(conn, "c", other, value="msgpack")
+            conn.execute('INSERT INTO c(value) SELECT value FROM m ORDER BY "offset"')
+            for i, (data, v) in enumerate(zip(raw_values(conn, other), values)):
+                back = msgpack.unpackb(data, strict_map_key=False)
+                assert back == v or json.dumps(msgpack_json(back)) == json.dumps(msgpack_json(v)), \
+                    f"message {i}: wrote {data.hex()} = {back!r}, read {v!r}"
+        finally:
+            kit.delete_topic(other)
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_msgpack_typed_columns_and_errors():
+    import msgpack
+    topic = setup("plain-msgpack-cols")
+    try:
+        conn = kit.connect()
+        table(conn, "m", topic, value="msgpack", columns="location TEXT, temp INTEGER, ratio REAL, ok INTEGER")
+        conn.execute("INSERT INTO m(location, temp, ratio) VALUES ('a', -3, 0.25)")
+        conn.execute("INSERT INTO m(value) VALUES ('{\"big\": 18446744073709551615, \"neg\": -9223372036854775808}')")
+        kit.expect_error(lambda: conn.execute("INSERT INTO m(value) VALUES ('{nope')"), "value is not valid JSON")
+        kit.expect_error(lambda: conn.execute("INSERT INTO m(value) VALUES ('{\"$bin\": \"abc\"}')"),
+                         "kafka: MessagePack: a marker's bytes must be a string of hex digits")
+        kit.expect_error(lambda: conn.execute("INSERT INTO m(value) VALUES ('{\"$ext\": [300, \"00\"]}')"),
+                         "type must be an integer from -128 to 127")
+        produce_bytes(topic, [b"\xc1", msgpack.packb(1) + b"\x01", b"\xa3ab", b"\xa2\xff\xfe",
+                              b"\xd6\xff\x00\x00\x00\x01"])  # (a timestamp: ext type -1)
+        rows = conn.execute('SELECT location, temp, ratio, error FROM m ORDER BY "offset"').fetchall()
+        assert rows[0] == ("a", -3, 0.25, None), rows
+        data = raw_values(conn, topic)
+        assert msgpack.unpackb(data[0]) == {"location": "a", "temp": -3, "ratio": 0.25}, data[0]
+        assert msgpack.unpackb(data[1]) == {"big": 2**64 - 1, "neg": -2**63}, data[1]
+        errors = [r[3] for r in rows[2:6]]
+        assert errors == ["value: not MessagePack", "value: not one MessagePack value: 1 byte after the value at byte 1",
+                          "value: not MessagePack: the value is cut short", "value: a string is not UTF-8"], errors
+        assert conn.execute('SELECT value FROM m WHERE "offset" = 6').fetchone() == ('{"$ext":[-1,"00000001"]}',)
+        conn.execute('INSERT INTO m(value) SELECT value FROM m WHERE "offset" = 6')
+        assert raw_values(conn, topic)[-1] == b"\xd6\xff\x00\x00\x00\x01"
+        table(conn, "f", topic, value="msgpack", on_error="fail")
+        kit.expect_error(lambda: conn.execute("SELECT value FROM f").fetchall(),
+                         f"kafka: topic '{topic}' partition 0 offset 2: value: not MessagePack")
+    finally:
+        kit.delete_topic(topic)
