@@ -70,6 +70,8 @@ typedef struct codec {
   const char *name;          /* the option value: "avro" */
   const char *registry_type; /* the registry's schemaType: "AVRO", "JSON", "PROTOBUF";
                              ** NULL: no schema (msgpack), never in a registry */
+  const char *bytes_member;  /* NULL: bytes are hex digits in decode's JSON; else the
+                             ** one member of an object holding them ({"$bin": "hex"}) */
 
   /* Parses a schema text. `message` selects a message type (Protobuf's
   ** value_message; NULL: the codec's default); `imports` finds the schemas

@@ -357,13 +357,14 @@ def test_msgpack_reads_and_writes_what_msgpack_does():
         kcat_files(topic, packed[100:])
         conn = kit.connect()
         table(conn, "m", topic, value="msgpack",
-              columns="location TEXT, temp INTEGER, deep_b REAL $.deep.a[1].b")
+              columns="location TEXT, temp INTEGER, raw BLOB, deep_b REAL $.deep.a[1].b")
         got = conn.execute('SELECT value, error FROM m ORDER BY "offset"').fetchall()
         assert len(got) == len(values), len(got)
         for i, ((text, error), v) in enumerate(zip(got, values)):
             assert error is None, f"message {i} ({packed[i].hex()}): error {error}"
             assert json.loads(text) == msgpack_json(v), f"message {i}: {text} != {msgpack_json(v)}"
-        assert conn.execute('SELECT location, temp, deep_b FROM m WHERE "offset" = 0').fetchone() == ("x", 21, 2.5)
+        first = conn.execute('SELECT location, temp, raw, deep_b FROM m WHERE "offset" = 0').fetchone()
+        assert first == ("x", 21, b"\x00\xff", 2.5), first
         # writing the value read gives the same MessagePack value back
         other = setup("plain-msgpack-copy")
         try:
@@ -384,8 +385,8 @@ def test_msgpack_typed_columns_and_errors():
     topic = setup("plain-msgpack-cols")
     try:
         conn = kit.connect()
-        table(conn, "m", topic, value="msgpack", columns="location TEXT, temp INTEGER, ratio REAL, ok INTEGER")
-        conn.execute("INSERT INTO m(location, temp, ratio) VALUES ('a', -3, 0.25)")
+        table(conn, "m", topic, value="msgpack", columns="location TEXT, temp INTEGER, ratio REAL, raw BLOB")
+        conn.execute("INSERT INTO m(location, temp, ratio, raw) VALUES ('a', -3, 0.25, x'00ff')")
         conn.execute("INSERT INTO m(value) VALUES ('{\"big\": 18446744073709551615, \"neg\": -9223372036854775808}')")
         kit.expect_error(lambda: conn.execute("INSERT INTO m(value) VALUES ('{nope')"), "value is not valid JSON")
         kit.expect_error(lambda: conn.execute("INSERT INTO m(value) VALUES ('{\"$bin\": \"abc\"}')"),
@@ -394,10 +395,10 @@ def test_msgpack_typed_columns_and_errors():
                          "type must be an integer from -128 to 127")
         produce_bytes(topic, [b"\xc1", msgpack.packb(1) + b"\x01", b"\xa3ab", b"\xa2\xff\xfe",
                               b"\xd6\xff\x00\x00\x00\x01"])  # (a timestamp: ext type -1)
-        rows = conn.execute('SELECT location, temp, ratio, error FROM m ORDER BY "offset"').fetchall()
-        assert rows[0] == ("a", -3, 0.25, None), rows
+        rows = conn.execute('SELECT location, temp, ratio, error, raw FROM m ORDER BY "offset"').fetchall()
+        assert rows[0] == ("a", -3, 0.25, None, b"\x00\xff"), rows  # a BLOB column is a bin
         data = raw_values(conn, topic)
-        assert msgpack.unpackb(data[0]) == {"location": "a", "temp": -3, "ratio": 0.25}, data[0]
+        assert msgpack.unpackb(data[0]) == {"location": "a", "temp": -3, "ratio": 0.25, "raw": b"\x00\xff"}, data[0]
         assert msgpack.unpackb(data[1]) == {"big": 2**64 - 1, "neg": -2**63}, data[1]
         errors = [r[3] for r in rows[2:6]]
         assert errors == ["value: not MessagePack", "value: not one MessagePack value: 1 byte after the value at byte 1",

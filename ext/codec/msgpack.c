@@ -542,6 +542,7 @@ static int msgpack_encode(const codec_schema *s, const char *json, size_t len, v
 const codec msgpack_codec = {
     .name = "msgpack",
     .registry_type = NULL,
+    .bytes_member = BIN_KEY,
     .parse = msgpack_parse,
     .parse_plain = msgpack_parse_plain,
     .release = msgpack_release,

@@ -354,10 +354,22 @@ static int shadow_put(sqlite3 *db, const char *dbname, const char *table, const 
   return rc;
 }
 
-/* BLOB columns of a registry value read its hex bytes as a BLOB. */
-static void mark_hex_blobs(kafka_options *opts) {
-  for (int i = 0; codec_for(opts->value_format) && i < opts->n_columns; i++)
-    opts->columns[i].hex_blob = !sqlite3_stricmp(opts->columns[i].type, "BLOB");
+/* BLOB columns of a codec value read its hex bytes as a BLOB: the hex
+** digits themselves (registry formats), or those under the codec's
+** bytes_member (msgpack's {"$bin": "hex"}), where the column's path then
+** goes on to. */
+static int mark_hex_blobs(kafka_options *opts) {
+  const codec *c = codec_for(opts->value_format);
+  for (int i = 0; c && i < opts->n_columns; i++) {
+    typed_column *col = &opts->columns[i];
+    col->hex_blob = !sqlite3_stricmp(col->type, "BLOB");
+    if (!col->hex_blob || !c->bytes_member) continue;
+    char *path = sqlite3_mprintf("%s.\"%s\"", col->path, c->bytes_member);
+    if (!path) return SQLITE_NOMEM;
+    sqlite3_free(col->path);
+    col->path = path;
+  }
+  return SQLITE_OK;
 }
 
 int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **err) {
@@ -395,7 +407,7 @@ int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **e
     if (t->side[key].plain) rc = plain_store(vtab, db, table, key, &plain[key]);
   plain_clear(&plain[0]);
   plain_clear(&plain[1]);
-  mark_hex_blobs(&vtab->opts);
+  if (!rc) rc = mark_hex_blobs(&vtab->opts);
   sqlite3_free(sql);
   sqlite3_free(sqlite3_str_finish(spec));
   return rc;
@@ -428,8 +440,7 @@ int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **
   if (!rc) rc = state(vtab) ? plain_connect(vtab, plain, err) : SQLITE_NOMEM;
   plain_clear(&plain[0]);
   plain_clear(&plain[1]);
-  mark_hex_blobs(&vtab->opts);
-  return rc;
+  return rc ? rc : mark_hex_blobs(&vtab->opts);
 }
 
 int schemas_rename(kafka_vtab *vtab, const char *new_name) {
