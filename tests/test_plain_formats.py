@@ -7,6 +7,7 @@ Messages also come from kcat, one file a message.
 
 Random tests print their seed; PLAIN_SEED=<n> replays one."""
 
+import contextlib
 import io
 import json
 import math
@@ -33,9 +34,26 @@ def table(conn, name, topic, **options):
     conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka({args})")
 
 
-def setup(prefix):
+@contextlib.contextmanager
+def new_topic(prefix):
+    """A new topic (one partition; the broker is needed), deleted afterwards."""
     kit.need_broker()
-    return kit.create_topic(kit.topic(prefix))
+    topic = kit.create_topic(kit.topic(prefix))
+    try:
+        yield topic
+    finally:
+        kit.delete_topic(topic)
+
+
+@contextlib.contextmanager
+def topic_and_dir(prefix):
+    """A new topic and a scratch directory, both gone afterwards."""
+    with new_topic(prefix) as topic:
+        tmp = tempfile.mkdtemp()
+        try:
+            yield topic, tmp
+        finally:
+            shutil.rmtree(tmp)
 
 
 def raw_values(conn, topic):
@@ -132,9 +150,7 @@ def avro_record(schema, data):
 
 
 def test_avro_file_reads_fastavro_and_kcat():
-    topic = setup("plain-avro")
-    tmp = tempfile.mkdtemp()
-    try:
+    with topic_and_dir("plain-avro") as (topic, tmp):
         records = [weather(i) for i in range(6)]
         produce_bytes(topic, [avro_bytes(WEATHER, r) for r in records[:3]])
         kcat_files(topic, [avro_bytes(WEATHER, r) for r in records[3:]])
@@ -149,15 +165,10 @@ def test_avro_file_reads_fastavro_and_kcat():
         assert len(got) == len(records), got
         decl = conn.execute("SELECT type FROM pragma_table_info('w') WHERE name = 'raw'").fetchone()
         assert decl == ("BLOB",), decl
-    finally:
-        shutil.rmtree(tmp)
-        kit.delete_topic(topic)
 
 
 def test_avro_file_writes_what_fastavro_reads():
-    topic = setup("plain-avro-w")
-    tmp = tempfile.mkdtemp()
-    try:
+    with topic_and_dir("plain-avro-w") as (topic, tmp):
         conn = kit.connect()
         table(conn, "w", topic, value="avro", value_schema_file=avsc_file(tmp))
         records = [weather(i) for i in range(4)]
@@ -174,15 +185,10 @@ def test_avro_file_writes_what_fastavro_reads():
             got = avro_record(WEATHER, data)
             for field, want in r.items():
                 assert got[field] == want, f"record {i} field {field}: fastavro read {got[field]!r}, want {want!r}"
-    finally:
-        shutil.rmtree(tmp)
-        kit.delete_topic(topic)
 
 
 def test_avro_reopen_after_the_file_moved():
-    topic = setup("plain-avro-reopen")
-    tmp = tempfile.mkdtemp()
-    try:
+    with topic_and_dir("plain-avro-reopen") as (topic, tmp):
         db = str(Path(tmp) / "t.db")
         schema = avsc_file(tmp)
         conn = kit.connect(db)
@@ -204,14 +210,10 @@ def test_avro_reopen_after_the_file_moved():
         conn.execute("DROP TABLE w2")
         left = conn.execute("SELECT name FROM sqlite_schema").fetchall()
         assert left == [], left
-    finally:
-        shutil.rmtree(tmp)
-        kit.delete_topic(topic)
 
 
 def test_avro_schema_text_and_key_schema():
-    topic = setup("plain-avro-text")
-    try:
+    with new_topic("plain-avro-text") as topic:
         conn = kit.connect()
         key_schema = {"type": "record", "name": "K", "fields": [{"name": "id", "type": "long"}]}
         value_schema = {"type": "record", "name": "V", "fields": [{"name": "n", "type": "string"}]}
@@ -226,13 +228,10 @@ def test_avro_schema_text_and_key_schema():
         (k, v), _ = conn.execute('SELECT key, value FROM b ORDER BY "offset"').fetchall()
         assert avro_record(key_schema, k) == {"id": 9007199254740993}, k
         assert avro_record(value_schema, v) == {"n": "it's"}, v
-    finally:
-        kit.delete_topic(topic)
 
 
 def test_avro_bad_messages_follow_on_error():
-    topic = setup("plain-avro-bad")
-    try:
+    with new_topic("plain-avro-bad") as topic:
         schema = {"type": "record", "name": "V", "fields": [{"name": "n", "type": "int"}]}
         produce_bytes(topic, [avro_bytes(schema, {"n": 3}), b"\x80", avro_bytes(schema, {"n": 4}) + b"x"])
         conn = kit.connect()
@@ -249,8 +248,6 @@ def test_avro_bad_messages_follow_on_error():
         kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES ('{\"n\": \"x\"}')"), "n")
         kit.expect_error(lambda: conn.execute("INSERT INTO t(n) VALUES (4294967296)"), "n")
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (3,)
-    finally:
-        kit.delete_topic(topic)
 
 
 def test_avro_file_errors_name_the_file_and_line():
@@ -346,9 +343,8 @@ def random_msgpack(rnd, depth=0):
 
 def test_msgpack_reads_and_writes_what_msgpack_does():
     import msgpack
-    topic = setup("plain-msgpack")
     rnd = seed("test_msgpack_reads_and_writes_what_msgpack_does")
-    try:
+    with new_topic("plain-msgpack") as topic:
         values = [random_msgpack(rnd) for _ in range(150)]
         values[0] = {"location": "x", "temp": 21, "raw": b"\x00\xff", "when": msgpack.ExtType(5, b"\x00" * 4),
                      "deep": {"a": [1, {"b": 2.5}]}}
@@ -366,24 +362,18 @@ def test_msgpack_reads_and_writes_what_msgpack_does():
         first = conn.execute('SELECT location, temp, raw, deep_b FROM m WHERE "offset" = 0').fetchone()
         assert first == ("x", 21, b"\x00\xff", 2.5), first
         # writing the value read gives the same MessagePack value back
-        other = setup("plain-msgpack-copy")
-        try:
+        with new_topic("plain-msgpack-copy") as other:
             table(conn, "c", other, value="msgpack")
             conn.execute('INSERT INTO c(value) SELECT value FROM m ORDER BY "offset"')
             for i, (data, v) in enumerate(zip(raw_values(conn, other), values)):
                 back = msgpack.unpackb(data, strict_map_key=False)
                 assert back == v or json.dumps(msgpack_json(back)) == json.dumps(msgpack_json(v)), \
                     f"message {i}: wrote {data.hex()} = {back!r}, read {v!r}"
-        finally:
-            kit.delete_topic(other)
-    finally:
-        kit.delete_topic(topic)
 
 
 def test_msgpack_typed_columns_and_errors():
     import msgpack
-    topic = setup("plain-msgpack-cols")
-    try:
+    with new_topic("plain-msgpack-cols") as topic:
         conn = kit.connect()
         table(conn, "m", topic, value="msgpack", columns="location TEXT, temp INTEGER, ratio REAL, raw BLOB")
         conn.execute("INSERT INTO m(location, temp, ratio, raw) VALUES ('a', -3, 0.25, x'00ff')")
@@ -409,8 +399,6 @@ def test_msgpack_typed_columns_and_errors():
         table(conn, "f", topic, value="msgpack", on_error="fail")
         kit.expect_error(lambda: conn.execute("SELECT value FROM f").fetchall(),
                          f"kafka: topic '{topic}' partition 0 offset 2: value: not MessagePack")
-    finally:
-        kit.delete_topic(topic)
 
 
 # -------------------------------------------------------------- Protobuf --
@@ -427,8 +415,7 @@ WEATHER_PROTO = kit.PROTO_DIR / "pbtest" / "weather.proto"
 
 def test_protobuf_file_reads_python_protobuf_and_kcat():
     tp = pb()
-    topic = setup("plain-pb")
-    try:
+    with new_topic("plain-pb") as topic:
         messages = [tp.weather(i) for i in range(4)]
         produce_bytes(topic, [m.SerializeToString() for m in messages[:2]])
         kcat_files(topic, [m.SerializeToString() for m in messages[2:]])
@@ -445,14 +432,11 @@ def test_protobuf_file_reads_python_protobuf_and_kcat():
                 assert got == want, f"message {i} column {name}: got {got!r}, want {want!r}"
         value = json.loads(conn.execute('SELECT value FROM t WHERE "offset" = 0').fetchone()[0])
         assert value["raw"] == "00ff00" and value["station"]["unit"] == "FAHRENHEIT", value
-    finally:
-        kit.delete_topic(topic)
 
 
 def test_protobuf_file_writes_what_python_protobuf_reads():
     tp = pb()
-    topic = setup("plain-pb-w")
-    try:
+    with new_topic("plain-pb-w") as topic:
         conn = kit.connect()
         table(conn, "t", topic, value="protobuf", value_proto_file=str(WEATHER_PROTO),
               value_proto_path=str(kit.PROTO_DIR))
@@ -478,8 +462,6 @@ def test_protobuf_file_writes_what_python_protobuf_reads():
             assert typed == want_typed, f"message {i} from typed columns:\n{typed}\nwant:\n{want_typed}"
             assert from_value == want, f"message {i} from value:\n{from_value}\nwant:\n{want}"
         assert tp.classes().Alert.Level.FromString(raw[4]).n == 7 and raw[4] == b"\x08\x07", raw[4]
-    finally:
-        kit.delete_topic(topic)
 
 
 def write_protos(d, files):
@@ -500,9 +482,7 @@ LAYERED = {
 
 
 def test_protobuf_imports_keys_and_reopen_after_the_files_moved():
-    topic = setup("plain-pb-imp")
-    tmp = tempfile.mkdtemp()
-    try:
+    with topic_and_dir("plain-pb-imp") as (topic, tmp):
         write_protos(tmp, LAYERED)
         db = str(Path(tmp) / "t.db")
         conn = kit.connect(db)
@@ -537,9 +517,6 @@ def test_protobuf_imports_keys_and_reopen_after_the_files_moved():
         assert key.id == -1 and list(value.mid.leaf.n) == [-1, 2] and value.name == "x", (key, value)
         assert value.at.ToMilliseconds() == 1700000000123, value
         assert top_pb2.Top.FromString(v).SerializeToString() == v  # (no field the class does not know)
-    finally:
-        shutil.rmtree(tmp)
-        kit.delete_topic(topic)
 
 
 def test_protobuf_file_errors_name_the_file_and_line():
@@ -580,8 +557,7 @@ def test_protobuf_file_errors_name_the_file_and_line():
 
 
 def test_protobuf_schema_text_and_bad_bytes():
-    topic = setup("plain-pb-bad")
-    try:
+    with new_topic("plain-pb-bad") as topic:
         conn = kit.connect()
         text = 'syntax = "proto3"; message V { int32 n = 1; string s = 2; }'
         table(conn, "t", topic, value="protobuf", value_schema=text)
@@ -594,5 +570,3 @@ def test_protobuf_schema_text_and_bad_bytes():
         table(conn, "f", topic, value="protobuf", value_schema=text, on_error="fail")
         kit.expect_error(lambda: conn.execute("SELECT n FROM f").fetchall(),
                          f"kafka: topic '{topic}' partition 0 offset 1: value: bytes do not parse as message V")
-    finally:
-        kit.delete_topic(topic)

@@ -400,6 +400,27 @@ static void write_marker(json_reader *r, const char *marker) {
   sqlite3_free(bytes);
 }
 
+/* The number of members or values of the object or array whose text
+** (valid JSON) goes on at p, after its '{' or '['. */
+static uint32_t count_items(const unsigned char *p, const unsigned char *end) {
+  uint32_t commas = 0;
+  int depth = 0, empty = 1;
+  for (; p < end; p++) {
+    if (*p == '"') {
+      for (p++; *p != '"'; p++) p += *p == '\\';
+    } else if (*p == '}' || *p == ']') {
+      if (depth-- == 0) break;
+    } else if (*p == ',' && depth == 0) {
+      commas++;
+    } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+      continue;
+    }
+    depth += *p == '{' || *p == '[';
+    empty = 0;
+  }
+  return empty ? 0 : commas + 1;
+}
+
 /* The marker an object starting at r->p (after '{') is, when its only member is one. */
 static const char *marker_of(json_reader *r) {
   static const char *const markers[] = {BIN_KEY, EXT_KEY, MAP_KEY};
@@ -411,22 +432,8 @@ static const char *marker_of(json_reader *r) {
     /* only member: the object ends after its value */
     json_reader probe = {p + n + 2, r->end, r->pk, NULL};
     skip_space(&probe);
-    if (probe.p >= probe.end || *probe.p != ':') return NULL;
-    const unsigned char *value = probe.p + 1;
-    int depth = 0;
-    const unsigned char *q = value;
-    for (; q < r->end; q++) {
-      if (*q == '"') {
-        for (q++; *q != '"'; q++) q += *q == '\\';
-      } else if (*q == '{' || *q == '[') {
-        depth++;
-      } else if (*q == '}' || *q == ']') {
-        if (depth-- == 0) break;
-      } else if (*q == ',' && depth == 0) {
-        return NULL;
-      }
-    }
-    r->p = value;
+    if (probe.p >= probe.end || *probe.p != ':' || count_items(r->p, r->end) != 1) return NULL;
+    r->p = probe.p + 1;
     return markers[i];
   }
   return NULL;
@@ -440,20 +447,7 @@ static void write_object(json_reader *r) {
     r->p++; /* the object's '}' */
     return;
   }
-  uint32_t n = 0;
-  int depth = 0;
-  for (const unsigned char *q = r->p; q < r->end; q++) { /* count the members */
-    if (*q == '"') {
-      for (q++; *q != '"'; q++) q += *q == '\\';
-    } else if (*q == '{' || *q == '[') {
-      depth++;
-    } else if (*q == '}' || *q == ']') {
-      if (depth-- == 0) break;
-    } else if (*q == ':' && depth == 0) {
-      n++;
-    }
-  }
-  msgpack_pack_map(&r->pk, n);
+  msgpack_pack_map(&r->pk, count_items(r->p, r->end));
   for (skip_space(r); !r->why && *r->p != '}';) {
     size_t len;
     char *name = read_string(r, &len);
@@ -469,24 +463,7 @@ static void write_object(json_reader *r) {
 }
 
 static void write_array(json_reader *r) {
-  uint32_t n = 0;
-  int depth = 0, empty = 1;
-  for (const unsigned char *q = r->p; q < r->end; q++) { /* count the items */
-    if (*q == '"') {
-      for (q++; *q != '"'; q++) q += *q == '\\';
-      empty = 0;
-    } else if (*q == '{' || *q == '[') {
-      depth++;
-      empty = 0;
-    } else if (*q == '}' || *q == ']') {
-      if (depth-- == 0) break;
-    } else if (*q == ',' && depth == 0) {
-      n++;
-    } else if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-      empty = 0;
-    }
-  }
-  msgpack_pack_array(&r->pk, empty ? 0 : n + 1);
+  msgpack_pack_array(&r->pk, count_items(r->p, r->end));
   for (skip_space(r); !r->why && *r->p != ']';) {
     write_value(r);
     skip_space(r);
