@@ -570,3 +570,15 @@ def test_protobuf_schema_text_and_bad_bytes():
         table(conn, "f", topic, value="protobuf", value_schema=text, on_error="fail")
         kit.expect_error(lambda: conn.execute("SELECT n FROM f").fetchall(),
                          f"kafka: topic '{topic}' partition 0 offset 1: value: bytes do not parse as message V")
+
+
+def test_reference_example_prints_what_it_says():
+    """docs/reference/kafka-formats.md's Example block, run by the sqlite3
+    shell on the mock cluster, prints its `-- ` lines."""
+    doc = (kit.ROOT / "docs" / "reference" / "kafka-formats.md").read_text()
+    block = doc.split("## Example")[1].split("```sql\n")[1].split("```")[0]
+    want = [line[3:] for line in block.splitlines() if line.startswith("-- ")]
+    done = subprocess.run(["sqlite3", "-bail", ":memory:"], input=block, capture_output=True, text=True,
+                          cwd=kit.ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == want, f"printed:\n{done.stdout}\nthe page says:\n" + "\n".join(want)
