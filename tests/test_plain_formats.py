@@ -9,12 +9,14 @@ Random tests print their seed; PLAIN_SEED=<n> replays one."""
 
 import contextlib
 import io
+import itertools
 import json
 import math
 import os
 import random
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -582,3 +584,114 @@ def test_reference_example_prints_what_it_says():
                           cwd=kit.ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == want, f"printed:\n{done.stdout}\nthe page says:\n" + "\n".join(want)
+
+
+# ------------------------------------------------- Avro, property-based --
+
+def random_avro_type(rnd, names, depth=0):
+    """A random Avro type (named types get fresh names from names)."""
+    simple = ["boolean", "int", "long", "float", "double", "string", "bytes"]
+    kinds = simple + ["enum", "fixed", "union"] + (["array", "map", "record"] if depth < 2 else [])
+    k = rnd.choice(kinds)
+    if k in simple:
+        return k
+    name = f"N{next(names)}"
+    if k == "enum":
+        return {"type": "enum", "name": name, "symbols": [f"S{i}" for i in range(rnd.randrange(1, 4))]}
+    if k == "fixed":
+        return {"type": "fixed", "name": name, "size": rnd.randrange(1, 5)}
+    if k == "union":
+        return ["null", rnd.choice(simple)]
+    if k == "array":
+        return {"type": "array", "items": random_avro_type(rnd, names, depth + 1)}
+    if k == "map":
+        return {"type": "map", "values": random_avro_type(rnd, names, depth + 1)}
+    return random_avro_record(rnd, names, depth + 1)
+
+
+def random_avro_record(rnd, names, depth=0):
+    return {"type": "record", "name": f"R{next(names)}",
+            "fields": [{"name": f"f{i}", "type": random_avro_type(rnd, names, depth)}
+                       for i in range(rnd.randrange(1, 5))]}
+
+
+def random_avro_value(rnd, t):
+    if isinstance(t, list):
+        return None if rnd.random() < 0.3 else random_avro_value(rnd, t[1])
+    if isinstance(t, dict):
+        k = t["type"]
+        if k == "enum":
+            return rnd.choice(t["symbols"])
+        if k == "fixed":
+            return bytes(rnd.randrange(256) for _ in range(t["size"]))
+        if k == "array":
+            return [random_avro_value(rnd, t["items"]) for _ in range(rnd.randrange(3))]
+        if k == "map":
+            return {f"k{i}\u00e9": random_avro_value(rnd, t["values"]) for i in range(rnd.randrange(3))}
+        return {f["name"]: random_avro_value(rnd, f["type"]) for f in t["fields"]}
+    return {"boolean": lambda: rnd.random() < 0.5,
+            "int": lambda: rnd.choice([0, -1, 2**31 - 1, -2**31, rnd.randrange(-2**31, 2**31)]),
+            "long": lambda: rnd.choice([0, 2**63 - 1, -2**63, 2**53 + 1, rnd.randrange(-2**63, 2**63)]),
+            "float": lambda: rnd.choice([0.0, 0.1, -3.5, 1e30, rnd.uniform(-1e6, 1e6)]),
+            "double": lambda: rnd.choice([0.0, 0.1, -1e300, 5e-324, rnd.uniform(-1e6, 1e6)]),
+            "string": lambda: "".join(rnd.choice(["a", "\u00e9", "\U0001f600", "\n", '"', "\\"])
+                                      for _ in range(rnd.randrange(5))),
+            "bytes": lambda: bytes(rnd.randrange(256) for _ in range(rnd.randrange(5)))}[t]()
+
+
+def avro_json(t, v):
+    """The JSON the table shows for value v of type t (include/codec.h's
+    plain values: bytes and fixed as hex, a union as its branch's value)."""
+    if isinstance(t, list):
+        return None if v is None else avro_json(t[1], v)
+    if isinstance(t, dict):
+        k = t["type"]
+        if k == "fixed":
+            return v.hex()
+        if k == "array":
+            return [avro_json(t["items"], x) for x in v]
+        if k == "map":
+            return {key: avro_json(t["values"], x) for key, x in v.items()}
+        if k == "record":
+            return {f["name"]: avro_json(f["type"], v[f["name"]]) for f in t["fields"]}
+        return v
+    if t == "bytes":
+        return v.hex()
+    if t == "float":
+        return struct.unpack("f", struct.pack("f", v))[0]
+    return v
+
+
+def same_floats(a, b):
+    """a == b, floats compared as float 32 (Avro float) when either is one."""
+    if isinstance(a, float) or isinstance(b, float):
+        return a == b or struct.pack("f", a) == struct.pack("f", b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_floats(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_floats(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_avro_random_schemas_both_ways_with_fastavro():
+    rnd = seed("test_avro_random_schemas_both_ways_with_fastavro")
+    conn = kit.connect()
+    for n in range(25):
+        names = itertools.count()
+        schema = random_avro_record(rnd, names)
+        records = [random_avro_value(rnd, schema) for _ in range(5)]
+        topic, copy = kit.topic("plain-avro-prop"), kit.topic("plain-avro-prop-copy")
+        table(conn, f"raw{n}", topic, brokers="mock", partitions=1, value="blob")
+        conn.executemany(f"INSERT INTO raw{n}(value) VALUES (?)", [(avro_bytes(schema, r),) for r in records])
+        table(conn, f"t{n}", topic, brokers="mock", value="avro", value_schema=json.dumps(schema))
+        table(conn, f"c{n}", copy, brokers="mock", partitions=1, value="avro", value_schema=json.dumps(schema))
+        got = conn.execute(f'SELECT value, error FROM t{n} ORDER BY "offset"').fetchall()
+        for i, ((text, error), r) in enumerate(zip(got, records)):
+            assert error is None and same_floats(json.loads(text), avro_json(schema, r)), \
+                f"schema {n} record {i}: read {text!r} (error {error}), want {avro_json(schema, r)}\nschema: {schema}"
+        conn.execute(f'INSERT INTO c{n}(value) SELECT value FROM t{n} ORDER BY "offset"')
+        table(conn, f"craw{n}", copy, brokers="mock", value="blob")
+        for i, ((data,), r) in enumerate(zip(conn.execute(f'SELECT value FROM craw{n} ORDER BY "offset"'), records)):
+            back = avro_record(schema, data)
+            assert same_floats(avro_json(schema, back), avro_json(schema, r)), \
+                f"schema {n} record {i}: wrote {data.hex()}, fastavro reads {back}, want {r}\nschema: {schema}"
