@@ -281,6 +281,10 @@ def test_avro_file_errors_name_the_file_and_line():
                          "option value_schema_file applies to value = 'avro' or 'protobuf' only")
         kit.expect_error(lambda: mk(value="avro", value_proto_file=missing),
                          "option value_proto_file is for format protobuf")
+        kit.expect_error(lambda: mk(value="json", value_schema='"int"'),
+                         "option value_schema applies to value = 'avro' or 'protobuf' only")
+        kit.expect_error(lambda: mk(key="text", key_message="A"),
+                         "option key_message applies to key = 'avro' or 'protobuf' only")
         kit.expect_error(lambda: mk(value="msgpack", value_schema='"int"'),
                          "option value_schema does not apply: format msgpack has no schema")
         kit.expect_error(lambda: mk(value="jsonschema"), "format jsonschema needs option schema_registry")
@@ -398,6 +402,11 @@ def test_msgpack_typed_columns_and_errors():
         assert conn.execute('SELECT value FROM m WHERE "offset" = 6').fetchone() == ('{"$ext":[-1,"00000001"]}',)
         conn.execute('INSERT INTO m(value) SELECT value FROM m WHERE "offset" = 6')
         assert raw_values(conn, topic)[-1] == b"\xd6\xff\x00\x00\x00\x01"
+        table(conn, "k", topic, key="msgpack", value="msgpack")
+        conn.execute("INSERT INTO k(key, value) VALUES ('[1, \"a\", {\"$bin\": \"00\"}]', '{}')")
+        assert conn.execute('SELECT key FROM k WHERE key IS NOT NULL').fetchall() == [('[1,"a",{"$bin":"00"}]',)]
+        table(conn, "kb", topic, key="blob", value="blob")
+        assert conn.execute('SELECT key FROM kb WHERE key IS NOT NULL').fetchone() == (msgpack.packb([1, "a", b"\x00"]),)
         table(conn, "f", topic, value="msgpack", on_error="fail")
         kit.expect_error(lambda: conn.execute("SELECT value FROM f").fetchall(),
                          f"kafka: topic '{topic}' partition 0 offset 2: value: not MessagePack")

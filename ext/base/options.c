@@ -432,7 +432,9 @@ static char *schema_source_error(const kafka_options *opts, int key) {
   const char *path = key ? opts->key_proto_path : opts->value_proto_path;
   const char *message = key ? opts->key_message : opts->value_message;
   const char *file = avsc ? "schema_file" : proto ? "proto_file" : path ? "proto_path" : NULL;
-  const char *local = file ? file : key && text ? "schema" : key && message ? "message" : NULL;
+  /* value_schema and value_message have a registry meaning too; the key's do not */
+  int local_text = key || !opts->registry.url;
+  const char *local = file ? file : text && local_text ? "schema" : message && local_text ? "message" : NULL;
   if (opts->registry.url && local)
     return sqlite3_mprintf("kafka: option %s_%s is for schemas outside a registry: with schema_registry, "
                            "the %s's schema comes from the registry", side, local, side);
