@@ -351,7 +351,10 @@ def test_msgpack_reads_and_writes_what_msgpack_does():
     import msgpack
     rnd = seed("test_msgpack_reads_and_writes_what_msgpack_does")
     with new_topic("plain-msgpack") as topic:
-        values = [random_msgpack(rnd) for _ in range(150)]
+        # any value, and (two in three) records of the keys the typed columns below read
+        values = [random_msgpack(rnd) if i % 3 == 0 else
+                  {k: random_msgpack(rnd, 1) for k in ("a0", "a1", "b0", "b1", "c d0") if rnd.random() < 0.6}
+                  for i in range(150)]
         values[0] = {"location": "x", "temp": 21, "raw": b"\x00\xff", "when": msgpack.ExtType(5, b"\x00" * 4),
                      "deep": {"a": [1, {"b": 2.5}]}}
         packed = [msgpack.packb(v) for v in values]
@@ -367,6 +370,18 @@ def test_msgpack_reads_and_writes_what_msgpack_does():
             assert json.loads(text) == msgpack_json(v), f"message {i}: {text} != {msgpack_json(v)}"
         first = conn.execute('SELECT location, temp, raw, deep_b FROM m WHERE "offset" = 0').fetchone()
         assert first == ("x", 21, b"\x00\xff", 2.5), first
+        # typed columns (read straight from each message) are what json_extract() reads in value
+        paths = ["$.a0", "$.a1", "$.b0", "$.b1", "$.a0[0]", "$.a0.b1", "$.b0[1].a0", "$.\"c d0\"", "$.a1.\"$bin\""]
+        cols = ", ".join(f"c{i} NUMERIC {p}" for i, p in enumerate(paths))
+        table(conn, "mc", topic, value="msgpack", columns=cols)
+        # (a table column of the declared type stores json_extract() as the typed column reads it)
+        conn.execute(f"CREATE TEMP TABLE oracle(o INTEGER, {', '.join(f'c{i} NUMERIC' for i in range(len(paths)))})")
+        conn.execute(f"INSERT INTO oracle SELECT \"offset\", "
+                     f"{', '.join(f'json_extract(value, {quoted(p)})' for p in paths)} FROM mc")
+        for i, p in enumerate(paths):
+            bad = conn.execute(f"SELECT o, mc.c{i}, oracle.c{i} FROM mc JOIN oracle ON o = \"offset\" "
+                               f"WHERE mc.c{i} IS NOT oracle.c{i} OR typeof(mc.c{i}) != typeof(oracle.c{i})").fetchall()
+            assert not bad, f"column {p}: (offset, column, json_extract) {bad}"
         # writing the value read gives the same MessagePack value back
         with new_topic("plain-msgpack-copy") as other:
             table(conn, "c", other, value="msgpack")

@@ -188,34 +188,135 @@ static const char *to_json(sqlite3_str *out, const msgpack_object *o, int depth)
   return "an unknown MessagePack type";
 }
 
+/* Unpacks the one MessagePack value data holds into *u (destroyed by the
+** caller either way); SQLITE_ERROR with *why (static) when it is not one. */
+static int unpack_one(const void *data, size_t len, msgpack_unpacked *u, const char **why, size_t *used) {
+  msgpack_unpacked_init(u);
+  *used = 0;
+  msgpack_unpack_return r = msgpack_unpack_next(u, data, len, used);
+  *why = r == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory"
+         : r == MSGPACK_UNPACK_CONTINUE  ? "not MessagePack: the value is cut short"
+         : r != MSGPACK_UNPACK_SUCCESS   ? "not MessagePack"
+                                         : NULL;
+  return *why || *used != len ? SQLITE_ERROR : SQLITE_OK;
+}
+
+/* Why a message is not one MessagePack value (for unpack_one's failure). */
+static char *unpack_error(const char *why, size_t used, size_t len) {
+  if (why) return sqlite3_mprintf("%s", why);
+  return sqlite3_mprintf("not one MessagePack value: %lld byte%s after the value at byte %lld",
+                         (long long)(len - used), len - used == 1 ? "" : "s", (long long)used);
+}
+
+/* o as JSON text (sqlite3_malloc'd, *n bytes); NULL with *why. */
+static char *json_of(const msgpack_object *o, size_t *n, const char **why) {
+  sqlite3_str *out = sqlite3_str_new(NULL);
+  *why = to_json(out, o, 0);
+  if (!*why && sqlite3_str_errcode(out)) *why = "out of memory";
+  *n = (size_t)sqlite3_str_length(out);
+  char *text = sqlite3_str_finish(out);
+  if (!*why) return text ? text : sqlite3_mprintf("");
+  sqlite3_free(text);
+  return NULL;
+}
+
 static int msgpack_decode(const codec_schema *writer, const void *data, size_t len, char **json, char **why) {
   (void)writer;
   msgpack_unpacked u;
-  msgpack_unpacked_init(&u);
-  size_t used = 0;
-  msgpack_unpack_return r = msgpack_unpack_next(&u, data, len, &used);
-  const char *bad = r == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory"
-                    : r == MSGPACK_UNPACK_CONTINUE  ? "not MessagePack: the value is cut short"
-                    : r != MSGPACK_UNPACK_SUCCESS   ? "not MessagePack"
-                                                    : NULL;
-  if (!bad && used != len) {
-    *why = sqlite3_mprintf("not one MessagePack value: %lld byte%s after the value at byte %lld",
-                           (long long)(len - used), len - used == 1 ? "" : "s", (long long)used);
-    msgpack_unpacked_destroy(&u);
-    return SQLITE_ERROR;
-  }
-  sqlite3_str *out = sqlite3_str_new(NULL);
-  if (!bad) bad = to_json(out, &u.data, 0);
+  const char *bad;
+  size_t used, n;
+  int rc = unpack_one(data, len, &u, &bad, &used);
+  if (rc) *why = unpack_error(bad, used, len);
+  else if (!(*json = json_of(&u.data, &n, &bad))) *why = sqlite3_mprintf("%s", bad), rc = SQLITE_ERROR;
   msgpack_unpacked_destroy(&u);
-  if (!bad && sqlite3_str_errcode(out)) bad = "out of memory";
-  char *text = sqlite3_str_finish(out);
-  if (bad) {
-    sqlite3_free(text);
-    *why = sqlite3_mprintf("%s", bad);
-    return SQLITE_ERROR;
+  return rc;
+}
+
+/* ------------------------------------------------------ typed columns -- */
+
+/* What to_json would refuse in o (NULL: nothing), without writing JSON. */
+static const char *check(const msgpack_object *o, int depth) {
+  if (depth > MSGPACK_DEPTH) return "arrays and maps nest deeper than 1000 levels";
+  const char *why = NULL;
+  if (o->type == MSGPACK_OBJECT_STR && !utf8_text(o->via.str.ptr, o->via.str.size)) return "a string is not UTF-8";
+  for (uint32_t i = 0; o->type == MSGPACK_OBJECT_ARRAY && !why && i < o->via.array.size; i++)
+    why = check(&o->via.array.ptr[i], depth + 1);
+  for (uint32_t i = 0; o->type == MSGPACK_OBJECT_MAP && !why && i < o->via.map.size; i++)
+    if (!(why = check(&o->via.map.ptr[i].key, depth + 1))) why = check(&o->via.map.ptr[i].val, depth + 1);
+  return why;
+}
+
+/* The value of the first member `name` of a map shown as an object, or NULL. */
+static const msgpack_object *member(const msgpack_object *o, const json_step *name) {
+  if (o->type != MSGPACK_OBJECT_MAP || !plain_object(&o->via.map)) return NULL;
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object_str *k = &o->via.map.ptr[i].key.via.str;
+    if (k->size == name->len && !memcmp(k->ptr, name->name, name->len)) return &o->via.map.ptr[i].val;
   }
-  *json = text;
-  return SQLITE_OK;
+  return NULL;
+}
+
+/* Sets *v to what json_extract() reads at path `rest` ("" or more steps)
+** in o's JSON text; the text owned. */
+static int cell(const msgpack_object *o, const char *rest, sql_value *v) {
+  if (!*rest && o->type == MSGPACK_OBJECT_NIL) return SQLITE_OK;
+  if (!*rest && (o->type == MSGPACK_OBJECT_BOOLEAN || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+                 (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX))) {
+    v->type = SQLITE_INTEGER;
+    v->i = o->type == MSGPACK_OBJECT_BOOLEAN ? o->via.boolean : o->via.i64;
+    return SQLITE_OK;
+  }
+  if (!*rest && o->type == MSGPACK_OBJECT_STR && !memchr(o->via.str.ptr, 0, o->via.str.size)) {
+    v->owned = sqlite3_malloc64(o->via.str.size + 1);
+    if (!v->owned) return SQLITE_NOMEM;
+    if (o->via.str.size) memcpy(v->owned, o->via.str.ptr, o->via.str.size);
+    v->owned[o->via.str.size] = 0;
+    *v = (sql_value){.type = SQLITE_TEXT, .text = v->owned, .len = o->via.str.size, .owned = v->owned};
+    return SQLITE_OK;
+  }
+  size_t n;
+  const char *why;
+  char *json = json_of(o, &n, &why), *path = sqlite3_mprintf("$%s", rest);
+  const unsigned char *end = NULL, *at = json && path ? json_locate((unsigned char *)json, n, NULL, path, &end) : NULL;
+  if (at) format_json_value((const char *)at, (size_t)(end - at), v);
+  if (at && v->type == SQLITE_TEXT && !v->owned) { /* borrowed from json: copied */
+    v->owned = sqlite3_malloc64(v->len + 1);
+    if (v->owned) memcpy(v->owned, v->text, v->len), v->owned[v->len] = 0;
+    v->text = v->owned;
+  }
+  int nomem = !json || !path || (v->type == SQLITE_TEXT && !v->owned);
+  sqlite3_free(json);
+  sqlite3_free(path);
+  return nomem ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* The wanted typed columns of a message: each column's first step found
+** in the top-level map, the rest of its path (if any) in that member's
+** JSON text alone (include/codec.h). */
+static int msgpack_decode_columns(const codec_schema *writer, const void *data, size_t len, const typed_column *cols,
+                                  int n, const unsigned char *wanted, sql_value *out, char **why) {
+  (void)writer;
+  json_step first[n > 0 ? n : 1];
+  const char *rest[n > 0 ? n : 1];
+  for (int i = 0; i < n; i++) {
+    rest[i] = cols[i].path + 1;
+    /* ($.x... only; not a marker's name: a map shown as a marker has it) */
+    if (cols[i].path[0] != '$' || json_path_step(&rest[i], &first[i]) <= 0 || !first[i].name ||
+        (first[i].len && first[i].name[0] == '$'))
+      return SQLITE_NOTFOUND;
+  }
+  msgpack_unpacked u;
+  const char *bad;
+  size_t used;
+  int rc = unpack_one(data, len, &u, &bad, &used);
+  if (rc) *why = unpack_error(bad, used, len);
+  else if ((bad = check(&u.data, 0))) *why = sqlite3_mprintf("%s", bad), rc = SQLITE_ERROR;
+  for (int i = 0; i < n && !rc; i++) {
+    const msgpack_object *o = wanted && !wanted[i] ? NULL : member(&u.data, &first[i]);
+    if (o) rc = cell(o, rest[i], &out[i]);
+  }
+  msgpack_unpacked_destroy(&u);
+  return rc;
 }
 
 /* ------------------------------------------------------ JSON to MessagePack -- */
@@ -526,4 +627,5 @@ const codec msgpack_codec = {
     .columns = msgpack_columns,
     .decode = msgpack_decode,
     .encode = msgpack_encode,
+    .decode_columns = msgpack_decode_columns,
 };
