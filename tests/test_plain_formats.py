@@ -599,9 +599,9 @@ def test_protobuf_schema_text_and_bad_bytes():
 
 
 def test_reference_example_prints_what_it_says():
-    """docs/reference/kafka-formats.md's Example block, run by the sqlite3
+    """docs/formats-without-registry.md's Example block, run by the sqlite3
     shell on the mock cluster, prints its `-- ` lines."""
-    doc = (kit.ROOT / "docs" / "reference" / "kafka-formats.md").read_text()
+    doc = (kit.ROOT / "docs" / "formats-without-registry.md").read_text()
     block = doc.split("## Example")[1].split("```sql\n")[1].split("```")[0]
     want = [line[3:] for line in block.splitlines() if line.startswith("-- ")]
     done = subprocess.run(["sqlite3", "-bail", ":memory:"], input=block, capture_output=True, text=True,
