@@ -209,6 +209,15 @@ def test_avro_reopen_after_the_file_moved():
         conn.close()
         conn = kit.connect(db)
         assert conn.execute("SELECT count(*) FROM w2").fetchone() == (2,)
+        # a shadow table that lost the schema says so, and what to do
+        conn.execute("DELETE FROM w2_registry WHERE name = 'value_schema'")
+        conn.close()
+        conn = kit.connect(db)
+        lost = ("value: table w2: schema: the shadow table w2_registry lacks the schema CREATE read (row "
+                "value_schema): drop the table and create it again")
+        got = conn.execute("SELECT location, error FROM w2").fetchall()
+        assert got == [(None, lost)] * 2, got
+        kit.expect_error(lambda: conn.execute("INSERT INTO w2(location) VALUES ('x')"), "kafka: " + lost)
         conn.execute("DROP TABLE w2")
         left = conn.execute("SELECT name FROM sqlite_schema").fetchall()
         assert left == [], left

@@ -324,8 +324,11 @@ static int plain_row(plain_schema p[2], const char *name, const char *value, int
   return 1;
 }
 
-/* CONNECT: parses the plain sides' schemas from the texts CREATE kept. */
-static int plain_connect(kafka_vtab *vtab, plain_schema p[2], char **err) {
+/* CONNECT: parses the plain sides' schemas from the texts CREATE kept.
+** One that is lost or does not parse leaves its side without a schema
+** (failed_why says why; reading and writing say it) rather than failing:
+** the table must still connect for DROP TABLE. */
+static int plain_connect(kafka_vtab *vtab, plain_schema p[2]) {
   int rc = SQLITE_OK;
   for (int key = 0; key < 2 && !rc; key++) {
     side_state *side = &vtab->schemas->side[key];
@@ -336,13 +339,19 @@ static int plain_connect(kafka_vtab *vtab, plain_schema p[2], char **err) {
                             "drop the table and create it again", vtab->table_name, side_name(key));
     else
       rc = plain_parse(side, &p[key], plain_options_of(&vtab->opts, key).message, &why);
-    if (why) {
-      *err = sqlite3_mprintf("kafka: table %s: %s schema: %s", vtab->table_name, side_name(key), why);
-      rc = SQLITE_ERROR;
+    if (rc == SQLITE_ERROR || why) {
+      side->failed_why = why ? sqlite3_mprintf("table %s: schema: %s", vtab->table_name, why) : NULL;
+      rc = side->failed_why ? SQLITE_OK : SQLITE_NOMEM;
     }
     sqlite3_free(why);
   }
   return rc;
+}
+
+/* A plain side without a schema (plain_connect): why, as an error. */
+static int plain_lost(int key, const side_state *side, const char *prefix, char **why) {
+  *why = sqlite3_mprintf("%s%s: %s", prefix, side_name(key), side->failed_why);
+  return SQLITE_ERROR;
 }
 
 static int shadow_put(sqlite3 *db, const char *dbname, const char *table, const char *name,
@@ -437,7 +446,7 @@ int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **
     else plain_row(plain, name, value, &rc);
   }
   sqlite3_finalize(stmt);
-  if (!rc) rc = state(vtab) ? plain_connect(vtab, plain, err) : SQLITE_NOMEM;
+  if (!rc) rc = state(vtab) ? plain_connect(vtab, plain) : SQLITE_NOMEM;
   plain_clear(&plain[0]);
   plain_clear(&plain[1]);
   return rc ? rc : mark_hex_blobs(&vtab->opts);
@@ -492,6 +501,7 @@ static int framed_writer(kafka_vtab *vtab, side_state *side, int key, const void
                          size_t *payload_len, char **why) {
   const char *frame_why;
   *id = -1;
+  if (side->plain && !side->own) return plain_lost(key, side, "", why);
   if (side->plain) { /* one schema, no framing */
     *writer = side->own;
     *payload = data;
@@ -555,6 +565,7 @@ int schemas_decode_columns(kafka_vtab *vtab, const void *data, size_t len,
 /* The side's write schema: value_schema_id (or the one CREATE
 ** registered), else the subject's latest version, asked once. */
 static int write_schema(kafka_vtab *vtab, int key, side_state *side, char **err) {
+  if (side->plain && !side->own) return plain_lost(key, side, "kafka: ", err);
   if (side->plain) side->write_schema = side->own;
   if (side->write_schema) return SQLITE_OK;
   int32_t id = key ? 0 : vtab->opts.value_schema_id;
