@@ -224,17 +224,20 @@ def test_avro_reopen_after_the_file_moved():
 
 
 def test_avro_schema_text_and_key_schema():
-    with new_topic("plain-avro-text") as topic:
+    with topic_and_dir("plain-avro-text") as (topic, tmp):
         conn = kit.connect()
         key_schema = {"type": "record", "name": "K", "fields": [{"name": "id", "type": "long"}]}
         value_schema = {"type": "record", "name": "V", "fields": [{"name": "n", "type": "string"}]}
         table(conn, "t", topic, value="avro", value_schema=json.dumps(value_schema), key="avro",
               key_schema=json.dumps(key_schema))
+        table(conn, "kf", topic, value="avro", value_schema=json.dumps(value_schema), key="avro",
+              key_schema_file=avsc_file(tmp, key_schema, "key.avsc"))
         conn.execute("INSERT INTO t(key, n) VALUES ('{\"id\": 9007199254740993}', 'it''s')")
         produce = avro_bytes(key_schema, {"id": 7}), avro_bytes(value_schema, {"n": "kcat"})
         kit.kcat("-P", "-t", topic, "-p", "0", "-K", "|", input=produce[0] + b"|" + produce[1])
         got = conn.execute('SELECT key, n, value FROM t ORDER BY "offset"').fetchall()
         assert got == [('{"id":9007199254740993}', "it's", '{"n":"it\'s"}'), ('{"id":7}', "kcat", '{"n":"kcat"}')], got
+        assert conn.execute('SELECT key, n, value FROM kf ORDER BY "offset"').fetchall() == got
         table(conn, "b", topic, key="blob", value="blob")
         (k, v), _ = conn.execute('SELECT key, value FROM b ORDER BY "offset"').fetchall()
         assert avro_record(key_schema, k) == {"id": 9007199254740993}, k
