@@ -1,5 +1,6 @@
 /*
-** sqlite-kafka: the codec layer (ext/codec/): Avro, JSON Schema and Protobuf payloads, and schema references.
+** sqlite-kafka: the codec layer (ext/codec/): Avro, JSON Schema, Protobuf and MessagePack payloads, schema
+** references and schema files.
 **
 ** One header per layer; a layer includes the header of the layer below it
 ** and never one above (tests/test_layers.py checks it).
@@ -16,14 +17,16 @@
 /*
 ** Codecs (ext/codec/codec.c): the key and value formats whose schemas live in a
 ** Schema Registry: `avro` (ext/codec/avro.c), `jsonschema` (ext/codec/jsonschema.c) and
-** `protobuf` (a C++ translation unit behind a C header, issue 16; until it
-** is built, `protobuf` is a clear CREATE error).
+** `protobuf` (a C++ translation unit behind a C header, issue 16); and
+** `msgpack` (ext/codec/msgpack.c), which has no schema.
 **
-** Every codec message is framed in the Confluent wire format: byte 0 = 0,
+** Every codec message of a registry is framed in the Confluent wire format: byte 0 = 0,
 ** bytes 1-4 = the schema id (big-endian), then the codec's payload. The
 ** framing is done here, once; a codec sees only its payload (Protobuf's
 ** message-index varints belong to its payload: its decode reads them, its
-** encode writes them).
+** encode writes them). Without a registry (SPEC section 13) a message is a
+** plain payload of one schema, the table's own (parse_plain), and msgpack's
+** always is.
 **
 ** A codec is a table of functions over a parsed schema (codec_schema, which
 ** each codec defines). The rest of the extension speaks JSON to a codec:
