@@ -530,10 +530,14 @@ def test_protobuf_imports_keys_and_reopen_after_the_files_moved():
               key="protobuf", key_proto_file=top, key_proto_path=path, key_message="lay.Key")
         conn.execute("INSERT INTO t(key, mid, at, name) VALUES ('{\"id\": -1}', '{\"leaf\": {\"n\": [-1, 2]}}', "
                      "1700000000123, 'x')")
+        # .proto text in value_schema finds its imports in value_proto_path too
+        table(conn, "txt", topic, value="protobuf", value_proto_path=f"{tmp}/b",
+              value_schema='syntax = "proto3"; import "mid.proto"; message M2 { lay.Mid mid = 1; }')
         conn.close()
         shutil.rmtree(Path(tmp) / "a")
         shutil.rmtree(Path(tmp) / "b")
         conn = kit.connect(db)
+        assert conn.execute("SELECT mid FROM txt").fetchall() == [('{"leaf":{"n":[-1,2]}}',)]
         got = conn.execute("SELECT key, mid, at, name, value FROM t").fetchall()
         assert got == [('{"id":-1}', '{"leaf":{"n":[-1,2]}}', 1700000000123, "x",
                         '{"mid":{"leaf":{"n":[-1,2]}},"at":1700000000123,"name":"x"}')], got
