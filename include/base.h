@@ -28,7 +28,8 @@ typedef enum kafka_format {
   KAFKA_FORMAT_JSONSCHEMA,
   KAFKA_FORMAT_PROTOBUF,
   /* MessagePack (ext/codec/msgpack.c): a codec format with no schema. */
-  KAFKA_FORMAT_MSGPACK
+  KAFKA_FORMAT_MSGPACK,
+  KAFKA_FORMAT_COUNT /* the number of formats: keep it last */
 } kafka_format;
 
 /* How the topic's producers chose a partition for a key (option
@@ -199,8 +200,6 @@ size_t json_string_decode(const unsigned char *s, const unsigned char *end, char
 size_t json_minify(const unsigned char *s, const unsigned char *end, char *out);
 
 /* ==== errors (ext/base/errors.c) ==== */
-
-#define KAFKA_EXT_VERSION "0.1.0"
 
 /* The oldest SQLite the extension loads into (sqlite3_vtab_in() is 3.38). */
 #define KAFKA_MIN_SQLITE "3.38.0"

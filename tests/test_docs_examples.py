@@ -15,7 +15,7 @@ import test_docs
 
 # Pages in the order their examples run; test_every_page_runs_in_order
 # checks that this lists every page.
-ORDER = ["kafka_version", "kafka_create_topic", "kafka", "kafka_register_schema",
+ORDER = ["kafka_version", "kafka_debug", "kafka_create_topic", "kafka", "kafka_register_schema",
          "kafka_subjects", "kafka_schemas", "kafka_topics", "kafka_partitions",
          "kafka_brokers", "kafka_broker_configs", "kafka_topic_configs",
          "kafka_alter_topic", "kafka_add_partitions", "kafka_delete_records",

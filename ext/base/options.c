@@ -465,6 +465,22 @@ static char *schema_source_error(const kafka_options *opts, int key) {
   return NULL;
 }
 
+/* The error of an argument without '=', as in kafka('host:9092', 'topic'):
+** it names the argument by its position and its first word only (what
+** follows may be a value, a password; a quoted value is not shown at all),
+** and shows the form options take. */
+static char *unnamed_argument_error(const char *arg, int position) {
+  static const char named[] = "options are named, as in kafka(brokers = 'localhost:29092', "
+                              "topic = 'orders')";
+  while (isspace((unsigned char)*arg)) arg++;
+  int n = (int)strcspn(arg, " \t\n\f\r\v'\"");
+  if (n == 0)
+    return sqlite3_mprintf("kafka: argument %d of kafka(...) is a quoted value, not of the form "
+                           "name = 'value' (%s)", position, named);
+  return sqlite3_mprintf("kafka: argument '%.*s%s' is not of the form name = 'value' (argument %d "
+                         "of kafka(...); %s)", n, arg, arg[n] ? " ..." : "", position, named);
+}
+
 void options_init(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -476,12 +492,7 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
   for (int i = 0; i < argc && rc == SQLITE_OK; i++) {
     const char *eq = strchr(argv[i], '=');
     if (!eq) {
-      /* Only the first word: what follows may be a value, a password. */
-      const char *word = argv[i];
-      while (isspace((unsigned char)*word)) word++;
-      int n = (int)strcspn(word, " \t\n\f\r\v'\"");
-      *err = sqlite3_mprintf("kafka: argument '%.*s%s' is not of the form name = 'value'", n, word,
-                             word[n] ? " ..." : "");
+      *err = unnamed_argument_error(argv[i], i + 1);
       return SQLITE_ERROR;
     }
     char *name = dequote(argv[i], (size_t)(eq - argv[i]));

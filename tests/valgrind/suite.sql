@@ -5,7 +5,7 @@
 .nullvalue NULL
 .headers on
 
-SELECT length(kafka_version()) > 0 AS version;
+SELECT length(kafka_version()) > 0 AS version, kafka_debug() LIKE 'Version: %' AS debug;
 
 -- Create, and INSERT ... SELECT with keys, typed columns and headers.
 CREATE VIRTUAL TABLE w USING kafka(brokers='mock', topic='vg.weather', partitions=3,
