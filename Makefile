@@ -1,6 +1,6 @@
 # sqlite-kafka: `make` builds build/kafka.so; see README.md for the rest.
 CC      ?= cc
-PKGS    := sqlite3 rdkafka libcjson avro-c libcurl
+PKGS    := sqlite3 rdkafka libcjson avro-c libcurl msgpack
 CFLAGS  ?= -O2 -g
 # The flags the code needs: `override` keeps them when CFLAGS (or LDFLAGS)
 # is given on the command line, as in `make CFLAGS=-O0`.

@@ -28,6 +28,8 @@ typedef enum kafka_format {
   KAFKA_FORMAT_AVRO,
   KAFKA_FORMAT_JSONSCHEMA,
   KAFKA_FORMAT_PROTOBUF,
+  /* MessagePack (ext/codec/msgpack.c): a codec format with no schema. */
+  KAFKA_FORMAT_MSGPACK,
   KAFKA_FORMAT_COUNT /* the number of formats: keep it last */
 } kafka_format;
 
@@ -92,6 +94,14 @@ typedef struct kafka_options {
   int value_schema_id;     /* 0: the subject's latest */
   char *value_schema;      /* registered under the subject at CREATE */
   char *value_message;     /* Protobuf: the message type */
+  /* Schemas outside a registry (SPEC section 13): the plain payloads of
+  ** avro and protobuf when schema_registry is not given. value_schema
+  ** (above) and key_schema are then the schema's text. */
+  char *key_schema;
+  char *key_message;
+  char *value_schema_file, *key_schema_file; /* Avro: an .avsc file */
+  char *value_proto_file, *key_proto_file;   /* Protobuf: a .proto file */
+  char *value_proto_path, *key_proto_path;   /* its import directories, colon-separated */
   int progress;            /* the shell's progress line: -1 auto (default), 0 never, 1 always */
 } kafka_options;
 

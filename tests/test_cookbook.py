@@ -44,7 +44,7 @@ def names():
     run = kit.topic("cook")
     quoted = {name: f"{run}-{name}" for name in
               ("orders", "orders.copy", "orders.eu", "orders.dlq", "billing",
-               "orders-redrive", "orders-value")}
+               "orders-redrive", "orders-value", "orders.avro", "orders.msgpack")}
     quoted["localhost:29092"] = kit.BROKER
     quoted["http://localhost:8081/apis/ccompat/v7"] = kit.REGISTRY
     return quoted
@@ -322,6 +322,53 @@ def check_subject(out, ctx):
            ["id", "region"])
 
 
+ORDER_AVSC = {"type": "record", "name": "Order", "fields": [
+    {"name": "id", "type": "int"}, {"name": "region", "type": "string"}, {"name": "amount", "type": "double"}]}
+
+
+def raw_values(topic):
+    """The values of a topic as bytes, in offset order (one partition)."""
+    conn = kit.connect()
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE temp.raw USING kafka(brokers='{kit.BROKER}', topic='{topic}', value='blob')")
+        return [v for (v,) in conn.execute('SELECT value FROM raw ORDER BY "offset"')]
+    finally:
+        conn.close()
+
+
+def fixture_sums(ctx):
+    """[region|count|sum] of the fixture, as the recipes print them."""
+    sums = {}
+    for _, _, _, v in ctx["messages"]:
+        o = json.loads(v)
+        sums.setdefault(o["region"], []).append(o["amount"])
+    return {r: (len(a), sum(a)) for r, a in sums.items()}
+
+
+def setup_avsc(ctx):
+    (Path(ctx["cwd"]) / "order.avsc").write_text(json.dumps(ORDER_AVSC, indent=2))
+
+
+def check_avro_file(out, ctx):
+    import io
+    import fastavro
+    got = {r: (int(c), float(s)) for r, c, s in rows(out)}
+    expect("count and sum per region", got, fixture_sums(ctx))
+    schema = fastavro.parse_schema(ORDER_AVSC)
+    records = [fastavro.schemaless_reader(io.BytesIO(v), schema) for v in raw_values(ctx["names"]["orders.avro"])]
+    expect("the records fastavro reads", sorted(json.dumps(r, sort_keys=True) for r in records),
+           sorted(json.dumps(json.loads(v), sort_keys=True) for _, _, _, v in ctx["messages"]))
+
+
+def check_msgpack(out, ctx):
+    import msgpack
+    got = {r: float(s) for r, s in rows(out)}
+    expect("sum per region", got, {r: s for r, (_, s) in fixture_sums(ctx).items()})
+    values = [msgpack.unpackb(v) for v in raw_values(ctx["names"]["orders.msgpack"])]
+    expect("the values msgpack reads", sorted(json.dumps(v, sort_keys=True) for v in values),
+           sorted(json.dumps(json.loads(v), sort_keys=True) for _, _, _, v in ctx["messages"]))
+
+
 # title: (check, setup or None)
 CHECKS = {
     "Find a message by key": (check_by_key, None),
@@ -347,6 +394,8 @@ CHECKS = {
     "Export a topic to JSON lines": (check_json_lines, None),
     "Produce from a CSV file": (check_produce_csv, setup_csv_file),
     "Replay from a point in time into a SQLite table": (check_replay, None),
+    "Write a topic as Avro with a schema file, no registry": (check_avro_file, setup_avsc),
+    "Copy a JSON topic into MessagePack": (check_msgpack, None),
     "Inspect a registry subject and its versions": (check_subject, setup_subject),
 }
 
@@ -367,7 +416,7 @@ def run_recipe(title):
     sql = dict(recipes)[title]
     check, prepare = CHECKS[title]
     quoted = names()
-    topics = [quoted[n] for n in ("orders", "orders.copy", "orders.eu", "orders.dlq")]
+    topics = [quoted[n] for n in ("orders", "orders.copy", "orders.eu", "orders.dlq", "orders.avro", "orders.msgpack")]
     try:
         with tempfile.TemporaryDirectory() as cwd:
             produce_orders(quoted["orders"])
