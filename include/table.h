@@ -226,6 +226,11 @@ void progress_end(scan_progress *p);
 ** columns when none are declared and stores them in the shadow table. */
 int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **err);
 
+/* A table without a shadow table (kafka_messages' table, which only
+** reads): the plain sides' schemas read as CREATE reads them (a file or
+** an option's text), each time it is made. */
+int schemas_reader(kafka_vtab *vtab, char **err);
+
 /* xConnect: the typed columns CREATE learned, from the shadow table. */
 int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **err);
 

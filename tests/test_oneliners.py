@@ -529,3 +529,35 @@ def test_kafka_messages_and_time_agree_with_kcat():
         assert sorted(newest) == sorted((p, o) for p, o in want if o == 19), newest
     finally:
         kit.delete_topic(topic)
+
+
+def test_kafka_messages_reads_formats_without_a_registry():
+    """MessagePack and plain Avro (schema text or file): the function's
+    table reads the schema as CREATE does (it has no shadow table). Before,
+    msgpack values came back as BLOBs with an empty error and value_schema
+    was refused."""
+    import json
+    import os
+    import tempfile
+    conn = kit.connect()
+    mp, av = kit.topic("mp"), kit.topic("av")
+    rk.table(conn, "m", mp, brokers="mock", partitions=1, value="msgpack")
+    conn.execute("""INSERT INTO m(value) VALUES ('{"a": 1, "b": [true, null]}')""")
+    got = conn.execute(f"SELECT value, error FROM kafka_messages('mock', '{mp}', 'value=msgpack')").fetchall()
+    assert got == conn.execute("SELECT value, error FROM m").fetchall() == [('{"a":1,"b":[true,null]}', None)], got
+    schema = json.dumps({"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]})
+    rk.table(conn, "a", av, brokers="mock", partitions=1, value="avro", value_schema=schema)
+    conn.execute("INSERT INTO a(a) VALUES (5), (9007199254740993)")
+    want = [('{"a":5}',), ('{"a":9007199254740993}',)]
+    text = schema.replace("'", "''")
+    assert conn.execute(f"SELECT value FROM kafka_messages('mock', '{av}', "
+                        f"'value=avro, value_schema=''{text}''')").fetchall() == want
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "r.avsc")
+        with open(path, "w") as f:
+            f.write(schema)
+        assert conn.execute(f"SELECT value FROM kafka_messages('mock', '{av}', "
+                            f"'value=avro, value_schema_file={path}')").fetchall() == want
+    kit.expect_error(lambda: conn.execute(f"SELECT * FROM kafka_messages('mock', '{av}', "
+                                          "'value=avro, value_schema_file=/nope.avsc')").fetchall(),
+                     "kafka_messages: option value_schema_file '/nope.avsc': cannot read the file")

@@ -17,11 +17,13 @@
 ** kept for the next statement. `options` is the table options as text
 ** ('value=json, partitioner=murmur2'), parsed by the table's own parser;
 ** those that make a table write, join a group or declare columns are
-** refused. Read-only (no xUpdate); typed columns are not declared (the
+** refused; schema files and texts (formats without a registry) are read
+** whenever the table is made (schemas_reader). Read-only (no xUpdate); typed columns are not declared (the
 ** schema is fixed before the options are known): value ->> '$.path'.
 */
 #include "base.h"
 #include "catalog.h"
+#include "codec.h"
 #include "table.h"
 
 #include <string.h>
@@ -218,14 +220,23 @@ static int messages_close(sqlite3_vtab_cursor *cursor) {
 static int check_reader(const kafka_options *opts, char **err) {
   const char *option = opts->group ? "group" : opts->transactional_id ? "transactional_id"
                      : opts->partitions ? "partitions" : opts->replication > 0 ? "replication"
-                     : opts->n_columns ? "columns" : opts->value_schema ? "value_schema"
-                     : opts->value_schema_id ? "value_schema_id" : NULL;
+                     : opts->n_columns ? "columns" : opts->value_schema_id ? "value_schema_id"
+                     /* with a registry, value_schema is registered; without, it is read */
+                     : opts->value_schema && opts->registry.url ? "value_schema" : NULL;
   if (!option) return SQLITE_OK;
   *err = sqlite3_mprintf(FUNC ": option %s is not accepted here: %s", option,
                          opts->n_columns ? "typed columns need CREATE VIRTUAL TABLE ... USING kafka "
                                            "(here: value ->> '$.path')"
                                          : "kafka_messages only reads; CREATE VIRTUAL TABLE ... USING kafka does that");
   return SQLITE_ERROR;
+}
+
+/* "kafka: ..." errors of the table's options are the function's. */
+static void named_error(char **err) {
+  if (!*err || strncmp(*err, "kafka: ", 7)) return;
+  char *named = sqlite3_mprintf(FUNC ": %s", *err + 7);
+  sqlite3_free(*err);
+  *err = named;
 }
 
 /* The table of these arguments: the cursor's own when they did not
@@ -252,15 +263,15 @@ static int cursor_table(messages_cursor *c, const char *brokers, const char *top
                                        options ? options : "");
     int rc = table_args ? parse_options(&opts, table_args, 1, err) : SQLITE_NOMEM;
     sqlite3_free(table_args);
-    if (rc == SQLITE_ERROR && *err && !strncmp(*err, "kafka: ", 7)) {
-      char *named = sqlite3_mprintf(FUNC ": %s", *err + 7);
-      sqlite3_free(*err);
-      *err = named;
-    }
     if (!rc) rc = check_reader(&opts, err);
     if (!rc && !(c->table = module_table_new(vtab->planning.db, &opts))) rc = SQLITE_NOMEM;
+    int codecs = !rc && (codec_for(c->table->opts.value_format) || codec_for(c->table->opts.key_format));
+    if (codecs) rc = schemas_reader(c->table, err);
     if (rc) {
+      named_error(err);
       options_free(&opts);
+      if (c->table) module_table_free(c->table);
+      c->table = NULL;
       sqlite3_free(key);
       return rc;
     }
