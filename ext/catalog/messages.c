@@ -18,8 +18,9 @@
 ** ('value=json, partitioner=murmur2'), parsed by the table's own parser;
 ** those that make a table write, join a group or declare columns are
 ** refused; schema files and texts (formats without a registry) are read
-** whenever the table is made (schemas_reader). Read-only (no xUpdate); typed columns are not declared (the
-** schema is fixed before the options are known): value ->> '$.path'.
+** whenever the table is made (schemas_reader). Read-only (no xUpdate);
+** typed columns are not declared (the schema is fixed before the options
+** are known): value ->> '$.path'.
 */
 #include "base.h"
 #include "catalog.h"
@@ -63,7 +64,7 @@ typedef struct messages_cursor {
 
 static int messages_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                             sqlite3_vtab **out, char **err) {
-  (void)aux, (void)argc, (void)argv, (void)err;
+  (void)aux, (void)argc, (void)argv;
   messages_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
   if (!vtab) return SQLITE_NOMEM;
   memset(vtab, 0, sizeof *vtab);
@@ -75,6 +76,10 @@ static int messages_connect(sqlite3 *db, void *aux, int argc, const char *const 
   char *schema = hidden ? sqlite3_mprintf("%.*sbrokers HIDDEN, topic HIDDEN, options HIDDEN, %s",
                                           (int)(hidden - table), table, hidden) : NULL;
   int rc = schema ? sqlite3_declare_vtab(db, schema) : SQLITE_NOMEM;
+  if (table && !hidden) { /* options_schema() changed its hidden columns */
+    *err = sqlite3_mprintf(FUNC ": internal error: no hidden columns in '%s'", table);
+    rc = SQLITE_ERROR;
+  }
   /* A trigger or view in an untrusted database must not reach a broker. */
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   sqlite3_free(table);
