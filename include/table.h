@@ -197,6 +197,8 @@ typedef struct scan_progress {
   const char *topic;    /* the table's (borrowed) */
   int64_t total, read;  /* messages to read, and read so far */
   long long started, drawn; /* client_now_ms() of the start and the last line */
+  int watch_output;     /* stop when the shell prints (see progress.c) */
+  long long written, writes; /* this thread's bytes and write calls at the last look */
 } scan_progress;
 
 /* A scan starts that reads total messages (0: unknown, no line: follow

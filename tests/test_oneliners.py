@@ -561,3 +561,22 @@ def test_kafka_messages_reads_formats_without_a_registry():
     kit.expect_error(lambda: conn.execute(f"SELECT * FROM kafka_messages('mock', '{av}', "
                                           "'value=avro, value_schema_file=/nope.avsc')").fetchall(),
                      "kafka_messages: option value_schema_file '/nope.avsc': cannot read the file")
+
+
+def test_progress_stays_out_of_rows_printed_as_they_come():
+    """In the shell's list mode rows print as the scan finds them: a line
+    drawn among them would share their terminal lines, so none is drawn.
+    In box mode nothing prints until the end: the line shows, and goes
+    before the box."""
+    script = SLOW_SCAN.format(ext=kit.EXT, options="").replace(
+        "SELECT count(*) FROM t WHERE length(hex(zeroblob(20000 + offset % 2))) > 0;",
+        "{mode}\nSELECT offset, value FROM t WHERE length(hex(zeroblob(20000 + offset % 2))) > 0 "
+        "AND offset % 5000 = 0;")
+    listed = _shell_in_a_terminal(script.replace("{mode}", ".mode list"))
+    import re
+    assert len(re.findall(r"\n\d+\|\d+\r", listed)) >= 15, listed[-500:]
+    assert PROGRESS not in listed, listed[-1500:]
+    boxed = _shell_in_a_terminal(script.replace("{mode}", ".mode box"))
+    assert PROGRESS in boxed, boxed[-1500:]
+    last = boxed.rindex(PROGRESS)
+    assert boxed.index("\r\x1b[K┌", last) < boxed.index("│ 0 ", last), boxed[last:last + 300]
