@@ -1,0 +1,343 @@
+"""What the plugin's pages show, read through the extension on one
+read-only SQLite connection: the catalog functions for clusters, groups and
+the Schema Registry, and positioned reads of a TEMP kafka table for a
+topic's messages. Nothing here writes to Kafka, commits a group position or
+registers a schema: the connection's main database is read-only, and no
+table here has a `group`.
+
+Every function takes a sqlite3.Connection with the extension loaded, and
+returns plain Python values for the templates; sqlite3.Error propagates (the
+pages show its text, which the extension keeps free of secrets).
+"""
+
+import bisect
+import hashlib
+import json
+import time
+from datetime import datetime, timezone
+
+MESSAGE_COLUMNS = "rowid, partition, offset, timestamp, key, value, headers, error"
+RATE_SAMPLES = 16      # positioned reads per partition for the rate chart
+RATE_BUCKETS = 24      # bars of the rate chart
+MAX_PAGE_SIZE = 500
+LAG_TIME_PARTITIONS = 50  # positioned reads a group page may make for lag in time
+
+
+class BadFilter(ValueError):
+    """A filter of the topic page the user typed that cannot be read."""
+
+
+# ------------------------------------------------------------- options --
+
+def quote(text):
+    """An SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def catalog_options(cluster):
+    """The options argument of the catalog functions for a cluster of the
+    plugin configuration: its `config` file (credentials stay in the file,
+    never in SQL or a page) and timeout_ms."""
+    items = [f"{name}={cluster[name]}" for name in ("config", "timeout_ms") if cluster.get(name)]
+    return ", ".join(items) or None
+
+
+def catalog_args(cluster, *args):
+    """SQL argument text and parameters for a catalog function over cluster:
+    (brokers, args..., options)."""
+    params = [cluster["brokers"], *args]
+    options = catalog_options(cluster)
+    if options:
+        params.append(options)
+    return ", ".join("?" * len(params)), params
+
+
+def rows_as_dicts(cursor):
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+# ------------------------------------------------------------- cluster --
+
+def brokers(conn, cluster):
+    args, params = catalog_args(cluster)
+    return rows_as_dicts(conn.execute(
+        f"SELECT id, host, port, rack, is_controller FROM kafka_brokers({args}) ORDER BY id", params))
+
+
+def topics(conn, cluster):
+    """Every topic with partitions, replication and its watermark total
+    (high - low summed: an estimate, compaction and transaction markers
+    make the real count lower): one metadata and one watermark request."""
+    args, params = catalog_args(cluster)
+    topic_rows = rows_as_dicts(conn.execute(
+        f"SELECT topic, partitions, replication, internal FROM kafka_topics({args})", params))
+    args, params = catalog_args(cluster, None)
+    totals = dict(conn.execute(
+        f"SELECT topic, sum(messages) FROM kafka_partitions({args}) GROUP BY topic", params).fetchall())
+    for row in topic_rows:
+        row["messages"] = totals.get(row["topic"])
+    return sorted(topic_rows, key=lambda r: (r["internal"], r["topic"]))
+
+
+def partitions(conn, cluster, topic):
+    args, params = catalog_args(cluster, topic)
+    return rows_as_dicts(conn.execute(
+        f'SELECT "partition", leader, replicas, isr, low, high, messages '
+        f'FROM kafka_partitions({args}) ORDER BY "partition"', params))
+
+
+# ------------------------------------------------------------ registry --
+
+def subjects(conn, registry):
+    return rows_as_dicts(conn.execute(
+        "SELECT subject, versions, latest_version, latest_id, schema_type "
+        "FROM kafka_subjects(?) ORDER BY subject", [registry]))
+
+
+def schemas(conn, registry, subject):
+    rows = rows_as_dicts(conn.execute(
+        "SELECT version, id, schema_type, schema FROM kafka_schemas(?, ?) ORDER BY version DESC",
+        [registry, subject]))
+    for row in rows:
+        row["schema"] = pretty_json(row["schema"])
+    return rows
+
+
+REGISTRY_FORMATS = {"AVRO": "avro", "PROTOBUF": "protobuf", "JSON": "jsonschema"}
+FORMATS_TTL_S = 60
+_formats_seen = {}  # (registry, topic) -> (monotonic time, formats)
+
+
+def registry_formats(conn, registry, topic):
+    """The key and value formats of a topic whose subjects (TopicNameStrategy)
+    are in the registry: {'key': 'avro', 'value': 'protobuf'}; {} without.
+    Kept for FORMATS_TTL_S: listing the subjects takes a registry request
+    per subject, longer than the rest of a topic page."""
+    if not registry:
+        return {}
+    seen = _formats_seen.get((registry, topic))
+    if seen and time.monotonic() - seen[0] < FORMATS_TTL_S:
+        return seen[1]
+    formats = subject_formats(conn, registry, topic)
+    _formats_seen[(registry, topic)] = (time.monotonic(), formats)
+    return formats
+
+
+def subject_formats(conn, registry, topic):
+    found = conn.execute(
+        "SELECT subject, schema_type FROM kafka_subjects(?) WHERE subject IN (?, ?)",
+        [registry, f"{topic}-key", f"{topic}-value"]).fetchall()
+    return {subject.rsplit("-", 1)[1]: REGISTRY_FORMATS.get(kind or "AVRO", "avro")
+            for subject, kind in found}
+
+
+# -------------------------------------------------------------- topics --
+
+def topic_table(conn, cluster, topic, registry=None):
+    """A TEMP kafka table over topic (created once per connection: its name
+    is a digest of what defines it), so that a topic nobody declared a table
+    for browses with the table's pushdown. Its values are decoded with the
+    registry when the topic's subjects are there, else read as text."""
+    formats = registry_formats(conn, registry, topic)
+    options = {"brokers": cluster["brokers"], "topic": topic}
+    for name in ("config", "timeout_ms", "partitioner"):
+        if cluster.get(name):
+            options[name] = cluster[name]
+    if formats:
+        options.update(formats, schema_registry=registry)
+    text = ", ".join(f"{name} = {quote(value)}" for name, value in options.items())
+    name = "kafka_ui_" + hashlib.sha1(text.encode()).hexdigest()[:16]
+    conn.execute(f'CREATE VIRTUAL TABLE IF NOT EXISTS temp."{name}" USING kafka({text})')
+    return f'temp."{name}"'
+
+
+def parse_time(text, name):
+    """ms since the epoch of an ISO-8601 time (UTC unless it says otherwise)."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadFilter(f"{name}: {text!r} is not an ISO-8601 time (e.g. 2026-12-07T07:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def parse_int(text, name):
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise BadFilter(f"{name}: {text!r} is not an integer") from None
+
+
+# (query argument, SQL condition, parser); each condition is one the
+# extension pushes down (key = only narrows partitions with `partitioner`).
+FILTERS = (
+    ("partition", '"partition" = ?', parse_int),
+    ("offset_from", '"offset" >= ?', parse_int),
+    ("offset_to", '"offset" <= ?', parse_int),
+    ("time_from", '"timestamp" >= ?', parse_time),
+    ("time_to", '"timestamp" <= ?', parse_time),
+    ("key", "key = ?", lambda text, name: text),
+    ("before", "rowid < ?", parse_int),
+)
+
+
+def message_query(table, args, size):
+    """The SQL and parameters of one page of messages newest first under the
+    filters in args (query arguments; `before` is the paging cursor: the
+    rowid of the last message of the previous page). ORDER BY rowid DESC
+    LIMIT n reads partition tails, and every condition is pushed down, so
+    a page never reads the topic."""
+    conditions, params = [], []
+    for arg, condition, parse in FILTERS:
+        text = args.get(arg)
+        if text not in (None, ""):
+            conditions.append(condition)
+            params.append(parse(text, arg))
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = f"SELECT {MESSAGE_COLUMNS} FROM {table}{where} ORDER BY rowid DESC LIMIT ?"
+    return sql, params + [size]
+
+
+def pushed_down(conn, sql, params):
+    """What EXPLAIN QUERY PLAN says the extension took from the query."""
+    lines = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    return "; ".join(lines)
+
+
+def messages(conn, table, args, size):
+    """One page: (rows for the template, cursor of the next page or None,
+    the query plan)."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    sql, params = message_query(table, args, size)
+    rows = rows_as_dicts(conn.execute(sql, params))
+    for row in rows:
+        row["time"] = iso_time(row["timestamp"])
+        row["key"] = shown(row["key"])
+        row["value"] = shown(row["value"])
+        row["headers"] = json.loads(row["headers"]) if row["headers"] else {}
+    after = rows[-1]["rowid"] if len(rows) == size else None
+    return rows, after, pushed_down(conn, sql, params)
+
+
+def iso_time(ms):
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+
+
+def pretty_json(text):
+    """JSON text indented, other text as it is."""
+    if isinstance(text, str) and text[:1] in ("{", "["):
+        try:
+            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return text
+
+
+def shown(value):
+    """A key or value as a page shows it: JSON indented, bytes as hex."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex() if len(value) <= 64 else "0x" + value[:64].hex() + f"... ({len(value)} bytes)"
+    return pretty_json(value)
+
+
+# ------------------------------------------------------- message rate --
+
+def rate(conn, table, parts, buckets=RATE_BUCKETS, samples=RATE_SAMPLES):
+    """Messages per time bucket between the topic's oldest and newest
+    timestamps, from at most `samples` positioned reads per partition (all
+    of a small partition's messages): between two samples the messages are
+    taken as evenly spread in time. Returns (bucket start times in ms,
+    counts, sampled?) or None for an empty topic."""
+    curves, sampled = [], False
+    for part in parts:
+        low, high = part["low"], part["high"]
+        if low is None or high is None or high <= low:
+            continue
+        count = high - low
+        sampled |= count > samples
+        offsets = sorted({low + (count - 1) * i // (samples - 1) for i in range(samples)})
+        marks = ", ".join("?" * len(offsets))
+        points = conn.execute(
+            f'SELECT "offset", "timestamp" FROM {table} WHERE "partition" = ? AND "offset" IN ({marks})'
+            ' ORDER BY "offset"', [part["partition"], *offsets]).fetchall()
+        curves.append(cumulative(points, low))
+    curves = [c for c in curves if c]
+    if not curves:
+        return None
+    first = min(c[0][0] for c in curves)
+    last = max(c[-1][0] for c in curves)
+    step = max(1, (last - first + 1) / buckets)
+    edges = [first + step * i for i in range(buckets + 1)]
+    # Rounded as running totals, so that the bars add up to the messages.
+    totals = [round(sum(messages_by(c, edge) for c in curves)) for edge in edges]
+    counts = [totals[i + 1] - totals[i] for i in range(buckets)]
+    return [int(e) for e in edges[:-1]], counts, sampled
+
+
+def cumulative(points, low):
+    """(time, messages up to and including it) of one partition's samples,
+    time kept non-decreasing (a producer's clock may step back)."""
+    curve, latest = [], None
+    for offset, ts in points:
+        latest = ts if latest is None else max(latest, ts)
+        curve.append((latest, offset - low + 1))
+    return curve
+
+
+def messages_by(curve, when):
+    """Messages of a partition before time `when`, interpolated between
+    samples."""
+    times = [t for t, _ in curve]
+    i = bisect.bisect_left(times, when)
+    if i == 0:
+        return 0
+    if i == len(curve):
+        return curve[-1][1]
+    (t0, n0), (t1, n1) = curve[i - 1], curve[i]
+    return n0 + (n1 - n0) * (when - t0) / (t1 - t0) if t1 > t0 else n1
+
+
+# -------------------------------------------------------------- groups --
+
+def groups(conn, cluster):
+    args, params = catalog_args(cluster)
+    return rows_as_dicts(conn.execute(
+        f'SELECT "group", state, protocol_type, members FROM kafka_groups({args}) ORDER BY "group"', params))
+
+
+def group_offsets(conn, cluster, group, table_for):
+    """Per-partition committed offset and lag in messages and in time.
+    Lag in time is the catalog's lag_ms where the extension has it, else
+    now minus the timestamp of the next message the group will read (one
+    positioned read per lagging partition, at most LAG_TIME_PARTITIONS);
+    table_for(topic) is the TEMP table to read it from."""
+    args, params = catalog_args(cluster, group)
+    rows = rows_as_dicts(conn.execute(f"SELECT * FROM kafka_group_offsets({args}) "
+                                      'ORDER BY topic, "partition"', params))
+    now = int(time.time() * 1000)
+    lagging = [r for r in rows if "lag_ms" not in r and r["lag"] and r["committed"] is not None]
+    for row in rows:
+        row.setdefault("lag_ms", 0 if row["lag"] == 0 else None)
+    for row in lagging[:LAG_TIME_PARTITIONS]:
+        found = conn.execute(
+            f'SELECT "timestamp" FROM {table_for(row["topic"])} WHERE "partition" = ? AND "offset" >= ? '
+            'ORDER BY "offset" LIMIT 1', [row["partition"], row["committed"]]).fetchone()
+        row["lag_ms"] = max(0, now - found[0]) if found else None
+    for row in rows:
+        row["lag_time"] = duration(row["lag_ms"])
+    return rows
+
+
+def duration(ms):
+    """ms as a person reads it: 850 ms, 12.5 s, 4 min, 3.2 h, 2.0 d."""
+    if ms is None:
+        return ""
+    for unit, size in (("d", 86400000), ("h", 3600000), ("min", 60000), ("s", 1000)):
+        if ms >= size:
+            return f"{ms / size:.1f} {unit}"
+    return f"{ms} ms"

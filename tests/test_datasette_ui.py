@@ -1,0 +1,372 @@
+"""The Datasette plugin (sqlite_kafka/datasette_plugin) in a real browser:
+Datasette serves the plugin's pages over the real broker and registry, and
+Debian's chromium, driven by chromedriver through Selenium, opens every page,
+clicks a filter, pages forward and checks what is shown. The topics, the
+group and the subject are made by independent clients (kafka-python,
+confluent-kafka, the registry's REST API). Screenshots go to
+build/screenshots/.
+
+Until the package is installed (its entry point registers the plugin),
+Datasette finds the plugin through --plugins-dir: a one-line shim module
+importing it, with the repository on PYTHONPATH.
+"""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+
+import sys
+
+import kit
+from test_datasette import free_port
+
+sys.path.insert(0, str(kit.ROOT))  # sqlite_kafka from the checkout, as the shim imports it
+
+VENV_BIN = kit.ROOT / "build" / "venv" / "bin"
+SCREENSHOTS = kit.ROOT / "build" / "screenshots"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--window-size=1280,1000"]
+N_MESSAGES = 90  # message i: partition i % 3, offset i // 3, timestamp BASE + i s
+SHIM = "from sqlite_kafka.datasette_plugin import *  # noqa: F401,F403 (the plugin, by --plugins-dir)\n"
+
+
+def need_browser():
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+    if missing:
+        msg = f"no {', '.join(missing)} (tests/deps.sh installs chromium and chromium-driver)"
+        if os.environ.get("CI") or os.environ.get("KAFKA_REQUIRED") == "1":
+            raise AssertionError(msg)
+        raise kit.Skip(msg)
+
+
+@contextlib.contextmanager
+def datasette_with_plugin(plugin_config, *databases):
+    """Datasette with the plugin configured by plugin_config; yields the
+    base URL. Stopped by the PID it was started with."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        plugins = os.path.join(tmp, "plugins")
+        os.mkdir(plugins)
+        with open(os.path.join(plugins, "sqlite_kafka_shim.py"), "w") as f:
+            f.write(SHIM)
+        metadata = os.path.join(tmp, "metadata.json")
+        with open(metadata, "w") as f:
+            json.dump({"plugins": {"sqlite-kafka": plugin_config}}, f)
+        log = open(os.path.join(tmp, "datasette.log"), "w+b")
+        env = {**os.environ, "PYTHONPATH": str(kit.ROOT)}
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "datasette"), "serve", *databases, "--plugins-dir", plugins, "-m", metadata,
+             "-h", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_serving(base, proc, log)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+def wait_until_serving(base, proc, log):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=5).read()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise AssertionError("datasette did not start: " + log.read().decode(errors="replace"))
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def browser():
+    """Headless Debian chromium in a fresh profile, through chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    # Chromium never loads the extension: sanitizer runtimes preloaded by
+    # `make test SANITIZE=1` only stall it.
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    with tempfile.TemporaryDirectory() as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=options)
+        try:
+            driver.set_page_load_timeout(60)
+            yield driver
+        finally:
+            driver.quit()
+
+
+def screenshot(driver, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path)), path
+    return path
+
+
+def texts(driver, css):
+    from selenium.webdriver.common.by import By
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def table_rows(driver, table_id):
+    """The cells' texts of each body row of table #table_id."""
+    from selenium.webdriver.common.by import By
+    rows = driver.find_elements(By.CSS_SELECTOR, f"#{table_id} tbody tr")
+    return [[td.text for td in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+
+
+def click(driver, css):
+    """Clicks the element and waits for the page it leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    WebDriverWait(driver, 60).until(staleness_of(page))
+
+
+def iso(ms):
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def produce_weather(topic, base_ms):
+    """N_MESSAGES JSON messages with kafka-python, at known partitions,
+    offsets and timestamps, with a header."""
+    from kafka import KafkaProducer
+    producer = KafkaProducer(bootstrap_servers=kit.BROKER, acks="all")
+    try:
+        for i in range(N_MESSAGES):
+            value = {"n": i, "location": ["Oslo", "Lisbon", "Vienna"][i % 3], "temp_celsius": i % 30}
+            producer.send(topic, key=f"k-{i}".encode(), value=json.dumps(value).encode(),
+                          partition=i % 3, timestamp_ms=base_ms + i * 1000,
+                          headers=[("source", b"kafka-python")])
+        producer.flush(30)
+    finally:
+        producer.close()
+
+
+def commit_group(group, topic, positions):
+    """Commits positions {partition: offset} for group with kafka-python."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+    consumer = KafkaConsumer(bootstrap_servers=kit.BROKER, group_id=group, enable_auto_commit=False)
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in positions])
+        consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in positions.items()})
+    finally:
+        consumer.close()
+
+
+AVRO_SCHEMA = {"type": "record", "name": "Reading", "fields": [
+    {"name": "location", "type": "string"}, {"name": "temp_celsius", "type": "int"}]}
+
+
+def produce_avro(topic, readings):
+    """Avro values in the Confluent wire format, by confluent-kafka's own
+    serializer with the registry (auto-registering the subject)."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    serialize = AvroSerializer(SchemaRegistryClient({"url": kit.REGISTRY}), json.dumps(AVRO_SCHEMA))
+    producer = Producer({"bootstrap.servers": kit.BROKER})
+    for reading in readings:
+        producer.produce(topic, value=serialize(reading, SerializationContext(topic, MessageField.VALUE)))
+    assert producer.flush(30) == 0
+
+
+def delete_group(group):
+    from kafka.errors import KafkaError
+    try:
+        kit._with_admin(lambda admin: admin.delete_consumer_groups([group]))
+    except KafkaError:
+        pass
+
+
+def expected_newest(n, partition=None, below=None):
+    """(partition, offset) of the newest n messages under the filters, in
+    the order the topic page lists them (rowid DESC: offset, then partition,
+    descending)."""
+    found = [(i % 3, i // 3) for i in range(N_MESSAGES)
+             if (partition is None or i % 3 == partition)
+             and (below is None or (i // 3, i % 3) < below)]
+    return sorted(found, key=lambda po: (po[1], po[0]), reverse=True)[:n]
+
+
+def shown_positions(driver):
+    return [(int(r[0]), int(r[1])) for r in table_rows(driver, "messages")]
+
+
+@kit.timeout(300)
+def test_plugin_pages_in_chromium():
+    kit.need_broker()
+    kit.need_registry()
+    need_browser()
+    topic = kit.create_topic(kit.topic("ui-weather"), partitions=3)
+    avro_topic = kit.create_topic(kit.topic("ui-avro"))
+    group = kit.topic("ui-group")
+    base_ms = (int(time.time()) - 3600) * 1000
+    try:
+        produce_weather(topic, base_ms)
+        commit_group(group, topic, {0: 10, 1: 30, 2: 5})
+        produce_avro(avro_topic, [{"location": "Oslo", "temp_celsius": 7},
+                                  {"location": "Lisbon", "temp_celsius": 19}])
+        config = {"clusters": {"local": {"brokers": kit.BROKER, "timeout_ms": 10000}},
+                  "schema_registry": kit.REGISTRY}
+        with datasette_with_plugin(config) as base, browser() as driver:
+            check_index_and_cluster(driver, base, topic)
+            check_topic_page(driver, base, topic, base_ms)
+            check_groups(driver, base, group, topic)
+            check_registry(driver, base, avro_topic)
+            # The Avro topic, decoded with its writer schema from the registry.
+            driver.get(f"{base}/-/kafka/clusters/local/topics/{avro_topic}")
+            values = texts(driver, "#messages td.value")
+            assert len(values) == 2 and '"location": "Lisbon"' in values[0] and '"temp_celsius": 7' in values[1], values
+    finally:
+        kit.delete_topic(topic)
+        kit.delete_topic(avro_topic)
+        delete_group(group)
+
+
+def check_index_and_cluster(driver, base, topic):
+    driver.get(f"{base}/-/kafka")
+    assert texts(driver, "#clusters li")[0].startswith("local"), texts(driver, "#clusters li")
+    click(driver, "#clusters a")  # the cluster's page
+    assert driver.current_url.endswith("/-/kafka/clusters/local"), driver.current_url
+    brokers = table_rows(driver, "brokers")
+    assert [b[2] for b in brokers] == [str(kit.PORT)], brokers
+    rows = {r[0]: r for r in table_rows(driver, "topics")}
+    assert rows[topic][1:4] == ["3", "1", str(N_MESSAGES)], rows[topic]
+    screenshot(driver, "cluster")
+
+
+def check_topic_page(driver, base, topic, base_ms):
+    url = f"{base}/-/kafka/clusters/local/topics/{topic}"
+    driver.get(url + "?size=20")
+    assert "About 90 messages" in texts(driver, "#estimate")[0], texts(driver, "#estimate")
+    assert shown_positions(driver) == expected_newest(20), shown_positions(driver)
+    newest = N_MESSAGES - 1
+    first = table_rows(driver, "messages")[0]
+    assert first[2] == iso(base_ms + newest * 1000), first
+    assert first[3] == f"k-{newest}" and f'"n": {newest}' in first[4] and "source: kafka-python" in first[5], first
+    assert "\n" in first[4], "the value is not indented JSON: " + first[4]
+    assert "ORDER BY rowid DESC" in texts(driver, "#plan")[0], texts(driver, "#plan")
+    assert len(driver.find_elements("css selector", "svg.kafka-chart")) == 2, "partition and rate charts"
+    screenshot(driver, "topic")
+
+    # A filter, typed and clicked; then the next page, clicked.
+    driver.find_element("css selector", "input[name=partition]").send_keys("1")
+    click(driver, "#apply-filters")
+    assert shown_positions(driver) == expected_newest(20, partition=1), shown_positions(driver)
+    assert "partition =" in texts(driver, "#plan")[0], texts(driver, "#plan")
+    click(driver, "#next-page")
+    assert shown_positions(driver) == expected_newest(20, partition=1, below=(10, 1)), shown_positions(driver)
+    assert "rowid <" in texts(driver, "#plan")[0] and "partition =" in texts(driver, "#plan")[0]
+    assert not driver.find_elements("css selector", "#next-page"), "a page after the last one"
+
+    # Time range, offset range and key, each pushed down.
+    q = urllib.parse.urlencode({"time_from": iso(base_ms + 60000), "time_to": iso(base_ms + 65000)})
+    driver.get(f"{url}?{q}")
+    assert sorted(shown_positions(driver)) == sorted((i % 3, i // 3) for i in range(60, 66)), shown_positions(driver)
+    assert "timestamp >=" in texts(driver, "#plan")[0], texts(driver, "#plan")
+    driver.get(f"{url}?offset_from=5&offset_to=6&partition=2")
+    assert shown_positions(driver) == [(2, 6), (2, 5)], shown_positions(driver)
+    assert "offset >=" in texts(driver, "#plan")[0] and "offset <=" in texts(driver, "#plan")[0]
+    driver.get(f"{url}?key=k-42")
+    assert shown_positions(driver) == [(0, 14)], shown_positions(driver)
+
+    # A filter that is not one: the page says which and why.
+    driver.get(f"{url}?offset_from=abc")
+    assert "offset_from: 'abc' is not an integer" in texts(driver, "#kafka-error")[0], texts(driver, "#kafka-error")
+
+
+def check_groups(driver, base, group, topic):
+    driver.get(f"{base}/-/kafka/clusters/local/groups")
+    assert group in [r[0] for r in table_rows(driver, "groups")]
+    driver.get(f"{base}/-/kafka/clusters/local/groups/{group}")
+    rows = table_rows(driver, "offsets")
+    assert [r[:5] for r in rows] == [[topic, "0", "10", "30", "20"], [topic, "1", "30", "30", "0"],
+                                    [topic, "2", "5", "30", "25"]], rows
+    # Lag in time: the next message to read was produced an hour ago, or so.
+    assert re.fullmatch(r"(5\d\.\d min|1\.0 h)", rows[0][5]) and rows[1][5] == "0 ms", rows
+    assert "Lag: 45 messages" in texts(driver, "#total-lag")[0]
+    bars = driver.find_elements("css selector", "svg.kafka-chart rect.bar title")
+    assert [b.get_attribute("textContent") for b in bars] == ["0: 20", "1: 0", "2: 25"], bars
+    screenshot(driver, "group")
+
+
+def check_registry(driver, base, avro_topic):
+    driver.get(f"{base}/-/kafka/registry")
+    subjects = {r[0]: r for r in table_rows(driver, "subjects")}
+    assert subjects[f"{avro_topic}-value"][4] == "AVRO", subjects.get(f"{avro_topic}-value")
+    click(driver, f'a[href$="/registry/{avro_topic}-value"]')
+    schema = table_rows(driver, "schemas")[0][3]
+    assert json.loads(schema)["fields"] == AVRO_SCHEMA["fields"], schema
+    assert "\n" in schema, "the schema is not indented: " + schema
+
+
+def test_memory_database_gets_no_extension():
+    """Datasette's _memory database is writable, and its SQL page runs what
+    a visitor types: the plugin loads no extension there, so no page can
+    create a topic (on the pages' own read-only connection the extension
+    refuses writes itself)."""
+    kit.need_broker()
+    name = kit.topic("ui-nowrite")
+    sql = f"select kafka_create_topic('{kit.BROKER}', '{name}', 1)"
+    try:
+        with datasette_with_plugin({"clusters": {"local": {"brokers": kit.BROKER}}}) as base:
+            url = f"{base}/_memory.json?" + urllib.parse.urlencode({"sql": sql})
+            try:
+                body = urllib.request.urlopen(url, timeout=30).read().decode()
+            except urllib.error.HTTPError as e:
+                body = e.read().decode()
+            assert "no such function: kafka_create_topic" in body, body
+        conn = kit.connect()
+        made = conn.execute("SELECT count(*) FROM kafka_topics(?) WHERE topic = ?", (kit.BROKER, name)).fetchone()[0]
+        assert made == 0, f"a page created topic {name}"
+    finally:
+        kit.delete_topic(name)
+
+
+def test_rate_counts_every_message():
+    """The rate chart's buckets add up to the topic's messages, counted
+    exactly (small partitions) and estimated from few samples."""
+    kit.need_broker()
+    from sqlite_kafka.datasette_plugin import reads
+    topic = kit.create_topic(kit.topic("ui-rate"), partitions=3)
+    try:
+        base_ms = (int(time.time()) - 600) * 1000
+        produce_weather(topic, base_ms)
+        conn = kit.connect()
+        cluster = {"brokers": kit.BROKER}
+        parts = reads.partitions(conn, cluster, topic)
+        table = reads.topic_table(conn, cluster, topic)
+        for samples in (N_MESSAGES, 4):
+            starts, counts, sampled = reads.rate(conn, table, parts, buckets=9, samples=samples)
+            assert sum(counts) == N_MESSAGES and sampled == (samples < 30), (samples, counts)
+            assert starts[0] == base_ms, (starts[0], base_ms)
+        starts, counts, _ = reads.rate(conn, table, parts, buckets=9, samples=N_MESSAGES)
+        assert all(8 <= n <= 12 for n in counts), counts  # one message a second, about 10 s a bucket
+    finally:
+        kit.delete_topic(topic)
