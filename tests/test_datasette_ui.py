@@ -370,3 +370,22 @@ def test_rate_counts_every_message():
         assert all(8 <= n <= 12 for n in counts), counts  # one message a second, about 10 s a bucket
     finally:
         kit.delete_topic(topic)
+
+
+def test_datasette_table_page_order_pushed_down():
+    """Datasette's table page sorted newest first runs `ORDER BY rowid DESC,
+    rowid LIMIT n` (the rowid again as the tie-breaker): rowids are unique,
+    so the second term changes nothing and the extension answers from the
+    partition tails instead of reading and sorting the topic."""
+    conn = kit.connect()
+    topic = kit.topic("mock-ds")
+    conn.execute(f"CREATE VIRTUAL TABLE t USING kafka(brokers='mock', topic='{topic}', partitions=3)")
+    conn.executemany("INSERT INTO t(partition, value) VALUES (?, ?)", [(i % 3, f"v{i}") for i in range(30)])
+    every = conn.execute("SELECT rowid, partition, offset FROM t").fetchall()
+    for order, newest_first in (("rowid DESC, rowid", True), ("rowid, rowid DESC", False)):
+        sql = f"SELECT rowid, partition, offset FROM t ORDER BY {order} LIMIT 7"
+        plan = kit.eqp(conn, sql)
+        assert "LIMIT" in plan and "ORDER BY rowid" in plan and "TEMP B-TREE" not in plan, (order, plan)
+        want = sorted(every, reverse=newest_first)[:7]
+        got = conn.execute(sql).fetchall()
+        assert got == want, (order, got, want)
