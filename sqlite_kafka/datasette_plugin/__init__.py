@@ -35,7 +35,7 @@ from jinja2 import FileSystemLoader
 
 import sqlite_kafka
 
-from . import charts, reads
+from . import charts, reads, table_pages
 
 PLUGIN = "sqlite-kafka"
 CATALOG_DB = "_sqlite_kafka"  # the pages' own database (not listed by Datasette)
@@ -95,6 +95,11 @@ def startup(datasette):
     # Installed from the package, Datasette finds templates/ itself; loaded
     # through --plugins-dir it does not, so they are added here either way.
     datasette.jinja_env.loader.loaders.append(FileSystemLoader(str(TEMPLATES)))
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return lambda app: table_pages.wrap(datasette, app)
 
 
 @hookimpl
