@@ -15,8 +15,9 @@ only for kafka tables and only where the visitor did not choose:
   (rowid = :p1 AND rowid > :p0)`, which SQLite 3.40 never hands to a
   virtual table as a bound (an OR of three terms, and no LIMIT beside an OR
   term), so every later page would read the topic; the wrapper turns the
-  page's `_next` cursor into the filter `rowid__lt=`, which is pushed down
-  with the LIMIT. The filter shows on the page, as what it is.
+  page's `_next` cursor into the filter `rowid__lt=` (`rowid__gt=` oldest
+  first), which is pushed down with the LIMIT. The filter shows on the
+  page, as what it is.
 """
 
 import urllib.parse
@@ -58,10 +59,11 @@ def kafka_page_args(args, hidden):
     out = list(args)
     if not given.keys() & {"_sort", "_sort_desc", "_next"}:
         out.append(("_sort_desc", "rowid"))
-    if given.get("_sort_desc") == "rowid" and "_next" in given:
-        # `_next` is "<sort value>,<rowid>" of the page's last row.
-        last = given["_next"].split(",")[-1]
-        out = [(n, v) for n, v in out if n not in ("_next", "rowid__lt")] + [("rowid__lt", last)]
+    for sort, cursor in (("_sort_desc", "rowid__lt"), ("_sort", "rowid__gt")):
+        if given.get(sort) == "rowid" and "_next" in given:
+            # `_next` is "<sort value>,<rowid>" of the page's last row.
+            last = given["_next"].split(",")[-1]
+            out = [(n, v) for n, v in out if n not in ("_next", cursor)] + [(cursor, last)]
     out += [(name, "1") for name in ("_nocount", "_nosuggest") if name not in given]
     if not given.keys() & {"_col", "_nocol"}:
         out += [("_nocol", column) for column in hidden]
