@@ -103,6 +103,11 @@ def asgi_wrapper(datasette):
 
 
 @hookimpl
+def render_cell(value, column, table, database):
+    return table_pages.timestamp_cell(value, column, table, database)
+
+
+@hookimpl
 def menu_links(datasette, actor):
     return [{"href": datasette.urls.path("/-/kafka"), "label": "Kafka"}]
 

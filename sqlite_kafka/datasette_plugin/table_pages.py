@@ -23,8 +23,12 @@ only for kafka tables and only where the visitor did not choose:
 import urllib.parse
 
 from datasette.utils import tilde_decode
+from markupsafe import Markup, escape
+
+from .reads import iso_time
 
 KAFKA_TABLE_SQL = "CREATE VIRTUAL TABLE % USING kafka%"
+seen_kafka_tables = set()  # (database name, table) of table pages served
 
 
 def table_of_path(path):
@@ -49,6 +53,7 @@ async def hidden_columns(datasette, route, table):
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql LIKE ?", [table, KAFKA_TABLE_SQL])
     if not found.first():
         return None
+    seen_kafka_tables.add((db.name, table))
     columns = await db.execute("SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 1", [table])
     return [row[0] for row in columns.rows]
 
@@ -81,3 +86,11 @@ def wrap(datasette, app):
         await app(scope, receive, send)
 
     return kafka_table_pages
+
+
+def timestamp_cell(value, column, table, database):
+    """A kafka table's timestamp as ISO-8601 UTC, the milliseconds in its
+    tooltip (None: not such a cell)."""
+    if column != "timestamp" or (database, table) not in seen_kafka_tables or type(value) is not int:
+        return None
+    return Markup(f'<span title="{value}">{escape(iso_time(value))}</span>')
