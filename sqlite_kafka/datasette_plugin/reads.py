@@ -13,6 +13,7 @@ pages show its text, which the extension keeps free of secrets).
 import bisect
 import hashlib
 import json
+import sqlite3
 import time
 from datetime import datetime, timezone
 
@@ -105,31 +106,33 @@ def schemas(conn, registry, subject):
 
 
 REGISTRY_FORMATS = {"AVRO": "avro", "PROTOBUF": "protobuf", "JSON": "jsonschema"}
-FORMATS_TTL_S = 60
-_formats_seen = {}  # (registry, topic) -> (monotonic time, formats)
 
 
 def registry_formats(conn, registry, topic):
     """The key and value formats of a topic whose subjects (TopicNameStrategy)
     are in the registry: {'key': 'avro', 'value': 'protobuf'}; {} without.
-    Kept for FORMATS_TTL_S: listing the subjects takes a registry request
-    per subject, longer than the rest of a topic page."""
+    Asked subject by subject: listing every subject takes a request each."""
     if not registry:
         return {}
-    seen = _formats_seen.get((registry, topic))
-    if seen and time.monotonic() - seen[0] < FORMATS_TTL_S:
-        return seen[1]
-    formats = subject_formats(conn, registry, topic)
-    _formats_seen[(registry, topic)] = (time.monotonic(), formats)
+    formats = {}
+    for part in ("key", "value"):
+        kind = subject_type(conn, registry, f"{topic}-{part}")
+        if kind:
+            formats[part] = REGISTRY_FORMATS.get(kind, "avro")
     return formats
 
 
-def subject_formats(conn, registry, topic):
-    found = conn.execute(
-        "SELECT subject, schema_type FROM kafka_subjects(?) WHERE subject IN (?, ?)",
-        [registry, f"{topic}-key", f"{topic}-value"]).fetchall()
-    return {subject.rsplit("-", 1)[1]: REGISTRY_FORMATS.get(kind or "AVRO", "avro")
-            for subject, kind in found}
+def subject_type(conn, registry, subject):
+    """The schema type of a subject's latest version; None when the registry
+    has no such subject."""
+    try:
+        row = conn.execute("SELECT schema_type FROM kafka_schemas(?, ?) ORDER BY version DESC LIMIT 1",
+                           [registry, subject]).fetchone()
+    except sqlite3.Error as e:
+        if "(HTTP 404)" in str(e):
+            return None
+        raise
+    return row[0] or "AVRO" if row else None
 
 
 # -------------------------------------------------------------- topics --
