@@ -350,8 +350,9 @@ def test_memory_database_gets_no_extension():
 
 
 def test_rate_counts_every_message():
-    """The rate chart's buckets add up to the topic's messages, counted
-    exactly (small partitions) and estimated from few samples."""
+    """The rate chart's buckets add up to the topic's messages when it reads
+    every partition whole, and to those of the span every tail covers when
+    it reads tails."""
     kit.need_broker()
     from sqlite_kafka.datasette_plugin import reads
     topic = kit.create_topic(kit.topic("ui-rate"), partitions=3)
@@ -362,12 +363,13 @@ def test_rate_counts_every_message():
         cluster = {"brokers": kit.BROKER}
         parts = reads.partitions(conn, cluster, topic)
         table = reads.topic_table(conn, cluster, topic)
-        for samples in (N_MESSAGES, 4):
-            starts, counts, sampled = reads.rate(conn, table, parts, buckets=9, samples=samples)
-            assert sum(counts) == N_MESSAGES and sampled == (samples < 30), (samples, counts)
-            assert starts[0] == base_ms, (starts[0], base_ms)
-        starts, counts, _ = reads.rate(conn, table, parts, buckets=9, samples=N_MESSAGES)
-        assert all(8 <= n <= 12 for n in counts), counts  # one message a second, about 10 s a bucket
+        starts, counts, sampled = reads.rate(conn, table, parts, buckets=9)
+        assert sum(counts) == N_MESSAGES and not sampled and starts[0] == base_ms, (starts[0], counts)
+        assert all(9 <= n <= 11 for n in counts), counts  # one message a second, about 10 s a bucket
+        # Tails of 10 messages a partition: from message 60, 61 and 62 on;
+        # all three cover messages 62..89.
+        starts, counts, sampled = reads.rate(conn, table, parts, buckets=3, window=10)
+        assert sampled and starts[0] == base_ms + 62000 and sum(counts) == 28, (starts, counts)
     finally:
         kit.delete_topic(topic)
 

@@ -234,8 +234,8 @@ def rate_chart(conn, table, parts):
     # Labels as short as the span allows: the times, or the days too.
     cut = slice(11, 19) if first[:10] == last[:10] else slice(5, 16)
     labels = [reads.iso_time(ms)[cut].replace("T", " ") for ms in starts]
-    how = (f"sampled: {reads.RATE_SAMPLES} positioned reads a partition" if sampled
-           else "every message counted")
+    how = (f"the newest {reads.RATE_WINDOW:,} messages of each partition" if sampled
+           else "every message")
     return charts.bar_chart(f"Messages over time (UTC, from {first[:10]})", labels, counts, caption=how)
 
 

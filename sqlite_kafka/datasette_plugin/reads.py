@@ -10,7 +10,6 @@ returns plain Python values for the templates; sqlite3.Error propagates (the
 pages show its text, which the extension keeps free of secrets).
 """
 
-import bisect
 import hashlib
 import json
 import sqlite3
@@ -18,7 +17,7 @@ import time
 from datetime import datetime, timezone
 
 MESSAGE_COLUMNS = "rowid, partition, offset, timestamp, key, value, headers, error"
-RATE_SAMPLES = 16      # positioned reads per partition for the rate chart
+RATE_WINDOW = 2000      # newest messages per partition the rate chart reads
 RATE_BUCKETS = 24      # bars of the rate chart
 MAX_PAGE_SIZE = 500
 LAG_TIME_PARTITIONS = 50  # positioned reads a group page may make for lag in time
@@ -250,59 +249,35 @@ def shown(value):
 
 # ------------------------------------------------------- message rate --
 
-def rate(conn, table, parts, buckets=RATE_BUCKETS, samples=RATE_SAMPLES):
-    """Messages per time bucket between the topic's oldest and newest
-    timestamps, from at most `samples` positioned reads per partition (all
-    of a small partition's messages): between two samples the messages are
-    taken as evenly spread in time. Returns (bucket start times in ms,
-    counts, sampled?) or None for an empty topic."""
-    curves, sampled = [], False
+def rate(conn, table, parts, buckets=RATE_BUCKETS, window=RATE_WINDOW):
+    """Messages per time bucket over the recent past: each partition's
+    newest `window` messages are read (a tail read, pushed down), and the
+    chart spans the time all of them cover, so that every message of every
+    partition in that span is counted (all of a small topic's history).
+    Returns (bucket start times in ms, counts, sampled?) or None for an
+    empty topic. Not sampled by positioned reads spread over the topic:
+    each is a seek, and they cost more than these tails."""
+    tails, starts = [], []
     for part in parts:
-        low, high = part["low"], part["high"]
-        if low is None or high is None or high <= low:
+        if not part["messages"]:
             continue
-        count = high - low
-        sampled |= count > samples
-        offsets = sorted({low + (count - 1) * i // (samples - 1) for i in range(samples)})
-        marks = ", ".join("?" * len(offsets))
-        points = conn.execute(
-            f'SELECT "offset", "timestamp" FROM {table} WHERE "partition" = ? AND "offset" IN ({marks})'
-            ' ORDER BY "offset"', [part["partition"], *offsets]).fetchall()
-        curves.append(cumulative(points, low))
-    curves = [c for c in curves if c]
-    if not curves:
+        times = [row[0] for row in conn.execute(
+            f'SELECT "timestamp" FROM {table} WHERE "partition" = ? ORDER BY "offset" DESC LIMIT ?',
+            [part["partition"], window])]
+        if times:
+            tails.append(times)
+            if part["messages"] > window:  # a tail: it covers its oldest on
+                starts.append(min(times))
+    if not tails:
         return None
-    first = min(c[0][0] for c in curves)
-    last = max(c[-1][0] for c in curves)
+    sampled = bool(starts)
+    first = max(starts) if sampled else min(min(t) for t in tails)
+    last = max(max(t) for t in tails)
     step = max(1, (last - first + 1) / buckets)
-    edges = [first + step * i for i in range(buckets + 1)]
-    # Rounded as running totals, so that the bars add up to the messages.
-    totals = [round(sum(messages_by(c, edge) for c in curves)) for edge in edges]
-    counts = [totals[i + 1] - totals[i] for i in range(buckets)]
-    return [int(e) for e in edges[:-1]], counts, sampled
-
-
-def cumulative(points, low):
-    """(time, messages up to and including it) of one partition's samples,
-    time kept non-decreasing (a producer's clock may step back)."""
-    curve, latest = [], None
-    for offset, ts in points:
-        latest = ts if latest is None else max(latest, ts)
-        curve.append((latest, offset - low + 1))
-    return curve
-
-
-def messages_by(curve, when):
-    """Messages of a partition before time `when`, interpolated between
-    samples."""
-    times = [t for t, _ in curve]
-    i = bisect.bisect_left(times, when)
-    if i == 0:
-        return 0
-    if i == len(curve):
-        return curve[-1][1]
-    (t0, n0), (t1, n1) = curve[i - 1], curve[i]
-    return n0 + (n1 - n0) * (when - t0) / (t1 - t0) if t1 > t0 else n1
+    counts = [0] * buckets
+    for ts in (ts for times in tails for ts in times if ts >= first):
+        counts[min(buckets - 1, int((ts - first) / step))] += 1
+    return [int(first + step * i) for i in range(buckets)], counts, sampled
 
 
 # -------------------------------------------------------------- groups --
