@@ -6,17 +6,15 @@ group and the subject are made by independent clients (kafka-python,
 confluent-kafka, the registry's REST API). Screenshots go to
 build/screenshots/.
 
-Until the package is installed (its entry point registers the plugin),
-Datasette finds the plugin through --plugins-dir: a one-line shim module
-importing it, with the repository on PYTHONPATH.
+Datasette runs as a subprocess (tests/datasettekit.py), with the plugin
+found through --plugins-dir until the package is installed.
 """
 
 import contextlib
 import json
 import os
 import re
-import shutil
-import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -24,21 +22,17 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
-import sys
-
 import kit
-from test_datasette import free_port
+from datasettekit import serve as datasette_with_plugin
 
 sys.path.insert(0, str(kit.ROOT))  # sqlite_kafka from the checkout, as the shim imports it
 
-VENV_BIN = kit.ROOT / "build" / "venv" / "bin"
 SCREENSHOTS = kit.ROOT / "build" / "screenshots"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--window-size=1280,1000"]
 N_MESSAGES = 90  # message i: partition i % 3, offset i // 3, timestamp BASE + i s
-SHIM = "from sqlite_kafka.datasette_plugin import *  # noqa: F401,F403 (the plugin, by --plugins-dir)\n"
 
 
 def need_browser():
@@ -48,52 +42,6 @@ def need_browser():
         if os.environ.get("CI") or os.environ.get("KAFKA_REQUIRED") == "1":
             raise AssertionError(msg)
         raise kit.Skip(msg)
-
-
-@contextlib.contextmanager
-def datasette_with_plugin(plugin_config, *databases):
-    """Datasette with the plugin configured by plugin_config; yields the
-    base URL. Stopped by the PID it was started with."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        plugins = os.path.join(tmp, "plugins")
-        os.mkdir(plugins)
-        with open(os.path.join(plugins, "sqlite_kafka_shim.py"), "w") as f:
-            f.write(SHIM)
-        metadata = os.path.join(tmp, "metadata.json")
-        with open(metadata, "w") as f:
-            json.dump({"plugins": {"sqlite-kafka": plugin_config}}, f)
-        log = open(os.path.join(tmp, "datasette.log"), "w+b")
-        env = {**os.environ, "PYTHONPATH": str(kit.ROOT)}
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "datasette"), "serve", *databases, "--plugins-dir", plugins, "-m", metadata,
-             "-h", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_serving(base, proc, log)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
-
-
-def wait_until_serving(base, proc, log):
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=5).read()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise AssertionError("datasette did not start: " + log.read().decode(errors="replace"))
-            time.sleep(0.2)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 
 MESSAGE_COLUMNS = "rowid, partition, offset, timestamp, key, value, headers, error"
-RATE_WINDOW = 2000      # newest messages per partition the rate chart reads
+RATE_WINDOW = 500       # newest messages per partition the rate chart reads
 RATE_BUCKETS = 24      # bars of the rate chart
 MAX_PAGE_SIZE = 500
 LAG_TIME_PARTITIONS = 50  # positioned reads a group page may make for lag in time
