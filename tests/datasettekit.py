@@ -32,8 +32,7 @@ def free_port():
 def serve(plugin_config, *databases):
     """Datasette serving databases with the plugin configured by
     plugin_config (the `sqlite-kafka` entry of its metadata); yields the
-    base URL. Stopped by the PID it was started with."""
-    port = free_port()
+    base URL."""
     with tempfile.TemporaryDirectory() as tmp:
         plugins = os.path.join(tmp, "plugins")
         os.mkdir(plugins)
@@ -42,12 +41,21 @@ def serve(plugin_config, *databases):
         metadata = os.path.join(tmp, "metadata.json")
         with open(metadata, "w") as f:
             json.dump({"plugins": {"sqlite-kafka": plugin_config}}, f)
-        log = open(os.path.join(tmp, "datasette.log"), "w+b")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(
-            [str(DATASETTE), "serve", *databases, "--plugins-dir", plugins, "-m", metadata,
-             "-h", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp, env=env)
+        with running([*databases, "--plugins-dir", plugins, "-m", metadata], tmp, env) as base:
+            yield base
+
+
+@contextlib.contextmanager
+def running(args, workdir, env=None):
+    """`datasette serve ARGS` on a free loopback port, its log in workdir;
+    yields the base URL once it answers. Stopped by the PID it was started
+    with."""
+    port = free_port()
+    with open(os.path.join(workdir, "datasette.log"), "w+b") as log:
+        proc = subprocess.Popen([str(DATASETTE), "serve", *args, "-h", "127.0.0.1", "-p", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=workdir, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(base, proc, log)
@@ -59,7 +67,6 @@ def serve(plugin_config, *databases):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            log.close()
 
 
 def wait_until_serving(base, proc, log):
