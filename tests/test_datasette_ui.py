@@ -399,3 +399,57 @@ def test_kafka_table_page_in_chromium():
                 assert "rowid >" in plan and "LIMIT" in plan and "TEMP B-TREE" not in plan, plan
     finally:
         kit.delete_topic(topic)
+
+
+def get_page(url):
+    """(status, text) of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def needs_option_config(brokers, path):
+    """Skips until the extension reads `config` files (SPEC section 11)."""
+    try:
+        kit.connect().execute("SELECT count(*) FROM kafka_brokers(?, ?)", (brokers, f"config={path}")).fetchone()
+    except Exception as e:  # noqa: BLE001 (sqlite3.Error, any text)
+        if "option 'config' is not accepted" in str(e):
+            raise kit.Skip("the extension has no option config yet") from e
+
+
+@kit.timeout(120)
+def test_cluster_credentials_from_a_config_file():
+    """A cluster whose credentials are in a client properties file: the
+    pages read it through the SASL listener, and no page shows the
+    password, a wrong one included."""
+    from test_security import SASL_BROKER, need_sasl
+    need_sasl()
+    topic = kit.create_topic(kit.topic("ui-sasl"))
+    try:
+        kit.kcat("-P", "-t", topic, "-K", ":", input="k1:first\nk2:second\n")
+        with tempfile.TemporaryDirectory() as tmp:
+            good, bad = os.path.join(tmp, "good.properties"), os.path.join(tmp, "bad.properties")
+            for path, password in ((good, "alice-secret"), (bad, "not-alice-secret")):
+                with open(path, "w") as f:
+                    f.write("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+                            f"sasl.username=alice\nsasl.password={password}\n")
+            needs_option_config(SASL_BROKER, good)
+            clusters = {"sasl": {"brokers": SASL_BROKER, "config": good, "timeout_ms": 5000},
+                        "wrong": {"brokers": SASL_BROKER, "config": bad, "timeout_ms": 5000}}
+            with datasette_with_plugin({"clusters": clusters}) as base:
+                pages = {path: get_page(base + path) for path in (
+                    "/-/kafka", "/-/kafka/clusters/sasl", f"/-/kafka/clusters/sasl/topics/{topic}",
+                    "/-/kafka/clusters/sasl/groups", "/-/kafka/clusters/wrong",
+                    f"/-/kafka/clusters/wrong/topics/{topic}")}
+        for path, (status, text) in pages.items():
+            assert "alice-secret" not in text, f"{path} shows the password"
+        status, text = pages["/-/kafka/clusters/sasl"]
+        assert status == 200 and topic in text, (status, text[-2000:])
+        status, text = pages[f"/-/kafka/clusters/sasl/topics/{topic}"]
+        assert status == 200 and "second" in text and "k1" in text, text[-2000:]
+        status, text = pages["/-/kafka/clusters/wrong"]
+        assert status == 502 and 'id="kafka-error"' in text, (status, text[-2000:])
+    finally:
+        kit.delete_topic(topic)
