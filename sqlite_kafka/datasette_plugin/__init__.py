@@ -283,6 +283,8 @@ async def registry_page(datasette, request):
     registry = registry_of(datasette)
     if not registry:
         raise NotFound("sqlite-kafka: no schema_registry in the plugin configuration")
+    if request.args.get("subject"):  # the page's "go to subject" form
+        return Response.redirect(link(datasette, "registry", request.args.get("subject").strip()))
     return await render(datasette, request, "kafka_registry.html", {},
                         lambda conn: {"subjects": reads.subjects(conn, registry)})
 
