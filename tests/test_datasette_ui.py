@@ -337,14 +337,17 @@ def test_rate_counts_every_message():
         conn = kit.connect()
         cluster = {"brokers": kit.BROKER}
         parts = reads.partitions(conn, cluster, topic)
-        table = reads.topic_table(conn, cluster, topic)
-        starts, counts, sampled = reads.rate(conn, table, parts, buckets=9)
-        assert sum(counts) == N_MESSAGES and not sampled and starts[0] == base_ms, (starts[0], counts)
-        assert all(9 <= n <= 11 for n in counts), counts  # one message a second, about 10 s a bucket
-        # Tails of 10 messages a partition: from message 60, 61 and 62 on;
-        # all three cover messages 62..89.
-        starts, counts, sampled = reads.rate(conn, table, parts, buckets=3, window=10)
-        assert sampled and starts[0] == base_ms + 62000 and sum(counts) == 28, (starts, counts)
+        with reads.TopicTables(conn, cluster) as tables:
+            starts, counts, sampled = reads.rate(conn, tables(topic), parts, buckets=9)
+            assert sum(counts) == N_MESSAGES and not sampled and starts[0] == base_ms, (starts[0], counts)
+            assert all(9 <= n <= 11 for n in counts), counts  # one message a second, about 10 s a bucket
+            # Tails of 10 messages a partition: from message 60, 61 and 62
+            # on; all three cover messages 62..89.
+            starts, counts, sampled = reads.rate(conn, tables(topic), parts, buckets=3, window=10)
+            assert sampled and starts[0] == base_ms + 62000 and sum(counts) == 28, (starts, counts)
+        # The page's TEMP table is gone with the page (and its consumer).
+        left = conn.execute("SELECT name FROM temp.sqlite_master WHERE type = 'table'").fetchall()
+        assert left == [], left
     finally:
         kit.delete_topic(topic)
 

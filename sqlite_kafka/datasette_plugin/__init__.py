@@ -210,16 +210,14 @@ async def topic_page(datasette, request):
 
     def read(conn):
         parts = reads.partitions(conn, cluster, topic)
-        table = reads.topic_table(conn, cluster, topic, registry)
-        rows, after, plan = reads.messages(conn, table, args, size)
-        context = {"partitions": parts, "messages": rows, "plan": plan,
-                   "estimate": sum(p["messages"] or 0 for p in parts),
-                   "next_url": after and page_url(request, before=after),
-                   "partition_chart": charts.bar_chart(
-                       "Messages per partition", [p["partition"] for p in parts],
-                       [p["messages"] for p in parts])}
-        context["rate_chart"] = rate_chart(conn, table, parts)
-        return context
+        with reads.TopicTables(conn, cluster, registry) as tables:
+            rows, after, plan = reads.messages(conn, tables(topic), args, size)
+            rate = rate_chart(conn, tables(topic), parts)
+        return {"partitions": parts, "messages": rows, "plan": plan, "rate_chart": rate,
+                "estimate": sum(p["messages"] or 0 for p in parts),
+                "next_url": after and page_url(request, before=after),
+                "partition_chart": charts.bar_chart("Messages per partition", [p["partition"] for p in parts],
+                                                    [p["messages"] for p in parts])}
 
     context = {"cluster": name, "topic": topic, "args": args, "size": size}
     return await render(datasette, request, "kafka_topic.html", context, read)
@@ -260,8 +258,8 @@ async def group_page(datasette, request):
     registry = registry_of(datasette)
 
     def read(conn):
-        offsets = reads.group_offsets(conn, cluster, group,
-                                      lambda topic: reads.topic_table(conn, cluster, topic, registry))
+        with reads.TopicTables(conn, cluster, registry) as tables:
+            offsets = reads.group_offsets(conn, cluster, group, tables)
         return {"offsets": offsets, "total_lag": sum(r["lag"] or 0 for r in offsets),
                 "chart": lag_chart(offsets)}
 

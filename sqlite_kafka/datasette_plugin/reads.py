@@ -136,22 +136,43 @@ def subject_type(conn, registry, subject):
 
 # -------------------------------------------------------------- topics --
 
-def topic_table(conn, cluster, topic, registry=None):
-    """A TEMP kafka table over topic (created once per connection: its name
-    is a digest of what defines it), so that a topic nobody declared a table
-    for browses with the table's pushdown. Its values are decoded with the
-    registry when the topic's subjects are there, else read as text."""
-    formats = registry_formats(conn, registry, topic)
-    options = {"brokers": cluster["brokers"], "topic": topic}
-    for name in ("config", "timeout_ms", "partitioner"):
-        if cluster.get(name):
-            options[name] = cluster[name]
-    if formats:
-        options.update(formats, schema_registry=registry)
-    text = ", ".join(f"{name} = {quote(value)}" for name, value in options.items())
-    name = "kafka_ui_" + hashlib.sha1(text.encode()).hexdigest()[:16]
-    conn.execute(f'CREATE VIRTUAL TABLE IF NOT EXISTS temp."{name}" USING kafka({text})')
-    return f'temp."{name}"'
+class TopicTables:
+    """TEMP kafka tables over topics, for one page: `tables(topic)` makes
+    one on first use, so that a topic nobody declared a table for browses
+    with the table's pushdown; all are dropped when the page is done (each
+    holds a librdkafka consumer and its threads: kept on the connection for
+    every topic ever browsed, they would pile up). Values are decoded with
+    the registry when the topic's subjects are there, else read as text."""
+
+    def __init__(self, conn, cluster, registry=None):
+        self.conn, self.cluster, self.registry = conn, cluster, registry
+        self.made = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.made.values():
+            self.conn.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def __call__(self, topic):
+        if topic not in self.made:
+            self.made[topic] = self.create(topic)
+        return self.made[topic]
+
+    def create(self, topic):
+        options = {"brokers": self.cluster["brokers"], "topic": topic}
+        for name in ("config", "timeout_ms", "partitioner"):
+            if self.cluster.get(name):
+                options[name] = self.cluster[name]
+        formats = registry_formats(self.conn, self.registry, topic)
+        if formats:
+            options.update(formats, schema_registry=self.registry)
+        text = ", ".join(f"{name} = {quote(value)}" for name, value in options.items())
+        # Named after what defines it: a table a failed page left behind is reused.
+        name = 'temp."kafka_ui_' + hashlib.sha1(text.encode()).hexdigest()[:16] + '"'
+        self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING kafka({text})")
+        return name
 
 
 def parse_time(text, name):
