@@ -481,3 +481,15 @@ def test_cluster_credentials_from_a_config_file():
         assert status == 502 and 'id="kafka-error"' in text, (status, text[-2000:])
     finally:
         kit.delete_topic(topic)
+
+
+def test_values_as_the_topic_page_shows_them():
+    """JSON indented, bytes as hex, a long value cut with its length."""
+    from sqlite_kafka.datasette_plugin import reads
+    assert reads.shown('{"a": [1, 2]}') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+    assert reads.shown("not { json") == "not { json" and reads.shown("{oops") == "{oops"
+    assert reads.shown(b"\x00\xff") == "0x00ff"
+    assert reads.shown(bytes(100)) == "0x" + "00" * 64 + "... (100 bytes)"
+    long = reads.shown('{"a": "' + "x" * 20000 + '"}')
+    assert long.endswith("... (20,009 characters)") and len(long) < reads.SHOWN_CHARS + 30, long[-60:]
+    assert reads.shown(None) is None

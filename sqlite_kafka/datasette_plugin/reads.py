@@ -20,6 +20,7 @@ MESSAGE_COLUMNS = "rowid, partition, offset, timestamp, key, value, headers, err
 RATE_WINDOW = 500       # newest messages per partition the rate chart reads
 RATE_BUCKETS = 24      # bars of the rate chart
 MAX_PAGE_SIZE = 500
+SHOWN_CHARS = 10000     # of a key or value on the topic page
 LAG_TIME_PARTITIONS = 50  # positioned reads a group page may make for lag in time
 
 
@@ -267,9 +268,12 @@ def pretty_json(text):
 
 
 def shown(value):
-    """A key or value as a page shows it: JSON indented, bytes as hex."""
+    """A key or value as a page shows it: JSON indented, bytes as hex, cut
+    at SHOWN_CHARS characters (a page of 1 MB values would be 100 MB)."""
     if isinstance(value, bytes):
-        return "0x" + value.hex() if len(value) <= 64 else "0x" + value[:64].hex() + f"... ({len(value)} bytes)"
+        return "0x" + value.hex() if len(value) <= 64 else "0x" + value[:64].hex() + f"... ({len(value):,} bytes)"
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return value[:SHOWN_CHARS] + f"... ({len(value):,} characters)"
     return pretty_json(value)
 
 
