@@ -241,7 +241,12 @@ def check_topic_page(driver, base, topic, base_ms):
     assert first[3] == f"k-{newest}" and f'"n": {newest}' in first[4] and "source: kafka-python" in first[5], first
     assert "\n" in first[4], "the value is not indented JSON: " + first[4]
     assert "ORDER BY rowid DESC" in texts(driver, "#plan")[0], texts(driver, "#plan")
-    assert len(driver.find_elements("css selector", "svg.kafka-chart")) == 2, "partition and rate charts"
+    bars = driver.find_elements("css selector", "svg.kafka-chart rect.bar title")
+    assert [b.get_attribute("textContent") for b in bars] == ["0: 30", "1: 30", "2: 30"], "messages per partition"
+    assert driver.execute_script("return document.getElementById('rate-chart').naturalWidth") == 480, \
+        "the rate chart did not load"
+    rate = get_page(driver.find_element("id", "rate-chart").get_attribute("src"))[1]
+    assert sum(int(n.replace(",", "")) for n in re.findall(r"<title>[^<]*: ([0-9,]+)</title>", rate)) == N_MESSAGES, rate
     screenshot(driver, "topic")
 
     # A filter, typed and clicked; then the next page, clicked.

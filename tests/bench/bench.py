@@ -587,8 +587,9 @@ def page_seconds(url, runs):
 def datasette(b):
     """The Datasette plugin's pages over a large topic against Datasette's
     table page of a 1,000-row plain SQLite table: the topic page's first
-    screen, the kafka table's own page and its next page (newest first),
-    the cluster page."""
+    screen and its rate chart, the kafka table's own page and its next page
+    (newest first), the cluster page (whose time grows with the cluster's
+    topics and partitions, not with the topic's messages)."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import datasettekit
     n = b.a.n_datasette
@@ -610,6 +611,7 @@ def datasette(b):
             page2 = json.loads(r.read())["next_url"]
         pages = {
             "plugin: topic page, first screen": f"{base}/-/kafka/clusters/bench/topics/{topic}?size=100",
+            "plugin: its rate chart (an image of its own)": f"{base}/-/kafka/clusters/bench/topics/{topic}/rate.svg",
             "kafka table page (Datasette's, newest first)": f"{base}/datasette/t?_size=100",
             "kafka table page 2": page2.replace("/t.json?", "/t?"),
             "plugin: cluster page": f"{base}/-/kafka/clusters/bench",
