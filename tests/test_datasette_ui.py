@@ -271,8 +271,11 @@ def check_topic_page(driver, base, topic, base_ms):
     assert shown_positions(driver) == [(0, 14)], shown_positions(driver)
 
     # A filter that is not one: the page says which and why.
-    driver.get(f"{url}?offset_from=abc")
-    assert "offset_from: 'abc' is not an integer" in texts(driver, "#kafka-error")[0], texts(driver, "#kafka-error")
+    for bad, why in (("offset_from=abc", "offset_from: 'abc' is not an integer"),
+                     ("size=ten", "size: 'ten' is not an integer"),
+                     ("time_from=yesterday", "time_from: 'yesterday' is not an ISO-8601 time")):
+        driver.get(f"{url}?{bad}")
+        assert why in texts(driver, "#kafka-error")[0], (bad, texts(driver, "#kafka-error"))
 
 
 def check_groups(driver, base, group, topic):

@@ -168,12 +168,16 @@ def link(datasette, *parts):
 
 # ------------------------------------------------------------- pages --
 
+async def ensure_view(datasette, request):
+    if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
+        raise Forbidden("view-instance")
+
+
 async def render(datasette, request, template, context, read):
     """The page: read(conn) on the pages' read-only connection fills the
     context; an SQL error (bad filter, broker down, unknown topic) shows on
     the page, with the extension's text."""
-    if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
-        raise Forbidden("view-instance")
+    await ensure_view(datasette, request)
     status, started = 200, time.monotonic()
     context.update(registry=without_userinfo(registry_of(datasette)), error=None,
                    kafka_link=lambda *parts: link(datasette, *parts))
@@ -206,13 +210,13 @@ async def topic_page(datasette, request):
     name, cluster = cluster_of(datasette, request)
     topic = url_var(request, "topic")
     args = {key: request.args.get(key) for key, _, _ in reads.FILTERS}
-    size = reads.parse_int(request.args.get("size") or str(DEFAULT_PAGE_SIZE), "size")
+    size = request.args.get("size") or str(DEFAULT_PAGE_SIZE)
     registry = registry_of(datasette)
 
     def read(conn):
         parts = reads.partitions(conn, cluster, topic)
         with reads.TopicTables(conn, cluster, registry) as tables:
-            rows, after, plan = reads.messages(conn, tables(topic), args, size)
+            rows, after, plan = reads.messages(conn, tables(topic), args, reads.parse_int(size, "size"))
         return {"partitions": parts, "messages": rows, "plan": plan,
                 "estimate": sum(p["messages"] or 0 for p in parts),
                 "next_url": after and page_url(request, before=after),
@@ -227,8 +231,7 @@ async def topic_page(datasette, request):
 async def rate_svg(datasette, request):
     """The rate chart, an image of its own: the topic page shows its
     messages without waiting for the reads the chart makes."""
-    if not await datasette.permission_allowed(request.actor, "view-instance", default=True):
-        raise Forbidden("view-instance")
+    await ensure_view(datasette, request)
     _, cluster = cluster_of(datasette, request)
     topic = url_var(request, "topic")
 
