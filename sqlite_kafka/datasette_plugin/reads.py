@@ -39,7 +39,7 @@ def catalog_options(cluster):
     """The options argument of the catalog functions for a cluster of the
     plugin configuration: its `config` file (credentials stay in the file,
     never in SQL or a page) and timeout_ms."""
-    items = [f"{name}={cluster[name]}" for name in ("config", "timeout_ms") if cluster.get(name)]
+    items = [f"{name}={quote(cluster[name])}" for name in ("config", "timeout_ms") if cluster.get(name)]
     return ", ".join(items) or None
 
 
