@@ -263,7 +263,14 @@ def check_topic_page(driver, base, topic, base_ms):
     q = urllib.parse.urlencode({"time_from": iso(base_ms + 60000), "time_to": iso(base_ms + 65000)})
     driver.get(f"{url}?{q}")
     assert sorted(shown_positions(driver)) == sorted((i % 3, i // 3) for i in range(60, 66)), shown_positions(driver)
-    assert "timestamp >=" in texts(driver, "#plan")[0], texts(driver, "#plan")
+    # time from: a seek; time to: each partition ends where offsets-for-times says.
+    assert "timestamp >=" in texts(driver, "#plan")[0] and "offset <" in texts(driver, "#plan")[0], \
+        texts(driver, "#plan")
+    driver.get(f"{url}?{q}&order=oldest&size=4")
+    assert shown_positions(driver) == sorted(((i % 3, i // 3) for i in range(60, 66)),
+                                             key=lambda po: (po[1], po[0]))[:4], shown_positions(driver)
+    click(driver, "#next-page")
+    assert shown_positions(driver) == [(1, 21), (2, 21)], shown_positions(driver)
     driver.get(f"{url}?offset_from=5&offset_to=6&partition=2")
     assert shown_positions(driver) == [(2, 6), (2, 5)], shown_positions(driver)
     assert "offset >=" in texts(driver, "#plan")[0] and "offset <=" in texts(driver, "#plan")[0]

@@ -209,17 +209,17 @@ async def cluster_page(datasette, request):
 async def topic_page(datasette, request):
     name, cluster = cluster_of(datasette, request)
     topic = url_var(request, "topic")
-    args = {key: request.args.get(key) for key, _, _ in reads.FILTERS}
+    args = {key: request.args.get(key) for key in [f[0] for f in reads.FILTERS] + ["order"]}
     size = request.args.get("size") or str(DEFAULT_PAGE_SIZE)
     registry = registry_of(datasette)
 
     def read(conn):
         parts = reads.partitions(conn, cluster, topic)
         with reads.TopicTables(conn, cluster, registry) as tables:
-            rows, after, plan = reads.messages(conn, tables(topic), args, reads.parse_int(size, "size"))
+            rows, cursor, plan = reads.messages(conn, tables(topic), args, reads.parse_int(size, "size"), parts)
         return {"partitions": parts, "messages": rows, "plan": plan,
                 "estimate": sum(p["messages"] or 0 for p in parts),
-                "next_url": after and page_url(request, before=after),
+                "next_url": cursor and page_url(request, **cursor),
                 "partition_chart": charts.bar_chart("Messages per partition", [p["partition"] for p in parts],
                                                     [p["messages"] for p in parts])}
 

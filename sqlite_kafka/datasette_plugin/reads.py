@@ -132,7 +132,7 @@ def subject_type(conn, registry, subject):
         if "(HTTP 404)" in str(e):
             return None
         raise
-    return row[0] or "AVRO" if row else None
+    return (row[0] or "AVRO") if row else None
 
 
 # -------------------------------------------------------------- topics --
@@ -189,7 +189,7 @@ def parse_time(text, name):
 
 def parse_int(text, name):
     try:
-        return int(text.strip())
+        return int(str(text).strip())
     except ValueError:
         raise BadFilter(f"{name}: {text!r} is not an integer") from None
 
@@ -203,25 +203,41 @@ FILTERS = (
     ("time_from", '"timestamp" >= ?', parse_time),
     ("time_to", '"timestamp" <= ?', parse_time),
     ("key", "key = ?", lambda text, name: text),
-    ("before", "rowid < ?", parse_int),
+    ("before", "rowid < ?", parse_int),  # the paging cursors: the rowid of
+    ("after", "rowid > ?", parse_int),   # the previous page's last message
 )
+# order: (ORDER BY, the cursor of the next page). Newest first reads the
+# partitions' tails; oldest first their heads, or from `time from` on (a
+# time range near a topic's start is read from its start, not back from
+# its end: `timestamp <=` cannot bound the offsets, timestamps need not grow).
+ORDERS = {"newest": ("rowid DESC", "before"), "oldest": ("rowid", "after")}
 
 
-def message_query(table, args, size):
-    """The SQL and parameters of one page of messages newest first under the
-    filters in args (query arguments; `before` is the paging cursor: the
-    rowid of the last message of the previous page). ORDER BY rowid DESC
-    LIMIT n reads partition tails, and every condition is pushed down, so
-    a page never reads the topic."""
+def message_query(table, args, size, end=None):
+    """The SQL and parameters of one page of messages under the filters in
+    args (query arguments), and below offset `end` when given. ORDER BY
+    rowid [DESC] LIMIT n reads partition tails or heads, and every condition
+    is pushed down, so a page never reads the topic."""
     conditions, params = [], []
     for arg, condition, parse in FILTERS:
         text = args.get(arg)
         if text not in (None, ""):
             conditions.append(condition)
             params.append(parse(text, arg))
+    if end is not None:
+        conditions.append('"offset" < ?')
+        params.append(end)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = f"SELECT {MESSAGE_COLUMNS} FROM {table}{where} ORDER BY rowid DESC LIMIT ?"
+    order_by, _ = order_of(args)
+    sql = f"SELECT {MESSAGE_COLUMNS} FROM {table}{where} ORDER BY {order_by} LIMIT ?"
     return sql, params + [size]
+
+
+def order_of(args):
+    order = args.get("order") or "newest"
+    if order not in ORDERS:
+        raise BadFilter(f"order: {order!r} is not one of {', '.join(ORDERS)}")
+    return ORDERS[order]
 
 
 def pushed_down(conn, sql, params):
@@ -235,19 +251,51 @@ def pushed_down(conn, sql, params):
     return "; ".join(steps)
 
 
-def messages(conn, table, args, size):
-    """One page: (rows for the template, cursor of the next page or None,
-    the query plan)."""
+def end_offsets(conn, table, args, parts):
+    """{partition: the offset `time to` ends its read at} for the partitions
+    the page reads: the first offset with a later timestamp (Kafka's
+    offsets-for-times, where `kcat -o e@` ends; None where nothing is
+    later), or None without `time to`. `timestamp <=` alone only filters
+    (the extension cannot assume timestamps grow), so a range far from a
+    partition's end would read to its end; and the partitions' ends differ
+    (one may have reached that time at offset 1, another at 200,000), so
+    each partition is read on its own."""
+    if not args.get("time_to"):
+        return None
+    later = parse_time(args["time_to"], "time_to") + 1
+    only = parse_int(args["partition"], "partition") if args.get("partition") else None
+    ends = {}
+    for part in parts:
+        if only is None or part["partition"] == only:
+            row = conn.execute(f'SELECT "offset" FROM {table} WHERE "partition" = ? AND "timestamp" >= ? '
+                               'ORDER BY "offset" LIMIT 1', [part["partition"], later]).fetchone()
+            ends[part["partition"]] = row[0] if row else None
+    return ends
+
+
+def messages(conn, table, args, size, parts):
+    """One page: (rows for the template, the next page's cursor as a query
+    argument ({} when this is the last page), the query plan). parts: the
+    topic's partitions (kafka_partitions rows)."""
     size = max(1, min(size, MAX_PAGE_SIZE))
-    sql, params = message_query(table, args, size)
-    rows = rows_as_dicts(conn.execute(sql, params))
+    ends = end_offsets(conn, table, args, parts)
+    if ends is None:
+        sql, params = message_query(table, args, size)
+        rows, plan = rows_as_dicts(conn.execute(sql, params)), pushed_down(conn, sql, params)
+    else:
+        rows, plan = [], f"nothing (none of the {len(ends)} partitions read)"
+        for partition, end in ends.items():
+            sql, params = message_query(table, dict(args, partition=str(partition)), size, end)
+            rows += rows_as_dicts(conn.execute(sql, params))
+            plan = pushed_down(conn, sql, params) + f" (each of {len(ends)} partitions on its own)"
+        rows = sorted(rows, key=lambda r: r["rowid"], reverse=order_of(args)[1] == "before")[:size]
     for row in rows:
         row["time"] = iso_time(row["timestamp"])
         row["key"] = shown(row["key"])
         row["value"] = shown(row["value"])
         row["headers"] = json.loads(row["headers"]) if row["headers"] else {}
-    after = rows[-1]["rowid"] if len(rows) == size else None
-    return rows, after, pushed_down(conn, sql, params)
+    cursor = {order_of(args)[1]: rows[-1]["rowid"]} if len(rows) == size else {}
+    return rows, cursor, plan
 
 
 def iso_time(ms):
