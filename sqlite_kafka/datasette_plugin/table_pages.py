@@ -20,6 +20,7 @@ only for kafka tables and only where the visitor did not choose:
   page, as what it is.
 """
 
+import sqlite3
 import urllib.parse
 
 from datasette.utils import tilde_decode
@@ -44,17 +45,18 @@ def table_of_path(path):
 
 
 async def hidden_columns(datasette, route, table):
-    """The hidden columns of a kafka table (None: not a kafka table)."""
+    """The hidden columns of a kafka table (None: not a kafka table, or one
+    the extension is not loaded for: Datasette's page then says so)."""
     try:
         db = datasette.get_database(route=route)
-    except KeyError:
-        return None
-    found = await db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql LIKE ?", [table, KAFKA_TABLE_SQL])
-    if not found.first():
+        found = await db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql LIKE ?", [table, KAFKA_TABLE_SQL])
+        if not found.first():
+            return None
+        columns = await db.execute("SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 1", [table])
+    except (KeyError, sqlite3.Error):
         return None
     seen_kafka_tables.add((db.name, table))
-    columns = await db.execute("SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 1", [table])
     return [row[0] for row in columns.rows]
 
 
