@@ -566,6 +566,64 @@ def protobuf(b):
     b.drop_topic(topic)
 
 
+# -- formats without a registry (issue 27) ---------------------------------------
+import plain_client  # noqa: E402  (its fastavro, protobuf and msgpack imports are in its functions)
+
+
+def plain_table(b, topic, fmt):
+    """CREATE VIRTUAL TABLE w over topic in a format without a registry:
+    Avro from its schema text, Protobuf from its .proto file, MessagePack
+    with typed columns."""
+    base = f"CREATE VIRTUAL TABLE w USING kafka(brokers='{b.brokers}', topic='{topic}', value='{fmt}'"
+    if fmt == "avro":
+        return base + f", value_schema='{avro_client.SCHEMA}')"
+    if fmt == "protobuf":
+        return (base + f", value_proto_file='{os.path.join(protobuf_client.PROTO_DIR, protobuf_client.PROTO)}', "
+                f"value_proto_path='{protobuf_client.PROTO_DIR}')")
+    return base + f", columns='{WEATHER_COLUMNS}')"
+
+
+@bench_row
+def plain_formats(b):
+    """Plain Avro, Protobuf and MessagePack weather records (filled by
+    INSERT): a GROUP BY over typed columns against a Python loop with
+    fastavro, the protoc class and msgpack; and plain Avro against the
+    registry's Avro (the same records, framed)."""
+    n = b.a.n_registry
+    for fmt, lib in (("avro", "fastavro"), ("protobuf", "protobuf"), ("msgpack", "msgpack")):
+        topic = b.new_topic(f"plain-{fmt}")
+        b.run(["sqlite3", "-bail", ":memory:", f".load {b.ext}", plain_table(b, topic, fmt), weather_sql(n)])
+        answers = {}
+        ext, peer = f"sqlite3 GROUP BY, plain {fmt}", f"Python {lib} loop"
+
+        def group_by(tool, fmt=fmt, topic=topic, ext=ext):
+            def run():
+                argv = ([VENV_PYTHON, plain_client.__file__, "group-by", fmt, b.brokers, topic] if tool != ext else
+                        ["sqlite3", "-bail", ":memory:", f".load {b.ext}", plain_table(b, topic, fmt), GROUP_BY])
+                wall, rss, out = b.run(argv, stdout=subprocess.PIPE)
+                answers[tool] = averages(out)
+                return wall, rss
+            return run
+
+        tools = {ext: group_by(ext), peer: group_by(peer)}
+        if fmt == "avro":
+            registry = b.new_topic("plain-avro-registry")
+            weather_shell(b, registry, "avro", weather_sql(n))
+
+            def registry_group_by():
+                wall, rss, out = weather_shell(b, registry, "avro", GROUP_BY, stdout=subprocess.PIPE)
+                answers["registry"] = averages(out)
+                return wall, rss
+            tools["sqlite3 GROUP BY, registry avro"] = registry_group_by
+        b.compare("Formats without a registry", f"GROUP BY location, avg(temp_celsius) over {n:,} {fmt} records",
+                  tools, ext=[ext], peers=[t for t in tools if t != ext])
+        if len({tuple(sorted(a.items())) for a in answers.values()}) != 1:
+            sys.exit(f"bench: the plain {fmt} GROUP BY answers differ: {answers}")
+        b.drop_topic(topic)
+        if fmt == "avro":
+            b.drop_topic(registry)
+
+
 # -- the report ----------------------------------------------------------------
 
 DATASETTE_PAGES = 1000  # rows of the plain SQLite table the pages are measured against
