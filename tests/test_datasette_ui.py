@@ -297,7 +297,22 @@ def check_groups(driver, base, group, topic):
     assert "Lag: 45 messages" in texts(driver, "#total-lag")[0]
     bars = driver.find_elements("css selector", "svg.kafka-chart rect.bar title")
     assert [b.get_attribute("textContent") for b in bars] == ["0: 20", "1: 0", "2: 25"], bars
-    screenshot(driver, "group")
+    assert texts(driver, "#no-members"), "members of a group nobody runs"
+    # A running consumer of the group (kafka-python), and what it holds.
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer(topic, bootstrap_servers=kit.BROKER, group_id=group, client_id="ui-member",
+                             enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + 60
+        while len(consumer.assignment()) < 3 and time.monotonic() < deadline:
+            consumer.poll(200)
+        driver.get(f"{base}/-/kafka/clusters/local/groups/{group}")
+        members = table_rows(driver, "#members")
+        assert [(m[0], m[4]) for m in members] == [("ui-member", ", ".join(f"{topic}/{p}" for p in range(3)))], \
+            members
+        screenshot(driver, "group")
+    finally:
+        consumer.close(autocommit=False)
 
 
 def check_registry(driver, base, avro_topic):

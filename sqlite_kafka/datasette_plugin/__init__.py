@@ -285,7 +285,7 @@ async def group_page(datasette, request):
         with reads.TopicTables(conn, cluster, registry) as tables:
             offsets = reads.group_offsets(conn, cluster, group, tables)
         return {"offsets": offsets, "total_lag": sum(r["lag"] or 0 for r in offsets),
-                "chart": lag_chart(offsets)}
+                "members": reads.group_members(conn, cluster, group), "chart": lag_chart(offsets)}
 
     return await render(datasette, request, "kafka_group.html", {"cluster": name, "group": group}, read)
 
@@ -293,12 +293,11 @@ async def group_page(datasette, request):
 def lag_chart(offsets):
     if not offsets:
         return None
-    topics = {r["topic"] for r in offsets}
-    if len(topics) == 1:
-        title, labels = f"Lag per partition of {offsets[0]['topic']}", [r["partition"] for r in offsets]
+    if len({r["topic"] for r in offsets}) == 1:
+        labels = [r["partition"] for r in offsets]
     else:  # topic names are long: their ends tell them apart
-        title, labels = "Lag per partition", [f'..{r["topic"][-8:]}/{r["partition"]}' for r in offsets]
-    return charts.bar_chart(title + " (messages)", labels, [r["lag"] for r in offsets])
+        labels = [f'..{r["topic"][-8:]}/{r["partition"]}' for r in offsets]
+    return charts.bar_chart("Lag per partition (messages)", labels, [r["lag"] for r in offsets])
 
 
 async def registry_page(datasette, request):

@@ -366,6 +366,23 @@ def groups(conn, cluster):
         f'SELECT "group", state, protocol_type, members FROM kafka_groups({args}) ORDER BY "group"', params))
 
 
+def group_members(conn, cluster, group):
+    """Who holds which partitions (none for a group without members, or one
+    known only by its committed offsets)."""
+    args, params = catalog_args(cluster, group)
+    try:
+        rows = rows_as_dicts(conn.execute(
+            f"SELECT member_id, client_id, host, group_instance_id, assignment FROM kafka_group_members({args})",
+            params))
+    except sqlite3.Error as e:
+        if "does not exist" in str(e):
+            return []
+        raise
+    for row in rows:
+        row["assignment"] = ", ".join(f'{a["topic"]}/{a["partition"]}' for a in json.loads(row["assignment"] or "[]"))
+    return rows
+
+
 def group_offsets(conn, cluster, group, table_for):
     """Per-partition committed offset and lag in messages and in time.
     Lag in time is the catalog's lag_ms where the extension has it, else
