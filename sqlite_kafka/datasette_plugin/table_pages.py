@@ -29,7 +29,9 @@ from markupsafe import Markup, escape
 from .reads import iso_time
 
 KAFKA_TABLE_SQL = "CREATE VIRTUAL TABLE % USING kafka%"
-seen_kafka_tables = set()  # (database name, table) of table pages served
+# (database name, table) of the kafka tables whose pages the wrapper saw:
+# render_cell runs synchronously and cannot ask the database itself.
+seen_kafka_tables = set()
 
 
 def table_of_path(path):
