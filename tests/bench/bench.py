@@ -632,7 +632,9 @@ DATASETTE_PAGES = 1000  # rows of the plain SQLite table the pages are measured 
 def page_seconds(url, runs):
     """Median seconds of a GET of url (after one unmeasured GET: the first
     of a connection creates its TEMP table and consumer)."""
-    urllib.request.urlopen(url, timeout=120).read()
+    body = urllib.request.urlopen(url, timeout=120).read()
+    if b'id="kafka-error"' in body:
+        sys.exit(f"bench: {url} shows an error: {body[-2000:].decode(errors='replace')}")
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
