@@ -115,6 +115,8 @@ def test_pip_install_dot_in_a_fresh_venv_ships_the_loadable_and_the_datasette_en
         files = installed(venv, "import importlib.metadata as m; "
                           "print(*sorted(str(f) for f in m.files('sqlite-kafka')))").split()
         assert "sqlite_kafka/kafka.so" in files, files
+        for plugin_file in ("__init__.py", "reads.py", "templates/kafka_topic.html"):
+            assert f"sqlite_kafka/datasette_plugin/{plugin_file}" in files, (plugin_file, files)
         wheel = installed(venv, "import importlib.metadata as m; "
                           "print(m.distribution('sqlite-kafka').read_text('WHEEL'))")
         assert "Root-Is-Purelib: false" in wheel and "Tag: py3-none-linux_" in wheel, wheel

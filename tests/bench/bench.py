@@ -14,6 +14,7 @@ rule builds everything first.
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 KEY_BYTES = 12  # 'key-%08d'
 # The extension's consumer queue limit, queued.max.messages.kbytes in
@@ -674,6 +676,63 @@ def plain_formats(b):
 
 # -- the report ----------------------------------------------------------------
 
+DATASETTE_PAGES = 1000  # rows of the plain SQLite table the pages are measured against
+
+
+def page_seconds(url, runs):
+    """Median seconds of a GET of url (after one unmeasured GET: the first
+    of a connection creates its TEMP table and consumer)."""
+    body = urllib.request.urlopen(url, timeout=120).read()
+    if b'id="kafka-error"' in body:
+        sys.exit(f"bench: {url} shows an error: {body[-2000:].decode(errors='replace')}")
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        urllib.request.urlopen(url, timeout=120).read()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@bench_row
+def datasette(b):
+    """The Datasette plugin's pages over a large topic against Datasette's
+    table page of a 1,000-row plain SQLite table: the topic page's first
+    screen and its rate chart, the kafka table's own page and its next page
+    (newest first), the cluster page (whose time grows with the cluster's
+    topics and partitions, not with the topic's messages)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import datasettekit
+    n = b.a.n_datasette
+    topic = b.new_topic("datasette")
+    b.fill(topic, n)
+    db = os.path.join(b.a.workdir, "datasette.db")
+    if os.path.exists(db):
+        os.remove(db)
+    b.run(["sqlite3", db, f".load {b.ext}",
+           f"CREATE VIRTUAL TABLE t USING kafka(brokers='{b.brokers}', topic='{topic}')",
+           f"CREATE TABLE plain AS SELECT partition, offset, timestamp, key, value, headers FROM t "
+           f"ORDER BY rowid DESC LIMIT {DATASETTE_PAGES}"])
+    workload = f"{n:,} x 100 B, 4 partitions; page of 100 rows"
+    say(f"datasette: {workload}")
+    with datasettekit.serve({"clusters": {"bench": {"brokers": b.brokers}}}, db) as base:
+        plain = page_seconds(f"{base}/datasette/plain?_sort_desc=rowid", b.a.runs)
+        b.add("datasette", workload, f"table page of a {DATASETTE_PAGES:,}-row SQLite table", plain)
+        with urllib.request.urlopen(f"{base}/datasette/t.json?_size=100", timeout=120) as r:
+            page2 = json.loads(r.read())["next_url"]
+        pages = {
+            "plugin: topic page, first screen": f"{base}/-/kafka/clusters/bench/topics/{topic}?size=100",
+            "plugin: its rate chart (an image of its own)": f"{base}/-/kafka/clusters/bench/topics/{topic}/rate.svg",
+            "kafka table page (Datasette's, newest first)": f"{base}/datasette/t?_size=100",
+            "kafka table page 2": page2.replace("/t.json?", "/t?"),
+            "plugin: cluster page": f"{base}/-/kafka/clusters/bench",
+        }
+        for name, url in pages.items():
+            seconds = page_seconds(url, b.a.runs)
+            b.add("datasette", workload, name, seconds, None, f"{seconds / plain:.2f}x the SQLite table page")
+    os.remove(db)
+    b.drop_topic(topic)
+
+
 def machine():
     cpu = ""
     try:
@@ -720,6 +779,7 @@ def main():
     ap.add_argument("--n-json", type=int, default=200_000)
     ap.add_argument("--n-keys", type=int, default=800_000)
     ap.add_argument("--n-registry", type=int, default=1_000_000, help="records of the Avro and Protobuf rows")
+    ap.add_argument("--n-datasette", type=int, default=10_000_000, help="messages of the Datasette pages' topic")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ext", default=os.path.join(ROOT, "build", "kafka"),
                     help="the extension to load, without suffix (e.g. an older build to compare)")
