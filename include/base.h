@@ -305,4 +305,13 @@ cJSON *format_typed_json(const typed_column *col, sqlite3_value *v, char **err);
 int format_compose_value(const kafka_options *opts, sqlite3_value **values, char **json,
                          char **err);
 
+/* ==== statements (ext/base/statements.c) ==== */
+
+/* A busy statement of the connection that writes (NULL: none): with its run
+** count (SQLITE_STMTSTATUS_RUN) it tells one statement run from the next. */
+sqlite3_stmt *statement_writing(sqlite3 *db);
+
+/* How many busy statements of the connection write. */
+int statement_writers(sqlite3 *db);
+
 #endif

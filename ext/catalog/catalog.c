@@ -23,6 +23,7 @@
 #include "base.h"
 #include "catalog.h"
 #include "client.h"
+#include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct catalog_vtab {
   sqlite3_vtab base; /* must come first */
   const catalog_table *table;
   const catalog_source_table *source; /* NULL: over a cluster */
+  sqlite3 *db;
   kafka_client *client; /* kept for the next call with the same key */
   char *client_key;     /* brokers and options of client */
 } catalog_vtab;
@@ -434,6 +436,7 @@ static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_sour
   memset(vtab, 0, sizeof *vtab);
   vtab->table = t;
   vtab->source = source;
+  vtab->db = db;
   *out = &vtab->base;
   return SQLITE_OK;
 }
@@ -604,6 +607,8 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   catalog_vtab *vtab = (catalog_vtab *)cursor->pVtab;
   const catalog_table *t = vtab->table;
   cursor_clear(c);
+  /* Group positions whose transaction has committed show as committed. */
+  txn_settle_connection(vtab->db);
   int rc = SQLITE_OK;
   for (int a = 0, i = 0; !rc && a < n_args(vtab) && i < argc; a++)
     if (idx_num & (1 << a) && !(c->args[a] = sqlite3_value_dup(argv[i++]))) rc = SQLITE_NOMEM;

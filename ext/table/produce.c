@@ -319,25 +319,31 @@ static void producer_free(kafka_producer *p) {
 static int topic_add(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (topic_of(p, vtab->opts.topic)) return SQLITE_OK;
-  producer_topic *grown = sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
-  if (!grown) return SQLITE_NOMEM;
-  p->topics = grown;
-  producer_topic *t = &p->topics[p->n_topics];
-  memset(t, 0, sizeof *t);
-  if (!(t->name = sqlite3_mprintf("%s", vtab->opts.topic))) return SQLITE_NOMEM;
-  p->n_topics++;
-  if (!(t->handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
+  producer_topic t;
+  memset(&t, 0, sizeof t);
+  int rc = (t.name = sqlite3_mprintf("%s", vtab->opts.topic)) ? SQLITE_OK : SQLITE_NOMEM;
+  if (!rc && !(t.handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
     *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
-    return SQLITE_ERROR;
+    rc = SQLITE_ERROR;
   }
-  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t.partitions, err);
   if (!rc && p->transactional) {
-    t->txn_end = sqlite3_malloc64(sizeof *t->txn_end * (t->partitions ? t->partitions : 1));
-    if (!t->txn_end) return SQLITE_NOMEM;
-    t->n_txn_end = t->partitions;
-    memset(t->txn_end, 0, sizeof *t->txn_end * t->partitions);
+    t.n_txn_end = t.partitions;
+    t.txn_end = sqlite3_malloc64(sizeof *t.txn_end * (t.partitions ? t.partitions : 1));
+    if (t.txn_end) memset(t.txn_end, 0, sizeof *t.txn_end * (t.partitions ? t.partitions : 1));
+    else rc = SQLITE_NOMEM;
   }
-  return rc;
+  producer_topic *grown = rc ? NULL : sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
+  if (!rc && !grown) rc = SQLITE_NOMEM;
+  if (rc) { /* nothing half-built stays: a shared producer would skip the checks next time */
+    if (t.handle) rd_kafka_topic_destroy(t.handle);
+    sqlite3_free(t.name);
+    sqlite3_free(t.txn_end);
+    return rc;
+  }
+  p->topics = grown;
+  p->topics[p->n_topics++] = t;
+  return SQLITE_OK;
 }
 
 /* The producer of the table, created on its first INSERT, with
@@ -374,6 +380,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   }
   vtab->producer = p;
   if (p->transactional) txn_producer_attach(vtab->txn, vtab);
+  if (!vtab->cluster_id) vtab->cluster_id = client_cluster_id(&p->client, vtab->opts.timeout_ms);
   return SQLITE_OK;
 }
 
@@ -607,7 +614,7 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
 ** writes and its run count identify one. */
 static void statement_track(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  sqlite3_stmt *stmt = statement_writing(vtab->db);
   int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   if (stmt == p->stmt && run == p->stmt_run) return;
   p->stmt = stmt;
@@ -621,7 +628,7 @@ static void statement_track(kafka_vtab *vtab) {
 ** autocommit INSERT, which keeps its bound) gets a bound of its own. */
 static void bound_restart_for_new_statement(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  sqlite3_stmt *stmt = statement_writing(vtab->db);
   if (!stmt || stmt != p->stmt || sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) != p->stmt_run)
     p->progress_at = client_now_ms();
 }
@@ -716,12 +723,7 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
 
 /* ------------------------------------------------------ transaction methods */
 
-int produce_begin(sqlite3_vtab *base) {
-  txn_sink_begin(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
-  return SQLITE_OK;
-}
-
-int produce_prepare(kafka_vtab *vtab, char **err) {
+int produce_start(kafka_vtab *vtab, char **err) {
   return producer_ready(vtab, err);
 }
 
@@ -770,59 +772,45 @@ static void transaction_end(kafka_vtab *vtab) {
   if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab, time_left(vtab));
 }
 
-/* Awaits the deliveries; a transactional table then adds the offsets of
-** the groups its transaction read (txn.c) and commits. */
-int produce_sync(sqlite3_vtab *base) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+int produce_await(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
-  if (p) bound_restart_for_new_statement(vtab);
-  char *err = p && p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
-  if (!err && p && p->produced) {
+  if (!p) return SQLITE_OK;
+  bound_restart_for_new_statement(vtab);
+  *err = p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
+  if (!*err && p->produced) {
     await_deliveries(vtab);
-    err = delivery_error(vtab, 1);
+    *err = delivery_error(vtab, 1);
   }
-  int rc = err ? SQLITE_ERROR : SQLITE_OK;
-  if (!rc && vtab->opts.transactional_id) rc = txn_sink_sync(vtab->txn, vtab, &err);
-  int committing = vtab->producer && vtab->producer->in_transaction;
-  if (!rc && vtab->producer) rc = commit_transaction(vtab, &err);
-  if (rc) {
-    char *committed = txn_sinks_committed(vtab->txn);
-    vtab_error(base, "%s%s%s%s", err ? err : "kafka: out of memory",
-               committed ? " (this COMMIT had already committed the Kafka transaction of " : "",
-               committed ? committed : "", committed ? ": those messages stay)" : "");
-    sqlite3_free(committed);
-    sqlite3_free(err);
-    return rc; /* SQLite rolls back: xRollback aborts and ends it */
-  }
-  if (committing) txn_sink_committed(vtab->txn, vtab);
-  if (vtab->producer) transaction_end(vtab);
-  return SQLITE_OK;
+  return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
-/* After the database file committed: the groups the statement read move. */
-int produce_commit(sqlite3_vtab *base) {
-  txn_sink_commit(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
-  return SQLITE_OK;
+int produce_in_transaction(const kafka_vtab *vtab) {
+  return vtab->producer && vtab->producer->in_transaction;
+}
+
+int produce_commit_transaction(kafka_vtab *vtab, char **err) {
+  return vtab->producer ? commit_transaction(vtab, err) : SQLITE_OK;
+}
+
+void produce_transaction_end(kafka_vtab *vtab) {
+  if (vtab->producer) transaction_end(vtab);
 }
 
 /* Without a transaction, what was produced cannot be taken back: its
 ** delivery is awaited. With one, the Kafka transaction is aborted. */
-int produce_rollback(sqlite3_vtab *base) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+void produce_rollback_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  txn_sink_rollback(vtab->txn, vtab);
-  if (!p) return SQLITE_OK;
+  if (!p) return;
   bound_restart_for_new_statement(vtab);
   if (p->in_transaction) abort_transaction(vtab);
   else if (p->produced) await_deliveries(vtab);
   transaction_end(vtab);
-  return SQLITE_OK;
 }
 
 /* `produced` when savepoint i began; a savepoint taken before the producer
 ** existed began at 0. */
-int produce_savepoint(sqlite3_vtab *base, int i) {
-  kafka_producer *p = ((kafka_vtab *)base)->producer;
+int produce_savepoint(kafka_vtab *vtab, int i) {
+  kafka_producer *p = vtab->producer;
   if (!p) return SQLITE_OK;
   if (i >= p->n_marks) {
     long long *grown = sqlite3_realloc64(p->marks, sizeof *grown * (i + 1));
@@ -835,8 +823,8 @@ int produce_savepoint(sqlite3_vtab *base, int i) {
   return SQLITE_OK;
 }
 
-int produce_release(sqlite3_vtab *base, int i) {
-  kafka_producer *p = ((kafka_vtab *)base)->producer;
+int produce_release(kafka_vtab *vtab, int i) {
+  kafka_producer *p = vtab->producer;
   if (p && i < p->n_marks) p->n_marks = i;
   return SQLITE_OK;
 }
@@ -847,10 +835,8 @@ int produce_release(sqlite3_vtab *base, int i) {
 ** transaction can then only be rolled back. The refusal's own text does not
 ** reach the user (SQLite reports "abort due to ROLLBACK"); the next INSERT
 ** or the COMMIT says why. */
-int produce_rollback_to(sqlite3_vtab *base, int i) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+int produce_rollback_to(kafka_vtab *vtab, int i) {
   kafka_producer *p = vtab->producer;
-  txn_statement_rollback(vtab->txn);
   if (!p) return SQLITE_OK;
   long long since = p->produced - (i < p->n_marks ? p->marks[i] : 0);
   if (i < p->n_marks) p->n_marks = i + 1;

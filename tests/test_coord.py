@@ -1,0 +1,216 @@
+"""The transaction coordinator (SPEC section 10, issue 21) on the real
+broker: a group's position moves only when everything that read it
+succeeded and reached the caller or a committed table; ROLLBACK TO drops
+the positions read after the savepoint; a SELECT whose rows SQLite may keep
+from the caller (a sorter, a materialized CTE, ...) moves nothing until
+kafka_commit(); nothing commits before SQLite's own commit did.
+
+Every test here failed on main before the fix it covers (see the issue)."""
+
+import threading
+
+import kit
+from test_group import committed, group_table, produce
+from test_produce import kcat_messages, table
+
+B = kit.BROKER
+
+
+def source(conn, prefix, values=("a", "b", "c"), name="g", brokers=B):
+    """A topic holding values, read by group table `name`; its group."""
+    topic = kit.create_topic(kit.topic(prefix))
+    group = kit.topic(f"{prefix}-g")
+    produce(topic, 0, list(values))
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING kafka(brokers='{brokers}', topic='{topic}', "
+                 f"group='{group}')")
+    return topic, group
+
+
+def next_read(conn, name="g"):
+    """What the group delivers next (a plain SELECT, which moves it)."""
+    return [r[0] for r in conn.execute(f"SELECT value FROM {name}")]
+
+
+def read_committed(topic):
+    return sorted(m["payload"] for m in kcat_messages(topic))
+
+
+def expect(got, want, what):
+    assert got == want, f"{what}: got {got!r}, want {want!r}"
+
+
+def test_rollback_to_drops_the_positions_read_after_the_savepoint():
+    """Repro 1: the savepoint's positions went into the Kafka transaction
+    at COMMIT although the rows they stand for were rolled back."""
+    kit.need_broker()
+    conn = kit.connect()
+    topics = []
+    try:
+        src, group = source(conn, "co-sp")
+        out = kit.create_topic(kit.topic("co-sp-out"))
+        topics += [src, out]
+        table(conn, "o", out, transactional_id=out)
+        conn.execute("CREATE TABLE archive(value)")
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('x')")
+        conn.execute("SAVEPOINT a")
+        conn.execute("INSERT INTO archive SELECT value FROM g")
+        conn.execute("ROLLBACK TO a")
+        conn.execute("COMMIT")
+        expect(conn.execute("SELECT value FROM archive").fetchall(), [], "archive")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(read_committed(out), ["x"], "the output, read_committed")
+        # Released savepoints keep their positions: they commit with the rest.
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('y')")
+        conn.execute("SAVEPOINT b")
+        conn.execute("INSERT INTO archive SELECT value FROM g")
+        conn.execute("RELEASE b")
+        conn.execute("COMMIT")
+        expect(conn.execute("SELECT value FROM archive").fetchall(), [("a",), ("b",), ("c",)], "archive")
+        expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
+    finally:
+        conn.close()
+        for t in topics:
+            kit.delete_topic(t)
+
+
+def test_a_statement_failing_after_a_materialized_scan_leaves_the_group():
+    """Repro 2: the CTE's scan ended, then json() failed in the outer query:
+    the group moved past all three rows."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, "co-cte", ['{"n": 1}', "not json", '{"n": 3}'])
+        kit.expect_error(lambda: conn.execute(
+            "WITH m AS MATERIALIZED (SELECT value FROM g) SELECT json(value) FROM m").fetchall(),
+            "malformed JSON")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(next_read(conn), ['{"n": 1}', "not json", '{"n": 3}'], "the next read")
+    finally:
+        conn.close()
+        kit.delete_topic(src)
+
+
+def test_a_sorted_select_finalized_after_one_row_leaves_the_group():
+    """Repro 2: ORDER BY sorts every row before the first reaches the caller;
+    closing the cursor after one row committed all three."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, "co-sort")
+        cur = conn.execute("SELECT value FROM g ORDER BY value DESC")
+        expect(cur.fetchone(), ("c",), "the first row")
+        cur.close()
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(next_read(conn), ["a", "b", "c"], "the next read")
+    finally:
+        conn.close()
+        kit.delete_topic(src)
+
+
+def test_kafka_commit_moves_the_group_past_a_buffered_select():
+    """The explicit commit: a SELECT SQLite may keep rows of moves nothing
+    by itself; kafka_commit('g') commits the position it read, as a Kafka
+    consumer with auto commit off does."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, "co-explicit")
+        expect(conn.execute("SELECT count(*), max(value) FROM g").fetchone(), (3, "c"), "the aggregate")
+        expect(committed(conn, group), [], "after the aggregate")
+        expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (1,), "kafka_commit's partitions")
+        expect(committed(conn, group), [(src, 0, 3)], "after kafka_commit")
+        expect(next_read(conn), [], "the next read")
+        expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (0,), "a second kafka_commit")
+        kit.expect_error(lambda: conn.execute("SELECT kafka_commit('nope')").fetchone(),
+                         "kafka_commit: no kafka table with a group named 'nope'")
+    finally:
+        conn.close()
+        kit.delete_topic(src)
+
+
+def test_a_failing_group_commit_after_the_file_commit_loses_nothing():
+    """Repro 3: two groups in one statement committed one by one in the
+    commit hook; when the second failed (a member is active in it), SQLite
+    rolled the rows back while the first group had moved: its rows were
+    lost. Now the positions commit after the file did: the failing group's
+    rows come again (at least once), the other's are in the table."""
+    kit.need_broker()
+    from kafka import KafkaConsumer
+    conn = kit.connect()
+    topics, consumer = [], None
+    try:
+        src1, group1 = source(conn, "co-two1", ["1a", "1b"], name="g1")
+        src2, group2 = source(conn, "co-two2", ["2a", "2b"], name="g2")
+        topics += [src1, src2]
+        consumer = KafkaConsumer(src2, bootstrap_servers=B, group_id=group2, enable_auto_commit=False,
+                                 auto_offset_reset="latest", session_timeout_ms=30000)
+        for _ in range(40):  # until it is an active member of group2
+            consumer.poll(timeout_ms=250)
+            if consumer.assignment():
+                break
+        conn.execute("CREATE TABLE archive(value)")
+        conn.execute("INSERT INTO archive SELECT value FROM g1 UNION ALL SELECT value FROM g2")
+        archived = sorted(r[0] for r in conn.execute("SELECT value FROM archive"))
+        expect(archived, ["1a", "1b", "2a", "2b"], "archive")
+        expect(committed(conn, group1), [(src1, 0, 2)], "group1")
+        expect(next_read(conn, "g1"), [], "group1's next read")
+    finally:
+        if consumer:
+            consumer.close()
+        conn.close()
+        for t in topics:
+            kit.delete_topic(t)
+
+
+def test_a_group_read_beside_another_writing_statement_is_refused():
+    """Item 5: with two writing statements interleaved in autocommit, the
+    one that fails is rolled back alone (a statement savepoint SQLite tells
+    a table that only reads nothing of), and its deferred position was
+    committed with the other's transaction."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, "co-interleave")
+        conn.execute("CREATE TABLE t1(x)")
+        conn.execute("CREATE TABLE unique_sink(v UNIQUE)")
+        writer = conn.cursor()
+        writer.execute("INSERT INTO t1 VALUES (1), (2) RETURNING x")
+        expect(writer.fetchone(), (1,), "the paused writer's first row")
+        kit.expect_error(lambda: conn.execute("INSERT INTO unique_sink SELECT 'same' FROM g ORDER BY value"),
+                         "while another statement that writes is running")
+        writer.fetchall()
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(next_read(conn), ["a", "b", "c"], "the next read")
+    finally:
+        conn.close()
+        kit.delete_topic(src)
+
+
+def test_localhost_and_127_0_0_1_are_one_cluster():
+    """Item 5: "the same cluster" was the brokers text, so a group read
+    through localhost and a transactional output through 127.0.0.1 were two
+    clusters: the read was refused in a transaction and, in autocommit,
+    consume-transform-produce quietly stopped being exactly once."""
+    kit.need_broker()
+    conn = kit.connect()
+    topics = []
+    try:
+        src, group = source(conn, "co-cluster", brokers=B.replace("127.0.0.1", "localhost"))
+        out = kit.create_topic(kit.topic("co-cluster-out"))
+        topics += [src, out]
+        table(conn, "o", out, transactional_id=out)
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) SELECT upper(value) FROM g")
+        conn.execute("COMMIT")
+        expect(read_committed(out), ["A", "B", "C"], "the output, read_committed")
+        expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
+    finally:
+        conn.close()
+        for t in topics:
+            kit.delete_topic(t)
