@@ -120,9 +120,6 @@ def test_start_latest_keeps_its_place():
     produce(topic, 0, ["old"])
     group_table(conn, "g", topic, group, ", start='latest'")
     assert conn.execute("SELECT count(*) FROM g").fetchone() == (0,)
-    # An aggregate's position waits for kafka_commit (docs/consumer-groups.md).
-    assert committed(conn, group) == []
-    assert conn.execute("SELECT kafka_commit('g')").fetchone() == (2,)
     assert committed(conn, group) == [(topic, 0, 1), (topic, 1, 0)]
     produce(topic, 1, ["new"])
     assert conn.execute("SELECT partition, value FROM g").fetchall() == [(1, "new")]
@@ -273,7 +270,6 @@ def test_a_committed_offset_beyond_the_end_is_reset_per_start():
     assert [r[0] for r in conn.execute("SELECT value FROM e")] == ["a", "b", "c"]
     assert committed(conn, earliest) == [(topic, 0, 3)]
     assert conn.execute("SELECT count(*) FROM l").fetchone() == (0,)
-    assert conn.execute("SELECT kafka_commit('l')").fetchone() == (1,)  # an aggregate's position
     assert committed(conn, latest) == [(topic, 0, 3)]
     produce(topic, 0, ["d"])
     assert [r[0] for r in conn.execute("SELECT value FROM l")] == ["d"]

@@ -134,13 +134,22 @@ static int in_transaction(sqlite3 *db) {
   return !sqlite3_get_autocommit(db) || statement_writers(db) > 0;
 }
 
+/* What may follow a direct scan's VNext before its Halt: a count(*) and
+** its one row, which cannot fail (nothing else of the scan is handed over:
+** counting consumes, as a Kafka consumer that counts and commits). */
+static int ends_the_scan(const char *op, const char *p4) {
+  if (!strcmp(op, "AggFinal")) return p4 && !strncmp(p4, "count(", 6);
+  return !strcmp(op, "Copy") || !strcmp(op, "SCopy") || !strcmp(op, "ResultRow");
+}
+
 /* Non-zero when the program of stmt hands the rows of every cursor it opens
-** on vtab straight to the caller and ends with that scan: the instruction
-** after the cursor's VNext is the Halt. Then the scan's end means the caller
-** asked past its last row and nothing can fail after it. A sorter, an
-** aggregate, a materialized CTE, a compound SELECT, an outer loop or a
-** second cursor over the table all put instructions there. Its EXPLAIN
-** names the table's sqlite3_vtab in VOpen's P4 ("vtab:%p"). */
+** on vtab straight to the caller and ends with that scan: after the
+** cursor's VNext come only the Halt (and a count(*)'s row). Then the scan's
+** end means the caller asked past its last row and nothing can fail after
+** it. A sorter, an aggregate, a materialized CTE, a compound SELECT, an
+** outer loop or a second cursor over the table all put other instructions
+** there. Its EXPLAIN names the table's sqlite3_vtab in VOpen's P4
+** ("vtab:%p"). *reads: stmt opens vtab at all. */
 static int statement_direct(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *vtab, int *reads) {
   const char *sql = sqlite3_sql(stmt);
   char *explain = sql ? sqlite3_mprintf("EXPLAIN %s", sql) : NULL;
@@ -148,13 +157,12 @@ static int statement_direct(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *v
   sqlite3_stmt *ex = NULL;
   int direct = explain && ours && !sqlite3_prepare_v2(db, explain, -1, &ex, NULL);
   int cursors[16], n = 0, after_next = 0;
-  *reads = 0;
   while (direct && sqlite3_step(ex) == SQLITE_ROW) {
     const char *op = (const char *)sqlite3_column_text(ex, 1);
     const char *p4 = (const char *)sqlite3_column_text(ex, 5);
     int p1 = sqlite3_column_int(ex, 2);
-    if (after_next) direct = !strcmp(op, "Halt");
-    after_next = 0;
+    if (after_next && !strcmp(op, "Halt")) after_next = 0;
+    else if (after_next) direct = ends_the_scan(op, p4);
     if (!strcmp(op, "VOpen") && p4 && !strcmp(p4, ours)) {
       if (n == 16) direct = 0;
       else cursors[n++] = p1;
