@@ -214,3 +214,73 @@ def test_localhost_and_127_0_0_1_are_one_cluster():
         conn.close()
         for t in topics:
             kit.delete_topic(t)
+
+
+class _Sqlite:
+    """The C API through ctypes: Python's sqlite3 cannot set a commit hook."""
+
+    def __init__(self):
+        import ctypes
+        import ctypes.util
+        self.c = ctypes
+        self.lib = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
+        self.lib.sqlite3_errmsg.restype = ctypes.c_char_p
+        self.db = ctypes.c_void_p()
+        assert self.lib.sqlite3_open(b":memory:", ctypes.byref(self.db)) == 0
+        self.lib.sqlite3_enable_load_extension(self.db, 1)
+        err = ctypes.c_char_p()
+        rc = self.lib.sqlite3_load_extension(self.db, kit.EXT.encode(), None, ctypes.byref(err))
+        assert rc == 0, err.value
+        self.commit_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+        self.rollback_type = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        self.lib.sqlite3_commit_hook.restype = ctypes.c_void_p
+        self.lib.sqlite3_commit_hook.argtypes = [ctypes.c_void_p, self.commit_type, ctypes.c_void_p]
+        self.lib.sqlite3_rollback_hook.restype = ctypes.c_void_p
+        self.lib.sqlite3_rollback_hook.argtypes = [ctypes.c_void_p, self.rollback_type, ctypes.c_void_p]
+
+    def hooks(self, calls):
+        """Sets the application's hooks (with an argument, as most do)."""
+        def on_commit(arg):
+            calls.append("commit")
+            return 0
+
+        def on_rollback(arg):
+            calls.append("rollback")
+        self._keep = (self.commit_type(on_commit), self.rollback_type(on_rollback))
+        self.lib.sqlite3_commit_hook(self.db, self._keep[0], 1)
+        self.lib.sqlite3_rollback_hook(self.db, self._keep[1], 1)
+
+    def exec(self, sql):
+        """None, or the error text."""
+        if self.lib.sqlite3_exec(self.db, sql.encode(), None, None, None) == 0:
+            return None
+        return self.lib.sqlite3_errmsg(self.db).decode()
+
+    def close(self):
+        self.lib.sqlite3_close_v2(self.db)
+
+
+def test_the_applications_hooks_are_never_silently_replaced():
+    """Item 4: the extension set its own commit and rollback hooks while a
+    position waited and cleared them after: the application's hooks were
+    gone without a word. SQLite returns only the previous hook's argument,
+    so they cannot be chained: a read that needs them says so."""
+    kit.need_broker()
+    db = _Sqlite()
+    src = kit.create_topic(kit.topic("co-hooks"))
+    try:
+        produce(src, 0, ["a", "b"])
+        expect(db.exec(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{src}', "
+                       f"group='{kit.topic('co-hooks-g')}')"), None, "CREATE")
+        expect(db.exec("CREATE TABLE archive(value)"), None, "CREATE TABLE")
+        calls = []
+        db.hooks(calls)
+        # Reads that need no hook leave the application's alone.
+        expect(db.exec("SELECT value FROM g WHERE 0"), None, "a SELECT")
+        expect(db.exec("INSERT INTO archive VALUES ('x')"), None, "a plain INSERT")
+        expect(calls, ["commit"], "the application's hooks after a plain INSERT")
+        err = db.exec("INSERT INTO archive SELECT value FROM g")
+        assert err and "commit or rollback hook of the application" in err and "kafka_commit" in err, err
+    finally:
+        db.close()
+        kit.delete_topic(src)
