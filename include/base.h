@@ -128,6 +128,10 @@ int option_is_secret(const char *property);
 ** field. Everything works on counted bytes.
 */
 
+/* Non-zero when the n bytes at s are valid UTF-8 with no NUL byte: the
+** text primitive every format and the JSON check share. */
+int utf8_valid(const unsigned char *s, size_t n);
+
 /* How deep arrays and objects may nest (cJSON's limit, which INSERT's
 ** headers parser shares). */
 #define JSON_NESTING_LIMIT 1000
@@ -224,8 +228,6 @@ int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...);
 /* The marker of a header value that is not UTF-8: {"hex": "00ff"}. */
 #define HEADER_HEX_KEY "hex"
 
-/* Non-zero when the n bytes at s are valid UTF-8 with no NUL byte. */
-int utf8_valid(const unsigned char *s, size_t n);
 
 /* Sets the result to bytes of a key or value in format f: TEXT for text
 ** and json when they are valid UTF-8, else a BLOB (never mangled); NULL

@@ -21,6 +21,15 @@ struct kafka_producer;
 struct kafka_client;
 struct txn_coord;
 struct table_schemas;
+struct producer_member;
+
+/* The tables of a connection with transactional_id that have a producer
+** (produce.c): another table on the same cluster naming the same
+** transactional_id shares it, so that one SQLite transaction over them is
+** one Kafka transaction. */
+typedef struct producer_registry {
+  struct producer_member *members;
+} producer_registry;
 
 typedef struct kafka_vtab {
   sqlite3_vtab base;               /* must come first */
@@ -29,7 +38,8 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
-  struct txn_coord *txn;           /* the connection's transaction coordination */
+  struct txn_coord *txn;           /* the connection's transaction coordinator */
+  producer_registry *producers;    /* the connection's shared producers (produce.c) */
   struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
   struct group_state *open_groups; /* group mode: its open cursors' states, newest first (group.c) */
   char *db_name, *table_name;      /* where the table is (its shadow table's place) */
@@ -39,6 +49,19 @@ typedef struct kafka_vtab {
 /* Registers the `kafka` module on db, with the connection's transaction
 ** coordinator as its client data. */
 int module_register(sqlite3 *db);
+
+/* ==== cluster ==== */
+/*
+** Which cluster a table is on (ext/table/cluster.c).
+*/
+
+/* Learns the table's cluster id from a client of it (once; bounded). */
+void cluster_learn(kafka_vtab *vtab, kafka_client *client);
+
+/* Non-zero when two tables are on one cluster: the same cluster id, or,
+** until both are known (or a cluster has none, as the mock), the same
+** brokers text. */
+int cluster_same(const kafka_vtab *a, const kafka_vtab *b);
 
 /* ==== partitioner ==== */
 /*
@@ -282,13 +305,8 @@ int txn_savepoint(sqlite3_vtab *vtab, int i);
 int txn_release(sqlite3_vtab *vtab, int i);
 int txn_rollback_to(sqlite3_vtab *vtab, int i);
 
-/* Tables with transactional_id that have a producer: another table of the
-** connection on the same cluster with the same transactional_id shares it
-** (txn_producer_sibling, NULL: none), so that one SQLite transaction over
-** them is one Kafka transaction. */
-void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab);
-void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab);
-kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab);
+/* The connection's producer registry (kept here, used by produce.c). */
+producer_registry *txn_producers(txn_coord *coord);
 
 /* ==== produce ==== */
 /*

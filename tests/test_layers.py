@@ -124,3 +124,97 @@ def test_the_checks_catch_an_upward_include_and_a_circle():
             assert include_cycle(files), "the circle base.h <-> client.h was not found"
         finally:
             ROOT = saved
+
+
+# ------------------------------------------------------------ symbol level --
+# Which file calls which, from the symbols of the built objects: a call into
+# a higher layer, or a circle of calls between files (group.c calling txn.c
+# calling group.c), fails even when the includes look right.
+
+OBJ = ROOT / "build" / "obj"
+
+
+def object_rank(obj, root):
+    rel = obj.relative_to(root)
+    return ENTRY_RANK if len(rel.parts) == 1 else RANK[rel.parts[0]]
+
+
+def symbols(obj):
+    """(defined, undefined) global symbols of one object file, by nm."""
+    import subprocess
+    out = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
+    defined, undefined = set(), set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "TDBRV":
+            defined.add(parts[2])
+        elif len(parts) == 2 and parts[0] == "U":
+            undefined.add(parts[1])
+    return defined, undefined
+
+
+def call_graph(table):
+    """{file: {file it calls}} from {file: (defined, undefined)}."""
+    owner = {sym: f for f, (defined, _) in table.items() for sym in defined}
+    return {f: {owner[s] for s in undefined if s in owner and owner[s] != f}
+            for f, (_, undefined) in table.items()}
+
+
+def upward_calls(graph, rank):
+    return sorted((a, b) for a, callees in graph.items() for b in callees if rank(b) > rank(a))
+
+
+def call_circle(graph):
+    """A list of files calling each other in a circle, or None."""
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, stack + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [node])
+            if found:
+                return found
+    return None
+
+
+def built_objects():
+    objs = sorted(OBJ.rglob("*.o"))
+    assert objs, f"no objects under {OBJ}: run make first"
+    return objs
+
+
+def test_no_file_calls_into_a_higher_layer_or_in_a_circle():
+    objs = built_objects()
+    graph = call_graph({o: symbols(o) for o in objs})
+    name = lambda o: str(o.relative_to(OBJ))  # noqa: E731
+    up = upward_calls(graph, lambda o: object_rank(o, OBJ))
+    assert not up, "\n".join(f"{name(a)} calls up into {name(b)}" for a, b in up)
+    circle = call_circle(graph)
+    assert circle is None, "files calling each other: " + " -> ".join(map(name, circle))
+
+
+def test_the_symbol_check_catches_an_upward_call_and_a_circle():
+    """The checker itself, on a made-up table of symbols: base calling table,
+    and group calling txn calling group."""
+    root = Path("/obj")
+    base, group, txn = root / "base" / "a.o", root / "table" / "group.o", root / "table" / "txn.o"
+    table = {base: ({"a"}, {"group_close"}),
+             group: ({"group_close"}, {"txn_defer"}),
+             txn: ({"txn_defer"}, {"group_close", "sqlite3_free"})}
+    graph = call_graph(table)
+    assert upward_calls(graph, lambda o: object_rank(o, root)) == [(base, group)]
+    circle = call_circle(graph)
+    assert circle and set(circle) == {group, txn}, circle
+    table[txn] = ({"txn_defer"}, {"sqlite3_free"})
+    assert call_circle(call_graph(table)) is None

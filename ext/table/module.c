@@ -50,6 +50,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
   vtab->txn = aux;
+  vtab->producers = txn_producers(aux);
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;

@@ -346,6 +346,42 @@ static int topic_add(kafka_vtab *vtab, char **err) {
   return SQLITE_OK;
 }
 
+/* ------------------------------------------------------- shared producers */
+
+typedef struct producer_member {
+  kafka_vtab *vtab;
+  struct producer_member *next;
+} producer_member;
+
+/* Out of memory, the table keeps a producer of its own. */
+static void registry_attach(kafka_vtab *vtab) {
+  producer_member *m = sqlite3_malloc64(sizeof *m);
+  if (!m) return;
+  m->vtab = vtab;
+  m->next = vtab->producers->members;
+  vtab->producers->members = m;
+}
+
+static void registry_detach(kafka_vtab *vtab) {
+  for (producer_member **at = &vtab->producers->members; *at; at = &(*at)->next)
+    if ((*at)->vtab == vtab) {
+      producer_member *gone = *at;
+      *at = gone->next;
+      sqlite3_free(gone);
+      return;
+    }
+}
+
+/* Another table of the connection with a producer, on the same cluster,
+** naming the same transactional_id (NULL: none). */
+static kafka_vtab *registry_sibling(const kafka_vtab *vtab) {
+  for (producer_member *m = vtab->producers->members; m; m = m->next)
+    if (m->vtab != vtab && cluster_same(m->vtab, vtab) &&
+        !strcmp(m->vtab->opts.transactional_id, vtab->opts.transactional_id))
+      return m->vtab;
+  return NULL;
+}
+
 /* The producer of the table, created on its first INSERT, with
 ** transactional_id initializing transactions (bounded by timeout_ms). */
 static int producer_create(kafka_vtab *vtab, char **err) {
@@ -379,8 +415,8 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     return rc;
   }
   vtab->producer = p;
-  if (p->transactional) txn_producer_attach(vtab->txn, vtab);
-  if (!vtab->cluster_id) vtab->cluster_id = client_cluster_id(&p->client, vtab->opts.timeout_ms);
+  if (p->transactional) registry_attach(vtab);
+  cluster_learn(vtab, &p->client);
   return SQLITE_OK;
 }
 
@@ -391,7 +427,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
 static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   kafka_producer *p = vtab->producer;
   if (!p) return;
-  if (p->transactional) txn_producer_detach(vtab->txn, vtab);
+  if (p->transactional) registry_detach(vtab);
   if (--p->refs > 0) {
     vtab->producer = NULL;
     return;
@@ -410,11 +446,11 @@ static int producer_is_broken(kafka_producer *p) {
 /* With transactional_id: the producer of another table of the connection
 ** on the same cluster with the same id, when it has one that works. */
 static int producer_share(kafka_vtab *vtab, char **err) {
-  kafka_vtab *sibling = vtab->opts.transactional_id ? txn_producer_sibling(vtab->txn, vtab) : NULL;
+  kafka_vtab *sibling = vtab->opts.transactional_id ? registry_sibling(vtab) : NULL;
   if (!sibling || producer_is_broken(sibling->producer)) return SQLITE_OK;
   vtab->producer = sibling->producer;
   vtab->producer->refs++;
-  txn_producer_attach(vtab->txn, vtab);
+  registry_attach(vtab);
   int rc = topic_add(vtab, err);
   if (rc) producer_destroy(vtab, 0);
   return rc;

@@ -86,7 +86,7 @@ struct txn_coord {
   txn_position *positions; /* waiting for the transaction that read them */
   txn_position *held;      /* read by SELECTs that may not have handed them over */
   txn_table *sinks;        /* kafka tables written in the open transaction */
-  txn_table *producers;    /* tables with transactional_id that have a producer */
+  producer_registry producers; /* tables with transactional_id that have a producer (produce.c) */
   txn_table *groups;       /* the connection's group tables */
   int depth;               /* savepoints open, as xSavepoint / xRelease / xRollbackTo say */
   int hooked;              /* the coordinator's hooks were installed */
@@ -344,21 +344,13 @@ static int hooks_install(txn_coord *coord, const kafka_vtab *group, char **err) 
 
 /* ----------------------------------------------------------- the clusters */
 
-/* Two tables are on one cluster when their metadata names the same cluster
-** id ("localhost:9092" and "127.0.0.1:9092" are one); until a client of
-** each has learned it, or where a cluster has none, the brokers text says. */
-static int same_cluster(const kafka_vtab *a, const kafka_vtab *b) {
-  if (a->cluster_id && b->cluster_id) return !strcmp(a->cluster_id, b->cluster_id);
-  return !strcmp(a->opts.brokers, b->opts.brokers);
-}
-
 /* A transactional table written in the open transaction on the group's
 ** cluster (NULL: none), its producer started and fenced. */
 static kafka_vtab *offsets_sink(txn_coord *coord, const kafka_vtab *group, char **err) {
   for (txn_table *s = coord->sinks; s; s = s->next) {
     if (!s->vtab->opts.transactional_id) continue;
     if (produce_start(s->vtab, err)) return NULL;
-    if (same_cluster(s->vtab, group)) return s->vtab;
+    if (cluster_same(s->vtab, group)) return s->vtab;
   }
   return NULL;
 }
@@ -388,7 +380,7 @@ static char *refused_beside_a_writer(const kafka_vtab *group) {
 
 int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *direct, char **err) {
   settle(coord);
-  if (!group->cluster_id) group->cluster_id = client_cluster_id(consumer, group->opts.timeout_ms);
+  cluster_learn(group, consumer);
   *direct = 0;
   if (!in_transaction(coord->db)) {
     *direct = select_direct(coord->db, group);
@@ -505,21 +497,8 @@ int txn_table_attach(txn_coord *coord, kafka_vtab *vtab) {
   return vtab->opts.group ? list_add(&coord->groups, vtab) : SQLITE_OK;
 }
 
-/* Out of memory, the table keeps a producer of its own. */
-void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab) {
-  list_add(&coord->producers, vtab);
-}
-
-void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab) {
-  list_remove(&coord->producers, vtab);
-}
-
-kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab) {
-  for (txn_table *s = coord->producers; s; s = s->next)
-    if (s->vtab != vtab && same_cluster(s->vtab, vtab) &&
-        !strcmp(s->vtab->opts.transactional_id, vtab->opts.transactional_id))
-      return s->vtab;
-  return NULL;
+producer_registry *txn_producers(txn_coord *coord) {
+  return &coord->producers;
 }
 
 void txn_forget(txn_coord *coord, kafka_vtab *vtab) {
@@ -547,7 +526,6 @@ void txn_coord_free(void *arg) {
   positions_drop(&coord->positions, any_position, NULL);
   positions_drop(&coord->held, any_position, NULL);
   while (coord->sinks) list_remove(&coord->sinks, coord->sinks->vtab);
-  while (coord->producers) list_remove(&coord->producers, coord->producers->vtab);
   while (coord->groups) list_remove(&coord->groups, coord->groups->vtab);
   sqlite3_free(coord);
 }
@@ -588,7 +566,7 @@ static int send_offsets(txn_coord *coord, kafka_vtab *sink, char **err) {
   int rc = SQLITE_OK;
   for (txn_position **at = &coord->positions; *at && !rc;) {
     txn_position *pos = *at;
-    if (!same_cluster(pos->group, sink)) {
+    if (!cluster_same(pos->group, sink)) {
       at = &pos->next;
       continue;
     }
