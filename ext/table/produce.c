@@ -1,11 +1,13 @@
 /*
-** Producing. Every INSERT row becomes one message, handed to librdkafka
-** asynchronously so that INSERT ... SELECT streams (a full queue makes the
-** INSERT wait: back-pressure, bounded memory). Delivery reports are counted
-** as they arrive; all of them are awaited at xSync, which SQLite calls at
-** the end of an autocommit statement and at COMMIT, bounded by timeout_ms.
-** One failed delivery fails the statement or the COMMIT, with the count and
-** the first reason.
+** Producing, the primitives the transaction coordinator (txn.c) calls
+** from the module's transaction methods; this file never calls it. Every
+** INSERT row becomes one message, handed to librdkafka asynchronously so
+** that INSERT ... SELECT streams (a full queue makes the INSERT wait:
+** back-pressure, bounded memory). Delivery reports are counted as they
+** arrive; all of them are awaited at xSync (produce_await), which SQLite
+** calls at the end of an autocommit statement and at COMMIT, bounded by
+** timeout_ms. One failed delivery fails the statement or the COMMIT, with
+** the count and the first reason.
 **
 ** Without transactional_id, a message handed to librdkafka cannot be taken
 ** back: ROLLBACK, ROLLBACK TO and a failed statement leave what was already
@@ -14,18 +16,20 @@
 ** With transactional_id, the SQLite transaction is one Kafka transaction,
 ** begun on the first INSERT, committed at xSync and aborted at xRollback.
 ** Tables of the connection on one cluster naming the same transactional_id
-** share the producer, so that their SQLite transaction is one Kafka
-** transaction too; a group read by the statement on that cluster puts its
-** offsets into it at xSync (consume-transform-produce, see txn.c).
+** share the producer (the connection's producer registry), so that their
+** SQLite transaction is one Kafka transaction too; the coordinator puts
+** the offsets of the groups read on that cluster into it at xSync
+** (produce_send_offsets: consume-transform-produce).
 ** A Kafka transaction cannot abort part of itself: ROLLBACK TO a savepoint
 ** over produced messages, or a statement that fails after producing some,
 ** aborts the Kafka transaction and the SQLite transaction must be rolled
 ** back (SQLite does it itself for a failed statement).
 **
-** The sqlite3_module is iVersion 2 for the savepoint methods: SQLite calls
-** xSavepoint(i) at a SAVEPOINT and at the start of every statement that may
-** write several rows inside a transaction, and xRollbackTo(i) / xRelease(i)
-** when it is rolled back or released.
+** The savepoint methods (sqlite3_module iVersion 2 and up; the module is
+** iVersion 3 for xShadowName): SQLite calls xSavepoint(i) at a SAVEPOINT
+** and at the start of every statement that may write several rows inside a
+** transaction, and xRollbackTo(i) / xRelease(i) when it is rolled back or
+** released.
 */
 #include "base.h"
 #include "client.h"
