@@ -284,3 +284,25 @@ def test_the_applications_hooks_are_never_silently_replaced():
     finally:
         db.close()
         kit.delete_topic(src)
+
+
+def test_kafka_commit_never_moves_a_group_back():
+    """Found by tests/test_txn_model.py (seed 742070643): a SELECT held its
+    position, a later INSERT ... SELECT moved the group further, and
+    kafka_commit then committed the older held position: the group went
+    back and delivered rows again."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, "co-back")
+        expect([r[0] for r in conn.execute("SELECT value FROM g ORDER BY value")], ["a", "b", "c"], "sorted")
+        produce(src, 0, ["d"])
+        conn.execute("CREATE TABLE archive(value)")
+        conn.execute("INSERT INTO archive SELECT value FROM g")
+        expect(committed(conn, group), [(src, 0, 4)], "after the INSERT")
+        expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (0,), "kafka_commit's partitions")
+        expect(committed(conn, group), [(src, 0, 4)], "after kafka_commit")
+    finally:
+        conn.close()
+        kit.delete_topic(src)
