@@ -306,3 +306,28 @@ def test_kafka_commit_never_moves_a_group_back():
     finally:
         conn.close()
         kit.delete_topic(src)
+
+
+def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():
+    """Item 5, confirmed: a table joining another's transactional producer
+    whose topic check failed left its topic registered half-built in that
+    producer, so its next INSERT skipped the check and waited for
+    deliveries to a topic that is not there."""
+    kit.need_broker()
+    conn = kit.connect()
+    a = kit.create_topic(kit.topic("co-share-a"))
+    b = kit.create_topic(kit.topic("co-share-b"))
+    try:
+        txn = kit.topic("co-share-txn")
+        table(conn, "ta", a, transactional_id=txn, timeout_ms=4000)
+        table(conn, "tb", b, transactional_id=txn, timeout_ms=4000)
+        conn.execute("INSERT INTO ta(value) VALUES ('a')")
+        kit.delete_topic(b)
+        for attempt in ("first", "second"):
+            e = kit.expect_error(lambda: conn.execute("INSERT INTO tb(value) VALUES ('b')"), "")
+            assert "does not exist" in str(e) or "Unknown topic" in str(e), f"{attempt} INSERT: {e}"
+            assert "not delivered" not in str(e), f"{attempt} INSERT waited for deliveries: {e}"
+    finally:
+        conn.close()
+        kit.delete_topic(a)
+        kit.delete_topic(b)
