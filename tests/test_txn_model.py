@@ -167,7 +167,7 @@ class Run:
 
     def select(self):
         g, rows, end = self.pick()
-        kind = self.rng.choice(["plain", "sorted", "count", "cte", "early", "commit"])
+        kind = self.rng.choice(["plain", "sorted", "count", "cte", "early", "commit", "limit", "grouped"])
         m = self.model
         if kind == "plain":
             self.expect(sorted(r[0] for r in self.sql(f"SELECT value FROM g{g}")), sorted(rows), "a SELECT")
@@ -175,6 +175,13 @@ class Run:
         elif kind == "count":
             self.expect(self.sql(f"SELECT count(*) FROM g{g}"), [(len(rows),)], "count(*)")
             m.read(g, end)
+        elif kind == "limit":  # pushed down: the group moves past the row delivered
+            self.expect([r[0] for r in self.sql(f"SELECT value FROM g{g} LIMIT 1")], rows[:1], "LIMIT 1")
+            m.read(g, m.committed[g] + len(rows[:1]))
+        elif kind == "grouped":
+            got = sorted(r[0] for r in self.sql(f"SELECT value, count(*) FROM g{g} GROUP BY value"))
+            self.expect(got, sorted(rows), "GROUP BY")
+            m.held[g] = max(m.held[g] or 0, end)
         elif kind == "sorted":
             self.expect([r[0] for r in self.sql(f"SELECT value FROM g{g} ORDER BY value")], sorted(rows), "sorted")
             m.held[g] = max(m.held[g] or 0, end)
@@ -203,7 +210,7 @@ class Run:
         g, rows, end = self.pick()
         m = self.model
         in_txn = m.txn is not None
-        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out"]
+        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out", "limit"]
         if self.transactional:
             kinds += ["out", "out"]
         if in_txn and not self.transactional:  # refused: nothing takes the offsets
@@ -224,6 +231,7 @@ class Run:
             "json": f"INSERT INTO archive SELECT json(value) FROM g{g}",
             "fk": f"INSERT INTO child SELECT value, 999 FROM g{g}",
             "interrupt": f"INSERT INTO archive SELECT value FROM g{g}",
+            "limit": f"INSERT INTO archive SELECT value FROM g{g} LIMIT 1",
         }[kind]
         if kind == "interrupt":
             self.conn.set_progress_handler(lambda: 1, self.rng.randrange(1, 200))
@@ -245,6 +253,9 @@ class Run:
             err = err if fails else None
         self.expect(err is not None, bool(fails), f"the error of {sql} ({err})")
         if err:
+            return
+        if kind == "limit":
+            m.read(g, m.committed[g] + len(rows[:1]), rows[:1], "archive")
             return
         table = {"archive": "archive", "interrupt": "archive", "plain_out": "plain_out", "out": "out",
                  "unique": "unique_sink", "json": "archive", "fk": None}[kind]
@@ -373,4 +384,4 @@ def test_model_on_the_mock_cluster():
 @kit.timeout(300)
 def test_model_on_the_real_broker():
     kit.need_broker()
-    run(kit.BROKER, transactional=True, steps=250, runs=2)
+    run(kit.BROKER, transactional=True, steps=400, runs=2)
