@@ -302,3 +302,19 @@ def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():
         conn.close()
         kit.delete_topic(a)
         kit.delete_topic(b)
+
+
+def test_a_sorted_select_inside_a_kafka_transaction_moves_nothing_by_itself():
+    """A SELECT in BEGIN ... COMMIT with a transactional output put its
+    position into the Kafka transaction at COMMIT, though SQLite may have
+    kept its sorted rows from the caller (closed after one row here)."""
+    with one_pipeline("co-txsort") as (conn, src, group, out):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('x')")
+        cur = conn.execute("SELECT value FROM g ORDER BY value")
+        expect(cur.fetchone(), ("a",), "the first row")
+        cur.close()
+        conn.execute("COMMIT")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(read_committed(out), ["x"], "the output, read_committed")
+        expect(next_read(conn), ["a", "b", "c"], "the next read")
