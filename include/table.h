@@ -278,7 +278,8 @@ void txn_settle_connection(sqlite3 *db);
 ** a SELECT that hands the rows straight to its caller (direct: its position
 ** commits as a statement that writes would), any other SELECT (held: for
 ** kafka_commit). */
-enum { TXN_READ_WRITES = 1, TXN_READ_DIRECT, TXN_READ_HELD };
+enum { TXN_READ_WRITES = 1, TXN_READ_DIRECT, TXN_READ_HELD,
+       TXN_READ_PARTIAL /* writes with OR FAIL: refused */ };
 
 /* At a group cursor's first scan, with the scan's consumer: refuses a read
 ** the coordinator cannot account for (with an error that names the way

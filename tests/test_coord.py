@@ -322,3 +322,16 @@ def test_a_sorted_select_inside_a_kafka_transaction_moves_nothing_by_itself():
         expect(committed(conn, group), [], "the group's committed offsets")
         expect(read_committed(out), ["x"], "the output, read_committed")
         expect(next_read(conn), ["a", "b", "c"], "the next read")
+
+
+def test_insert_or_fail_reading_a_group_is_refused():
+    """INSERT OR FAIL over a sorted scan: a conflict on the second row kept
+    the first, SQLite committed it, and the group moved past all three."""
+    with one_group("co-orfail") as (conn, src, group):
+        conn.execute("CREATE TABLE unique_sink(v UNIQUE)")
+        kit.expect_error(lambda: conn.execute(
+            "INSERT OR FAIL INTO unique_sink SELECT 'same' FROM g ORDER BY value"), "cannot be read by a "
+            "statement with OR FAIL")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        conn.execute("INSERT OR IGNORE INTO unique_sink SELECT 'same' FROM g ORDER BY value")
+        expect(committed(conn, group), [(src, 0, 3)], "after OR IGNORE")

@@ -210,7 +210,7 @@ class Run:
         g, rows, end = self.pick()
         m = self.model
         in_txn = m.txn is not None
-        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out", "limit"]
+        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out", "limit", "or_fail"]
         if self.transactional:
             kinds += ["out", "out"]
         if in_txn and not self.transactional:  # refused: nothing takes the offsets
@@ -223,6 +223,10 @@ class Run:
             if not m.txn["out_written"]:
                 kinds = ["out"]
         kind = self.rng.choice(kinds)
+        if kind == "or_fail":  # refused: a conflict would commit part of it
+            err = self.attempt(f"INSERT OR FAIL INTO unique_sink SELECT 'same' FROM g{g} ORDER BY value")
+            self.expect("OR FAIL" in (err or ""), True, f"INSERT OR FAIL ({err})")
+            return
         sql = {
             "archive": f"INSERT INTO archive SELECT value FROM g{g}",
             "plain_out": f"INSERT INTO plain_out(value) SELECT value FROM g{g}",

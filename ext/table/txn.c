@@ -158,11 +158,14 @@ static int statement_read(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *vta
   char *ours = sqlite3_mprintf("vtab:%p", (const void *)&vtab->base);
   sqlite3_stmt *ex = NULL;
   int direct = explain && ours && !sqlite3_prepare_v2(db, explain, -1, &ex, NULL);
-  int cursors[16], n = 0, after_next = 0;
+  int cursors[16], n = 0, after_next = 0, or_fail = 0;
   while (ex && sqlite3_step(ex) == SQLITE_ROW) {
     const char *op = (const char *)sqlite3_column_text(ex, 1);
     const char *p4 = (const char *)sqlite3_column_text(ex, 5);
     int p1 = sqlite3_column_int(ex, 2);
+    /* A constraint's Halt with P2 = OE_Fail (3): OR FAIL keeps the rows
+    ** before a conflict and commits them, the statement failing. */
+    or_fail |= (!strcmp(op, "Halt") || !strcmp(op, "HaltIfNull")) && p1 && sqlite3_column_int(ex, 3) == 3;
     if (after_next && !strcmp(op, "Halt")) after_next = 0;
     else if (after_next) direct &= ends_the_scan(op, p4);
     if (!strcmp(op, "VOpen") && p4 && !strcmp(p4, ours)) {
@@ -175,14 +178,14 @@ static int statement_read(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *vta
   sqlite3_free(explain);
   sqlite3_free(ours);
   if (!n && explain) return 0;
-  if (!sqlite3_stmt_readonly(stmt)) return TXN_READ_WRITES;
+  if (!sqlite3_stmt_readonly(stmt)) return or_fail ? TXN_READ_PARTIAL : TXN_READ_WRITES;
   return direct && !after_next ? TXN_READ_DIRECT : TXN_READ_HELD;
 }
 
 /* Which of two kinds of read wins when both statements read the table:
 ** held over writing over direct (the side that commits least). */
 static int safer_read(int a, int b) {
-  static const int rank[] = {0, 2, 1, 3}; /* by TXN_READ_... */
+  static const int rank[] = {0, 2, 1, 3, 4}; /* by TXN_READ_... */
   return rank[a] >= rank[b] ? a : b;
 }
 
@@ -387,10 +390,23 @@ static char *refused_beside_a_writer(const kafka_vtab *group) {
       group->opts.group, group->opts.topic);
 }
 
+static char *refused_or_fail(const kafka_vtab *group) {
+  return sqlite3_mprintf(
+      "kafka: group '%s' (topic '%s') cannot be read by a statement with OR FAIL: a conflict "
+      "keeps and commits the rows before it while the scan may have ended, and the group would "
+      "move past the rows that were not written. Use OR ABORT (the default: the statement is "
+      "all or nothing), OR IGNORE or OR REPLACE",
+      group->opts.group, group->opts.topic);
+}
+
 int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *kind, char **err) {
   settle(coord);
   cluster_learn(group, consumer);
   *kind = read_kind(coord->db, group);
+  if (*kind == TXN_READ_PARTIAL) {
+    *err = refused_or_fail(group);
+    return SQLITE_ERROR;
+  }
   if (!in_transaction(coord->db)) return SQLITE_OK;
   kafka_vtab *sink = offsets_sink(coord, group, err);
   if (*err) return SQLITE_ERROR;
