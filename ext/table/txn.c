@@ -447,6 +447,24 @@ void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
                       group->opts.group);
 }
 
+/* The connection's group table named name (NULL: none). */
+static kafka_vtab *group_named(const txn_coord *coord, const char *name) {
+  for (txn_table *t = coord->groups; t && name; t = t->next)
+    if (!sqlite3_stricmp(t->vtab->table_name, name)) return t->vtab;
+  return NULL;
+}
+
+/* Takes the group's held position (one: they merge) out of the list. */
+static txn_position *held_take(txn_coord *coord, const kafka_vtab *group) {
+  for (txn_position **at = &coord->held; *at; at = &(*at)->next)
+    if ((*at)->group == group) {
+      txn_position *pos = *at;
+      *at = pos->next;
+      return pos;
+    }
+  return NULL;
+}
+
 /* kafka_commit('table'): commits the position the table's SELECTs held;
 ** the result is the number of partitions committed. */
 static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -454,9 +472,7 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   txn_coord *coord = sqlite3_user_data(ctx);
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   settle(coord);
-  kafka_vtab *group = NULL;
-  for (txn_table *t = coord->groups; t && name && !group; t = t->next)
-    if (!sqlite3_stricmp(t->vtab->table_name, name)) group = t->vtab;
+  kafka_vtab *group = group_named(coord, name);
   if (!group) {
     char *msg = sqlite3_mprintf("kafka_commit: no kafka table with a group named '%s' on this connection "
                                 "(give the name of a table created with group = '...')", name ? name : "NULL");
@@ -464,24 +480,14 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     sqlite3_free(msg);
     return;
   }
-  int partitions = 0;
-  for (txn_position *pos = coord->held; pos; pos = pos->next)
-    if (pos->group == group) partitions += pos->list->cnt;
+  txn_position *pos = held_take(coord, group);
   char *err = NULL;
-  int rc = SQLITE_OK;
-  for (txn_position **at = &coord->held; *at && !rc;) {
-    txn_position *pos = *at;
-    if (pos->group != group) {
-      at = &pos->next;
-      continue;
-    }
-    rc = group_commit(group, pos->list, &err);
-    *at = pos->next;
-    position_free(pos);
-  }
-  if (rc) sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
-  else sqlite3_result_int(ctx, partitions);
+  if (pos && group_commit(group, pos->list, &err))
+    sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
+  else
+    sqlite3_result_int(ctx, pos ? pos->list->cnt : 0);
   sqlite3_free(err);
+  if (pos) position_free(pos);
 }
 
 int txn_register_functions(sqlite3 *db, txn_coord *coord) {
