@@ -325,13 +325,19 @@ class Run:
         self.model.write("out", [v])
         self.model.txn["out_written"] = True
 
+    def can_read(self):
+        """A SELECT of a group may run: in autocommit, or in a transaction
+        whose Kafka transaction takes the offsets."""
+        txn = self.model.txn
+        return txn is None or (self.transactional and txn["out_written"] and not txn["doomed"])
+
     def step(self):
         self.step_no += 1
         self.log = []
         r = self.rng.random()
         if self.model.txn is None and r < 0.15:
             self.feed()
-        elif r < 0.35 and self.model.txn is None:
+        elif r < 0.35 and self.can_read():
             self.select()
         elif r < 0.45:
             self.plain_write()
