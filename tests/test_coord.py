@@ -263,6 +263,12 @@ def test_the_applications_hooks_are_never_silently_replaced():
         expect(calls, ["commit"], "the application's hooks after a plain INSERT")
         err = db.exec("INSERT INTO archive SELECT value FROM g")
         assert err and "commit or rollback hook of the application" in err and "kafka_commit" in err, err
+        # The extension's hooks are in place now; hooks the application sets
+        # later replace them, and the next read that needs them says so.
+        expect(db.exec("INSERT INTO archive SELECT value FROM g"), None, "a read with the extension's hooks")
+        db.hooks(calls)
+        err = db.exec("INSERT INTO archive SELECT value FROM g")
+        assert err and "had been given a commit or rollback hook" in err, err
     finally:
         db.close()
         kit.delete_topic(src)

@@ -342,6 +342,9 @@ static int hooks_install(txn_coord *coord, const kafka_vtab *group, char **err) 
   void *expected = coord->hooked ? coord : NULL;
   coord->hooked = 1;
   if (commit_arg == expected && rollback_arg == expected) return SQLITE_OK;
+  /* Waiting positions may have missed their commit or rollback: dropped,
+  ** their rows come again. */
+  positions_drop(&coord->positions, position_unapproved, NULL);
   *err = sqlite3_mprintf(
       "kafka: group '%s' (table '%s'): the connection %s a commit or rollback hook of the application "
       "(sqlite3_commit_hook, sqlite3_rollback_hook); the extension needs both to move the group only "
