@@ -28,16 +28,18 @@
 ** knows the savepoints open when it was read): the group stays where it was
 ** and the rows come again.
 **
-** A statement that only reads (a SELECT in autocommit mode) gets no word
-** from SQLite about whether it succeeded, or whether its rows reached the
-** caller: a sorter, an aggregate or a materialized CTE reads the whole scan
-** before the first row leaves, and a json() error or a finalize after the
-** first row then comes after the scan ended. Such a statement's position
-** commits only when its rows cannot be held back: when the statement's
-** program hands the scan's rows straight to the caller and ends with the
-** scan (statement_read). Any other SELECT's position is held, and
-** kafka_commit('table') commits it, as a Kafka consumer with auto commit
-** off commits what it chose to keep.
+** A statement that only reads (a SELECT) gets no word from SQLite about
+** whether it succeeded, or whether its rows reached the caller: a sorter,
+** an aggregate or a materialized CTE reads the whole scan before the first
+** row leaves, and a json() error or a finalize after the first row then
+** comes after the scan ended. Such a statement's position counts only when
+** its rows cannot be held back: when its program hands the scan's rows
+** straight to the caller and ends with the scan (statement_read); it then
+** commits at once in autocommit mode, or with its transaction. Any other
+** SELECT's position is held, and kafka_commit('table') commits it, as a
+** Kafka consumer with auto commit off commits what it chose to keep. A
+** statement that writes with OR FAIL is refused: a conflict keeps and
+** commits the rows before it.
 **
 ** SQLite keeps one commit and one rollback hook per connection and returns
 ** only the previous hook's argument, never its function: they cannot be
