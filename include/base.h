@@ -146,6 +146,10 @@ int option_is_secret(const char *property);
 ** field. Everything works on counted bytes.
 */
 
+/* Non-zero when the n bytes at s are valid UTF-8 with no NUL byte: the
+** text primitive every format and the JSON check share. */
+int utf8_valid(const unsigned char *s, size_t n);
+
 /* How deep arrays and objects may nest (cJSON's limit, which INSERT's
 ** headers parser shares). */
 #define JSON_NESTING_LIMIT 1000
@@ -241,8 +245,6 @@ int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...);
 /* The marker of a header value that is not UTF-8: {"hex": "00ff"}. */
 #define HEADER_HEX_KEY "hex"
 
-/* Non-zero when the n bytes at s are valid UTF-8 with no NUL byte. */
-int utf8_valid(const unsigned char *s, size_t n);
 
 /* Sets the result to bytes of a key or value in format f: TEXT for text
 ** and json when they are valid UTF-8, else a BLOB (never mangled); NULL
@@ -332,5 +334,20 @@ cJSON *format_typed_json(const typed_column *col, sqlite3_value *v, char **err);
 ** (values[i] for opts->columns[i]); NULL values are left out. */
 int format_compose_value(const kafka_options *opts, sqlite3_value **values, char **json,
                          char **err);
+
+/* Milliseconds since the epoch of an ISO 8601 UTC time
+** ('2026-01-01T00:00:00Z', '2026-01-01 00:00:00.250+02:00', '2026-01-01';
+** no zone means UTC). Returns 0 when text is not one. */
+int format_parse_time(const char *text, sqlite3_int64 *ms);
+
+
+/* ==== statements (ext/base/statements.c) ==== */
+
+/* A busy statement of the connection that writes (NULL: none): with its run
+** count (SQLITE_STMTSTATUS_RUN) it tells one statement run from the next. */
+sqlite3_stmt *statement_writing(sqlite3 *db);
+
+/* How many busy statements of the connection write. */
+int statement_writers(sqlite3 *db);
 
 #endif

@@ -191,6 +191,26 @@ int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admi
 /* Registers the kafka_messages table-valued function on db. */
 int messages_register(sqlite3 *db);
 
+/* The error of a group in a result ("func: group 'g': ..."; a timeout said
+** as such). */
+char *admin_group_error(kafka_client *client, const kafka_options *opts, const char *func,
+                        const char *group, rd_kafka_resp_err_t e, const char *why);
+
+/* SQLITE_OK when the group exists on the cluster (DescribeConsumerGroups;
+** a Dead group does not); otherwise SQLITE_ERROR with *err saying "func:
+** group 'g' does not exist on brokers '...'", as Kafka's tools say it, or
+** why the cluster could not tell. A real cluster only: the mock has no
+** DescribeGroups. */
+int admin_require_group(kafka_client *client, const kafka_options *opts, const char *func,
+                        const char *group, char **err);
+
+/* The group's description (owned by *ev, which the caller destroys); a
+** group that does not exist is an error that says so, or with missing_ok
+** *out NULL. */
+int admin_describe_group(kafka_client *client, const kafka_options *opts, const char *func,
+                         const char *group, int missing_ok, rd_kafka_event_t **ev,
+                         const rd_kafka_ConsumerGroupDescription_t **out, char **err);
+
 /* ==== configs ==== */
 /*
 ** Topic and broker configs (ext/catalog/configs.c): the kafka_topic_configs and
@@ -226,19 +246,6 @@ int acl_register(sqlite3 *db);
 
 /* Registers the group functions and the kafka_group_members table on db. */
 int group_ops_register(sqlite3 *db);
-
-/* SQLITE_OK when the group exists on the cluster (DescribeConsumerGroups;
-** a Dead group does not); otherwise SQLITE_ERROR with *err saying "func:
-** group 'g' does not exist on brokers '...'", as Kafka's tools say it, or
-** why the cluster could not tell. A real cluster only: the mock has no
-** DescribeGroups. */
-int group_ops_require(kafka_client *client, const kafka_options *opts, const char *func,
-                      const char *group, char **err);
-
-/* Milliseconds since the epoch of an ISO 8601 UTC time
-** ('2026-01-01T00:00:00Z', '2026-01-01 00:00:00.250+02:00', '2026-01-01';
-** no zone means UTC). Returns 0 when text is not one. */
-int group_ops_parse_time(const char *text, sqlite3_int64 *ms);
 
 /* ==== ops ==== */
 /*

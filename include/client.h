@@ -98,6 +98,11 @@ rd_kafka_resp_err_t client_offsets_for_times(kafka_client *client, const kafka_o
 int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
                             int *partitions, char **err);
 
+/* The cluster id its metadata names (sqlite3_malloc'd), or NULL when it
+** has none or gives none within timeout_ms (a mock cluster, an old broker):
+** "localhost:9092" and "127.0.0.1:9092" are one cluster. */
+char *client_cluster_id(kafka_client *client, int timeout_ms);
+
 /* Offsets of every partition of parts for one ListOffsets time (-2:
 ** earliest, -1: latest, under the client's isolation level). out[i] is -1
 ** where the partition's leader answered with an error; only a timeout

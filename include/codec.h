@@ -17,7 +17,8 @@
 /*
 ** Codecs (ext/codec/codec.c): the key and value formats whose schemas live in a
 ** Schema Registry: `avro` (ext/codec/avro.c), `jsonschema` (ext/codec/jsonschema.c) and
-** `protobuf` (a C++ translation unit behind a C header, issue 16); and
+** `protobuf` (ext/codec/protobuf_codec.c, over libprotobuf in the C++
+** translation unit ext/codec/protobuf.cc behind include/protobuf.h); and
 ** `msgpack` (ext/codec/msgpack.c), which has no schema.
 **
 ** Every codec message of a registry is framed in the Confluent wire format: byte 0 = 0,
@@ -154,10 +155,6 @@ int codec_frame_read(const void *data, size_t len, int32_t *id, const void **pay
 ** (sqlite3_malloc'd, CODEC_FRAME_SIZE + len bytes); NULL when out of memory. */
 unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len);
 
-/* The text of top-level member `name` of the JSON object text a decode
-** made (*value_len bytes), or NULL when it has none: typed columns read
-** one member without parsing the whole record. */
-const char *codec_json_member(const char *json, size_t len, const char *name, size_t *value_len);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,15 @@ struct kafka_producer;
 struct kafka_client;
 struct txn_coord;
 struct table_schemas;
+struct producer_member;
+
+/* The tables of a connection with transactional_id that have a producer
+** (produce.c): another table on the same cluster naming the same
+** transactional_id shares it, so that one SQLite transaction over them is
+** one Kafka transaction. */
+typedef struct producer_registry {
+  struct producer_member *members;
+} producer_registry;
 
 typedef struct kafka_vtab {
   sqlite3_vtab base;               /* must come first */
@@ -30,10 +39,12 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
-  struct txn_coord *txn;           /* the connection's transaction coordination */
+  struct txn_coord *txn;           /* the connection's transaction coordinator */
+  producer_registry *producers;    /* the connection's shared producers (produce.c) */
   struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
   struct group_state *open_groups; /* group mode: its open cursors' states, newest first (group.c) */
   char *db_name, *table_name;      /* where the table is (its shadow table's place) */
+  char *cluster_id;                /* the cluster's id, once a client learned it (txn.c) */
 } kafka_vtab;
 
 /* Registers the `kafka` module on db, with the connection's transaction
@@ -47,6 +58,19 @@ int module_register(sqlite3 *db);
 kafka_vtab *module_table_new(sqlite3 *db, kafka_options *opts);
 void module_table_free(kafka_vtab *vtab);
 
+/* ==== cluster ==== */
+/*
+** Which cluster a table is on (ext/table/cluster.c).
+*/
+
+/* Learns the table's cluster id from a client of it (once; bounded). */
+void cluster_learn(kafka_vtab *vtab, kafka_client *client);
+
+/* Non-zero when two tables are on one cluster: the same cluster id, or,
+** until both are known (or a cluster has none, as the mock), the same
+** brokers text. */
+int cluster_same(const kafka_vtab *a, const kafka_vtab *b);
+
 /* ==== partitioner ==== */
 /*
 ** Which partition a key was written to (ext/table/partitioner.c): librdkafka's
@@ -59,9 +83,6 @@ void module_table_free(kafka_vtab *vtab);
 ** random or sticky partition under librdkafka's partitioners. */
 int32_t partitioner_partition(kafka_partitioner partitioner, const void *key, size_t len,
                               int32_t partition_cnt);
-
-/* The option's name of partitioner, for messages. */
-const char *partitioner_name(kafka_partitioner partitioner);
 
 /* ==== plan ==== */
 /*
@@ -279,9 +300,10 @@ void schemas_free(kafka_vtab *vtab);
 
 /* ==== txn ==== */
 /*
-** Per-connection transaction coordination (ext/table/txn.c): group positions
-** that wait for the SQLite transaction of the statement that read them, and
-** the kafka tables written in that transaction.
+** The transaction coordinator (ext/table/txn.c): the one place that decides
+** when a group table's position commits. The module's transaction methods,
+** the group scans and the cursors' closes report to it; it calls group.c
+** and produce.c, which never call it back (see txn.c for the rules).
 */
 
 typedef struct txn_coord txn_coord;
@@ -290,53 +312,57 @@ typedef struct txn_coord txn_coord;
 txn_coord *txn_coord_new(sqlite3 *db);
 void txn_coord_free(void *coord);
 
-/* The busy statement of the connection that writes (NULL: none): SQLite
-** gives a virtual table no statement boundaries inside a transaction, but
-** this statement and its run count (SQLITE_STMTSTATUS_RUN) identify one. */
-sqlite3_stmt *txn_writing_statement(sqlite3 *db);
+/* Registers kafka_commit(table) on db, with coord. */
+int txn_register_functions(sqlite3 *db, txn_coord *coord);
 
-/* Non-zero when a statement on the connection writes: a group read by it
-** must wait for its commit. */
-int txn_statement_writes(sqlite3 *db);
-
-/* A kafka table of the connection with transactional_id on the group
-** table's cluster, written in the open transaction (NULL: none): the
-** group's offsets then go into its Kafka transaction. */
-kafka_vtab *txn_offsets_sink(txn_coord *coord, const kafka_vtab *group);
-
-/* Keeps a group table's position (list, owned from now on) until the
-** transaction that read it commits (then it is committed, or sent with a
-** transactional sink's offsets) or rolls back (then it is dropped). The
-** positions of one group from one statement run merge: the furthest. */
-int txn_group_defer(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list);
-
-/* The kafka table's life in a transaction (produce.c): written (xBegin),
-** about to commit (xSync: a transactional one takes the positions of the
-** groups on its cluster, produce_send_offsets), committed (xCommit),
-** rolled back (xRollback), and a statement of it rolled back
-** (xRollbackTo). */
-void txn_sink_begin(txn_coord *coord, kafka_vtab *sink);
-int txn_sink_sync(txn_coord *coord, kafka_vtab *sink, char **err);
-void txn_sink_commit(txn_coord *coord, kafka_vtab *sink);
-void txn_sink_rollback(txn_coord *coord, kafka_vtab *sink);
-void txn_statement_rollback(txn_coord *coord);
-
-/* A COMMIT runs the tables' xSync one after the other: a Kafka transaction
-** committed there cannot be undone when a later one fails. The first marks
-** one as committed; the second lists them (NULL: none) for the error. */
-void txn_sink_committed(txn_coord *coord, kafka_vtab *sink);
-char *txn_sinks_committed(txn_coord *coord);
-
-/* Tables with transactional_id that have a producer: another table of the
-** connection on the same cluster with the same transactional_id shares it
-** (txn_producer_sibling, NULL: none), so that one SQLite transaction over
-** them is one Kafka transaction. */
-void txn_producer_attach(txn_coord *coord, kafka_vtab *vtab);
-void txn_producer_detach(txn_coord *coord, kafka_vtab *vtab);
-kafka_vtab *txn_producer_sibling(txn_coord *coord, const kafka_vtab *vtab);
-
-/* At disconnect: forgets the table, whose positions are dropped. */
+/* A group table of the connection (its positions are kept by name for
+** kafka_commit); at disconnect, txn_forget drops its positions. */
+int txn_table_attach(txn_coord *coord, kafka_vtab *vtab);
 void txn_forget(txn_coord *coord, kafka_vtab *vtab);
+
+/* Commits the positions of the connection's transactions that have
+** committed since (a catalog function calls it before it reads offsets). */
+void txn_settle_connection(sqlite3 *db);
+
+/* How a statement reads a group table: writing (the transaction decides),
+** a SELECT that hands the rows straight to its caller (direct: its position
+** commits as a statement that writes would), any other SELECT (held: for
+** kafka_commit). */
+enum { TXN_READ_WRITES = 1, TXN_READ_DIRECT, TXN_READ_HELD,
+       TXN_READ_PARTIAL /* writes with OR FAIL: refused */ };
+
+/* At a group cursor's first scan, with the scan's consumer: refuses a read
+** the coordinator cannot account for (with an error that names the way
+** that works), starts a transactional output's producer, and says how the
+** statement reads (*kind, TXN_READ_...). */
+int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *kind, char **err);
+
+/* Non-zero when the group's offsets go into a Kafka transaction of the
+** open transaction: a scan SQLite stopped early counts as complete. */
+int txn_group_sink(txn_coord *coord, const kafka_vtab *group);
+
+/* Non-zero when a group read now waits for a transaction (an explicit one,
+** or the autocommit one of a statement that writes). */
+int txn_open(txn_coord *coord);
+
+/* At a group cursor's close: the position it delivered (list, owned from
+** now on): committed now, held for kafka_commit, or kept until its
+** transaction commits (then committed, or sent with a transactional
+** table's offsets) or rolls back, or its savepoint does (then dropped). */
+void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int kind);
+
+/* The `kafka` module's xBegin, xSync, xCommit, xRollback, xSavepoint,
+** xRelease and xRollbackTo. */
+int txn_begin(sqlite3_vtab *vtab);
+int txn_sync(sqlite3_vtab *vtab);
+int txn_commit(sqlite3_vtab *vtab);
+int txn_rollback(sqlite3_vtab *vtab);
+int txn_savepoint(sqlite3_vtab *vtab, int i);
+int txn_release(sqlite3_vtab *vtab, int i);
+int txn_rollback_to(sqlite3_vtab *vtab, int i);
+
+/* The connection's producer registry (kept here, used by produce.c). */
+producer_registry *txn_producers(txn_coord *coord);
 
 /* ==== produce ==== */
 /*
@@ -347,28 +373,38 @@ void txn_forget(txn_coord *coord, kafka_vtab *vtab);
 /* xUpdate: INSERT produces one message; UPDATE and DELETE are refused. */
 int produce_update(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid);
 
-/* xBegin, xSync, xCommit, xRollback: delivery of everything produced since
-** xBegin is awaited at xSync, where a transaction is committed too. */
-int produce_begin(sqlite3_vtab *vtab);
-int produce_sync(sqlite3_vtab *vtab);
-int produce_commit(sqlite3_vtab *vtab);
-int produce_rollback(sqlite3_vtab *vtab);
+/* Creates the table's producer now if it has none: with transactional_id,
+** init_transactions fences an earlier producer with the same id and aborts
+** its open transaction. */
+int produce_start(kafka_vtab *vtab, char **err);
 
-/* xSavepoint, xRelease, xRollbackTo (module iVersion 2). Rolling back to a
-** savepoint over messages produced in a Kafka transaction aborts it. */
-int produce_savepoint(sqlite3_vtab *vtab, int i);
-int produce_release(sqlite3_vtab *vtab, int i);
-int produce_rollback_to(sqlite3_vtab *vtab, int i);
-
-/* Creates the table's producer now if it has none (with transactional_id:
-** init_transactions, which fences an earlier producer with the same id and
-** aborts its open transaction). */
-int produce_prepare(kafka_vtab *vtab, char **err);
+/* Awaits the deliveries of everything produced since the transaction
+** began (bounded); an error when one failed. */
+int produce_await(kafka_vtab *vtab, char **err);
 
 /* Puts a group's offsets (list: the position to commit) into the table's
 ** Kafka transaction, beginning it when needed (transactional_id only). */
 int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
                          char **err);
+
+/* Non-zero while the table's Kafka transaction is open. */
+int produce_in_transaction(const kafka_vtab *vtab);
+
+/* Commits the table's Kafka transaction (none open: nothing to do). */
+int produce_commit_transaction(kafka_vtab *vtab, char **err);
+
+/* The transaction is over (committed): the counts start again. */
+void produce_transaction_end(kafka_vtab *vtab);
+
+/* Rolled back: the Kafka transaction is aborted; without one, what was
+** produced cannot be taken back and its delivery is awaited. */
+void produce_rollback_transaction(kafka_vtab *vtab);
+
+/* Savepoint i begins, is released, is rolled back to. Rolling back to a
+** savepoint over messages produced in a Kafka transaction aborts it. */
+int produce_savepoint(kafka_vtab *vtab, int i);
+int produce_release(kafka_vtab *vtab, int i);
+int produce_rollback_to(kafka_vtab *vtab, int i);
 
 /* Flushes (bounded) and destroys the table's producer, at disconnect. */
 void produce_close(kafka_vtab *vtab);
@@ -386,6 +422,7 @@ typedef struct group_state {
   rd_kafka_topic_partition_list_t *starts;  /* committed offset, or low/high per `start` */
   rd_kafka_topic_partition_list_t *reached; /* the position to commit */
   int complete;                             /* the last scan delivered all it read */
+  int read_kind;                            /* how its statement reads (TXN_READ_..., txn.c) */
   struct group_state *next_open;            /* the next older open cursor of the table */
 } group_state;
 
@@ -395,9 +432,7 @@ void group_open(kafka_vtab *vtab, group_state *gs);
 
 /* Moves each partition's start up to the group's start: its committed
 ** offset (asked at the cursor's first scan of the partition), or low/high
-** (option start) where it has none or it lies outside [low, high]. Refused
-** inside an explicit transaction unless the offsets can go into a Kafka
-** transaction (see group.c). */
+** (option start) where it has none or it lies outside [low, high]. */
 int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
                  partition_scan *parts, int n, const int64_t *low, const int64_t *high,
                  char **err);
@@ -406,12 +441,15 @@ int group_starts(kafka_client *consumer, const kafka_options *opts, group_state 
 void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
                     int complete);
 
-/* At cursor close, when the last scan was complete and the statement was
-** not interrupted: hands the position to another open cursor of the table
-** when there is one, else commits it now (autocommit, a statement that
-** writes nothing) or hands it to the connection's transaction (txn.h);
-** then frees the state. */
-void group_close(group_state *gs, const kafka_options *opts, int interrupted);
+/* At cursor close: the position to report (the caller's, NULL: none),
+** when the last scan was complete (or complete_anyway: a Kafka transaction
+** takes the offsets) and the statement was not interrupted. With
+** hand_over (a statement that writes nothing), a cursor that closes while
+** another of the table is open hands it its position instead: a writing
+** statement's position must not go to another statement. Then frees the
+** state. */
+rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, int interrupted,
+                                             int complete_anyway, int hand_over);
 
 /* Raises *into (created when NULL) to every partition's offset in from. */
 void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from);

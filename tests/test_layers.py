@@ -53,19 +53,16 @@ def layer_violations(files):
     return bad
 
 
-def include_cycle(files):
-    """A list of headers forming a circle of includes, or None."""
-    graph = {}
-    for f in files:
-        if f.parent.name == "include":
-            graph[f.name] = [h for h in includes(f)]
+def circle(graph):
+    """A list of nodes of graph ({node: [nodes it reaches]}) forming a
+    circle, or None."""
     state = {}
 
     def visit(node, stack):
         state[node] = "open"
-        for nxt in graph.get(node, []):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt]
+                return stack[stack.index(nxt):] + [nxt]
             if nxt not in state:
                 found = visit(nxt, stack + [nxt])
                 if found:
@@ -73,12 +70,17 @@ def include_cycle(files):
         state[node] = "done"
         return None
 
-    for node in graph:
+    for node in sorted(graph):
         if node not in state:
             found = visit(node, [node])
             if found:
                 return found
     return None
+
+
+def include_cycle(files):
+    """A list of headers forming a circle of includes, or None."""
+    return circle({f.name: includes(f) for f in files if f.parent.name == "include"})
 
 
 def test_every_layer_is_a_folder_with_one_header():
@@ -124,3 +126,77 @@ def test_the_checks_catch_an_upward_include_and_a_circle():
             assert include_cycle(files), "the circle base.h <-> client.h was not found"
         finally:
             ROOT = saved
+
+
+# ------------------------------------------------------------ symbol level --
+# Which file calls which, from the symbols of the built objects: a call into
+# a higher layer, or a circle of calls between files (group.c calling txn.c
+# calling group.c), fails even when the includes look right.
+
+OBJ = ROOT / "build" / "obj"
+
+
+def object_rank(obj, root):
+    rel = obj.relative_to(root)
+    return ENTRY_RANK if len(rel.parts) == 1 else RANK[rel.parts[0]]
+
+
+def symbols(obj):
+    """(defined, undefined) global symbols of one object file, by nm."""
+    import subprocess
+    out = subprocess.run(["nm", str(obj)], capture_output=True, text=True, check=True).stdout
+    defined, undefined = set(), set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "TDBRV":
+            defined.add(parts[2])
+        elif len(parts) == 2 and parts[0] == "U":
+            undefined.add(parts[1])
+    return defined, undefined
+
+
+def call_graph(table):
+    """{file: {file it calls}} from {file: (defined, undefined)}."""
+    owner = {sym: f for f, (defined, _) in table.items() for sym in defined}
+    return {f: {owner[s] for s in undefined if s in owner and owner[s] != f}
+            for f, (_, undefined) in table.items()}
+
+
+def upward_calls(graph, rank):
+    return sorted((a, b) for a, callees in graph.items() for b in callees if rank(b) > rank(a))
+
+
+def built_objects():
+    """The object of every source of ext/ (not whatever else lies in
+    build/obj, such as objects of files since moved or removed)."""
+    srcs = [p for p in (ROOT / "ext").rglob("*") if p.suffix in (".c", ".cc")]
+    objs = sorted(OBJ / p.relative_to(ROOT / "ext").with_suffix(".o") for p in srcs)
+    missing = [str(o) for o in objs if not o.is_file()]
+    assert not missing, f"objects not built (run make first): {missing}"
+    return objs
+
+
+def test_no_file_calls_into_a_higher_layer_or_in_a_circle():
+    objs = built_objects()
+    graph = call_graph({o: symbols(o) for o in objs})
+    name = lambda o: str(o.relative_to(OBJ))  # noqa: E731
+    up = upward_calls(graph, lambda o: object_rank(o, OBJ))
+    assert not up, "\n".join(f"{name(a)} calls up into {name(b)}" for a, b in up)
+    found = circle(graph)
+    assert found is None, "files calling each other: " + " -> ".join(map(name, found))
+
+
+def test_the_symbol_check_catches_an_upward_call_and_a_circle():
+    """The checker itself, on a made-up table of symbols: base calling table,
+    and group calling txn calling group."""
+    root = Path("/obj")
+    base, group, txn = root / "base" / "a.o", root / "table" / "group.o", root / "table" / "txn.o"
+    table = {base: ({"a"}, {"group_close"}),
+             group: ({"group_close"}, {"txn_defer"}),
+             txn: ({"txn_defer"}, {"group_close", "sqlite3_free"})}
+    graph = call_graph(table)
+    assert upward_calls(graph, lambda o: object_rank(o, root)) == [(base, group)]
+    found = circle(graph)
+    assert found and set(found) == {group, txn}, found
+    table[txn] = ({"txn_defer"}, {"sqlite3_free"})
+    assert circle(call_graph(table)) is None

@@ -5,59 +5,13 @@
 */
 #include "base.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
-
-#define BYTES_01 0x0101010101010101ULL
-#define BYTES_80 0x8080808080808080ULL
-
-/* Non-zero when one of the eight bytes at s is 0 or above 0x7F. A borrow
-** of the subtraction starts only at a zero byte, so the answer is exact. */
-static unsigned long long word_not_ascii(const unsigned char *s) {
-  unsigned long long w;
-  memcpy(&w, s, 8);
-  return (w | (w - BYTES_01)) & BYTES_80;
-}
-
-/* How many leading bytes of the n at s are known to be ASCII without NUL:
-** words are checked 32 bytes at a time, with no branch inside, and the
-** last bytes by a word that overlaps the ones before (values of 8 bytes or
-** more are ASCII most of the time, and then checked whole here). */
-static size_t ascii_prefix(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    if (word_not_ascii(s + i) | word_not_ascii(s + i + 8) | word_not_ascii(s + i + 16) |
-        word_not_ascii(s + i + 24))
-      return i;
-  for (; i + 8 <= n; i += 8)
-    if (word_not_ascii(s + i)) return i;
-  return i < n && n >= 8 && !word_not_ascii(s + n - 8) ? n : i;
-}
-
-int utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    i += ascii_prefix(s + i, n - i);
-    if (i >= n) break;
-    unsigned char c = s[i];
-    if (c == 0) return 0;
-    if (c < 0x80) { i++; continue; }
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (!len || c > 0xF4 || i + len > n) return 0;
-    for (size_t k = 1; k < len; k++)
-      if ((s[i + k] & 0xC0) != 0x80) return 0;
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
-        (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
-      return 0;
-    i += len;
-  }
-  return 1;
-}
 
 /* Text shorter than this is copied on the stack (see result_text). */
 #define STACK_TEXT_BYTES 4096
@@ -656,4 +610,57 @@ int format_compose_value(const kafka_options *opts, sqlite3_value **values, char
   *json = sqlite3_mprintf("%s", text);
   cJSON_free(text);
   return *json ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* ISO-8601 text to ms since the epoch (format_parse_time). */
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+** days_from_civil). */
+static sqlite3_int64 days_from_civil(int y, int m, int d) {
+  y -= m <= 2;
+  sqlite3_int64 era = (y >= 0 ? y : y - 399) / 400;
+  int yoe = (int)(y - era * 400);
+  int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/* Reads exactly n digits at *p into *out. */
+static int digits(const char **p, int n, int *out) {
+  *out = 0;
+  for (int i = 0; i < n; i++, (*p)++) {
+    if (!isdigit((unsigned char)**p)) return 0;
+    *out = *out * 10 + (**p - '0');
+  }
+  return 1;
+}
+
+/* The zone suffix: none or Z (UTC), or +HH:MM / -HH:MM, as minutes. */
+static int zone_minutes(const char *p, int *minutes) {
+  *minutes = 0;
+  if (!*p || ((*p == 'Z' || *p == 'z') && !p[1])) return 1;
+  int sign = *p == '+' ? 1 : *p == '-' ? -1 : 0, hh, mm;
+  p++;
+  if (!sign || !digits(&p, 2, &hh) || *p++ != ':' || !digits(&p, 2, &mm) || *p) return 0;
+  *minutes = sign * (hh * 60 + mm);
+  return hh < 24 && mm < 60;
+}
+
+int format_parse_time(const char *text, sqlite3_int64 *ms) {
+  const char *p = text;
+  int y, mo, d, h = 0, mi = 0, s = 0, frac = 0, zone;
+  if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return 0;
+  if (*p == 'T' || *p == 't' || *p == ' ') {
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &s)) return 0;
+    if (*p == '.') {
+      p++;
+      int scale = 100, any = 0;
+      for (; isdigit((unsigned char)*p); p++, any = 1, scale /= 10) frac += (*p - '0') * scale;
+      if (!any) return 0;
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || !zone_minutes(p, &zone)) return 0;
+  *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - zone) * 60000 + s * 1000 + frac;
+  return 1;
 }

@@ -1,6 +1,7 @@
 /*
-** JSON text without a tree: the strict check INSERT and SELECT share, the
-** paths of typed columns, and the scan that finds a path's value. cJSON's
+** Text primitives: the UTF-8 check every format uses, and JSON text without
+** a tree: the strict check INSERT and SELECT share, the paths of typed
+** columns, and the scan that finds a path's value. cJSON's
 ** parser is lenient (text after the value, 01, +1, .5, 1.) and builds a
 ** node for every field; a typed column needs neither.
 */
@@ -9,6 +10,56 @@
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/* Non-zero when one of the eight bytes at s is 0 or above 0x7F. A borrow
+** of the subtraction starts only at a zero byte, so the answer is exact. */
+static unsigned long long word_not_ascii(const unsigned char *s) {
+  unsigned long long w;
+  memcpy(&w, s, 8);
+  return (w | (w - BYTES_01)) & BYTES_80;
+}
+
+/* How many leading bytes of the n at s are known to be ASCII without NUL:
+** words are checked 32 bytes at a time, with no branch inside, and the
+** last bytes by a word that overlaps the ones before (values of 8 bytes or
+** more are ASCII most of the time, and then checked whole here). */
+static size_t ascii_prefix(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    if (word_not_ascii(s + i) | word_not_ascii(s + i + 8) | word_not_ascii(s + i + 16) |
+        word_not_ascii(s + i + 24))
+      return i;
+  for (; i + 8 <= n; i += 8)
+    if (word_not_ascii(s + i)) return i;
+  return i < n && n >= 8 && !word_not_ascii(s + n - 8) ? n : i;
+}
+
+int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    i += ascii_prefix(s + i, n - i);
+    if (i >= n) break;
+    unsigned char c = s[i];
+    if (c == 0) return 0;
+    if (c < 0x80) { i++; continue; }
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (!len || c > 0xF4 || i + len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+        (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
 
 typedef struct json_cursor {
   const unsigned char *p, *start, *end;

@@ -229,3 +229,55 @@ int admin_register(sqlite3 *db) {
   int rc = admin_define(db, "kafka_create_topic", 3, 6, create_topic_func);
   return rc ? rc : admin_define(db, "kafka_delete_topic", 2, 3, delete_topic_func);
 }
+
+/* ---------------------------------------------------------------- groups -- */
+
+/* The error of a group in a result (a timeout said as such). */
+char *admin_group_error(kafka_client *client, const kafka_options *opts, const char *func, const char *group,
+                         rd_kafka_resp_err_t e, const char *why) {
+  char *what = sqlite3_mprintf("group '%s'", group);
+  char *err = what ? admin_error(client, opts, func, what, e, why) : NULL;
+  sqlite3_free(what);
+  return err;
+}
+
+static void describe_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg) {
+  const char *group = arg;
+  rd_kafka_DescribeConsumerGroups(rk, &group, 1, ao, queue);
+}
+
+/* The group's description (owned by *ev, which the caller destroys); a
+** group that does not exist is an error that says so, or with missing_ok
+** *out NULL. */
+int admin_describe_group(kafka_client *client, const kafka_options *opts, const char *func, const char *group,
+                          int missing_ok, rd_kafka_event_t **ev, const rd_kafka_ConsumerGroupDescription_t **out,
+                          char **err) {
+  int rc = admin_request(client, opts, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, func, "describing the group",
+                         describe_start, (void *)group, ev, err);
+  if (rc) return rc;
+  size_t n = 0;
+  const rd_kafka_ConsumerGroupDescription_t **groups = rd_kafka_DescribeConsumerGroups_result_groups(
+      rd_kafka_event_DescribeConsumerGroups_result(*ev), &n);
+  const rd_kafka_error_t *error = n == 1 ? rd_kafka_ConsumerGroupDescription_error(groups[0]) : NULL;
+  rd_kafka_resp_err_t e = error ? rd_kafka_error_code(error) : n == 1 ? 0 : RD_KAFKA_RESP_ERR__BAD_MSG;
+  *out = NULL;
+  int missing = e == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND ||
+                (!e && rd_kafka_ConsumerGroupDescription_state(groups[0]) == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD);
+  if (missing && missing_ok)
+    return SQLITE_OK;
+  if (missing)
+    *err = sqlite3_mprintf("%s: group '%s' does not exist on brokers '%s'", func, group, opts->brokers);
+  else if (e)
+    *err = admin_group_error(client, opts, func, group, e, error ? rd_kafka_error_string(error) : NULL);
+  if (!*err) *out = groups[0];
+  return *err ? SQLITE_ERROR : SQLITE_OK;
+}
+
+int admin_require_group(kafka_client *client, const kafka_options *opts, const char *func,
+                      const char *group, char **err) {
+  rd_kafka_event_t *ev = NULL;
+  const rd_kafka_ConsumerGroupDescription_t *g;
+  int rc = admin_describe_group(client, opts, func, group, 0, &ev, &g, err);
+  if (ev) rd_kafka_event_destroy(ev);
+  return rc;
+}

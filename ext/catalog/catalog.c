@@ -25,6 +25,7 @@
 #include "base.h"
 #include "catalog.h"
 #include "client.h"
+#include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ typedef struct catalog_vtab {
   const catalog_table *table;
   const catalog_source_table *source; /* NULL: over a cluster */
   const char *arg2;                   /* catalog_arg2_table's, or NULL */
+  sqlite3 *db;
   kafka_client *client; /* kept for the next call with the same key */
   char *client_key;     /* brokers and options of client */
 } catalog_vtab;
@@ -403,7 +405,7 @@ static int group_offsets_fill(catalog_call *call, char **err) {
   /* Kafka answers no offsets for a group it does not know: an error, as in
   ** its tools, not 0 rows (a group that exists without offsets has 0). */
   if (!list->cnt && !brokers_are_mock(call->opts->brokers))
-    rc = group_ops_require(call->client, call->opts, call->func, call->arg, err);
+    rc = admin_require_group(call->client, call->opts, call->func, call->arg, err);
   int64_t *high = rc ? NULL : sqlite3_malloc64(sizeof *high * (list->cnt + 1));
   int64_t *next_ts = rc ? NULL : sqlite3_malloc64(sizeof *next_ts * (list->cnt + 1));
   if (!rc) rc = high && next_ts ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
@@ -437,7 +439,7 @@ static int parse_when(catalog_call *call, int64_t *when, char **err) {
   long long v = strtoll(t, &end, 10);
   if (!sqlite3_stricmp(t, "earliest") || !sqlite3_stricmp(t, "latest")) *when = *t == 'e' || *t == 'E' ? -2 : -1;
   else if (end != t && !*end && v >= 0 && v <= FORMAT_TIME_MAX_MS) *when = v;
-  else if (group_ops_parse_time(t, &ms) && ms >= 0) *when = ms;
+  else if (format_parse_time(t, &ms) && ms >= 0) *when = ms;
   else {
     *err = sqlite3_mprintf("%s: time must be ms since the epoch (0 or more), ISO-8601 text "
                            "('2026-12-07T07:00:00Z', '2026-12-07'), earliest or latest, not '%s'", call->func, t);
@@ -550,6 +552,7 @@ static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_sour
   vtab->table = t;
   vtab->source = source;
   vtab->arg2 = arg2;
+  vtab->db = db;
   *out = &vtab->base;
   return SQLITE_OK;
 }
@@ -740,6 +743,8 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   catalog_vtab *vtab = (catalog_vtab *)cursor->pVtab;
   const catalog_table *t = vtab->table;
   cursor_clear(c);
+  /* Group positions whose transaction has committed show as committed. */
+  txn_settle_connection(vtab->db);
   int rc = SQLITE_OK;
   for (int a = 0, i = 0; !rc && a < n_args(vtab) && i < argc; a++)
     if (idx_num & (1 << a) && !(c->args[a] = sqlite3_value_dup(argv[i++]))) rc = SQLITE_NOMEM;

@@ -33,56 +33,6 @@ SQLITE_EXTENSION_INIT3
 
 /* ------------------------------------------------------------ describe -- */
 
-/* The error of a group in a result (a timeout said as such). */
-static char *group_error(kafka_client *client, const kafka_options *opts, const char *func, const char *group,
-                         rd_kafka_resp_err_t e, const char *why) {
-  char *what = sqlite3_mprintf("group '%s'", group);
-  char *err = what ? admin_error(client, opts, func, what, e, why) : NULL;
-  sqlite3_free(what);
-  return err;
-}
-
-static void describe_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg) {
-  const char *group = arg;
-  rd_kafka_DescribeConsumerGroups(rk, &group, 1, ao, queue);
-}
-
-/* The group's description (owned by *ev, which the caller destroys); a
-** group that does not exist is an error that says so, or with missing_ok
-** *out NULL. */
-static int describe_group(kafka_client *client, const kafka_options *opts, const char *func, const char *group,
-                          int missing_ok, rd_kafka_event_t **ev, const rd_kafka_ConsumerGroupDescription_t **out,
-                          char **err) {
-  int rc = admin_request(client, opts, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, func, "describing the group",
-                         describe_start, (void *)group, ev, err);
-  if (rc) return rc;
-  size_t n = 0;
-  const rd_kafka_ConsumerGroupDescription_t **groups = rd_kafka_DescribeConsumerGroups_result_groups(
-      rd_kafka_event_DescribeConsumerGroups_result(*ev), &n);
-  const rd_kafka_error_t *error = n == 1 ? rd_kafka_ConsumerGroupDescription_error(groups[0]) : NULL;
-  rd_kafka_resp_err_t e = error ? rd_kafka_error_code(error) : n == 1 ? 0 : RD_KAFKA_RESP_ERR__BAD_MSG;
-  *out = NULL;
-  int missing = e == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND ||
-                (!e && rd_kafka_ConsumerGroupDescription_state(groups[0]) == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD);
-  if (missing && missing_ok)
-    return SQLITE_OK;
-  if (missing)
-    *err = sqlite3_mprintf("%s: group '%s' does not exist on brokers '%s'", func, group, opts->brokers);
-  else if (e)
-    *err = group_error(client, opts, func, group, e, error ? rd_kafka_error_string(error) : NULL);
-  if (!*err) *out = groups[0];
-  return *err ? SQLITE_ERROR : SQLITE_OK;
-}
-
-int group_ops_require(kafka_client *client, const kafka_options *opts, const char *func,
-                      const char *group, char **err) {
-  rd_kafka_event_t *ev = NULL;
-  const rd_kafka_ConsumerGroupDescription_t *g;
-  int rc = describe_group(client, opts, func, group, 0, &ev, &g, err);
-  if (ev) rd_kafka_event_destroy(ev);
-  return rc;
-}
-
 /* A member's assignment as JSON: [{"topic":"t","partition":0}, ...]. */
 static char *assignment_json(const rd_kafka_MemberDescription_t *m) {
   const rd_kafka_topic_partition_list_t *parts =
@@ -108,7 +58,7 @@ static int members_fill(catalog_call *call, char **err) {
   }
   rd_kafka_event_t *ev = NULL;
   const rd_kafka_ConsumerGroupDescription_t *g;
-  int rc = describe_group(call->client, call->opts, call->func, call->arg, 0, &ev, &g, err);
+  int rc = admin_describe_group(call->client, call->opts, call->func, call->arg, 0, &ev, &g, err);
   for (size_t i = 0; !rc && i < rd_kafka_ConsumerGroupDescription_member_count(g); i++) {
     const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g, i);
     const char *instance = rd_kafka_MemberDescription_group_instance_id(m);
@@ -129,59 +79,6 @@ static const catalog_table group_tables[] = {
      "\"group\" TEXT, member_id TEXT, client_id TEXT, host TEXT, group_instance_id TEXT, assignment TEXT", 6,
      "group", members_fill, CATALOG_ARG_TEXT},
 };
-
-/* ---------------------------------------------------------------- time -- */
-
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-** days_from_civil). */
-static sqlite3_int64 days_from_civil(int y, int m, int d) {
-  y -= m <= 2;
-  sqlite3_int64 era = (y >= 0 ? y : y - 399) / 400;
-  int yoe = (int)(y - era * 400);
-  int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/* Reads exactly n digits at *p into *out. */
-static int digits(const char **p, int n, int *out) {
-  *out = 0;
-  for (int i = 0; i < n; i++, (*p)++) {
-    if (!isdigit((unsigned char)**p)) return 0;
-    *out = *out * 10 + (**p - '0');
-  }
-  return 1;
-}
-
-/* The zone suffix: none or Z (UTC), or +HH:MM / -HH:MM, as minutes. */
-static int zone_minutes(const char *p, int *minutes) {
-  *minutes = 0;
-  if (!*p || ((*p == 'Z' || *p == 'z') && !p[1])) return 1;
-  int sign = *p == '+' ? 1 : *p == '-' ? -1 : 0, hh, mm;
-  p++;
-  if (!sign || !digits(&p, 2, &hh) || *p++ != ':' || !digits(&p, 2, &mm) || *p) return 0;
-  *minutes = sign * (hh * 60 + mm);
-  return hh < 24 && mm < 60;
-}
-
-int group_ops_parse_time(const char *text, sqlite3_int64 *ms) {
-  const char *p = text;
-  int y, mo, d, h = 0, mi = 0, s = 0, frac = 0, zone;
-  if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return 0;
-  if (*p == 'T' || *p == 't' || *p == ' ') {
-    p++;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &s)) return 0;
-    if (*p == '.') {
-      p++;
-      int scale = 100, any = 0;
-      for (; isdigit((unsigned char)*p); p++, any = 1, scale /= 10) frac += (*p - '0') * scale;
-      if (!any) return 0;
-    }
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || !zone_minutes(p, &zone)) return 0;
-  *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - zone) * 60000 + s * 1000 + frac;
-  return 1;
-}
 
 /* --------------------------------------------------------------- reset -- */
 
@@ -206,7 +103,7 @@ static int parse_to(sqlite3_value *v, reset_group *r) {
   r->to_text = t;
   if (!strcasecmp(t, "earliest")) r->kind = TO_EARLIEST;
   else if (!strcasecmp(t, "latest")) r->kind = TO_LATEST;
-  else if (group_ops_parse_time(t, &r->value)) r->kind = TO_TIME;
+  else if (format_parse_time(t, &r->value)) r->kind = TO_TIME;
   else {
     char *end;
     errno = 0;
@@ -249,7 +146,7 @@ static int check_inactive(kafka_client *client, const kafka_options *opts, const
   const rd_kafka_ConsumerGroupDescription_t *g;
   /* A group that does not exist yet may be given offsets, as Kafka's tool
   ** does: that is how a new group starts at a chosen place. */
-  int rc = describe_group(client, opts, func, r->group, 1, &ev, &g, err);
+  int rc = admin_describe_group(client, opts, func, r->group, 1, &ev, &g, err);
   size_t members = rc || !g ? 0 : rd_kafka_ConsumerGroupDescription_member_count(g);
   if (members)
     *err = sqlite3_mprintf("%s: group '%s' has %d active member(s) (state %s): Kafka resets the offsets of an "
@@ -373,7 +270,7 @@ static int commit_offsets(catalog_call *call, const reset_group *r, rd_kafka_top
       rc = SQLITE_ERROR;
     }
   if (!rc && (error || n != 1)) {
-    *err = group_error(call->client, call->opts, call->func, r->group,
+    *err = admin_group_error(call->client, call->opts, call->func, r->group,
                        error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR__BAD_MSG,
                        error ? rd_kafka_error_string(error) : "no answer for the group");
     rc = SQLITE_ERROR;
@@ -476,7 +373,7 @@ static int delete_group_op(sqlite3_context *ctx, kafka_client *client, const kaf
   else if (e == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
     *err = sqlite3_mprintf("%s: group '%s' has active members: stop its consumers first", func, group);
   else if (!rc && (e || n != 1))
-    *err = group_error(client, opts, func, group, e ? e : RD_KAFKA_RESP_ERR__BAD_MSG,
+    *err = admin_group_error(client, opts, func, group, e ? e : RD_KAFKA_RESP_ERR__BAD_MSG,
                        error ? rd_kafka_error_string(error) : "no answer");
   if (!rc && *err) rc = SQLITE_ERROR;
   if (ev) rd_kafka_event_destroy(ev);

@@ -560,6 +560,13 @@ int client_topic_partitions(kafka_client *client, const kafka_options *opts, con
   return topic_partitions_until(client, opts, topic, 0, partitions, err);
 }
 
+char *client_cluster_id(kafka_client *client, int timeout_ms) {
+  char *id = client && client->rk ? rd_kafka_clusterid(client->rk, timeout_ms) : NULL;
+  char *copy = id ? sqlite3_mprintf("%s", id) : NULL;
+  if (id) rd_kafka_mem_free(client->rk, id);
+  return copy;
+}
+
 typedef struct offsets_ask {
   rd_kafka_topic_partition_list_t *list;
   int64_t when;

@@ -40,49 +40,6 @@ int codec_frame_read(const void *data, size_t len, int32_t *id, const void **pay
   return 0;
 }
 
-/* The end of the JSON value at p: the ',' or closing bracket after it
-** at its level (the text is well-formed: a decode made it). */
-static const char *skip_value(const char *p, const char *end) {
-  int depth = 0;
-  for (; p < end; p++) {
-    if (*p == '"') {
-      for (p++; p < end && *p != '"'; p++) p += *p == '\\';
-    } else if (*p == '{' || *p == '[') {
-      depth++;
-    } else if (*p == '}' || *p == ']') {
-      if (depth-- == 0) return p;
-    } else if (*p == ',' && depth == 0) {
-      return p;
-    }
-  }
-  return end;
-}
-
-const char *codec_json_member(const char *json, size_t len, const char *name, size_t *value_len) {
-  const char *p = json, *end = json + len;
-  size_t n = strlen(name);
-  while (p < end && *p != '{') p++;
-  for (p++; p < end;) {
-    while (p < end && *p != '"' && *p != '}') p++;
-    if (p >= end || *p == '}') return NULL;
-    const char *key = ++p;
-    while (p < end && *p != '"') p += (*p == '\\') + 1;
-    int match = (size_t)(p - key) == n && !memcmp(key, name, n);
-    for (p++; p < end && *p != ':'; p++) {}
-    const char *value = ++p;
-    while (value < end && (*value == ' ' || *value == '\n' || *value == '\t' || *value == '\r')) value++;
-    p = skip_value(value, end);
-    if (match) {
-      const char *last = p;
-      while (last > value && (last[-1] == ' ' || last[-1] == '\n' || last[-1] == '\t' || last[-1] == '\r')) last--;
-      *value_len = (size_t)(last - value);
-      return value;
-    }
-    if (p < end && *p == ',') p++;
-  }
-  return NULL;
-}
-
 unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len) {
   unsigned char *out = sqlite3_malloc64(CODEC_FRAME_SIZE + len);
   if (!out) return NULL;

@@ -1,45 +1,31 @@
 /*
-** Consumer-group mode: a scan of a table with `group` starts at the group's
-** committed offsets (or at `start` where it has none, or where the committed
-** offset lies outside the partition, as Kafka's consumer does) and the
-** group's position moves only when the statement that read it succeeded:
+** Consumer-group mode, the primitives: where a group's scan starts (the
+** group's committed offsets, or `start` where it has none, or where the
+** committed offset lies outside the partition, as Kafka's consumer does),
+** how far a cursor's scans delivered, and the commit of a position. When a
+** position commits is the transaction coordinator's decision (txn.c): this
+** file never calls it.
 **
-**   - the cursor's last scan delivered every row it read: it reached its
-**     snapshot end, or its pushed-down LIMIT; and the statement was not
-**     interrupted (sqlite3_interrupt, Ctrl-C); and
-**   - a statement that writes nothing, in autocommit mode: the position is
-**     committed when SQLite closes the cursor;
-**   - a statement that writes: the position waits for everything the
-**     statement did to commit, and is dropped when it rolls back (txn.c);
-**     with a transactional_id table on the group's cluster it goes into
-**     that Kafka transaction (consume-transform-produce, exactly once);
-**   - inside an explicit transaction (BEGIN ... COMMIT), only that last
-**     case is allowed: SQLite gives no word of a failed statement there
-**     (nor of a ROLLBACK of a transaction that wrote nothing), so reading a
-**     group otherwise is refused with the exactly-once alternatives.
+** A cursor's position counts when its last scan delivered every row it
+** read (it reached its snapshot end, or its pushed-down LIMIT) and the
+** statement was not interrupted (sqlite3_interrupt, Ctrl-C). A statement
+** that fails while its scan is running (an error on row k, on_error = fail,
+** a broker error) or that its caller stops stepping is closed before the
+** scan's end: it reports nothing, and its rows are read again by the next
+** scan. At least once, nothing lost.
 **
 ** Several cursors of one statement over the table (a self-join, two
 ** subqueries, the branches of a MULTI-INDEX OR: SQLite 3.40's OP_VOpen opens
 ** the next branch's cursor, then closes the one before) share one position:
 ** a cursor that closes while another of the table is open hands it its
-** starts (when that one has not scanned yet), and the position commits
-** once, the furthest any of them delivered: in a statement that writes
-** nothing, the last cursor to close commits what the others handed it; in
-** one that writes, the transaction merges them (txn.c).
+** starts (when that one has not scanned yet) and its position; the last to
+** close reports the furthest any of them delivered.
 **
-** A statement that fails while its scan is running (an error on row k,
-** on_error = fail, a broker error) or that its caller stops stepping is
-** closed before the scan's end: it commits nothing, and its rows are read
-** again by the next scan. At least once, nothing lost.
-**
-** The position committed, per partition the statement's scans covered, is
-** the offset after the last message they delivered (messages a WHERE
-** clause then rejected count as delivered: a filter chooses which rows a
-** run returns, not which stay for the next), or the group's start where
-** nothing was read, so that a group with `start = latest` keeps its place.
-**
-** xClose cannot fail: a commit there that fails is reported to sqlite3_log()
-** and its rows are read again by the next scan.
+** The position, per partition the statement's scans covered, is the offset
+** after the last message they delivered (messages a WHERE clause then
+** rejected count as delivered: a filter chooses which rows a run returns,
+** not which stay for the next), or the group's start where nothing was
+** read, so that a group with `start = latest` keeps its place.
 */
 #include "base.h"
 #include "table.h"
@@ -50,41 +36,6 @@
 SQLITE_EXTENSION_INIT3
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-/* The table whose options these are: scan.c always passes the table's own
-** (&vtab->opts), and the group's commit needs its connection. */
-static kafka_vtab *options_table(const kafka_options *opts) {
-  return (kafka_vtab *)((char *)opts - offsetof(kafka_vtab, opts));
-}
-
-/* Reading a group inside an explicit transaction is refused unless its
-** offsets can go into a Kafka transaction that commits with the output. */
-static int refuse_in_transaction(const kafka_options *opts, char **err) {
-  kafka_vtab *vtab = options_table(opts);
-  if (sqlite3_get_autocommit(vtab->db) || txn_offsets_sink(vtab->txn, vtab)) return SQLITE_OK;
-  /* SQLite does not tell a table that is only read whether a statement or a
-  ** transaction that wrote nothing commits: the group could move past rows
-  ** that are then rolled back. Python's sqlite3 opens such a transaction
-  ** before an INSERT unless isolation_level=None: the error says so. */
-  *err = sqlite3_mprintf(
-      "kafka: group '%s' (topic '%s') cannot be read inside an explicit transaction (BEGIN ... "
-      "COMMIT): a rollback could not move it back. Use autocommit (Python: sqlite3.connect(..., "
-      "isolation_level=None)), a transactional_id output table on the same cluster, or a "
-      "position kept in SQLite (sql/ingest-append.sql)",
-      opts->group, opts->topic);
-  return SQLITE_ERROR;
-}
-
-/* When the offsets go into a Kafka transaction, its producer starts before
-** the group's committed offsets are asked: a producer with the same
-** transactional_id that died in a transaction (kill -9) left offsets
-** pending, which the broker reports as unstable until a new producer
-** fences it (or transaction.timeout.ms passes). */
-static int prepare_offsets_sink(const kafka_options *opts, char **err) {
-  kafka_vtab *vtab = options_table(opts);
-  kafka_vtab *sink = txn_offsets_sink(vtab->txn, vtab);
-  return sink ? produce_prepare(sink, err) : SQLITE_OK;
-}
 
 /* Where a partition starts when the group has no usable committed offset:
 ** the watermark `start` names. A committed offset outside [low, high] (the
@@ -122,10 +73,7 @@ static int committed(kafka_client *consumer, const kafka_options *opts,
 int group_starts(kafka_client *consumer, const kafka_options *opts, group_state *gs,
                  partition_scan *parts, int n, const int64_t *low, const int64_t *high,
                  char **err) {
-  int rc = refuse_in_transaction(opts, err);
-  if (rc) return rc;
-  rc = prepare_offsets_sink(opts, err);
-  if (rc) return rc;
+  int rc;
   if (!gs->starts) gs->starts = rd_kafka_topic_partition_list_new(n);
   rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(n);
   for (int i = 0; i < n; i++)
@@ -220,36 +168,19 @@ static void hand_over_starts(group_state *gs, group_state *heir) {
   gs->starts = NULL;
 }
 
-/* Hands a position to the connection's transaction (txn.c), which commits
-** it once what the statement wrote has committed; or commits it now, or
-** gives it to another open cursor of the table that will (a statement that
-** writes nothing, in autocommit mode). A failure is logged (nothing lost:
-** the next scan reads those rows again). */
-static void commit_position(group_state *gs, group_state *heir, kafka_vtab *vtab) {
-  char *err = NULL;
-  if (!sqlite3_get_autocommit(vtab->db) || txn_statement_writes(vtab->db)) {
-    if (!txn_group_defer(vtab->txn, vtab, gs->reached)) gs->reached = NULL;
-    else err = sqlite3_mprintf("kafka: group '%s': out of memory", vtab->opts.group);
-  } else if (heir) {
-    group_position_merge(&heir->reached, gs->reached);
-  } else {
-    group_commit(vtab, gs->reached, &err);
-  }
-  if (err) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
-  sqlite3_free(err);
-}
-
-void group_close(group_state *gs, const kafka_options *opts, int interrupted) {
-  kafka_vtab *vtab = options_table(opts);
+rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, int interrupted,
+                                             int complete_anyway, int hand_over) {
   group_state *heir = unlink_open(vtab, gs);
-  /* With a Kafka transaction to take the offsets, a scan that SQLite
-  ** stopped early (a LIMIT it applies itself) counts too: the statement's
-  ** output of every row handed over commits with the offsets after them, or
-  ** nothing does. */
-  int complete = gs->complete || txn_offsets_sink(vtab->txn, vtab);
+  if (!hand_over) heir = NULL;
+  rd_kafka_topic_partition_list_t *position = NULL;
   if (heir) hand_over_starts(gs, heir);
-  if (complete && !interrupted && gs->reached && gs->reached->cnt) commit_position(gs, heir, vtab);
+  if ((gs->complete || complete_anyway) && !interrupted && gs->reached && gs->reached->cnt) {
+    if (heir) group_position_merge(&heir->reached, gs->reached);
+    else position = gs->reached;
+    if (!heir) gs->reached = NULL;
+  }
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);
   memset(gs, 0, sizeof *gs);
+  return position;
 }

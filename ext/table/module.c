@@ -1,7 +1,8 @@
 /*
 ** The `kafka` module: the table's life cycle (create, connect, disconnect,
-** destroy, rename) and its method table; reading is scan.c, writing
-** produce.c, planning plan.c, transactions txn.c.
+** destroy, rename) and its method table; reading is scan.c (where the
+** cursor, kafka_cursor, lives), writing produce.c, planning plan.c, and
+** the transaction methods are the coordinator's (txn.c).
 */
 #include "table.h"
 
@@ -35,6 +36,7 @@ static void vtab_free(kafka_vtab *vtab) {
   options_free(&vtab->opts);
   sqlite3_free(vtab->db_name);
   sqlite3_free(vtab->table_name);
+  sqlite3_free(vtab->cluster_id);
   sqlite3_free(vtab);
 }
 
@@ -63,6 +65,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   memset(vtab, 0, sizeof *vtab);
   vtab->db = db;
   vtab->txn = aux;
+  vtab->producers = txn_producers(aux);
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
@@ -76,6 +79,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   /* A trigger or view in an untrusted database must not reach a broker. */
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   if (!rc && creating) rc = topic_check(vtab, err);
+  if (!rc) rc = txn_table_attach(vtab->txn, vtab);
   if (rc) {
     vtab_free(vtab);
     return rc;
@@ -139,20 +143,21 @@ static sqlite3_module kafka_module = {
     scan_column,      /* xColumn */
     scan_rowid,       /* xRowid */
     produce_update,   /* xUpdate */
-    produce_begin,    /* xBegin */
-    produce_sync,     /* xSync */
-    produce_commit,   /* xCommit */
-    produce_rollback, /* xRollback */
+    txn_begin,        /* xBegin */
+    txn_sync,         /* xSync */
+    txn_commit,       /* xCommit */
+    txn_rollback,     /* xRollback */
     NULL,             /* xFindFunction */
     kafka_rename,     /* xRename */
-    produce_savepoint,   /* xSavepoint */
-    produce_release,     /* xRelease */
-    produce_rollback_to, /* xRollbackTo */
+    txn_savepoint,    /* xSavepoint */
+    txn_release,      /* xRelease */
+    txn_rollback_to,  /* xRollbackTo */
     kafka_shadow_name, /* xShadowName */
 };
 
 int module_register(sqlite3 *db) {
   txn_coord *coord = txn_coord_new(db);
   if (!coord) return SQLITE_NOMEM;
-  return sqlite3_create_module_v2(db, "kafka", &kafka_module, coord, txn_coord_free);
+  int rc = sqlite3_create_module_v2(db, "kafka", &kafka_module, coord, txn_coord_free);
+  return rc ? rc : txn_register_functions(db, coord);
 }

@@ -31,12 +31,3 @@ int32_t partitioner_partition(kafka_partitioner partitioner, const void *key, si
     return -1;
   }
 }
-
-const char *partitioner_name(kafka_partitioner partitioner) {
-  switch (partitioner) {
-  case KAFKA_PARTITIONER_MURMUR2: return "murmur2";
-  case KAFKA_PARTITIONER_CRC32: return "crc32";
-  case KAFKA_PARTITIONER_CONSISTENT_RANDOM: return "consistent_random";
-  default: return "none";
-  }
-}

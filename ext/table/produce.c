@@ -1,11 +1,13 @@
 /*
-** Producing. Every INSERT row becomes one message, handed to librdkafka
-** asynchronously so that INSERT ... SELECT streams (a full queue makes the
-** INSERT wait: back-pressure, bounded memory). Delivery reports are counted
-** as they arrive; all of them are awaited at xSync, which SQLite calls at
-** the end of an autocommit statement and at COMMIT, bounded by timeout_ms.
-** One failed delivery fails the statement or the COMMIT, with the count and
-** the first reason.
+** Producing, the primitives the transaction coordinator (txn.c) calls
+** from the module's transaction methods; this file never calls it. Every
+** INSERT row becomes one message, handed to librdkafka asynchronously so
+** that INSERT ... SELECT streams (a full queue makes the INSERT wait:
+** back-pressure, bounded memory). Delivery reports are counted as they
+** arrive; all of them are awaited at xSync (produce_await), which SQLite
+** calls at the end of an autocommit statement and at COMMIT, bounded by
+** timeout_ms. One failed delivery fails the statement or the COMMIT, with
+** the count and the first reason.
 **
 ** Without transactional_id, a message handed to librdkafka cannot be taken
 ** back: ROLLBACK, ROLLBACK TO and a failed statement leave what was already
@@ -14,18 +16,20 @@
 ** With transactional_id, the SQLite transaction is one Kafka transaction,
 ** begun on the first INSERT, committed at xSync and aborted at xRollback.
 ** Tables of the connection on one cluster naming the same transactional_id
-** share the producer, so that their SQLite transaction is one Kafka
-** transaction too; a group read by the statement on that cluster puts its
-** offsets into it at xSync (consume-transform-produce, see txn.c).
+** share the producer (the connection's producer registry), so that their
+** SQLite transaction is one Kafka transaction too; the coordinator puts
+** the offsets of the groups read on that cluster into it at xSync
+** (produce_send_offsets: consume-transform-produce).
 ** A Kafka transaction cannot abort part of itself: ROLLBACK TO a savepoint
 ** over produced messages, or a statement that fails after producing some,
 ** aborts the Kafka transaction and the SQLite transaction must be rolled
 ** back (SQLite does it itself for a failed statement).
 **
-** The sqlite3_module is iVersion 2 for the savepoint methods: SQLite calls
-** xSavepoint(i) at a SAVEPOINT and at the start of every statement that may
-** write several rows inside a transaction, and xRollbackTo(i) / xRelease(i)
-** when it is rolled back or released.
+** The savepoint methods (sqlite3_module iVersion 2 and up; the module is
+** iVersion 3 for xShadowName): SQLite calls xSavepoint(i) at a SAVEPOINT
+** and at the start of every statement that may write several rows inside a
+** transaction, and xRollbackTo(i) / xRelease(i) when it is rolled back or
+** released.
 */
 #include "base.h"
 #include "client.h"
@@ -319,25 +323,67 @@ static void producer_free(kafka_producer *p) {
 static int topic_add(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
   if (topic_of(p, vtab->opts.topic)) return SQLITE_OK;
-  producer_topic *grown = sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
-  if (!grown) return SQLITE_NOMEM;
-  p->topics = grown;
-  producer_topic *t = &p->topics[p->n_topics];
-  memset(t, 0, sizeof *t);
-  if (!(t->name = sqlite3_mprintf("%s", vtab->opts.topic))) return SQLITE_NOMEM;
-  p->n_topics++;
-  if (!(t->handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
+  producer_topic t;
+  memset(&t, 0, sizeof t);
+  int rc = (t.name = sqlite3_mprintf("%s", vtab->opts.topic)) ? SQLITE_OK : SQLITE_NOMEM;
+  if (!rc && !(t.handle = rd_kafka_topic_new(p->client.rk, vtab->opts.topic, NULL))) {
     *err = sqlite3_mprintf("kafka: topic '%s': %s", vtab->opts.topic, rd_kafka_err2str(rd_kafka_last_error()));
-    return SQLITE_ERROR;
+    rc = SQLITE_ERROR;
   }
-  int rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t->partitions, err);
+  if (!rc) rc = client_topic_partitions(&p->client, &vtab->opts, vtab->opts.topic, &t.partitions, err);
   if (!rc && p->transactional) {
-    t->txn_end = sqlite3_malloc64(sizeof *t->txn_end * (t->partitions ? t->partitions : 1));
-    if (!t->txn_end) return SQLITE_NOMEM;
-    t->n_txn_end = t->partitions;
-    memset(t->txn_end, 0, sizeof *t->txn_end * t->partitions);
+    t.n_txn_end = t.partitions;
+    t.txn_end = sqlite3_malloc64(sizeof *t.txn_end * (t.partitions ? t.partitions : 1));
+    if (t.txn_end) memset(t.txn_end, 0, sizeof *t.txn_end * (t.partitions ? t.partitions : 1));
+    else rc = SQLITE_NOMEM;
   }
-  return rc;
+  producer_topic *grown = rc ? NULL : sqlite3_realloc64(p->topics, sizeof *grown * (p->n_topics + 1));
+  if (!rc && !grown) rc = SQLITE_NOMEM;
+  if (rc) { /* nothing half-built stays: a shared producer would skip the checks next time */
+    if (t.handle) rd_kafka_topic_destroy(t.handle);
+    sqlite3_free(t.name);
+    sqlite3_free(t.txn_end);
+    return rc;
+  }
+  p->topics = grown;
+  p->topics[p->n_topics++] = t;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------- shared producers */
+
+typedef struct producer_member {
+  kafka_vtab *vtab;
+  struct producer_member *next;
+} producer_member;
+
+/* Out of memory, the table keeps a producer of its own. */
+static void registry_attach(kafka_vtab *vtab) {
+  producer_member *m = sqlite3_malloc64(sizeof *m);
+  if (!m) return;
+  m->vtab = vtab;
+  m->next = vtab->producers->members;
+  vtab->producers->members = m;
+}
+
+static void registry_detach(kafka_vtab *vtab) {
+  for (producer_member **at = &vtab->producers->members; *at; at = &(*at)->next)
+    if ((*at)->vtab == vtab) {
+      producer_member *gone = *at;
+      *at = gone->next;
+      sqlite3_free(gone);
+      return;
+    }
+}
+
+/* Another table of the connection with a producer, on the same cluster,
+** naming the same transactional_id (NULL: none). */
+static kafka_vtab *registry_sibling(const kafka_vtab *vtab) {
+  for (producer_member *m = vtab->producers->members; m; m = m->next)
+    if (m->vtab != vtab && cluster_same(m->vtab, vtab) &&
+        !strcmp(m->vtab->opts.transactional_id, vtab->opts.transactional_id))
+      return m->vtab;
+  return NULL;
 }
 
 /* The producer of the table, created on its first INSERT, with
@@ -373,7 +419,8 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     return rc;
   }
   vtab->producer = p;
-  if (p->transactional) txn_producer_attach(vtab->txn, vtab);
+  if (p->transactional) registry_attach(vtab);
+  cluster_learn(vtab, &p->client);
   return SQLITE_OK;
 }
 
@@ -384,7 +431,7 @@ static int producer_create(kafka_vtab *vtab, char **err) {
 static void producer_destroy(kafka_vtab *vtab, int wait_ms) {
   kafka_producer *p = vtab->producer;
   if (!p) return;
-  if (p->transactional) txn_producer_detach(vtab->txn, vtab);
+  if (p->transactional) registry_detach(vtab);
   if (--p->refs > 0) {
     vtab->producer = NULL;
     return;
@@ -403,11 +450,11 @@ static int producer_is_broken(kafka_producer *p) {
 /* With transactional_id: the producer of another table of the connection
 ** on the same cluster with the same id, when it has one that works. */
 static int producer_share(kafka_vtab *vtab, char **err) {
-  kafka_vtab *sibling = vtab->opts.transactional_id ? txn_producer_sibling(vtab->txn, vtab) : NULL;
+  kafka_vtab *sibling = vtab->opts.transactional_id ? registry_sibling(vtab) : NULL;
   if (!sibling || producer_is_broken(sibling->producer)) return SQLITE_OK;
   vtab->producer = sibling->producer;
   vtab->producer->refs++;
-  txn_producer_attach(vtab->txn, vtab);
+  registry_attach(vtab);
   int rc = topic_add(vtab, err);
   if (rc) producer_destroy(vtab, 0);
   return rc;
@@ -607,7 +654,7 @@ static int produce_row(kafka_vtab *vtab, insert_row *row, char **err) {
 ** writes and its run count identify one. */
 static void statement_track(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  sqlite3_stmt *stmt = statement_writing(vtab->db);
   int run = stmt ? sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) : 0;
   if (stmt == p->stmt && run == p->stmt_run) return;
   p->stmt = stmt;
@@ -621,7 +668,7 @@ static void statement_track(kafka_vtab *vtab) {
 ** autocommit INSERT, which keeps its bound) gets a bound of its own. */
 static void bound_restart_for_new_statement(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  sqlite3_stmt *stmt = txn_writing_statement(vtab->db);
+  sqlite3_stmt *stmt = statement_writing(vtab->db);
   if (!stmt || stmt != p->stmt || sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 0) != p->stmt_run)
     p->progress_at = client_now_ms();
 }
@@ -716,12 +763,7 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
 
 /* ------------------------------------------------------ transaction methods */
 
-int produce_begin(sqlite3_vtab *base) {
-  txn_sink_begin(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
-  return SQLITE_OK;
-}
-
-int produce_prepare(kafka_vtab *vtab, char **err) {
+int produce_start(kafka_vtab *vtab, char **err) {
   return producer_ready(vtab, err);
 }
 
@@ -770,59 +812,45 @@ static void transaction_end(kafka_vtab *vtab) {
   if (p->broken || rd_kafka_fatal_error(p->client.rk, NULL, 0)) producer_destroy(vtab, time_left(vtab));
 }
 
-/* Awaits the deliveries; a transactional table then adds the offsets of
-** the groups its transaction read (txn.c) and commits. */
-int produce_sync(sqlite3_vtab *base) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+int produce_await(kafka_vtab *vtab, char **err) {
   kafka_producer *p = vtab->producer;
-  if (p) bound_restart_for_new_statement(vtab);
-  char *err = p && p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
-  if (!err && p && p->produced) {
+  if (!p) return SQLITE_OK;
+  bound_restart_for_new_statement(vtab);
+  *err = p->aborted ? sqlite3_mprintf("%s", p->aborted) : NULL;
+  if (!*err && p->produced) {
     await_deliveries(vtab);
-    err = delivery_error(vtab, 1);
+    *err = delivery_error(vtab, 1);
   }
-  int rc = err ? SQLITE_ERROR : SQLITE_OK;
-  if (!rc && vtab->opts.transactional_id) rc = txn_sink_sync(vtab->txn, vtab, &err);
-  int committing = vtab->producer && vtab->producer->in_transaction;
-  if (!rc && vtab->producer) rc = commit_transaction(vtab, &err);
-  if (rc) {
-    char *committed = txn_sinks_committed(vtab->txn);
-    vtab_error(base, "%s%s%s%s", err ? err : "kafka: out of memory",
-               committed ? " (this COMMIT had already committed the Kafka transaction of " : "",
-               committed ? committed : "", committed ? ": those messages stay)" : "");
-    sqlite3_free(committed);
-    sqlite3_free(err);
-    return rc; /* SQLite rolls back: xRollback aborts and ends it */
-  }
-  if (committing) txn_sink_committed(vtab->txn, vtab);
-  if (vtab->producer) transaction_end(vtab);
-  return SQLITE_OK;
+  return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
-/* After the database file committed: the groups the statement read move. */
-int produce_commit(sqlite3_vtab *base) {
-  txn_sink_commit(((kafka_vtab *)base)->txn, (kafka_vtab *)base);
-  return SQLITE_OK;
+int produce_in_transaction(const kafka_vtab *vtab) {
+  return vtab->producer && vtab->producer->in_transaction;
+}
+
+int produce_commit_transaction(kafka_vtab *vtab, char **err) {
+  return vtab->producer ? commit_transaction(vtab, err) : SQLITE_OK;
+}
+
+void produce_transaction_end(kafka_vtab *vtab) {
+  if (vtab->producer) transaction_end(vtab);
 }
 
 /* Without a transaction, what was produced cannot be taken back: its
 ** delivery is awaited. With one, the Kafka transaction is aborted. */
-int produce_rollback(sqlite3_vtab *base) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+void produce_rollback_transaction(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  txn_sink_rollback(vtab->txn, vtab);
-  if (!p) return SQLITE_OK;
+  if (!p) return;
   bound_restart_for_new_statement(vtab);
   if (p->in_transaction) abort_transaction(vtab);
   else if (p->produced) await_deliveries(vtab);
   transaction_end(vtab);
-  return SQLITE_OK;
 }
 
 /* `produced` when savepoint i began; a savepoint taken before the producer
 ** existed began at 0. */
-int produce_savepoint(sqlite3_vtab *base, int i) {
-  kafka_producer *p = ((kafka_vtab *)base)->producer;
+int produce_savepoint(kafka_vtab *vtab, int i) {
+  kafka_producer *p = vtab->producer;
   if (!p) return SQLITE_OK;
   if (i >= p->n_marks) {
     long long *grown = sqlite3_realloc64(p->marks, sizeof *grown * (i + 1));
@@ -835,8 +863,8 @@ int produce_savepoint(sqlite3_vtab *base, int i) {
   return SQLITE_OK;
 }
 
-int produce_release(sqlite3_vtab *base, int i) {
-  kafka_producer *p = ((kafka_vtab *)base)->producer;
+int produce_release(kafka_vtab *vtab, int i) {
+  kafka_producer *p = vtab->producer;
   if (p && i < p->n_marks) p->n_marks = i;
   return SQLITE_OK;
 }
@@ -847,10 +875,8 @@ int produce_release(sqlite3_vtab *base, int i) {
 ** transaction can then only be rolled back. The refusal's own text does not
 ** reach the user (SQLite reports "abort due to ROLLBACK"); the next INSERT
 ** or the COMMIT says why. */
-int produce_rollback_to(sqlite3_vtab *base, int i) {
-  kafka_vtab *vtab = (kafka_vtab *)base;
+int produce_rollback_to(kafka_vtab *vtab, int i) {
   kafka_producer *p = vtab->producer;
-  txn_statement_rollback(vtab->txn);
   if (!p) return SQLITE_OK;
   long long since = p->produced - (i < p->n_marks ? p->marks[i] : 0);
   if (i < p->n_marks) p->n_marks = i + 1;

@@ -186,11 +186,21 @@ static int check_interrupt(kafka_cursor *c) {
   return client_interrupted(c->interrupt_probe) ? SQLITE_INTERRUPT : SQLITE_OK;
 }
 
+/* Reports the cursor's group position to the coordinator (txn.c). */
+static void group_report(kafka_cursor *c, int interrupted) {
+  kafka_vtab *vtab = cursor_vtab(c);
+  int kind = c->group.read_kind;
+  rd_kafka_topic_partition_list_t *position =
+      group_close(&c->group, vtab, interrupted, kind == TXN_READ_WRITES && txn_group_sink(vtab->txn, vtab),
+                  !txn_open(vtab->txn));
+  if (position) txn_group_read(vtab->txn, vtab, position, kind);
+}
+
 int scan_close(sqlite3_vtab_cursor *cursor) {
   kafka_cursor *c = (kafka_cursor *)cursor;
   int interrupted = cursor_vtab(c)->opts.group && check_interrupt(c);
   scan_reset(c);
-  if (cursor_vtab(c)->opts.group) group_close(&c->group, &cursor_vtab(c)->opts, interrupted);
+  if (cursor_vtab(c)->opts.group) group_report(c, interrupted);
   sqlite3_free(c->part_index);
   sqlite3_free(c->known_low);
   sqlite3_free(c->known_high);
@@ -396,6 +406,8 @@ static int plan_ranges(kafka_cursor *c, char **err) {
     ps->end = follow ? hi_bound : min64(high[i], hi_bound);
   }
   if (!rc && c->plan.timestamp_lo > 0 && c->n_parts) rc = timestamp_starts(c, high, err);
+  if (!rc && vtab->opts.group && !c->group.starts)
+    rc = txn_group_scan(vtab->txn, vtab, c->consumer, &c->group.read_kind, err);
   if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, &c->group, c->parts, c->n_parts, low, high, err);
   sqlite3_free(low);
   sqlite3_free(high);
