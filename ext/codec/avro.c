@@ -180,6 +180,13 @@ static int decimal_scale(const cJSON *node) {
   return cJSON_IsNumber(scale) && scale->valuedouble >= 0 ? (int)scale->valuedouble : 0;
 }
 
+/* The precision of a decimal (the most digits its unscaled value has);
+** 0 when the schema gives none (avro-c takes such a schema). */
+static int decimal_precision(const cJSON *node) {
+  const cJSON *precision = cJSON_GetObjectItemCaseSensitive(node, "precision");
+  return cJSON_IsNumber(precision) && precision->valuedouble >= 1 ? (int)precision->valuedouble : 0;
+}
+
 /* The JSON node of field i of a record node; NULL when unknown. */
 static const cJSON *field_node(const cJSON *record, size_t i) {
   const cJSON *fields = cJSON_IsObject(record) ? cJSON_GetObjectItemCaseSensitive(record, "fields") : NULL;
@@ -346,9 +353,11 @@ static void magnitude_push(unsigned char *mag, size_t cap, unsigned digit) {
 }
 
 /* The unscaled big-endian two's complement bytes of decimal text at
-** `scale` (the shortest form); NULL with *why when it is not a number or
-** has more fractional digits than the scale. */
-static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, const char **why) {
+** `scale` (the shortest form); NULL with *why when it is not a number,
+** has more fractional digits than the scale, or more digits than
+** `precision` (when not 0): Java's Avro refuses to write those, and
+** confluent's reader would round them. */
+static unsigned char *decimal_bytes(const char *text, int scale, int precision, size_t *len, const char **why) {
   const char *p = text;
   int negative = *p == '-';
   if (*p == '-' || *p == '+') p++;
@@ -356,16 +365,20 @@ static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, co
   unsigned char *mag = sqlite3_malloc64(cap);
   if (!mag) return NULL;
   memset(mag, 0, cap);
-  int frac = -1, digits = 0;
+  int frac = -1, digits = 0, significant = 0; /* the unscaled value's digits from its first non-zero one */
   *why = NULL;
   for (; *p && !*why; p++) {
     if (*p == '.' && frac < 0) { frac = 0; continue; }
     if (*p < '0' || *p > '9') *why = "is not a decimal number";
     else if (frac >= 0 && ++frac > scale) *why = "has more fractional digits than the decimal's scale";
-    else { magnitude_push(mag, cap, (unsigned)(*p - '0')); digits++; }
+    else { magnitude_push(mag, cap, (unsigned)(*p - '0')); digits++; significant += significant || *p != '0'; }
   }
   if (!*why && !digits) *why = "is not a decimal number";
-  for (int k = frac < 0 ? 0 : frac; !*why && k < scale; k++) magnitude_push(mag, cap, 0);
+  for (int k = frac < 0 ? 0 : frac; !*why && k < scale; k++) {
+    magnitude_push(mag, cap, 0);
+    significant += significant > 0;
+  }
+  if (!*why && precision && significant > precision) *why = "has more digits than the decimal's precision";
   if (*why) { sqlite3_free(mag); return NULL; }
   /* Two's complement, big-endian, then without redundant sign bytes. */
   unsigned carry = 1;
@@ -902,6 +915,52 @@ static const char *json_kind(const cJSON *j) {
 static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, const cJSON *node,
                      const value_path *p, char **err);
 
+/* What json_integer() finds in a JSON number. */
+enum { INTEGER_OK, INTEGER_FRACTION, INTEGER_OUT_OF_RANGE };
+
+/* The integer JSON number j (a number, or a raw one's exact text) holds
+** in [lo, hi]: a text is read whole (strtoll, else strtod, which takes
+** "1e19": a number where it stopped is no number); a double must be whole
+** and in range. */
+static int json_integer(const cJSON *j, double lo, double hi, int64_t *out) {
+  double d = j->valuedouble;
+  if (cJSON_IsRaw(j)) {
+    char *end;
+    errno = 0;
+    long long n = strtoll(j->valuestring, &end, 10);
+    if (!*end && end != j->valuestring) {
+      if (errno || (double)n < lo || (double)n > hi) return INTEGER_OUT_OF_RANGE;
+      *out = n;
+      return INTEGER_OK;
+    }
+    d = strtod(j->valuestring, &end);
+    if (*end || end == j->valuestring) return INTEGER_FRACTION; /* not a number: refused as one */
+  }
+  if (!isfinite(d)) return INTEGER_OUT_OF_RANGE;
+  if (d != floor(d)) return INTEGER_FRACTION;
+  if (d < lo || d > hi) return INTEGER_OUT_OF_RANGE;
+  *out = (int64_t)d;
+  return INTEGER_OK;
+}
+
+/* The bounds json_integer() checks an int or a long against (hi: the
+** largest double below 2^63, where int64_t ends). */
+#define INT_LO -2147483648.0
+#define INT_HI 2147483647.0
+#define LONG_LO -9223372036854775808.0
+#define LONG_HI 9223372036854774784.0
+
+/* A JSON number's text for an error: an exact integer's own digits, else
+** the shortest that reads back as its double (a REAL column's raw text
+** has 17 digits: 1e39 shows as 1e+39, not 9.9999999999999994e+38). */
+static const char *number_text(const cJSON *j, char *buf, size_t size) {
+  if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return j->valuestring;
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+  snprintf(buf, size, "%.15g", d);
+  if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
+  return buf;
+}
+
 static int is_integral(const cJSON *j, double lo, double hi) {
   return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= lo &&
          j->valuedouble <= hi;
@@ -977,15 +1036,16 @@ static int map_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
 
 /* Non-zero when JSON value j can be written as Avro type t (for unions). */
 static int fits(const cJSON *j, avro_schema_t t, const cJSON *node) {
+  int64_t n;
   switch (avro_typeof(t)) {
   case AVRO_NULL: return cJSON_IsNull(j);
   case AVRO_BOOLEAN: return cJSON_IsBool(j);
-  case AVRO_INT32: return is_integral(j, -2147483648.0, 2147483647.0);
-  case AVRO_INT64: return is_integral(j, -9.2e18, 9.2e18) || cJSON_IsRaw(j);
+  case AVRO_INT32: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT_LO, INT_HI, &n) == INTEGER_OK;
+  case AVRO_INT64: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, LONG_LO, LONG_HI, &n) == INTEGER_OK;
   case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j) || cJSON_IsRaw(j);
   case AVRO_STRING: return cJSON_IsString(j);
   case AVRO_ENUM: return cJSON_IsString(j) && avro_schema_enum_get_by_name(t, j->valuestring) >= 0;
-  case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || (cJSON_IsNumber(j) && decimal_scale(node) >= 0);
+  case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || ((cJSON_IsNumber(j) || cJSON_IsRaw(j)) && decimal_scale(node) >= 0);
   case AVRO_RECORD: case AVRO_MAP: return cJSON_IsObject(j);
   case AVRO_ARRAY: return cJSON_IsArray(j);
   case AVRO_LINK: return fits(j, avro_schema_link_target(t), node);
@@ -1006,20 +1066,41 @@ static int union_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
   return field_error(err, p, "%s fits no branch of its union", json_kind(j));
 }
 
+/* The text of a JSON number for a decimal of `scale` (sqlite3_malloc'd):
+** an exact integer's own digits, else the double's with `scale`
+** fractional digits; NULL with *why when the double is not finite or
+** needs more fractional digits (no silent rounding), NULL alone when out
+** of memory. */
+static char *number_decimal_text(const cJSON *j, int scale, const char **why) {
+  if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return sqlite3_mprintf("%s", j->valuestring);
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+  if (!isfinite(d)) {
+    *why = "is not a finite number";
+    return NULL;
+  }
+  int size = snprintf(NULL, 0, "%.*f", scale, d) + 1;
+  char *text = sqlite3_malloc(size);
+  if (!text) return NULL;
+  snprintf(text, (size_t)size, "%.*f", scale, d);
+  if (strtod(text, NULL) != d) *why = "has more fractional digits than the decimal's scale";
+  for (char *c = text; *c; c++) *c = *c == ',' ? '.' : *c; /* a locale's decimal comma */
+  return text;
+}
+
 /* Bytes, fixed or a decimal: hex text, or the decimal's number. */
 static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, const value_path *p,
                            char **err) {
-  int scale = decimal_scale(node);
+  int scale = decimal_scale(node), precision = decimal_precision(node);
   avro_schema_t schema = avro_value_get_schema(v);
   unsigned char *bytes = NULL;
   size_t n = 0;
   const char *why = NULL;
-  if (scale >= 0 && cJSON_IsNumber(j)) {
-    char text[64];
-    snprintf(text, sizeof text, "%.*f", scale, j->valuedouble);
-    bytes = decimal_bytes(text, scale, &n, &why);
+  char *text = NULL; /* a number's decimal text */
+  if (scale >= 0 && (cJSON_IsNumber(j) || cJSON_IsRaw(j))) {
+    if (!(text = number_decimal_text(j, scale, &why)) && !why) return SQLITE_NOMEM;
+    if (text && !why) bytes = decimal_bytes(text, scale, precision, &n, &why);
   } else if (scale >= 0 && cJSON_IsString(j)) {
-    bytes = decimal_bytes(j->valuestring, scale, &n, &why);
+    bytes = decimal_bytes(j->valuestring, scale, precision, &n, &why);
   } else if (cJSON_IsString(j)) {
     size_t len = strlen(j->valuestring);
     bytes = sqlite3_malloc64(len / 2 + 1);
@@ -1029,7 +1110,11 @@ static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, c
     return field_error(err, p, "expected a string of hex digits, got %s", json_kind(j));
   }
   int rc = SQLITE_OK;
-  if (why) rc = field_error(err, p, "'%s' %s", cJSON_IsString(j) ? j->valuestring : "number", why);
+  char buf[32];
+  const char *shown = cJSON_IsString(j) ? j->valuestring : number_text(j, buf, sizeof buf);
+  if (why && scale >= 0)
+    rc = field_error(err, p, "'%s' %s (decimal(%d,%d))", shown, why, precision, scale);
+  else if (why) rc = field_error(err, p, "'%s' %s", shown, why);
   else if (!bytes) rc = SQLITE_NOMEM;
   else if (avro_typeof(schema) == AVRO_FIXED && (int64_t)n != avro_schema_fixed_size(schema)) {
     if (scale >= 0 && (int64_t)n < avro_schema_fixed_size(schema)) { /* sign-extend */
@@ -1051,10 +1136,50 @@ static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, c
   if (!rc) rc = avro_typeof(schema) == AVRO_FIXED ? avro_value_set_fixed(v, bytes, n)
                                                    : avro_value_set_bytes(v, bytes, n);
   sqlite3_free(bytes);
+  sqlite3_free(text);
   return rc == 0 || rc == SQLITE_ERROR ? rc : SQLITE_NOMEM;
 }
 
-static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+static int integer_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+  int is_int = avro_typeof(avro_value_get_schema(v)) == AVRO_INT32;
+  const char *type = is_int ? "int" : "long";
+  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j))
+    return field_error(err, p, "expected an integer (%s), got %s", type, json_kind(j));
+  int64_t n = 0;
+  char buf[32];
+  switch (json_integer(j, is_int ? INT_LO : LONG_LO, is_int ? INT_HI : LONG_HI, &n)) {
+  case INTEGER_FRACTION: return field_error(err, p, "expected an integer (%s), got a fraction", type);
+  case INTEGER_OUT_OF_RANGE:
+    return field_error(err, p, "%s is out of range for %s", number_text(j, buf, sizeof buf), type);
+  default: return is_int ? avro_value_set_int(v, (int32_t)n) : avro_value_set_long(v, n);
+  }
+}
+
+/* A float or double: a finite number that the type holds (a float
+** rounds to the nearest one, as Java's and Python's writers do, but one
+** past its largest is refused, not made infinite). */
+static int real_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+  int single = avro_typeof(avro_value_get_schema(v)) == AVRO_FLOAT;
+  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
+  char *end = NULL, buf[32];
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, &end) : j->valuedouble;
+  if (end && *end) return field_error(err, p, "'%s' is not a number", j->valuestring);
+  if (!isfinite(d) || (single && !isfinite((float)d)))
+    return field_error(err, p, "%s is out of range for %s", number_text(j, buf, sizeof buf), single ? "float" : "double");
+  return single ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
+}
+
+/* Non-zero when text is a UUID in its canonical form (8-4-4-4-12 hex
+** digits): what Java's UUID.fromString and Python's uuid.UUID both read. */
+static int is_uuid(const char *text) {
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i])) return 0;
+  }
+  return text[36] == 0;
+}
+
+static int scalar_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, const value_path *p, char **err) {
   avro_schema_t schema = avro_value_get_schema(v);
   switch (avro_typeof(schema)) {
   case AVRO_NULL:
@@ -1065,31 +1190,12 @@ static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p
     if (is_integral(j, 0, 1)) return avro_value_set_boolean(v, j->valuedouble != 0);
     return field_error(err, p, "expected a boolean, got %s", json_kind(j));
   case AVRO_INT64:
-    if (cJSON_IsRaw(j)) { /* an integer past 2^53, exact */
-      errno = 0;
-      long long n = strtoll(j->valuestring, NULL, 10);
-      if (errno) return field_error(err, p, "%s is out of range for long", j->valuestring);
-      return avro_value_set_long(v, n);
-    }
-    /* fall through */
-  case AVRO_INT32: {
-    int is_int = avro_typeof(schema) == AVRO_INT32;
-    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
-      return field_error(err, p, "expected an integer (%s), got %s", is_int ? "int" : "long",
-                         cJSON_IsNumber(j) ? "a fraction" : json_kind(j));
-    if (!is_integral(j, is_int ? -2147483648.0 : -9223372036854775808.0,
-                     is_int ? 2147483647.0 : 9223372036854774784.0))
-      return field_error(err, p, "%.17g is out of range for %s", j->valuedouble, is_int ? "int" : "long");
-    return is_int ? avro_value_set_int(v, (int32_t)j->valuedouble)
-                  : avro_value_set_long(v, (int64_t)j->valuedouble);
-  }
+  case AVRO_INT32: return integer_from_json(v, j, p, err);
   case AVRO_FLOAT:
-  case AVRO_DOUBLE: {
-    if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
-    double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
-    return avro_typeof(schema) == AVRO_FLOAT ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
-  }
+  case AVRO_DOUBLE: return real_from_json(v, j, p, err);
   case AVRO_STRING:
+    if (cJSON_IsString(j) && !strcmp(logical_type(node), "uuid") && !is_uuid(j->valuestring))
+      return field_error(err, p, "'%s' is not a UUID (8-4-4-4-12 hex digits)", j->valuestring);
     if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", json_kind(j));
     return avro_value_set_string(v, j->valuestring);
   case AVRO_ENUM: {
@@ -1123,7 +1229,7 @@ static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, con
   case AVRO_UNION: rc = union_from_json(s, v, j, node, p, err); break;
   case AVRO_BYTES: case AVRO_FIXED: rc = bytes_from_json(v, j, node, p, err); break;
   default:
-    rc = scalar_from_json(v, j, p, err);
+    rc = scalar_from_json(v, j, node, p, err);
     if (rc && !*err) rc = SQLITE_NOMEM;
   }
   cJSON_Delete(parsed);
@@ -1211,9 +1317,10 @@ static int column_of(const typed_column *cols, int n, const char *name) {
 ** number into float or double, a TEXT column's text into string or enum.
 ** SQLITE_NOTFOUND otherwise: the value goes through its JSON node (which
 ** applies the column's affinity), with the same result. */
-static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_value *value,
+static int field_from_value(avro_value_t *v, const cJSON *node, const typed_column *col, sqlite3_value *value,
                             const value_path *at, char **err) {
   avro_schema_t t = avro_value_get_schema(v);
+  if (!strcmp(logical_type(node), "uuid")) return SQLITE_NOTFOUND; /* its format is checked there */
   int type = sqlite3_value_type(value);
   if (col->affinity == SQLITE_INTEGER && type == SQLITE_INTEGER) {
     sqlite3_int64 n = sqlite3_value_int64(value);
@@ -1230,7 +1337,7 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
   }
   if (col->affinity == SQLITE_FLOAT && (type == SQLITE_FLOAT || type == SQLITE_INTEGER)) {
     double d = sqlite3_value_double(value);
-    if (!isfinite(d)) return SQLITE_NOTFOUND;
+    if (!isfinite((float)d)) return SQLITE_NOTFOUND; /* refused there */
     if (avro_typeof(t) == AVRO_DOUBLE) return avro_value_set_double(v, d) ? SQLITE_NOMEM : SQLITE_OK;
     if (avro_typeof(t) == AVRO_FLOAT) return avro_value_set_float(v, (float)d) ? SQLITE_NOMEM : SQLITE_OK;
     return SQLITE_NOTFOUND;
@@ -1290,14 +1397,15 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
     int c = aligned ? (int)f : column_of(cols, n, name);
     avro_value_t child;
     if (avro_value_get_by_index(v, f, &child, NULL)) return SQLITE_NOMEM;
+    const cJSON *field = field_node(root, f);
+    const cJSON *type = type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type"));
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
-      int rc = field_from_value(&child, &cols[c], values[c], &at, err);
+      int rc = field_from_value(&child, type, &cols[c], values[c], &at, err);
       if (rc != SQLITE_NOTFOUND) {
         if (rc) return rc;
         continue;
       }
     }
-    const cJSON *field = field_node(root, f);
     cJSON *made = NULL;
     const cJSON *item;
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
@@ -1306,7 +1414,7 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
     } else if (!(item = cJSON_GetObjectItemCaseSensitive(field, "default"))) {
       return field_error(err, &at, "missing, and the schema gives no default");
     }
-    int rc = from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
+    int rc = from_json(s, &child, item, type, &at, err);
     cJSON_Delete(made);
     if (rc) return rc;
   }

@@ -1,0 +1,187 @@
+"""Every value exact in every format (issue 22): a value the schema cannot
+hold is refused on INSERT, naming the field and why, and nothing is
+produced; the hidden error column is SQLite's own copy; `key =` with a
+registry key never misses rows; ORDER BY rowid DESC LIMIT keeps a bounded
+number of messages. Against the real broker and registry."""
+
+import json
+import uuid
+
+import kit
+import registrykit
+from registrykit import setup
+import readkit as rk
+
+LOGICAL = {
+    "type": "record", "name": "Exact", "fields": [
+        {"name": "l", "type": "long"},
+        {"name": "i", "type": "int"},
+        {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 3}},
+        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "maybe", "type": ["null", "long"], "default": None},
+    ]}
+
+GOOD = {"l": 1, "i": 2, "f": 0.5, "d": 0.25, "amount": "1.500", "id": str(uuid.UUID(int=7))}
+
+
+def _avro_table(prefix, schema=LOGICAL):
+    topic = setup(prefix)
+    kit.register_schema(f"{topic}-value", schema)
+    conn = kit.connect()
+    registrykit.table(conn, "t", topic, fmt="avro")
+    return conn, topic
+
+
+def _insert(conn, **change):
+    row = {**GOOD, **change}
+    sql = f"INSERT INTO t({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+    conn.execute(sql, tuple(row.values()))
+
+
+def _refused(conn, topic, cases):
+    """Each (change, text): the INSERT fails with text, and the topic stays empty."""
+    for change, text in cases:
+        if isinstance(change, str):
+            kit.expect_error(lambda: conn.execute(change), text)
+        else:
+            kit.expect_error(lambda: _insert(conn, **change), text)
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,), "a refused row was produced"
+
+
+def test_avro_long_from_a_real_outside_int64_is_refused():
+    """1e19 was written as 1, 9.3e18 as 9, -1e19 as -1 (strtoll stopped at
+    the point and nobody looked)."""
+    conn, topic = _avro_table("vlong")
+    try:
+        _refused(conn, topic, [
+            ({"l": 1e19}, "Avro field 'l': 1e+19 is out of range for long"),
+            ({"l": 9.3e18}, "Avro field 'l': 9.3e+18 is out of range for long"),
+            ({"l": -1e19}, "Avro field 'l': -1e+19 is out of range for long"),
+            ({"l": 2.5}, "Avro field 'l': expected an integer (long), got a fraction"),
+            ({"i": 1e10}, "Avro field 'i': 10000000000 is out of range for int"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "l": 1e19}) + "')",
+             "Avro field 'l': 1e+19 is out of range for long"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "l": 9223372036854775808}) + "')",
+             "Avro field 'l': 9223372036854775808 is out of range for long"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "maybe": 1e19}) + "')",
+             "Avro field 'maybe': a number fits no branch of its union"),
+        ])
+        # What fits still goes in exactly, at the bounds too.
+        _insert(conn, l=-9223372036854775808)
+        _insert(conn, l=9223372036854775807, maybe=9.2e18)
+        assert conn.execute("SELECT l, maybe FROM t").fetchall() == [
+            (-9223372036854775808, None), (9223372036854775807, 9200000000000000000)]
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_avro_decimal_precision_and_scale_are_checked():
+    """decimal(10,3) took '99999999.999' (11 digits): confluent's reader
+    then showed 100000000.0; Java's Avro refuses to write it."""
+    conn, topic = _avro_table("vdec")
+    try:
+        _refused(conn, topic, [
+            ({"amount": "99999999.999"},
+             "Avro field 'amount': '99999999.999' has more digits than the decimal's precision (decimal(10,3))"),
+            ({"amount": "-12345678.9"},
+             "Avro field 'amount': '-12345678.9' has more digits than the decimal's precision (decimal(10,3))"),
+            ({"amount": 123456789}, "Avro field 'amount': '123456789' has more digits than the decimal's precision"),
+            ({"amount": "1.2345"}, "Avro field 'amount': '1.2345' has more fractional digits than the decimal's scale"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "amount": 1.2345}) + "')",
+             "Avro field 'amount': '1.2345' has more fractional digits than the decimal's scale"),
+            ({"amount": "1e3"}, "Avro field 'amount': '1e3' is not a decimal number"),
+        ])
+        for amount in ("9999999.999", "-9999999.999", "0.001", "0000000000000001.5", 2.5, 1234567):
+            _insert(conn, amount=amount)
+        assert [r[0] for r in conn.execute("SELECT amount FROM t")] == [
+            "9999999.999", "-9999999.999", "0.001", "1.500", "2.500", "1234567.000"]
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_avro_float_overflow_and_uuid_format_are_refused():
+    """1e39 in a float was written as +Infinity (read back NULL); 'not-a-uuid'
+    in a uuid made a message confluent's deserializer fails on whole."""
+    conn, topic = _avro_table("vflt")
+    try:
+        _refused(conn, topic, [
+            ({"f": 1e39}, "Avro field 'f': 1e+39 is out of range for float"),
+            ({"f": -3.5e38}, "Avro field 'f': -3.5e+38 is out of range for float"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "d": 1e400}).replace("Infinity", "1e400") + "')",
+             "Avro field 'd': inf is out of range for double"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "f": 1e39}) + "')",
+             "Avro field 'f': 1e+39 is out of range for float"),
+            ({"f": float("inf")}, "kafka: column f: a non-finite REAL cannot go into a JSON value"),
+            ({"d": float("-inf")}, "kafka: column d: a non-finite REAL cannot go into a JSON value"),
+            ({"id": "not-a-uuid"}, "Avro field 'id': 'not-a-uuid' is not a UUID (8-4-4-4-12 hex digits)"),
+            ({"id": "00000000-0000-0000-0000-00000000000g"}, "is not a UUID"),
+            ({"id": "{00000000-0000-0000-0000-000000000007}"}, "is not a UUID"),
+            ("INSERT INTO t(value) VALUES ('" + json.dumps({**GOOD, "id": "x"}) + "')",
+             "Avro field 'id': 'x' is not a UUID"),
+        ])
+        _insert(conn, f=3.4028234e38, id="ABCDEF01-2345-6789-abcd-ef0123456789")
+        got = conn.execute("SELECT f, id FROM t").fetchall()
+        assert got == [(3.40282347e+38, "ABCDEF01-2345-6789-abcd-ef0123456789")], got
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_an_aggregate_over_the_error_column_sees_the_text_itself():
+    """error was handed to SQLite with SQLITE_STATIC from a buffer freed
+    when the cursor moved: max(error) kept that pointer and showed garbage
+    in front of the text (ASan: a use after free)."""
+    topic = setup("verr")
+    try:
+        sid = kit.register_schema(f"{topic}-value", LOGICAL)
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="avro")
+        _insert(conn)
+        header = b"\x00" + sid.to_bytes(4, "big")
+        registrykit.produce_bytes(topic, [b"plain text", header + b"\x02", b"\x00\x00",
+                                          b"\x00" + (999999).to_bytes(4, "big") + b"\x02", header + b"\x04\x06"])
+        errors = [r[0] for r in conn.execute("SELECT error FROM t ORDER BY offset")]
+        assert errors[0] is None and all(errors[1:]), errors
+        want = max(e for e in errors if e)
+        got = conn.execute("SELECT max(error) FROM t").fetchone()[0]
+        assert got == want, f"max(error) = {got!r}, the errors read one by one: {errors!r}"
+        got = conn.execute("SELECT group_concat(error, '|') FROM t").fetchone()[0]
+        assert got == "|".join(e for e in errors if e), got
+        assert conn.execute("SELECT min(error), count(error) FROM t").fetchone() == (
+            min(e for e in errors if e), len(errors) - 1)
+    finally:
+        kit.delete_topic(topic)
+
+
+def _sqlite_highwater(conn, sql):
+    """The most memory SQLite's allocator held while sql ran (bytes above
+    what it held before): the sorted rows' array is sqlite3_malloc'd."""
+    import ctypes
+    lib = ctypes.CDLL("libsqlite3.so.0")
+    lib.sqlite3_memory_highwater.restype = ctypes.c_int64
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    before = lib.sqlite3_memory_used()
+    lib.sqlite3_memory_highwater(1)
+    rows = conn.execute(sql).fetchall()
+    return rows, lib.sqlite3_memory_highwater(0) - before
+
+
+def test_order_by_rowid_desc_limit_keeps_a_bounded_number_of_messages():
+    """Each partition gives up to LIMIT rows and all were kept, the array
+    growing one slot at a time: 64 partitions x LIMIT 1000 held 64,000
+    messages (a 512 KB array, reallocated 64,000 times) to deliver 1,000."""
+    conn = kit.connect()
+    topic = kit.topic("vsort")
+    rk.table(conn, "t", topic, brokers="mock", partitions=64)
+    conn.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 63999) "
+                 "INSERT INTO t(partition, value) SELECT i % 64, 'v' || i FROM n")
+    for order, desc in (("DESC", True), ("", False)):
+        sql = f"SELECT partition, offset FROM t ORDER BY rowid {order} LIMIT 1000"
+        assert f"ORDER BY rowid {order}".strip() in kit.eqp(conn, sql), kit.eqp(conn, sql)
+        rows, held = _sqlite_highwater(conn, sql)
+        offsets = range(999, 999 - 16, -1) if desc else range(16)
+        want = [(p, o) for o in offsets for p in (range(63, -1, -1) if desc else range(64))][:1000]
+        assert rows == want, (order, rows[:5], want[:5])
+        # 2 x LIMIT pointers and SQLite's own; 64,000 pointers were 512 KB.
+        assert held < 160_000, f"ORDER BY rowid {order} LIMIT 1000 held {held} bytes of SQLite memory"
