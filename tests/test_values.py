@@ -214,3 +214,68 @@ def test_key_pushdown_never_misses_a_registry_key():
         assert not missed, f"key = found no row for {missed}"
     finally:
         kit.delete_topic(topic)
+
+
+JSON_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#", "title": "Reading", "type": "object",
+    "properties": {
+        "n": {"type": "integer", "minimum": 0, "maximum": 100},
+        "x": {"type": "number", "exclusiveMaximum": 1.5},
+        "s": {"type": "string", "maxLength": 3, "pattern": "^[a-z]*$"},
+        "kind": {"enum": ["a", "b"]},
+        "pos": {"$ref": "#/definitions/Pos"},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "maybe": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
+    },
+    "required": ["n"], "additionalProperties": False,
+    "definitions": {"Pos": {"type": "object", "properties": {"lat": {"type": "number"}},
+                            "required": ["lat"]}},
+}
+
+
+def test_json_schema_values_are_validated_as_the_serializers_do():
+    """The JSON Schema format wrote any JSON: a value the schema refuses
+    went onto the topic, and confluent's validating readers failed on it."""
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+    topic = setup("vjs")
+    try:
+        kit.register_schema(f"{topic}-value", JSON_SCHEMA, "JSON")
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="jsonschema")
+        ser = JSONSerializer(json.dumps(JSON_SCHEMA), registrykit.sr_client(),
+                             conf={"auto.register.schemas": False, "use.latest.version": True})
+        cases = [
+            ({"n": 1.5}, "JSON Schema field 'n': expected \"integer\", got a fraction"),
+            ({"n": 101}, "JSON Schema field 'n': 101 is more than the maximum 100"),
+            ({"n": -1}, "JSON Schema field 'n': -1 is less than the minimum 0"),
+            ({"n": "1"}, "JSON Schema field 'n': expected \"integer\", got a string"),
+            ({"n": 1, "x": 1.5}, "JSON Schema field 'x': 1.5 is not less than the exclusiveMaximum 1.5"),
+            ({"n": 1, "s": "abcd"}, "JSON Schema field 's': 'abcd' is longer than maxLength 3"),
+            ({"n": 1, "s": "AB"}, "JSON Schema field 's': 'AB' does not match the pattern ^[a-z]*$"),
+            ({"n": 1, "kind": "c"}, "JSON Schema field 'kind': \"c\" is not one of the schema's enum values"),
+            ({"n": 1, "pos": {}}, "JSON Schema field 'pos.lat': missing, and the schema requires it"),
+            ({"n": 1, "tags": ["a", 1]}, "JSON Schema field 'tags[1]': expected \"string\", got a number"),
+            ({"n": 1, "tags": ["a", "b", "c"]}, "JSON Schema field 'tags': 3 items, more than maxItems 2"),
+            ({"n": 1, "maybe": "x"}, "JSON Schema field 'maybe': a string fits none of the anyOf schemas"),
+            ({"n": 1, "nope": 1}, "JSON Schema field 'nope': not a property of the schema"),
+            ({}, "JSON Schema field 'n': missing, and the schema requires it"),
+        ]
+        for value, text in cases:
+            kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),)), text)
+            try:
+                ser(value, registrykit.ctx(topic))
+            except Exception:
+                pass
+            else:
+                raise AssertionError(f"confluent's JSONSerializer took {value}, which the extension refuses")
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES ('{\"n\": 1, \"x\": 1e400}')"),
+                         "JSON Schema field 'x': inf is out of range for a number")
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(n, s) VALUES (1, 'abcd')"),
+                         "JSON Schema field 's': 'abcd' is longer than maxLength 3")
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        good = {"n": 100, "x": 1.25, "s": "ab", "kind": "b", "pos": {"lat": 1}, "tags": [], "maybe": None}
+        ser(good, registrykit.ctx(topic))
+        conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(good),))
+        assert [json.loads(v) for (v,) in conn.execute("SELECT value FROM t")] == [good]
+    finally:
+        kit.delete_topic(topic)

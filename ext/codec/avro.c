@@ -874,43 +874,11 @@ static int avro_decode_columns(const codec_schema *s, const void *data, size_t l
 
 /* ------------------------------------------------------------- encode -- */
 
-/* Where in the record a value goes, for errors: a chain up to the root. */
-typedef struct value_path {
-  const struct value_path *up;
-  const char *name; /* field or map key; NULL for an array item */
-  size_t index;
-} value_path;
-
-static void path_text(sqlite3_str *out, const value_path *p) {
-  if (!p) return;
-  path_text(out, p->up);
-  if (!p->name) sqlite3_str_appendf(out, "[%llu]", (unsigned long long)p->index);
-  else sqlite3_str_appendf(out, "%s%s", p->up ? "." : "", p->name);
-}
+typedef codec_path value_path;
 
 /* Sets *err to "kafka: Avro field 'a.b': <why>" and returns SQLITE_ERROR. */
-static int field_error(char **err, const value_path *p, const char *fmt, ...) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  if (p) {
-    sqlite3_str_appendall(s, "kafka: Avro field '");
-    path_text(s, p);
-    sqlite3_str_appendall(s, "': ");
-  } else {
-    sqlite3_str_appendall(s, "kafka: Avro value: ");
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  sqlite3_str_vappendf(s, fmt, ap);
-  va_end(ap);
-  sqlite3_free(*err);
-  *err = sqlite3_str_finish(s);
-  return SQLITE_ERROR;
-}
+#define field_error(err, p, ...) codec_field_error(err, "Avro", p, __VA_ARGS__)
 
-static const char *json_kind(const cJSON *j) {
-  return cJSON_IsRaw(j) ? "a large integer" : cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
-       : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
-}
 
 static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, const cJSON *node,
                      const value_path *p, char **err);
@@ -950,16 +918,6 @@ static int json_integer(const cJSON *j, double lo, double hi, int64_t *out) {
 #define LONG_LO -9223372036854775808.0
 #define LONG_HI 9223372036854774784.0
 
-/* A JSON number's text for an error: an exact integer's own digits, else
-** the shortest that reads back as its double (a REAL column's raw text
-** has 17 digits: 1e39 shows as 1e+39, not 9.9999999999999994e+38). */
-static const char *number_text(const cJSON *j, char *buf, size_t size) {
-  if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return j->valuestring;
-  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
-  snprintf(buf, size, "%.15g", d);
-  if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
-  return buf;
-}
 
 static int is_integral(const cJSON *j, double lo, double hi) {
   return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= lo &&
@@ -982,7 +940,7 @@ static cJSON *container_json(const cJSON *j, cJSON **parsed) {
 
 static int record_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                             const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a record), got %s", json_kind(j));
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a record), got %s", codec_json_kind(j));
   avro_schema_t schema = avro_value_get_schema(v);
   for (const cJSON *item = j->child; item; item = item->next) {
     if (avro_schema_record_field_get_index(schema, item->string) >= 0) continue;
@@ -1007,7 +965,7 @@ static int record_from_json(const codec_schema *s, avro_value_t *v, const cJSON 
 
 static int array_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                            const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsArray(j)) return field_error(err, p, "expected an array, got %s", json_kind(j));
+  if (!cJSON_IsArray(j)) return field_error(err, p, "expected an array, got %s", codec_json_kind(j));
   const cJSON *items = child_node(s, node, "items");
   size_t i = 0;
   for (const cJSON *item = j->child; item; item = item->next, i++) {
@@ -1022,7 +980,7 @@ static int array_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
 
 static int map_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                          const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a map), got %s", json_kind(j));
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a map), got %s", codec_json_kind(j));
   const cJSON *values = child_node(s, node, "values");
   for (const cJSON *item = j->child; item; item = item->next) {
     avro_value_t child;
@@ -1063,7 +1021,7 @@ static int union_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
     if (avro_value_set_branch(v, (int)i, &branch)) return SQLITE_NOMEM;
     return from_json(s, &branch, j, branch_node, p, err);
   }
-  return field_error(err, p, "%s fits no branch of its union", json_kind(j));
+  return field_error(err, p, "%s fits no branch of its union", codec_json_kind(j));
 }
 
 /* The text of a JSON number for a decimal of `scale` (sqlite3_malloc'd):
@@ -1107,11 +1065,11 @@ static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, c
     if (bytes && format_hex_decode(j->valuestring, len, bytes)) why = "is not hex digits (two per byte)";
     n = len / 2;
   } else {
-    return field_error(err, p, "expected a string of hex digits, got %s", json_kind(j));
+    return field_error(err, p, "expected a string of hex digits, got %s", codec_json_kind(j));
   }
   int rc = SQLITE_OK;
   char buf[32];
-  const char *shown = cJSON_IsString(j) ? j->valuestring : number_text(j, buf, sizeof buf);
+  const char *shown = cJSON_IsString(j) ? j->valuestring : codec_number_text(j, buf, sizeof buf);
   if (why && scale >= 0)
     rc = field_error(err, p, "'%s' %s (decimal(%d,%d))", shown, why, precision, scale);
   else if (why) rc = field_error(err, p, "'%s' %s", shown, why);
@@ -1144,13 +1102,13 @@ static int integer_from_json(avro_value_t *v, const cJSON *j, const value_path *
   int is_int = avro_typeof(avro_value_get_schema(v)) == AVRO_INT32;
   const char *type = is_int ? "int" : "long";
   if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j))
-    return field_error(err, p, "expected an integer (%s), got %s", type, json_kind(j));
+    return field_error(err, p, "expected an integer (%s), got %s", type, codec_json_kind(j));
   int64_t n = 0;
   char buf[32];
   switch (json_integer(j, is_int ? INT_LO : LONG_LO, is_int ? INT_HI : LONG_HI, &n)) {
   case INTEGER_FRACTION: return field_error(err, p, "expected an integer (%s), got a fraction", type);
   case INTEGER_OUT_OF_RANGE:
-    return field_error(err, p, "%s is out of range for %s", number_text(j, buf, sizeof buf), type);
+    return field_error(err, p, "%s is out of range for %s", codec_number_text(j, buf, sizeof buf), type);
   default: return is_int ? avro_value_set_int(v, (int32_t)n) : avro_value_set_long(v, n);
   }
 }
@@ -1160,12 +1118,12 @@ static int integer_from_json(avro_value_t *v, const cJSON *j, const value_path *
 ** past its largest is refused, not made infinite). */
 static int real_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
   int single = avro_typeof(avro_value_get_schema(v)) == AVRO_FLOAT;
-  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
+  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", codec_json_kind(j));
   char *end = NULL, buf[32];
   double d = cJSON_IsRaw(j) ? strtod(j->valuestring, &end) : j->valuedouble;
   if (end && *end) return field_error(err, p, "'%s' is not a number", j->valuestring);
   if (!isfinite(d) || (single && !isfinite((float)d)))
-    return field_error(err, p, "%s is out of range for %s", number_text(j, buf, sizeof buf), single ? "float" : "double");
+    return field_error(err, p, "%s is out of range for %s", codec_number_text(j, buf, sizeof buf), single ? "float" : "double");
   return single ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
 }
 
@@ -1183,12 +1141,12 @@ static int scalar_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, 
   avro_schema_t schema = avro_value_get_schema(v);
   switch (avro_typeof(schema)) {
   case AVRO_NULL:
-    if (!cJSON_IsNull(j)) return field_error(err, p, "expected null, got %s", json_kind(j));
+    if (!cJSON_IsNull(j)) return field_error(err, p, "expected null, got %s", codec_json_kind(j));
     return avro_value_set_null(v);
   case AVRO_BOOLEAN: /* a boolean's INTEGER column composes 0 or 1 */
     if (cJSON_IsBool(j)) return avro_value_set_boolean(v, cJSON_IsTrue(j));
     if (is_integral(j, 0, 1)) return avro_value_set_boolean(v, j->valuedouble != 0);
-    return field_error(err, p, "expected a boolean, got %s", json_kind(j));
+    return field_error(err, p, "expected a boolean, got %s", codec_json_kind(j));
   case AVRO_INT64:
   case AVRO_INT32: return integer_from_json(v, j, p, err);
   case AVRO_FLOAT:
@@ -1196,11 +1154,11 @@ static int scalar_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, 
   case AVRO_STRING:
     if (cJSON_IsString(j) && !strcmp(logical_type(node), "uuid") && !is_uuid(j->valuestring))
       return field_error(err, p, "'%s' is not a UUID (8-4-4-4-12 hex digits)", j->valuestring);
-    if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", json_kind(j));
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", codec_json_kind(j));
     return avro_value_set_string(v, j->valuestring);
   case AVRO_ENUM: {
     int symbol = cJSON_IsString(j) ? avro_schema_enum_get_by_name(schema, j->valuestring) : -1;
-    if (!cJSON_IsString(j)) return field_error(err, p, "expected an enum symbol, got %s", json_kind(j));
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected an enum symbol, got %s", codec_json_kind(j));
     if (symbol < 0)
       return field_error(err, p, "'%s' is not a symbol of enum %s", j->valuestring, avro_schema_name(schema));
     return avro_value_set_enum(v, symbol);

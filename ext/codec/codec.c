@@ -6,6 +6,9 @@
 #include "base.h"
 #include "codec.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
@@ -92,4 +95,43 @@ unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len) {
   out[4] = (unsigned char)u;
   if (len) memcpy(out + CODEC_FRAME_SIZE, payload, len);
   return out;
+}
+
+static void path_text(sqlite3_str *out, const codec_path *p) {
+  if (!p) return;
+  path_text(out, p->up);
+  if (!p->name) sqlite3_str_appendf(out, "[%llu]", (unsigned long long)p->index);
+  else sqlite3_str_appendf(out, "%s%s", p->up ? "." : "", p->name);
+}
+
+int codec_field_error(char **err, const char *codec, const codec_path *p, const char *fmt, ...) {
+  sqlite3_str *s = sqlite3_str_new(NULL);
+  sqlite3_str_appendf(s, "kafka: %s %s", codec, p ? "field '" : "value: ");
+  if (p) {
+    path_text(s, p);
+    sqlite3_str_appendall(s, "': ");
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  sqlite3_str_vappendf(s, fmt, ap);
+  va_end(ap);
+  sqlite3_free(*err);
+  *err = sqlite3_str_finish(s);
+  return SQLITE_ERROR;
+}
+
+const char *codec_json_kind(const cJSON *j) {
+  return cJSON_IsRaw(j) ? "a large integer" : cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
+       : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
+}
+
+/* A JSON number's text for an error: an exact integer's own digits, else
+** the shortest that reads back as its double (a REAL column's raw text
+** has 17 digits: 1e39 shows as 1e+39, not 9.9999999999999994e+38). */
+const char *codec_number_text(const cJSON *j, char *buf, size_t size) {
+  if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return j->valuestring;
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+  snprintf(buf, size, "%.15g", d);
+  if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
+  return buf;
 }
