@@ -71,8 +71,12 @@ def test_avro_long_from_a_real_outside_int64_is_refused():
         # What fits still goes in exactly, at the bounds too.
         _insert(conn, l=-9223372036854775808)
         _insert(conn, l=9223372036854775807, maybe=9.2e18)
-        assert conn.execute("SELECT l, maybe FROM t").fetchall() == [
-            (-9223372036854775808, None), (9223372036854775807, 9200000000000000000)]
+        # The same through JSON text (the exact digits, not a double).
+        conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps({**GOOD, "l": -9223372036854775808,
+                                                                       "maybe": 9223372036854775807}),))
+        got = conn.execute("SELECT l, maybe FROM t").fetchall()
+        assert got == [(-9223372036854775808, None), (9223372036854775807, 9200000000000000000),
+                       (-9223372036854775808, 9223372036854775807)], got
     finally:
         kit.delete_topic(topic)
 

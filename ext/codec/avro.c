@@ -890,14 +890,14 @@ enum { INTEGER_OK, INTEGER_FRACTION, INTEGER_OUT_OF_RANGE };
 ** in [lo, hi]: a text is read whole (strtoll, else strtod, which takes
 ** "1e19": a number where it stopped is no number); a double must be whole
 ** and in range. */
-static int json_integer(const cJSON *j, double lo, double hi, int64_t *out) {
+static int json_integer(const cJSON *j, int64_t lo, int64_t hi, int64_t *out) {
   double d = j->valuedouble;
   if (cJSON_IsRaw(j)) {
     char *end;
     errno = 0;
     long long n = strtoll(j->valuestring, &end, 10);
     if (!*end && end != j->valuestring) {
-      if (errno || (double)n < lo || (double)n > hi) return INTEGER_OUT_OF_RANGE;
+      if (errno || n < lo || n > hi) return INTEGER_OUT_OF_RANGE;
       *out = n;
       return INTEGER_OK;
     }
@@ -906,17 +906,11 @@ static int json_integer(const cJSON *j, double lo, double hi, int64_t *out) {
   }
   if (!isfinite(d)) return INTEGER_OUT_OF_RANGE;
   if (d != floor(d)) return INTEGER_FRACTION;
-  if (d < lo || d > hi) return INTEGER_OUT_OF_RANGE;
+  /* hi + 1 is a power of two, exact as a double (2^63 where int64_t ends). */
+  if (d < (double)lo || d >= (double)hi + 1.0) return INTEGER_OUT_OF_RANGE;
   *out = (int64_t)d;
   return INTEGER_OK;
 }
-
-/* The bounds json_integer() checks an int or a long against (hi: the
-** largest double below 2^63, where int64_t ends). */
-#define INT_LO -2147483648.0
-#define INT_HI 2147483647.0
-#define LONG_LO -9223372036854775808.0
-#define LONG_HI 9223372036854774784.0
 
 
 static int is_integral(const cJSON *j, double lo, double hi) {
@@ -998,8 +992,8 @@ static int fits(const cJSON *j, avro_schema_t t, const cJSON *node) {
   switch (avro_typeof(t)) {
   case AVRO_NULL: return cJSON_IsNull(j);
   case AVRO_BOOLEAN: return cJSON_IsBool(j);
-  case AVRO_INT32: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT_LO, INT_HI, &n) == INTEGER_OK;
-  case AVRO_INT64: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, LONG_LO, LONG_HI, &n) == INTEGER_OK;
+  case AVRO_INT32: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT32_MIN, INT32_MAX, &n) == INTEGER_OK;
+  case AVRO_INT64: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT64_MIN, INT64_MAX, &n) == INTEGER_OK;
   case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j) || cJSON_IsRaw(j);
   case AVRO_STRING: return cJSON_IsString(j);
   case AVRO_ENUM: return cJSON_IsString(j) && avro_schema_enum_get_by_name(t, j->valuestring) >= 0;
@@ -1105,7 +1099,7 @@ static int integer_from_json(avro_value_t *v, const cJSON *j, const value_path *
     return field_error(err, p, "expected an integer (%s), got %s", type, codec_json_kind(j));
   int64_t n = 0;
   char buf[32];
-  switch (json_integer(j, is_int ? INT_LO : LONG_LO, is_int ? INT_HI : LONG_HI, &n)) {
+  switch (json_integer(j, is_int ? INT32_MIN : INT64_MIN, is_int ? INT32_MAX : INT64_MAX, &n)) {
   case INTEGER_FRACTION: return field_error(err, p, "expected an integer (%s), got a fraction", type);
   case INTEGER_OUT_OF_RANGE:
     return field_error(err, p, "%s is out of range for %s", codec_number_text(j, buf, sizeof buf), type);

@@ -1,0 +1,333 @@
+"""Property-based interop of the registry formats' values (issue 22):
+seeded random schemas and random values with their edges, through the real
+broker and registry, both ways against confluent-kafka's serializers:
+
+- confluent-kafka's serializer writes, the extension reads: the row's JSON
+  is the value, field by field, in the extension's mapping (SPEC section 7);
+- the extension writes (INSERT of that JSON), confluent-kafka's
+  deserializer reads: the same value;
+- a value the extension refuses is one Python refuses too, or one Python
+  cannot keep (its round trip changes it: fastavro writes an int past
+  2^31, or a float past 3.4e38 as infinity); a value Python's
+  serializer or validator refuses, the extension refuses.
+
+The bytes cross through a second table over the topic with value = 'blob'
+(what the extension writes is read byte for byte; what confluent writes is
+produced byte for byte). Each run prints its seed; VALUES_SEED=<n> replays
+it, VALUES_SCHEMAS=<n> sets how many schemas per format."""
+
+import datetime
+import decimal
+import io
+import json
+import math
+import os
+import random
+import struct
+import sys
+import uuid
+
+import kit
+import registrykit
+
+SEED = int(os.environ.get("VALUES_SEED", random.randrange(1 << 30)))
+SCHEMAS = int(os.environ.get("VALUES_SCHEMAS", "6"))
+VALUES = 12  # per schema and direction
+
+INT = (-2**31, 2**31 - 1)
+LONG = (-2**63, 2**63 - 1)
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+DEC = decimal.Context(prec=100)  # Python's default 28 digits would round a decimal(38, s)
+STRINGS = ["", "a", "Zürich", "東京", "emoji \U0001F600", "quote \" backslash \\", "tab\tnewline\n", "x" * 300]
+
+
+def _say(what):
+    print(f"{what} (VALUES_SEED={SEED} to replay)", file=sys.stderr)
+
+
+# ----------------------------------------------------------------- Avro --
+
+PRIMITIVES = ["boolean", "int", "long", "float", "double", "string", "bytes"]
+LOGICALS = ["decimal-bytes", "decimal-fixed", "uuid", "date", "time-millis", "time-micros",
+            "timestamp-millis", "timestamp-micros"]
+
+
+class AvroGen:
+    """Random Avro types and values; the values in confluent's form (what
+    AvroSerializer takes) and in the extension's JSON form."""
+
+    def __init__(self, r):
+        self.r = r
+        self.names = 0
+
+    def name(self, prefix):
+        self.names += 1
+        return f"{prefix}{self.names}"
+
+    def type(self, depth=0):
+        r = self.r
+        choice = r.choice(PRIMITIVES * 3 + LOGICALS + (["enum", "fixed", "union", "array", "map", "record"]
+                                                         if depth < 2 else ["enum", "fixed"]))
+        if choice in PRIMITIVES:
+            return choice
+        if choice.startswith("decimal"):
+            precision = r.choice([1, 5, 10, 18, 38])
+            scale = r.randint(0, precision)
+            if choice == "decimal-bytes":
+                return {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+            size = max(1, math.ceil((precision * math.log2(10) + 1) / 8))
+            return {"type": "fixed", "name": self.name("D"), "size": size, "logicalType": "decimal",
+                    "precision": precision, "scale": scale}
+        if choice == "uuid":
+            return {"type": "string", "logicalType": "uuid"}
+        if choice in ("date", "time-millis"):
+            return {"type": "int", "logicalType": choice}
+        if choice in ("time-micros", "timestamp-millis", "timestamp-micros"):
+            return {"type": "long", "logicalType": choice}
+        if choice == "enum":
+            return {"type": "enum", "name": self.name("E"), "symbols": [f"S{i}" for i in range(r.randint(1, 4))]}
+        if choice == "fixed":
+            return {"type": "fixed", "name": self.name("F"), "size": r.randint(1, 8)}
+        if choice == "union":
+            other = self.type(depth + 1)
+            while isinstance(other, (list, dict)) and not (isinstance(other, dict) and other.get("type") in
+                                                            ("int", "long", "string", "bytes")):
+                other = r.choice(["long", "string", "double", "boolean"])
+            return ["null", other] if r.random() < 0.8 else ["null", "long", "string"]
+        if choice == "array":
+            return {"type": "array", "items": self.type(depth + 1)}
+        if choice == "map":
+            return {"type": "map", "values": self.type(depth + 1)}
+        return self.record(depth + 1)
+
+    def record(self, depth=0):
+        fields = [{"name": f"f{i}", "type": self.type(depth)} for i in range(self.r.randint(1, 6))]
+        return {"type": "record", "name": self.name("R"), "fields": fields}
+
+    def value(self, t):
+        """A random value of type t, with the edges, in confluent's form."""
+        r = self.r
+        if isinstance(t, list):
+            branch = r.choice(t)
+            return None if branch == "null" else self.value(branch)
+        kind = t if isinstance(t, str) else t.get("logicalType") or t["type"]
+        if kind == "boolean":
+            return r.random() < 0.5
+        if kind in ("int", "long"):
+            lo, hi = INT if kind == "int" else LONG
+            return r.choice([lo, hi, 0, -1, 1, r.randint(lo, hi), 2**53 + 1 if kind == "long" else 7])
+        if kind in ("float", "double"):
+            edges = [0.0, -0.0, 1.5, -2.25, 1e-300 if kind == "double" else 1e-30,
+                     3.4028234e38 if kind == "float" else 1.7976931348623157e308, r.uniform(-1e6, 1e6)]
+            return r.choice(edges)
+        if kind == "string":
+            return r.choice(STRINGS)
+        if kind in ("bytes", "fixed"):
+            n = t["size"] if kind == "fixed" else r.choice([0, 1, 5, 64])
+            return bytes(r.randrange(256) for _ in range(n))
+        if kind == "decimal":
+            p, s = t["precision"], t["scale"]
+            digits = r.choice([p, r.randint(1, p)])  # the largest, or any
+            unscaled = r.choice([10**digits - 1, r.randint(0, 10**digits - 1), 0])
+            return decimal.Decimal(unscaled * r.choice([1, -1])).scaleb(-s, context=DEC)
+        if kind == "uuid":
+            return uuid.UUID(int=r.choice([0, 2**128 - 1, r.getrandbits(128)]))
+        if kind == "date":
+            return r.choice([0, -719162, 2932896, r.randint(-719162, 2932896)])  # years 1 to 9999
+        if kind == "time-millis":
+            return r.choice([0, 86399999, r.randint(0, 86399999)])
+        if kind == "time-micros":
+            return r.choice([0, 86399999999, r.randint(0, 86399999999)])
+        if kind in ("timestamp-millis", "timestamp-micros"):
+            unit = 1000 if kind == "timestamp-millis" else 1000000
+            return r.choice([0, -62135596800 * unit, 253402300799 * unit, r.randint(-10**9, 10**9) * unit // 1000])
+        if kind == "enum":
+            return r.choice(t["symbols"])
+        if kind == "array":
+            return [self.value(t["items"]) for _ in range(r.choice([0, 1, 3]))]
+        if kind == "map":
+            return {r.choice(STRINGS[:5]) + str(i): self.value(t["values"]) for i in range(r.choice([0, 1, 3]))}
+        return {f["name"]: self.value(f["type"]) for f in t["fields"]}
+
+    def invalid(self, t, value):
+        """A value of t's record with one field made one the type cannot
+        hold, or None when the generator has none for it."""
+        for f in self.r.sample(t["fields"], len(t["fields"])):
+            bad = self.bad_leaf(f["type"])
+            if bad is not None:
+                return {**value, f["name"]: bad}, f["name"]
+        return None, None
+
+    def bad_leaf(self, t):
+        r = self.r
+        if isinstance(t, list):
+            return None
+        kind = t if isinstance(t, str) else t.get("logicalType") or t["type"]
+        if kind == "int":
+            return r.choice([2**31, -2**31 - 1, 1e10])
+        if kind == "long":
+            return r.choice([2**63, -2**63 - 1, 1e19, -9.3e18 * 2])
+        if kind == "float":
+            return r.choice([1e39, -3.5e38])
+        if kind == "decimal":
+            return decimal.Decimal(10**t["precision"]).scaleb(-t["scale"], context=DEC)
+        if kind == "uuid":
+            return r.choice(["not-a-uuid", "00000000-0000-0000-0000-00000000000g", ""])
+        if kind == "enum":
+            return "NOT_A_SYMBOL"
+        if kind == "string":
+            return 5
+        return None
+
+
+def _logical(t):
+    return None if isinstance(t, (str, list)) else t.get("logicalType")
+
+
+def avro_to_ext(t, v):
+    """A value (confluent's form, as written or as read back) in the
+    extension's JSON mapping (SPEC section 7)."""
+    if v is None:
+        return None
+    if isinstance(t, list):
+        branches = [b for b in t if b != "null"]
+        if len(branches) == 1:
+            return avro_to_ext(branches[0], v)
+        return v
+    kind = t if isinstance(t, str) else _logical(t) or t["type"]
+    if kind in ("bytes", "fixed"):
+        return v.hex()
+    if kind == "decimal":
+        return format(decimal.Decimal(v).quantize(decimal.Decimal(1).scaleb(-t["scale"]), context=DEC), "f")
+    if kind == "uuid":
+        return str(v)
+    if kind == "date" and isinstance(v, datetime.date):
+        return (v - datetime.date(1970, 1, 1)).days
+    if kind in ("time-millis", "time-micros") and isinstance(v, datetime.time):
+        us = ((v.hour * 60 + v.minute) * 60 + v.second) * 1000000 + v.microsecond
+        return us // 1000 if kind == "time-millis" else us
+    if kind in ("timestamp-millis", "timestamp-micros") and isinstance(v, datetime.datetime):
+        us = (v - EPOCH) // datetime.timedelta(microseconds=1)
+        return us // 1000 if kind == "timestamp-millis" else us
+    if kind in ("float", "double"):
+        return None if math.isnan(v) or math.isinf(v) else v
+    if kind == "array":
+        return [avro_to_ext(t["items"], x) for x in v]
+    if kind == "map":
+        return {k: avro_to_ext(t["values"], x) for k, x in v.items()}
+    if kind == "record":
+        return {f["name"]: avro_to_ext(f["type"], v.get(f["name"])) for f in t["fields"]}
+    return v
+
+
+def same(t, a, b, where="$"):
+    """Field by field equality in the extension's mapping; a float as a
+    float32, -0.0 and 0.0 apart. The first difference, or None."""
+    if isinstance(t, list):
+        branches = [x for x in t if x != "null"]
+        if a is None or b is None or len(branches) > 1:
+            return None if a == b and type(a) is type(b) else f"{where}: {a!r} != {b!r}"
+        t = branches[0]
+    kind = t if isinstance(t, str) else _logical(t) or t["type"]
+    if kind in ("float", "double") and isinstance(a, float) and isinstance(b, (int, float)):
+        pack = "<f" if kind == "float" else "<d"
+        return None if struct.pack(pack, a) == struct.pack(pack, float(b)) else f"{where}: {a!r} != {b!r}"
+    if kind == "array" and isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = same(t["items"], x, y, f"{where}[{i}]")
+            if d:
+                return d
+        return None
+    if kind in ("map", "record") and isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        for k in a:
+            sub = t["values"] if kind == "map" else next(f["type"] for f in t["fields"] if f["name"] == k)
+            d = same(sub, a[k], b[k], f"{where}.{k}")
+            if d:
+                return d
+        return None
+    return None if a == b else f"{where}: {a!r} != {b!r}"
+
+
+def python_refuses(schema, value):
+    """Whether Python refuses to write value (fastavro's validator or
+    confluent's serializer path), or cannot keep it (the round trip
+    changes it): why, or None."""
+    import fastavro
+    import fastavro.validation
+    parsed = fastavro.parse_schema(schema)
+    try:
+        fastavro.validation.validate(value, parsed, raise_errors=True)
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, value)
+        out.seek(0)
+        back = fastavro.schemaless_reader(out, parsed)
+    except Exception as e:  # noqa: BLE001 - any refusal counts
+        return f"refused: {type(e).__name__}"
+    diff = same(schema, avro_to_ext(schema, back), avro_to_ext(schema, value))
+    return f"changed: {diff}" if diff else None
+
+
+def _pair(conn, topic, fmt):
+    conn.execute(f"CREATE VIRTUAL TABLE t USING kafka(brokers = '{kit.BROKER}', topic = '{topic}', "
+                 f"value = '{fmt}', schema_registry = '{kit.REGISTRY}')")
+    conn.execute(f"CREATE VIRTUAL TABLE raw USING kafka(brokers = '{kit.BROKER}', topic = '{topic}', value = 'blob')")
+
+
+def _read(conn, table, offset):
+    return conn.execute(f"SELECT value FROM {table} WHERE offset = ?", (offset,)).fetchone()[0]
+
+
+def test_avro_values_both_ways_against_confluent():
+    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+    kit.need_broker()
+    kit.need_registry()
+    _say(f"Avro: {SCHEMAS} random schemas")
+    for n in range(SCHEMAS):
+        r = random.Random(SEED * 1000 + n)
+        gen = AvroGen(r)
+        schema = gen.record()
+        topic = kit.create_topic(kit.topic("ivavro"))
+        try:
+            kit.register_schema(f"{topic}-value", schema)
+            conn = kit.connect()
+            _pair(conn, topic, "avro")
+            ser = AvroSerializer(registrykit.sr_client(), json.dumps(schema),
+                                 conf={"auto.register.schemas": False, "use.latest.version": True})
+            de = AvroDeserializer(registrykit.sr_client())
+            ctx = registrykit.ctx(topic)
+            offset = 0
+            for i in range(VALUES):
+                value = gen.value(schema)
+                want = avro_to_ext(schema, value)
+                where = f"seed {SEED} schema {n} value {i}: {json.dumps(schema)}\n  value {want!r}"
+                # confluent writes, the extension reads
+                conn.execute("INSERT INTO raw(value) VALUES (?)", (ser(value, ctx),))
+                got = json.loads(_read(conn, "t", offset))
+                offset += 1
+                diff = same(schema, got, want)
+                assert not diff, f"extension read {diff}\n{where}"
+                # the extension writes, confluent reads
+                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(want),))
+                back = avro_to_ext(schema, de(_read(conn, "raw", offset), ctx))
+                offset += 1
+                diff = same(schema, back, want)
+                assert not diff, f"confluent read {diff}\n{where}"
+                # a value the type cannot hold
+                bad, field = gen.invalid(schema, value)
+                if bad is None:
+                    continue
+                bad_json = json.dumps(avro_to_ext(schema, bad))
+                refused = None
+                try:
+                    conn.execute("INSERT INTO t(value) VALUES (?)", (bad_json,))
+                except Exception as e:  # noqa: BLE001
+                    refused = str(e)
+                python = python_refuses(schema, bad)
+                assert refused is not None, f"extension took {bad_json} (Python: {python})\n{where}"
+                assert f"'{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
+                assert python, f"Python writes {bad_json} unchanged; the extension refused: {refused}\n{where}"
+        except AssertionError:
+            _say(f"Avro schema {n} failed")
+            raise
+        finally:
+            kit.delete_topic(topic)
