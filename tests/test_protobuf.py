@@ -221,7 +221,7 @@ def test_rows_that_do_not_fit_fail_naming_the_field_and_produce_nothing():
     fits = "kafka: Protobuf value does not fit message pbtest.Weather: field "
     kit.expect_error(insert(temp_celsius="warm"), fits + 'temp_celsius: invalid value "warm" for type TYPE_INT32')
     kit.expect_error(insert(temp_celsius=2147483648),
-                     fits + "temp_celsius: invalid value 2147483648 for type TYPE_INT32")
+                     fits + "temp_celsius: 2147483648 is out of range for int32")
     kit.expect_error(insert(sky="RAIN"), fits + 'sky: invalid value "RAIN" for type '
                      "type.googleapis.com/pbtest.Sky")
     kit.expect_error(insert(station='{"id": 5}'), fits + "station.id: invalid value 5 for type TYPE_STRING")

@@ -180,7 +180,7 @@ def test_encode_errors_name_the_field():
     cases = {
         '{"temp_celsius": "abc"}': 'field temp_celsius: invalid value "abc" for type TYPE_INT32',
         '{"temp_celsius": 1e10}': "field temp_celsius: invalid value 10000000000 for type TYPE_INT32",
-        '{"total": 9223372036854775808}': "field total: invalid value 9223372036854775808 for type TYPE_INT64",
+        '{"total": 9223372036854775808}': "field total: 9223372036854775808 is out of range for int64",
         '{"nope": 1}': "field nope: not in the message",
         '{"station": {"nope": 1}}': "field station.nope: not in the message",
         '{"station": {"height_m": "q"}}': 'field station.height_m: invalid value "q" for type TYPE_INT32',

@@ -283,3 +283,32 @@ def test_json_schema_values_are_validated_as_the_serializers_do():
         assert [json.loads(v) for (v,) in conn.execute("SELECT value FROM t")] == [good]
     finally:
         kit.delete_topic(topic)
+
+
+def test_protobuf_integers_past_their_range_are_refused():
+    """libprotobuf 3.21 reads an int64 past its range as a double:
+    -9223372036854775809 rounds to -2^63 and was written as that (found by
+    tests/test_interop_values.py)."""
+    topic = setup("vpbint")
+    try:
+        kit.register_schema(f"{topic}-value", 'syntax = "proto3";\nimport "google/protobuf/wrappers.proto";\n'
+                            "message P { int64 a = 1; sfixed64 b = 2; uint64 c = 3; repeated sint64 d = 4; "
+                            "google.protobuf.Int64Value w = 5; map<string, int64> m = 6; }\n", "PROTOBUF")
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="protobuf")
+        fits = "kafka: Protobuf value does not fit message P: field "
+        for value, text in [({"a": -9223372036854775809}, "a: -9223372036854775809 is out of range for int64"),
+                            ({"b": 9223372036854775808}, "b: 9223372036854775808 is out of range for sfixed64"),
+                            ({"c": 18446744073709551616}, "c: 18446744073709551616 is out of range for uint64"),
+                            ({"d": [1, -9223372036854775809]}, "d[1]: -9223372036854775809 is out of range for sint64"),
+                            ({"w": -9223372036854775809}, "w: -9223372036854775809 is out of range for int64"),
+                            ({"m": {"k": 9223372036854775808}},
+                             'm["k"]: 9223372036854775808 is out of range for int64')]:
+            kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),)), fits + text)
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        edges = {"a": -9223372036854775808, "b": 9223372036854775807, "c": 18446744073709551615,
+                 "d": [-9223372036854775808], "w": 9223372036854775807, "m": {"k": -9223372036854775808}}
+        conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(edges),))
+        assert json.loads(conn.execute("SELECT value FROM t").fetchone()[0]) == edges
+    finally:
+        kit.delete_topic(topic)

@@ -691,6 +691,8 @@ private:
       }
       return;
     }
+    if (cJSON_IsRaw(item) && !integer_fits(item->valuestring, f->cpp_type()))
+      fail("field " + at + ": " + item->valuestring + " is out of range for " + f->type_name());
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return;
     const Descriptor *d = f->message_type();
     switch (kind_of(d)) {
@@ -703,6 +705,30 @@ private:
       if (cJSON_IsString(item)) item = unwrap_text(parent, item, at);
       if (cJSON_IsObject(item)) message(item, d, at);
       break;
+    }
+  }
+
+  /* Whether an integer's text fits an integer field (other texts and
+  ** types: true, the library checks them). libprotobuf 3.21 reads an
+  ** int64 past its range as a double and takes -9223372036854775809,
+  ** which rounds to -2^63. */
+  static bool integer_fits(const char *text, FieldDescriptor::CppType type) {
+    if (strpbrk(text, ".eE")) return true;
+    char *end;
+    errno = 0;
+    switch (type) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      long long v = strtoll(text, &end, 10);
+      return !errno && (type == FieldDescriptor::CPPTYPE_INT64 || (v >= INT32_MIN && v <= INT32_MAX));
+    }
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      if (text[0] == '-') return !strcmp(text, "-0");
+      unsigned long long v = strtoull(text, &end, 10);
+      return !errno && (type == FieldDescriptor::CPPTYPE_UINT64 || v <= UINT32_MAX);
+    }
+    default: return true;
     }
   }
 
