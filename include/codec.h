@@ -144,6 +144,11 @@ int codec_field_error(char **err, const char *codec, const codec_path *p, const 
 ** own digits (a cJSON_Raw node's), else the shortest text of its double. */
 const char *codec_number_text(const cJSON *j, char *buf, size_t size);
 
+/* Turns the number nodes of a cJSON tree parsed from text [*p, end) that
+** are integers past 2^53 (which a double would round) into cJSON_Raw
+** nodes holding their exact text. SQLITE_NOMEM when out of memory. */
+int codec_keep_big_integers(cJSON *node, const char **p, const char *end);
+
 /* What a JSON value is, for errors: "a string", "a number", ... */
 const char *codec_json_kind(const cJSON *j);
 

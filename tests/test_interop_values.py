@@ -661,3 +661,141 @@ def _ext_to_proto_json(descriptor, value):
         else:
             out[k] = one(v)
     return out
+
+
+# ---------------------------------------------------------- JSON Schema --
+
+class JsonSchemaGen:
+    """Random JSON Schemas (types, bounds, lengths, enums, nested objects,
+    arrays, nullable anyOf, required, additionalProperties) and values,
+    valid ones and ones with one property made invalid."""
+
+    def __init__(self, r):
+        self.r = r
+
+    def schema(self, depth=0):
+        r = self.r
+        kind = r.choice(["integer", "number", "string", "boolean", "enum", "nullable"] +
+                        (["array", "object"] if depth < 2 else []))
+        if kind == "integer":
+            lo = r.choice([None, 0, -100, -2**53, -2**63])
+            return {"type": "integer", **({"minimum": lo} if lo is not None else {}),
+                    **({"maximum": lo + 1000} if lo is not None and r.random() < 0.5 else {})}
+        if kind == "number":
+            return {"type": "number", **({"exclusiveMaximum": 1.5} if r.random() < 0.5 else {})}
+        if kind == "string":
+            return {"type": "string", **({"maxLength": 4} if r.random() < 0.5 else {}),
+                    **({"pattern": "^[a-z]*$"} if r.random() < 0.3 else {})}
+        if kind == "boolean":
+            return {"type": "boolean"}
+        if kind == "enum":
+            return {"enum": r.sample(["a", "b", "Zürich", 1, None], r.randint(1, 3))}
+        if kind == "nullable":
+            return {"anyOf": [{"type": "null"}, self.schema(depth + 1)]}
+        if kind == "array":
+            return {"type": "array", "items": self.schema(depth + 1), **({"maxItems": 3} if r.random() < 0.5 else {})}
+        return self.object(depth + 1)
+
+    def object(self, depth=0):
+        props = {f"p{i}": self.schema(depth) for i in range(self.r.randint(1, 5))}
+        return {"type": "object", "properties": props,
+                "required": self.r.sample(list(props), self.r.randint(0, len(props))),
+                "additionalProperties": self.r.random() < 0.5}
+
+    def value(self, s):
+        r = self.r
+        if "anyOf" in s:
+            return None if r.random() < 0.3 else self.value(s["anyOf"][1])
+        if "enum" in s:
+            return r.choice(s["enum"])
+        t = s["type"]
+        if t == "integer":
+            lo, hi = s.get("minimum", -2**63), s.get("maximum", 2**63 - 1)
+            return r.choice([lo, hi, r.randint(lo, hi)])
+        if t == "number":
+            return r.choice([0.0, -0.5, 1.25, 1e300, -1e-300] if "exclusiveMaximum" not in s else [-1e300, 1.25, 0.0])
+        if t == "string":
+            ok = [x for x in STRINGS if len(x) <= s.get("maxLength", 1000) and
+                  ("pattern" not in s or x.isascii() and x.isalpha() and x.islower() or x == "")]
+            return r.choice(ok)
+        if t == "boolean":
+            return r.random() < 0.5
+        if t == "array":
+            return [self.value(s["items"]) for _ in range(r.randint(0, s.get("maxItems", 3)))]
+        return {k: self.value(p) for k, p in s["properties"].items() if k in s["required"] or r.random() < 0.7}
+
+    def bad(self, s, value):
+        """value with one property made one the schema refuses, or None."""
+        r = self.r
+        for k, p in r.sample(list(s["properties"].items()), len(s["properties"])):
+            t = p.get("type")
+            if t == "integer":
+                return {**value, k: r.choice([1.5, "1"] + ([p["minimum"] - 1] if "minimum" in p else []))}, k
+            if t == "number" and "exclusiveMaximum" in p:
+                return {**value, k: 1.5}, k
+            if t == "string" and "maxLength" in p:
+                return {**value, k: "abcde"}, k
+            if t == "boolean":  # 0 and 1 at the top level are booleans (an INTEGER column's)
+                return {**value, k: "true"}, k
+            if "enum" in p:
+                return {**value, k: "not in the enum"}, k
+        if s["required"]:
+            k = r.choice(s["required"])
+            return {x: y for x, y in value.items() if x != k}, k
+        if not s["additionalProperties"]:
+            return {**value, "extra": 1}, "extra"
+        return None, None
+
+
+def test_json_schema_values_both_ways_against_confluent():
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+    kit.need_broker()
+    kit.need_registry()
+    _say(f"JSON Schema: {SCHEMAS} random schemas")
+    for n in range(SCHEMAS):
+        r = random.Random(SEED * 1000 + 700 + n)
+        gen = JsonSchemaGen(r)
+        schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": f"T{n}", **gen.object()}
+        topic = kit.create_topic(kit.topic("ivjs"))
+        try:
+            kit.register_schema(f"{topic}-value", schema, "JSON")
+            conn = kit.connect()
+            _pair(conn, topic, "jsonschema")
+            text = json.dumps(schema)
+            ser = JSONSerializer(text, registrykit.sr_client(), conf={"auto.register.schemas": False,
+                                                                       "use.latest.version": True})
+            de = JSONDeserializer(text)
+            ctx = registrykit.ctx(topic)
+            offset = 0
+            for i in range(VALUES):
+                value = gen.value(schema)
+                where = f"seed {SEED} schema {n} value {i}: {text}\n  value {value!r}"
+                conn.execute("INSERT INTO raw(value) VALUES (?)", (ser(value, ctx),))
+                got = json.loads(_read(conn, "t", offset))
+                offset += 1
+                assert got == value, f"extension read {got!r}\n{where}"
+                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),))
+                back = de(_read(conn, "raw", offset), ctx)
+                offset += 1
+                assert back == value, f"confluent read {back!r}\n{where}"
+                bad, field = gen.bad(schema, value)
+                if bad is None:
+                    continue
+                try:
+                    ser(bad, ctx)
+                    python = None
+                except Exception as e:  # noqa: BLE001
+                    python = str(e)
+                try:
+                    conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(bad),))
+                    refused = None
+                except Exception as e:  # noqa: BLE001
+                    refused = str(e)
+                assert python, f"confluent's serializer took {bad!r}\n{where}"
+                assert refused, f"the extension took {bad!r} (confluent: {python})\n{where}"
+                assert f"'{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
+        except AssertionError:
+            _say(f"JSON Schema schema {n} failed")
+            raise
+        finally:
+            kit.delete_topic(topic)

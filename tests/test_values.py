@@ -230,6 +230,7 @@ JSON_SCHEMA = {
         "pos": {"$ref": "#/definitions/Pos"},
         "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
         "maybe": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
+        "big": {"type": "integer", "minimum": -9223372036854775808},
     },
     "required": ["n"], "additionalProperties": False,
     "definitions": {"Pos": {"type": "object", "properties": {"lat": {"type": "number"}},
@@ -263,6 +264,9 @@ def test_json_schema_values_are_validated_as_the_serializers_do():
             ({"n": 1, "maybe": "x"}, "JSON Schema field 'maybe': a string fits none of the anyOf schemas"),
             ({"n": 1, "nope": 1}, "JSON Schema field 'nope': not a property of the schema"),
             ({}, "JSON Schema field 'n': missing, and the schema requires it"),
+            # past 2^53, exactly: as doubles the two are equal
+            ({"n": 1, "big": -9223372036854775809},
+             "JSON Schema field 'big': -9223372036854775809 is less than the minimum -9.2233720368547758e+18"),
         ]
         for value, text in cases:
             kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),)), text)

@@ -920,12 +920,11 @@ static int is_integral(const cJSON *j, double lo, double hi) {
 
 /* A record, map or array given as JSON text in a string (what a TEXT
 ** typed column composes) is read as the JSON it holds. */
-static int keep_big_integers(cJSON *node, const char **p, const char *end);
 
 static cJSON *container_json(const cJSON *j, cJSON **parsed) {
   *parsed = cJSON_IsString(j) ? cJSON_Parse(j->valuestring) : NULL;
   const char *text = *parsed ? j->valuestring : NULL;
-  if (text && keep_big_integers(*parsed, &text, text + strlen(text))) {
+  if (text && codec_keep_big_integers(*parsed, &text, text + strlen(text))) {
     cJSON_Delete(*parsed);
     *parsed = NULL;
   }
@@ -1188,46 +1187,6 @@ static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, con
   return rc;
 }
 
-/* The next number token of JSON text at *p (strings skipped), or NULL. */
-static const char *next_number(const char **p, const char *end, size_t *len) {
-  for (const char *s = *p; s < end; s++) {
-    if (*s == '"') {
-      for (s++; s < end && *s != '"'; s++) s += *s == '\\';
-      continue;
-    }
-    if (*s != '-' && (*s < '0' || *s > '9')) continue;
-    const char *start = s;
-    while (s < end && strchr("+-.eE0123456789", *s)) s++;
-    *len = (size_t)(s - start);
-    *p = s;
-    return start;
-  }
-  return NULL;
-}
-
-/* cJSON keeps numbers as doubles, and an integer past 2^53 would lose
-** digits: such nodes become cJSON_Raw nodes holding their text. The
-** text's number tokens and the tree's number nodes pair up in document
-** order. */
-static int keep_big_integers(cJSON *node, const char **p, const char *end) {
-  for (; node; node = node->next) {
-    if (node->child && keep_big_integers(node->child, p, end)) return SQLITE_NOMEM;
-    if (!cJSON_IsNumber(node)) continue;
-    size_t n;
-    const char *token = next_number(p, end, &n);
-    if (!token || fabs(node->valuedouble) < 9007199254740992.0 || memchr(token, '.', n) ||
-        memchr(token, 'e', n) || memchr(token, 'E', n))
-      continue;
-    char *text = cJSON_malloc(n + 1);
-    if (!text) return SQLITE_NOMEM;
-    memcpy(text, token, n);
-    text[n] = 0;
-    node->type = cJSON_Raw;
-    node->valuestring = text;
-  }
-  return SQLITE_OK;
-}
-
 /* Writes a filled value into buf (size bytes); its length, or -1 when it
 ** does not fit (or out of memory). */
 static int64_t value_write(avro_value_t *value, char *buf, size_t size) {
@@ -1393,7 +1352,7 @@ static int avro_encode(const codec_schema *s, const char *json, size_t len, void
                        size_t *out_len, char **err) {
   cJSON *root = cJSON_ParseWithLength(json, len);
   const char *scan = json;
-  if (root && keep_big_integers(root, &scan, json + len)) {
+  if (root && codec_keep_big_integers(root, &scan, json + len)) {
     cJSON_Delete(root);
     return SQLITE_NOMEM;
   }

@@ -6,6 +6,7 @@
 #include "base.h"
 #include "codec.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,4 +135,44 @@ const char *codec_number_text(const cJSON *j, char *buf, size_t size) {
   snprintf(buf, size, "%.15g", d);
   if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
   return buf;
+}
+
+/* The next number token of JSON text at *p (strings skipped), or NULL. */
+static const char *next_number(const char **p, const char *end, size_t *len) {
+  for (const char *s = *p; s < end; s++) {
+    if (*s == '"') {
+      for (s++; s < end && *s != '"'; s++) s += *s == '\\';
+      continue;
+    }
+    if (*s != '-' && (*s < '0' || *s > '9')) continue;
+    const char *start = s;
+    while (s < end && strchr("+-.eE0123456789", *s)) s++;
+    *len = (size_t)(s - start);
+    *p = s;
+    return start;
+  }
+  return NULL;
+}
+
+/* cJSON keeps numbers as doubles, and an integer past 2^53 would lose
+** digits: such nodes become cJSON_Raw nodes holding their text. The
+** text's number tokens and the tree's number nodes pair up in document
+** order. */
+int codec_keep_big_integers(cJSON *node, const char **p, const char *end) {
+  for (; node; node = node->next) {
+    if (node->child && codec_keep_big_integers(node->child, p, end)) return SQLITE_NOMEM;
+    if (!cJSON_IsNumber(node)) continue;
+    size_t n;
+    const char *token = next_number(p, end, &n);
+    if (!token || fabs(node->valuedouble) < 9007199254740992.0 || memchr(token, '.', n) ||
+        memchr(token, 'e', n) || memchr(token, 'E', n))
+      continue;
+    char *text = cJSON_malloc(n + 1);
+    if (!text) return SQLITE_NOMEM;
+    memcpy(text, token, n);
+    text[n] = 0;
+    node->type = cJSON_Raw;
+    node->valuestring = text;
+  }
+  return SQLITE_OK;
 }

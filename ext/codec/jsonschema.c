@@ -167,8 +167,8 @@ static int of_type(const cJSON *v, const char *name) {
   if (!strcmp(name, "object")) return cJSON_IsObject(v);
   if (!strcmp(name, "array")) return cJSON_IsArray(v);
   if (!strcmp(name, "string")) return cJSON_IsString(v);
-  if (!strcmp(name, "number")) return cJSON_IsNumber(v);
-  if (!strcmp(name, "integer")) return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble);
+  if (!strcmp(name, "number")) return cJSON_IsNumber(v) || cJSON_IsRaw(v);
+  if (!strcmp(name, "integer")) return cJSON_IsRaw(v) || (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble));
   return 1; /* an unknown type name constrains nothing here */
 }
 
@@ -187,27 +187,29 @@ static int check_type(const cJSON *type, const cJSON *v, const value_path *p, ch
 
 /* The numeric bounds: minimum, maximum, exclusive ones (draft 4's
 ** booleans and later drafts' numbers), multipleOf; and a number no
-** double holds (1e400) is refused, as by the serializers' parsers. */
+** double holds (1e400) is refused, as by the serializers' parsers. An
+** integer past 2^53 (a raw node) compares as a long double, exactly
+** against a bound a double holds. */
 static int check_number(const cJSON *schema, const cJSON *v, const value_path *p, char **err) {
-  char text[32];
+  char text[32], bound[32];
   const char *shown = codec_number_text(v, text, sizeof text);
-  double d = v->valuedouble;
+  long double d = cJSON_IsRaw(v) ? strtold(v->valuestring, NULL) : v->valuedouble;
   if (!isfinite(d)) return field_error(err, p, "%s is out of range for a number", shown);
   const cJSON *min = keyword(schema, "minimum"), *max = keyword(schema, "maximum");
   const cJSON *xmin = keyword(schema, "exclusiveMinimum"), *xmax = keyword(schema, "exclusiveMaximum");
   const cJSON *multiple = keyword(schema, "multipleOf");
   if (cJSON_IsNumber(min) && (d < min->valuedouble || (cJSON_IsTrue(xmin) && d == min->valuedouble)))
-    return field_error(err, p, "%s is less than the %sminimum %g", shown, cJSON_IsTrue(xmin) ? "exclusive " : "", min->valuedouble);
+    return field_error(err, p, "%s is less than the %sminimum %s", shown, cJSON_IsTrue(xmin) ? "exclusive " : "", codec_number_text(min, bound, sizeof bound));
   if (cJSON_IsNumber(max) && (d > max->valuedouble || (cJSON_IsTrue(xmax) && d == max->valuedouble)))
-    return field_error(err, p, "%s is more than the %smaximum %g", shown, cJSON_IsTrue(xmax) ? "exclusive " : "", max->valuedouble);
+    return field_error(err, p, "%s is more than the %smaximum %s", shown, cJSON_IsTrue(xmax) ? "exclusive " : "", codec_number_text(max, bound, sizeof bound));
   if (cJSON_IsNumber(xmin) && d <= xmin->valuedouble)
-    return field_error(err, p, "%s is not more than the exclusiveMinimum %g", shown, xmin->valuedouble);
+    return field_error(err, p, "%s is not more than the exclusiveMinimum %s", shown, codec_number_text(xmin, bound, sizeof bound));
   if (cJSON_IsNumber(xmax) && d >= xmax->valuedouble)
-    return field_error(err, p, "%s is not less than the exclusiveMaximum %g", shown, xmax->valuedouble);
+    return field_error(err, p, "%s is not less than the exclusiveMaximum %s", shown, codec_number_text(xmax, bound, sizeof bound));
   if (cJSON_IsNumber(multiple) && multiple->valuedouble > 0) {
-    double q = d / multiple->valuedouble;
+    double q = (double)(d / multiple->valuedouble);
     if (!isfinite(q) || fabs(q - nearbyint(q)) > 1e-9 * fmax(1, fabs(q)))
-      return field_error(err, p, "%s is not a multiple of %g", shown, multiple->valuedouble);
+      return field_error(err, p, "%s is not a multiple of %s", shown, codec_number_text(multiple, bound, sizeof bound));
   }
   return SQLITE_OK;
 }
@@ -362,7 +364,7 @@ static int validate(const cJSON *root, const cJSON *schema, const cJSON *v, cons
       cJSON_free(shown);
     }
   }
-  if (!rc && cJSON_IsNumber(v)) rc = check_number(schema, v, p, err);
+  if (!rc && (cJSON_IsNumber(v) || cJSON_IsRaw(v))) rc = check_number(schema, v, p, err);
   if (!rc && cJSON_IsString(v)) rc = check_string(schema, v, p, err);
   if (!rc && cJSON_IsArray(v)) rc = check_array(root, schema, v, p, depth, err);
   if (!rc && cJSON_IsObject(v)) rc = check_object(root, schema, v, p, depth, err);
@@ -373,9 +375,14 @@ static int validate(const cJSON *root, const cJSON *schema, const cJSON *v, cons
 static int jsonschema_encode(const codec_schema *schema, const char *json, size_t len, void **out,
                              size_t *out_len, char **err) {
   cJSON *root = cJSON_ParseWithLength(json, len);
+  const char *scan = json;
   if (!root) {
     *err = sqlite3_mprintf("kafka: the value to write as JSON Schema JSON is not JSON");
     return SQLITE_ERROR;
+  }
+  if (codec_keep_big_integers(root, &scan, json + len)) {
+    cJSON_Delete(root);
+    return SQLITE_NOMEM;
   }
   int changed = booleans_from_integers(schema, root);
   char *printed = changed ? cJSON_PrintUnformatted(root) : NULL;
