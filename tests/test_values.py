@@ -5,6 +5,8 @@ registry key never misses rows; ORDER BY rowid DESC LIMIT keeps a bounded
 number of messages. Against the real broker and registry."""
 
 import json
+import math
+import os
 import uuid
 
 import kit
@@ -314,5 +316,57 @@ def test_protobuf_integers_past_their_range_are_refused():
                  "d": [-9223372036854775808], "w": 9223372036854775807, "m": {"k": -9223372036854775808}}
         conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(edges),))
         assert json.loads(conn.execute("SELECT value FROM t").fetchone()[0]) == edges
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_real_columns_compose_json_that_reads_back_as_the_same_double():
+    """A REAL typed column composed its JSON with SQLite's printf("%!.17g"),
+    which before 3.43 does not round-trip every double: -2.1259274892040128e+304
+    was written as ...129e+304, another double (found by tests/fuzz/fuzz_encode.c).
+    JSON Schema composes every INSERT's JSON so; seeded random doubles."""
+    import random
+    import struct
+    topic = setup("vreal")
+    seed = int(os.environ.get("VALUES_SEED", random.randrange(1 << 30)))
+    r = random.Random(seed)
+    try:
+        kit.register_schema(f"{topic}-value", {"type": "object", "properties": {"x": {"type": "number"}}}, "JSON")
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="jsonschema")
+        doubles = [-2.1259274892040128e+304, 5e-324, 1.7976931348623157e308, 0.1, -0.0]
+        while len(doubles) < 100:
+            d = struct.unpack("<d", r.getrandbits(64).to_bytes(8, "little"))[0]
+            if math.isfinite(d):
+                doubles.append(d)
+        conn.execute("INSERT INTO t(x) SELECT value FROM json_each(?)", (json.dumps(doubles),))
+        got = [json.loads(v)["x"] for (v,) in conn.execute("SELECT value FROM t ORDER BY offset")]
+        wrong = [(d, g) for d, g in zip(doubles, got) if struct.pack("<d", d) != struct.pack("<d", float(g))]
+        assert len(got) == len(doubles) and not wrong, f"VALUES_SEED={seed}: written as other doubles: {wrong[:5]}"
+    finally:
+        kit.delete_topic(topic)
+
+
+def test_protobuf_map_key_repeated_on_the_wire_reads_once_with_its_last_value():
+    """A map entry the wire repeats (valid: parsers keep the last) showed
+    twice in the JSON ({"m":{"k":1,"k":2}}), which no JSON reader keeps
+    whole and which did not encode back (found by tests/fuzz/fuzz_encode.c)."""
+    topic = setup("vpbmap")
+    try:
+        sid = kit.register_schema(f"{topic}-value", 'syntax = "proto3";\nmessage P { map<string, int32> m = 1; }\n',
+                                  "PROTOBUF")
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="protobuf")
+
+        def entry(key, value):
+            body = b"\x0a" + bytes([len(key)]) + key + b"\x10" + bytes([value])
+            return b"\x0a" + bytes([len(body)]) + body
+        registrykit.produce_bytes(topic, [b"\x00" + sid.to_bytes(4, "big") + b"\x00" +
+                                          entry(b"k", 1) + entry(b"j", 3) + entry(b"k", 2)])
+        got = conn.execute("SELECT value, m FROM t").fetchall()
+        assert got == [('{"m":{"j":3,"k":2}}', '{"j":3,"k":2}')], got
+        conn.execute("INSERT INTO t(value) SELECT value FROM t")
+        got = conn.execute("SELECT value FROM t WHERE offset = 1").fetchone()
+        assert got == ('{"m":{"j":3,"k":2}}',), got
     finally:
         kit.delete_topic(topic)

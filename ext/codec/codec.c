@@ -122,7 +122,8 @@ int codec_field_error(char **err, const char *codec, const codec_path *p, const 
 }
 
 const char *codec_json_kind(const cJSON *j) {
-  return cJSON_IsRaw(j) ? "a large integer" : cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
+  /* a raw node is a number kept as its exact text */
+  return cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) || cJSON_IsRaw(j) ? "a number"
        : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
 }
 
@@ -132,6 +133,10 @@ const char *codec_json_kind(const cJSON *j) {
 const char *codec_number_text(const cJSON *j, char *buf, size_t size) {
   if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return j->valuestring;
   double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+  if (d == floor(d) && fabs(d) < 1e17 && !cJSON_IsRaw(j)) { /* a whole number as its digits */
+    snprintf(buf, size, "%.0f", d);
+    return buf;
+  }
   snprintf(buf, size, "%.15g", d);
   if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
   return buf;

@@ -466,20 +466,31 @@ public:
     const gp::Reflection *r = msg.GetReflection();
     int n = f->is_repeated() ? r->FieldSize(msg, f) : 0;
     if (f->is_map()) {
-      out_ += '{';
+      /* The keys' JSON, quoted unless a string already: JSON keys are
+      ** strings, Protobuf's may be integers or booleans. A key the wire
+      ** repeats shows once, with its last value, as parsers keep it. */
+      std::vector<std::string> keys(n);
+      std::map<std::string, int> last;
       for (int j = 0; j < n; j++) {
-        const gp::Message &entry = r->GetRepeatedMessage(msg, f, j);
-        if (j) out_ += ',';
-        /* The key's JSON, quoted unless it is a string already: JSON
-        ** keys are strings, Protobuf's may be integers or booleans. */
-        std::string key;
-        std::swap(key, out_);
-        value(entry, f->message_type()->map_key(), -1);
-        std::swap(key, out_);
-        if (key[0] == '"') out_ += key;
-        else json_string(out_, key);
+        std::swap(keys[j], out_);
+        value(r->GetRepeatedMessage(msg, f, j), f->message_type()->map_key(), -1);
+        std::swap(keys[j], out_);
+        if (keys[j][0] != '"') {
+          std::string quoted;
+          json_string(quoted, keys[j]);
+          keys[j].swap(quoted);
+        }
+        last[keys[j]] = j;
+      }
+      out_ += '{';
+      bool first = true;
+      for (int j = 0; j < n; j++) {
+        if (last[keys[j]] != j) continue;
+        if (!first) out_ += ',';
+        first = false;
+        out_ += keys[j];
         out_ += ':';
-        value(entry, f->message_type()->map_value(), -1);
+        value(r->GetRepeatedMessage(msg, f, j), f->message_type()->map_value(), -1);
       }
       out_ += '}';
     } else if (f->is_repeated()) {

@@ -161,7 +161,6 @@ static int plain_value(const typed_column *col, sqlite3_value *value, pb_value *
     v->kind = PB_VALUE_REAL;
     v->r = sqlite3_value_double(value);
     if (!isfinite(v->r)) return 0;
-    if (v->r == 0) v->r = 0; /* SQLite's printf writes -0.0 as 0.0: so does its JSON */
   } else if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT) {
     v->kind = PB_VALUE_TEXT;
     v->text = (const char *)sqlite3_value_text(value);
