@@ -615,7 +615,7 @@ def test_protobuf_values_both_ways_against_confluent():
                 except Exception as e:  # noqa: BLE001
                     refused = str(e)
                 assert refused, f"the extension took {bad!r} (Python: {python})\n{where}"
-                assert f"field {field}" in refused, f"the error names no field {field}: {refused}\n{where}"
+                assert f"field '{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
                 assert python, f"Python's protobuf took {bad!r}; the extension refused it\n{where}"
         except AssertionError:
             _say(f"Protobuf schema {n} failed")

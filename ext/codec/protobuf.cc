@@ -645,6 +645,12 @@ const FieldDescriptor *find_field(const Descriptor *d, const char *name) {
   return nullptr;
 }
 
+/* "field 'a.b': why" ("value: why" at the top): the form of an encoder's
+** refusal in every codec (include/codec.h, codec_field_error). */
+std::string field_why(const std::string &at, const std::string &why) {
+  return at.empty() ? "value: " + why : "field '" + at + "': " + why;
+}
+
 /* Rewrites the plain values of include/protobuf.h into the library's JSON
 ** mapping, following the message type: Timestamp milliseconds to RFC 3339
 ** text, hex bytes to base64, 0 and 1 to booleans, JSON text in a string to
@@ -677,7 +683,7 @@ private:
     cJSON *parsed = parse_exact(item->valuestring);
     if (!parsed || (!cJSON_IsObject(parsed) && !cJSON_IsArray(parsed))) {
       cJSON_Delete(parsed);
-      fail("field " + at + ": a string given for a message, list or map must be JSON text of one");
+      fail(field_why(at, "a string given for a message, list or map must be JSON text of one"));
     }
     parsed->string = item->string;
     item->string = nullptr;
@@ -688,7 +694,7 @@ private:
   void field(cJSON *parent, cJSON *item, const FieldDescriptor *f, const std::string &at) {
     if (f->type() == FieldDescriptor::TYPE_BYTES && cJSON_IsString(item)) {
       std::string bytes, encoded;
-      if (!bytes_of(item->valuestring, bytes)) fail("field " + at + ": expected a string of hex digits (two per byte)");
+      if (!bytes_of(item->valuestring, bytes)) fail(field_why(at, "expected a string of hex digits (two per byte)"));
       gp::Base64Escape(bytes, &encoded);
       set_string(item, encoded);
       return;
@@ -703,7 +709,7 @@ private:
       return;
     }
     if (cJSON_IsRaw(item) && !integer_fits(item->valuestring, f->cpp_type()))
-      fail("field " + at + ": " + item->valuestring + " is out of range for " + f->type_name());
+      fail(field_why(at, std::string(item->valuestring) + " is out of range for " + f->type_name()));
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return;
     const Descriptor *d = f->message_type();
     switch (kind_of(d)) {
@@ -750,11 +756,37 @@ private:
     int64_t seconds;
     int32_t nanos;
     if (*end || errno || !timestamp_parts(ms, &seconds, &nanos))
-      fail("field " + at + ": a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
-           "or RFC 3339 text, not " + ms_text);
+      fail(field_why(at, std::string("a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
+                                     "or RFC 3339 text, not ") + ms_text));
     return gp::util::TimeUtil::ToString(gp::util::TimeUtil::MillisecondsToTimestamp(ms));
   }
 };
+
+/* The library's "invalid value V for type T" in the words of the other
+** codecs: out of range, a fraction, an enum's unknown symbol, the type
+** expected; other texts as they are. */
+std::string plain_why(const std::string &why) {
+  const std::string invalid = "invalid value ", for_type = " for type ";
+  size_t at = why.find(invalid), type_at = why.rfind(for_type);
+  if (at == std::string::npos || type_at == std::string::npos || type_at < at) return why;
+  std::string value = why.substr(at + invalid.size(), type_at - at - invalid.size());
+  std::string type = why.substr(type_at + for_type.size());
+  const std::string url = "type.googleapis.com/";
+  if (type.compare(0, url.size(), url) == 0 && type.compare(url.size(), 16, "google.protobuf.") != 0) {
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = "'" + value.substr(1, value.size() - 2) + "'";
+    return value + " is not a symbol of enum " + type.substr(url.size());
+  }
+  if (type.compare(0, 5, "TYPE_") != 0) return value; /* the library's own words: a Duration's range, a oneof set twice */
+  std::string name = type.substr(5);
+  for (char &c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  bool number = !value.empty() && (isdigit(static_cast<unsigned char>(value[0])) || value[0] == '-');
+  bool real = name == "float" || name == "double";
+  if (number && !real && value.find_first_of(".eE") != std::string::npos &&
+      std::strtod(value.c_str(), nullptr) != std::trunc(std::strtod(value.c_str(), nullptr)))
+    return "expected an integer (" + name + "), got a fraction";
+  if (number && name != "string" && name != "bytes" && name != "bool") return value + " is out of range for " + name;
+  return "expected " + name + ", got " + (value[0] == '"' ? "a string " : "") + value;
+}
 
 /* The library's Status text as a sentence naming the field. It says
 ** "(path): why", "(path) name: Cannot find field." for an unknown name,
@@ -770,12 +802,11 @@ std::string parse_error(const gp::util::Status &status, const Descriptor *d) {
   const std::string unknown = ": Cannot find field.", missing = ": missing field ";
   size_t name = why.find_first_not_of(' ');
   if (why.size() > unknown.size() && why.compare(why.size() - unknown.size(), unknown.size(), unknown) == 0)
-    why = "field " + field(why.substr(name, why.size() - unknown.size() - name)) + ": not in the message";
-  else if (why.compare(0, missing.size(), missing) == 0)
-    why = "field " + field(why.substr(missing.size())) + ": missing (it is required)";
-  else
-    why = "field " + path + why;
-  return "value does not fit message " + d->full_name() + ": " + why;
+    return field_why(field(why.substr(name, why.size() - unknown.size() - name)), "not a field of message " + d->full_name());
+  if (why.compare(0, missing.size(), missing) == 0)
+    return field_why(field(why.substr(missing.size())), "missing, and the schema requires it");
+  size_t start = why.find_first_not_of(": ");
+  return field_why(path, plain_why(start == std::string::npos ? why : why.substr(start)));
 }
 
 /* A message of the type from JSON text, or a failure naming the field. */
@@ -786,7 +817,7 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   try {
     json_adapter().message(root.get(), m.type, "");
   } catch (const pb_failure &e) {
-    fail("value does not fit message " + m.type->full_name() + ": " + e.why);
+    fail(e.why);
   }
   std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(root.get()), cJSON_free);
   if (!text) throw std::bad_alloc();
@@ -794,8 +825,7 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   gp::util::Status status = gp::util::JsonStringToMessage(text.get(), msg, options);
   if (!status.ok()) fail(parse_error(status, m.type));
   if (m.has_required && !msg->IsInitialized())
-    fail("value does not fit message " + m.type->full_name() + ": missing required field(s) " +
-         msg->InitializationErrorString());
+    fail(field_why(msg->InitializationErrorString(), "missing, and the schema requires it"));
 }
 
 /* An arena whose first block is on the stack: most messages need no heap. */
