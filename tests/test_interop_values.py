@@ -31,8 +31,8 @@ import kit
 import registrykit
 
 SEED = int(os.environ.get("VALUES_SEED", random.randrange(1 << 30)))
-SCHEMAS = int(os.environ.get("VALUES_SCHEMAS", "6"))
-VALUES = 12  # per schema and direction
+SCHEMAS = int(os.environ.get("VALUES_SCHEMAS", "20"))
+VALUES = 16  # per schema and direction
 
 INT = (-2**31, 2**31 - 1)
 LONG = (-2**63, 2**63 - 1)
@@ -277,60 +277,42 @@ def _read(conn, table, offset):
     return conn.execute(f"SELECT value FROM {table} WHERE offset = ?", (offset,)).fetchone()[0]
 
 
+class AvroCase:
+    """One random Avro schema on a topic: how each side writes and reads it."""
+    fmt = "avro"
+
+    def __init__(self, r, topic):
+        from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+        self.gen = AvroGen(r)
+        self.schema = self.gen.record()
+        self.text = json.dumps(self.schema)
+        kit.register_schema(f"{topic}-value", self.schema)
+        self.ser = AvroSerializer(registrykit.sr_client(), self.text,
+                                  conf={"auto.register.schemas": False, "use.latest.version": True})
+        self.de = AvroDeserializer(registrykit.sr_client())
+
+    def value(self):
+        """A random value: (what confluent writes, the extension's JSON of it)."""
+        value = self.gen.value(self.schema)
+        return value, avro_to_ext(self.schema, value)
+
+    def read(self, data, ctx):
+        return avro_to_ext(self.schema, self.de(data, ctx))
+
+    def diff(self, got, want):
+        return same(self.schema, got, want)
+
+    def invalid(self, written, want):
+        """(the extension's JSON of a value one field cannot hold, the field,
+        Python's refusal or None), or None when there is none."""
+        bad, field = self.gen.invalid(self.schema, written)
+        if bad is None:
+            return None
+        return json.dumps(avro_to_ext(self.schema, bad)), field, python_refuses(self.schema, bad)
+
+
 def test_avro_values_both_ways_against_confluent():
-    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
-    kit.need_broker()
-    kit.need_registry()
-    _say(f"Avro: {SCHEMAS} random schemas")
-    for n in range(SCHEMAS):
-        r = random.Random(SEED * 1000 + n)
-        gen = AvroGen(r)
-        schema = gen.record()
-        topic = kit.create_topic(kit.topic("ivavro"))
-        try:
-            kit.register_schema(f"{topic}-value", schema)
-            conn = kit.connect()
-            _pair(conn, topic, "avro")
-            ser = AvroSerializer(registrykit.sr_client(), json.dumps(schema),
-                                 conf={"auto.register.schemas": False, "use.latest.version": True})
-            de = AvroDeserializer(registrykit.sr_client())
-            ctx = registrykit.ctx(topic)
-            offset = 0
-            for i in range(VALUES):
-                value = gen.value(schema)
-                want = avro_to_ext(schema, value)
-                where = f"seed {SEED} schema {n} value {i}: {json.dumps(schema)}\n  value {want!r}"
-                # confluent writes, the extension reads
-                conn.execute("INSERT INTO raw(value) VALUES (?)", (ser(value, ctx),))
-                got = json.loads(_read(conn, "t", offset))
-                offset += 1
-                diff = same(schema, got, want)
-                assert not diff, f"extension read {diff}\n{where}"
-                # the extension writes, confluent reads
-                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(want),))
-                back = avro_to_ext(schema, de(_read(conn, "raw", offset), ctx))
-                offset += 1
-                diff = same(schema, back, want)
-                assert not diff, f"confluent read {diff}\n{where}"
-                # a value the type cannot hold
-                bad, field = gen.invalid(schema, value)
-                if bad is None:
-                    continue
-                bad_json = json.dumps(avro_to_ext(schema, bad))
-                refused = None
-                try:
-                    conn.execute("INSERT INTO t(value) VALUES (?)", (bad_json,))
-                except Exception as e:  # noqa: BLE001
-                    refused = str(e)
-                python = python_refuses(schema, bad)
-                assert refused is not None, f"extension took {bad_json} (Python: {python})\n{where}"
-                assert f"'{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
-                assert python, f"Python writes {bad_json} unchanged; the extension refused: {refused}\n{where}"
-        except AssertionError:
-            _say(f"Avro schema {n} failed")
-            raise
-        finally:
-            kit.delete_topic(topic)
+    _both_ways("Avro", 0, AvroCase)
 
 
 # ------------------------------------------------------------- Protobuf --
@@ -554,74 +536,48 @@ def _proto_module(text, package):
         sys.path.remove(root)
 
 
+class ProtobufCase:
+    """One random .proto on a topic (its Python classes made by protoc)."""
+    fmt = "protobuf"
+
+    def __init__(self, r, topic):
+        from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+        self.gen = ProtoGen(r)
+        self.top = self.gen.message()
+        package = f"ivpb{SEED}x{r.randrange(1 << 30)}"
+        self.text = self.gen.proto(package)
+        self.cls = getattr(_proto_module(self.text, package), self.top)
+        # The serializer registers the schema (and its imports) as confluent does.
+        self.ser = ProtobufSerializer(self.cls, registrykit.sr_client(), {
+            "reference.subject.name.strategy": lambda c, name: f"{topic}-{name}"})
+        self.de = ProtobufDeserializer(self.cls, {})
+        self.ser(self.cls(), registrykit.ctx(topic))
+
+    def python_form(self, message):
+        from google.protobuf import json_format
+        return pb_to_ext(self.cls.DESCRIPTOR, json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True))
+
+    def value(self):
+        """(the message confluent writes, the extension's JSON of it)."""
+        message = _parse_ext(self.cls, self.gen.value(self.top))
+        return message, self.python_form(message)
+
+    def read(self, data, ctx):
+        return self.python_form(self.de(data, ctx))
+
+    def diff(self, got, want):
+        return pb_same(got, want)
+
+    def invalid(self, written, want):
+        bad, field = self.gen.bad(self.top, want)
+        if bad is None:
+            return None
+        return json.dumps(bad), field, _refusal(_parse_ext, self.cls, bad)
+
+
 def test_protobuf_values_both_ways_against_confluent():
-    from google.protobuf import json_format
-    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
-    kit.need_broker()
-    kit.need_registry()
-    _say(f"Protobuf: {SCHEMAS} random schemas")
-    for n in range(SCHEMAS):
-        r = random.Random(SEED * 1000 + 500 + n)
-        gen = ProtoGen(r)
-        top = gen.message()
-        package = f"ivpb{SEED}x{n}"
-        text = gen.proto(package)
-        topic = kit.create_topic(kit.topic("ivpb"))
-        try:
-            cls = getattr(_proto_module(text, package), top)
-            # The serializer registers the schema (and its imports) as confluent does.
-            ser = ProtobufSerializer(cls, registrykit.sr_client(), {
-                "reference.subject.name.strategy": lambda c, name: f"{topic}-{name}"})
-            de = ProtobufDeserializer(cls, {})
-            ctx = registrykit.ctx(topic)
-            first = ser(cls(), ctx)
-            conn = kit.connect()
-            _pair(conn, topic, "protobuf")
-            conn.execute("INSERT INTO raw(value) VALUES (?)", (first,))
-
-            def python_form(value):
-                return pb_to_ext(cls.DESCRIPTOR, json_format.MessageToDict(
-                    value, preserving_proto_field_name=True, always_print_fields_with_no_presence=True))
-
-            offset = 1
-            for i in range(VALUES):
-                value = gen.value(top)
-                where = f"seed {SEED} schema {n} value {i}:\n{text}  value {value!r}"
-                msg = _parse_ext(cls, value)
-                want = python_form(msg)
-                # confluent writes, the extension reads
-                conn.execute("INSERT INTO raw(value) VALUES (?)", (ser(msg, ctx),))
-                got = json.loads(_read(conn, "t", offset))
-                offset += 1
-                diff = pb_same(got, want)
-                assert not diff, f"extension read {diff}\n{where}"
-                # the extension writes, confluent reads
-                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),))
-                back = python_form(de(_read(conn, "raw", offset), ctx))
-                offset += 1
-                diff = pb_same(back, want)
-                assert not diff, f"confluent read {diff}\n{where}"
-                bad, field = gen.bad(top, value)
-                if bad is None:
-                    continue
-                python = None
-                try:
-                    _parse_ext(cls, bad)
-                except Exception as e:  # noqa: BLE001
-                    python = str(e)
-                try:
-                    conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(bad),))
-                    refused = None
-                except Exception as e:  # noqa: BLE001
-                    refused = str(e)
-                assert refused, f"the extension took {bad!r} (Python: {python})\n{where}"
-                assert f"field '{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
-                assert python, f"Python's protobuf took {bad!r}; the extension refused it\n{where}"
-        except AssertionError:
-            _say(f"Protobuf schema {n} failed")
-            raise
-        finally:
-            kit.delete_topic(topic)
+    _both_ways("Protobuf", 500, ProtobufCase)
 
 
 def _parse_ext(cls, value):
@@ -747,55 +703,89 @@ class JsonSchemaGen:
         return None, None
 
 
+class JsonSchemaCase:
+    """One random JSON Schema on a topic."""
+    fmt = "jsonschema"
+
+    def __init__(self, r, topic):
+        from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+        self.gen = JsonSchemaGen(r)
+        self.schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": "T", **self.gen.object()}
+        self.text = json.dumps(self.schema)
+        kit.register_schema(f"{topic}-value", self.schema, "JSON")
+        self.ser = JSONSerializer(self.text, registrykit.sr_client(),
+                                  conf={"auto.register.schemas": False, "use.latest.version": True})
+        self.de = JSONDeserializer(self.text)
+        self.ctx = registrykit.ctx(topic)
+
+    def value(self):
+        value = self.gen.value(self.schema)
+        return value, value
+
+    def read(self, data, ctx):
+        return self.de(data, ctx)
+
+    def diff(self, got, want):
+        return None if got == want else f"{got!r} != {want!r}"
+
+    def invalid(self, written, want):
+        bad, field = self.gen.bad(self.schema, want)
+        if bad is None:
+            return None
+        return json.dumps(bad), field, _refusal(self.ser, bad, self.ctx)
+
+
 def test_json_schema_values_both_ways_against_confluent():
-    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+    _both_ways("JSON Schema", 700, JsonSchemaCase)
+
+
+def _both_ways(name, salt, make_case):
+    """SCHEMAS random schemas of a format (make_case(random, topic)), each
+    with VALUES random values: written by confluent and read by the
+    extension, written by the extension and read by confluent, and a value
+    it cannot hold refused by both."""
     kit.need_broker()
     kit.need_registry()
-    _say(f"JSON Schema: {SCHEMAS} random schemas")
+    _say(f"{name}: {SCHEMAS} random schemas")
     for n in range(SCHEMAS):
-        r = random.Random(SEED * 1000 + 700 + n)
-        gen = JsonSchemaGen(r)
-        schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": f"T{n}", **gen.object()}
-        topic = kit.create_topic(kit.topic("ivjs"))
+        topic = kit.create_topic(kit.topic("iv"))
         try:
-            kit.register_schema(f"{topic}-value", schema, "JSON")
+            case = make_case(random.Random(SEED * 1000 + salt + n), topic)
             conn = kit.connect()
-            _pair(conn, topic, "jsonschema")
-            text = json.dumps(schema)
-            ser = JSONSerializer(text, registrykit.sr_client(), conf={"auto.register.schemas": False,
-                                                                       "use.latest.version": True})
-            de = JSONDeserializer(text)
+            _pair(conn, topic, case.fmt)
             ctx = registrykit.ctx(topic)
-            offset = 0
+            offset = conn.execute("SELECT count(*) FROM raw").fetchone()[0]
             for i in range(VALUES):
-                value = gen.value(schema)
-                where = f"seed {SEED} schema {n} value {i}: {text}\n  value {value!r}"
-                conn.execute("INSERT INTO raw(value) VALUES (?)", (ser(value, ctx),))
-                got = json.loads(_read(conn, "t", offset))
-                offset += 1
-                assert got == value, f"extension read {got!r}\n{where}"
-                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(value),))
-                back = de(_read(conn, "raw", offset), ctx)
-                offset += 1
-                assert back == value, f"confluent read {back!r}\n{where}"
-                bad, field = gen.bad(schema, value)
-                if bad is None:
-                    continue
-                try:
-                    ser(bad, ctx)
-                    python = None
-                except Exception as e:  # noqa: BLE001
-                    python = str(e)
-                try:
-                    conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(bad),))
-                    refused = None
-                except Exception as e:  # noqa: BLE001
-                    refused = str(e)
-                assert python, f"confluent's serializer took {bad!r}\n{where}"
-                assert refused, f"the extension took {bad!r} (confluent: {python})\n{where}"
-                assert f"'{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
+                written, want = case.value()
+                where = f"seed {SEED} schema {n} value {i}:\n{case.text}\n  value {want!r}"
+                conn.execute("INSERT INTO raw(value) VALUES (?)", (case.ser(written, ctx),))
+                diff = case.diff(json.loads(_read(conn, "t", offset)), want)
+                assert not diff, f"extension read {diff}\n{where}"
+                conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(want),))
+                diff = case.diff(case.read(_read(conn, "raw", offset + 1), ctx), want)
+                assert not diff, f"confluent read {diff}\n{where}"
+                offset += 2
+                invalid = case.invalid(written, want)
+                if invalid:
+                    _refused_by_both(conn, *invalid, where)
         except AssertionError:
-            _say(f"JSON Schema schema {n} failed")
+            _say(f"{name} schema {n} failed")
             raise
         finally:
             kit.delete_topic(topic)
+
+
+def _refusal(fn, *args):
+    """Why fn(*args) failed, or None when it did not."""
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - any refusal counts
+        return str(e)
+    return None
+
+
+def _refused_by_both(conn, bad_json, field, python, where):
+    refused = _refusal(conn.execute, "INSERT INTO t(value) VALUES (?)", (bad_json,))
+    assert refused, f"the extension took {bad_json} (Python: {python})\n{where}"
+    assert f"field '{field}'" in refused, f"the error names no field {field}: {refused}\n{where}"
+    assert python, f"Python takes {bad_json} and keeps it; the extension refused it: {refused}\n{where}"
