@@ -449,14 +449,6 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
     *err = sqlite3_mprintf("kafka: options group and transactional_id cannot be combined");
   else if (!opts->registry.url && (opts->value_format >= KAFKA_FORMAT_AVRO || opts->key_format >= KAFKA_FORMAT_AVRO))
     *err = sqlite3_mprintf("kafka: formats avro, jsonschema and protobuf need option schema_registry");
-  else if (opts->partitioner && opts->key_format >= KAFKA_FORMAT_AVRO)
-    /* Producers hash a key's encoded bytes (framed with its schema id);
-    ** a query compares the JSON text a key decodes to: no hash of one
-    ** finds the other's partition. */
-    *err = sqlite3_mprintf("kafka: option partitioner cannot be combined with key = 'avro', 'jsonschema' or "
-                           "'protobuf': producers hash the key's encoded bytes, not the JSON text a query "
-                           "compares, so key = would miss rows; leave partitioner out (key = then reads "
-                           "every partition)");
   else if (opts->value_schema && opts->value_schema_id)
     *err = sqlite3_mprintf("kafka: options value_schema and value_schema_id cannot be combined");
   opts->registry.timeout_ms = opts->timeout_ms;

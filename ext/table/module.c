@@ -38,6 +38,19 @@ static void vtab_free(kafka_vtab *vtab) {
   sqlite3_free(vtab);
 }
 
+/* CREATE refuses `partitioner` with a key in a registry format: producers
+** hash a key's encoded bytes (framed with its schema id), `key =` compares
+** the JSON text the key decodes to, and no hash of one finds the other's
+** partition. (A table created before is opened; it never narrows by key.) */
+static int check_partitioner(const kafka_options *opts, char **err) {
+  if (!opts->partitioner || !codec_for(opts->key_format)) return SQLITE_OK;
+  *err = sqlite3_mprintf("kafka: option partitioner cannot be combined with key = 'avro', 'jsonschema' or "
+                         "'protobuf': producers hash the key's encoded bytes, not the JSON text a query "
+                         "compares, so key = would miss rows; leave partitioner out (key = then reads "
+                         "every partition)");
+  return SQLITE_ERROR;
+}
+
 /* xCreate and xConnect. Only CREATE VIRTUAL TABLE (xCreate) talks to the
 ** cluster; opening a database that holds kafka tables does not, so a
 ** broker that is down does not keep the file from opening. */
@@ -51,6 +64,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  if (!rc && creating) rc = check_partitioner(&vtab->opts, err);
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

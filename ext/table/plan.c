@@ -172,11 +172,14 @@ static int is_limit(unsigned char op) {
 }
 
 /* `key =` narrows the partitions only when the table names its
-** partitioner and the comparison is byte-wise (a COLLATE NOCASE term
-** matches keys that hash elsewhere). */
+** partitioner, the key is what producers hashed (not a registry format's
+** decoded JSON: CREATE refuses that combination, a table created before
+** reads every partition) and the comparison is byte-wise (a COLLATE
+** NOCASE term matches keys that hash elsewhere). */
 static int key_pushable(sqlite3_vtab *vtab, sqlite3_index_info *info, int i) {
   const char *collation = sqlite3_vtab_collation(info, i);
-  return ((kafka_vtab *)vtab)->opts.partitioner != KAFKA_PARTITIONER_NONE &&
+  const kafka_options *opts = &((kafka_vtab *)vtab)->opts;
+  return opts->partitioner != KAFKA_PARTITIONER_NONE && !codec_for(opts->key_format) &&
          (!collation || !sqlite3_stricmp(collation, "BINARY"));
 }
 
