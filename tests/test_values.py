@@ -387,3 +387,30 @@ def test_protobuf_map_key_repeated_on_the_wire_reads_once_with_its_last_value():
         assert got == ('{"m":{"j":3,"k":2}}',), got
     finally:
         kit.delete_topic(topic)
+
+
+def test_text_that_is_not_utf8_is_refused_in_every_format():
+    """Avro and JSON Schema wrote a value's bytes that are not UTF-8 as they
+    were: a string no reader (Java, fastavro, json.loads) can read, a poison
+    pill; Protobuf refused with an error that quoted the bytes (not text)."""
+    topics = []
+    try:
+        conn = kit.connect()
+        for fmt, schema, kind in [
+                ("avro", {"type": "record", "name": "R", "fields": [
+                    {"name": "s", "type": "string"}, {"name": "m", "type": {"type": "map", "values": "int"}}]}, "AVRO"),
+                ("jsonschema", {"type": "object", "properties": {"s": {"type": "string"}, "m": {"type": "object"}}},
+                 "JSON"),
+                ("protobuf", 'syntax = "proto3";\nmessage R { string s = 1; map<string, int32> m = 2; }\n', "PROTOBUF")]:
+            topic = setup(f"vutf{fmt}")
+            topics.append(topic)
+            kit.register_schema(f"{topic}-value", schema, kind)
+            registrykit.table(conn, fmt, topic, fmt=fmt)
+            name = {"avro": "Avro", "jsonschema": "JSON Schema", "protobuf": "Protobuf"}[fmt]
+            for value in (b'{"s": "a\xffb", "m": {}}', b'{"s": "ok", "m": {"k\xfe": 1}}'):
+                kit.expect_error(lambda: conn.execute(f"INSERT INTO {fmt}(value) VALUES (CAST(? AS TEXT))", (value,)),
+                                 f"kafka: {name} value: the JSON text is not UTF-8")
+            assert conn.execute(f"SELECT count(*) FROM {fmt}").fetchone() == (0,), fmt
+    finally:
+        for topic in topics:
+            kit.delete_topic(topic)

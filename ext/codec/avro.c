@@ -1350,6 +1350,9 @@ static int avro_encode_columns(const codec_schema *s, const typed_column *cols, 
 
 static int avro_encode(const codec_schema *s, const char *json, size_t len, void **out,
                        size_t *out_len, char **err) {
+  /* Avro strings are UTF-8: every reader would fail on other bytes (and
+  ** an error quoting them would not be text). */
+  if (!utf8_valid((const unsigned char *)json, len)) return field_error(err, NULL, "the JSON text is not UTF-8");
   cJSON *root = cJSON_ParseWithLength(json, len);
   const char *scan = json;
   if (root && codec_keep_big_integers(root, &scan, json + len)) {

@@ -374,6 +374,8 @@ static int validate(const cJSON *root, const cJSON *schema, const cJSON *v, cons
 
 static int jsonschema_encode(const codec_schema *schema, const char *json, size_t len, void **out,
                              size_t *out_len, char **err) {
+  /* JSON is UTF-8: every reader would fail on other bytes. */
+  if (!utf8_valid((const unsigned char *)json, len)) return field_error(err, NULL, "the JSON text is not UTF-8");
   cJSON *root = cJSON_ParseWithLength(json, len);
   const char *scan = json;
   if (!root) {

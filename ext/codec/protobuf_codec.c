@@ -206,6 +206,9 @@ static int protobuf_encode_columns(const codec_schema *s, const typed_column *co
 static int protobuf_encode(const codec_schema *s, const char *json, size_t len, void **out,
                            size_t *out_len, char **err) {
   char *why = NULL;
+  /* Protobuf strings are UTF-8 (proto3 readers check): refused here, in
+  ** words that are text themselves, as the other codecs refuse it. */
+  if (!utf8_valid((const unsigned char *)json, len)) return codec_field_error(err, "Protobuf", NULL, "the JSON text is not UTF-8");
   *out = pb_encode(s->message, json, len, sqlite_alloc, out_len, &why);
   return *out ? SQLITE_OK : failed(err, "kafka: Protobuf ", why);
 }
