@@ -773,6 +773,8 @@ def _both_ways(name, salt, make_case):
             raise
         finally:
             kit.delete_topic(topic)
+            registrykit.delete_subjects(f"{topic}-value", *(f"{topic}-google/protobuf/{wkt}.proto"
+                                                             for wkt in ("timestamp", "duration", "wrappers")))
 
 
 def _refusal(fn, *args):

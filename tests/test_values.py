@@ -29,6 +29,12 @@ LOGICAL = {
 GOOD = {"l": 1, "i": 2, "f": 0.5, "d": 0.25, "amount": "1.500", "id": str(uuid.UUID(int=7))}
 
 
+def _cleanup(topic):
+    """The topic and the subjects a test registered for it."""
+    kit.delete_topic(topic)
+    registrykit.delete_subjects(f"{topic}-value", f"{topic}-key")
+
+
 def _avro_table(prefix, schema=LOGICAL):
     topic = setup(prefix)
     kit.register_schema(f"{topic}-value", schema)
@@ -81,7 +87,7 @@ def test_avro_long_from_a_real_outside_int64_is_refused():
         assert got == [(-9223372036854775808, None), (9223372036854775807, 9200000000000000000),
                        (-9223372036854775808, 9223372036854775807)], got
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_avro_decimal_precision_and_scale_are_checked():
@@ -105,7 +111,7 @@ def test_avro_decimal_precision_and_scale_are_checked():
         assert [r[0] for r in conn.execute("SELECT amount FROM t")] == [
             "9999999.999", "-9999999.999", "0.001", "1.500", "2.500", "1234567.000"]
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_avro_float_overflow_and_uuid_format_are_refused():
@@ -132,7 +138,7 @@ def test_avro_float_overflow_and_uuid_format_are_refused():
         got = conn.execute("SELECT f, id FROM t").fetchall()
         assert got == [(3.40282347e+38, "ABCDEF01-2345-6789-abcd-ef0123456789")], got
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_an_aggregate_over_the_error_column_sees_the_text_itself():
@@ -158,7 +164,7 @@ def test_an_aggregate_over_the_error_column_sees_the_text_itself():
         assert conn.execute("SELECT min(error), count(error) FROM t").fetchone() == (
             min(e for e in errors if e), len(errors) - 1)
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def _sqlite_highwater(conn, sql):
@@ -236,7 +242,7 @@ def test_key_pushdown_never_misses_a_registry_key():
         assert not misses(conn), f"key = found no row for {misses(conn)}"
         conn.execute("DROP TABLE t")
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 JSON_SCHEMA = {
@@ -305,7 +311,7 @@ def test_json_schema_values_are_validated_as_the_serializers_do():
         conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(good),))
         assert [json.loads(v) for (v,) in conn.execute("SELECT value FROM t")] == [good]
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_protobuf_integers_past_their_range_are_refused():
@@ -334,7 +340,7 @@ def test_protobuf_integers_past_their_range_are_refused():
         conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(edges),))
         assert json.loads(conn.execute("SELECT value FROM t").fetchone()[0]) == edges
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_real_columns_compose_json_that_reads_back_as_the_same_double():
@@ -361,7 +367,7 @@ def test_real_columns_compose_json_that_reads_back_as_the_same_double():
         wrong = [(d, g) for d, g in zip(doubles, got) if struct.pack("<d", d) != struct.pack("<d", float(g))]
         assert len(got) == len(doubles) and not wrong, f"VALUES_SEED={seed}: written as other doubles: {wrong[:5]}"
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_protobuf_map_key_repeated_on_the_wire_reads_once_with_its_last_value():
@@ -386,7 +392,7 @@ def test_protobuf_map_key_repeated_on_the_wire_reads_once_with_its_last_value():
         got = conn.execute("SELECT value FROM t WHERE offset = 1").fetchone()
         assert got == ('{"m":{"j":3,"k":2}}',), got
     finally:
-        kit.delete_topic(topic)
+        _cleanup(topic)
 
 
 def test_text_that_is_not_utf8_is_refused_in_every_format():
@@ -413,4 +419,4 @@ def test_text_that_is_not_utf8_is_refused_in_every_format():
             assert conn.execute(f"SELECT count(*) FROM {fmt}").fetchone() == (0,), fmt
     finally:
         for topic in topics:
-            kit.delete_topic(topic)
+            _cleanup(topic)
