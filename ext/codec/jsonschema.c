@@ -344,7 +344,9 @@ static int check_combined(const cJSON *root, const cJSON *schema, const cJSON *v
 ** field and why. */
 static int validate(const cJSON *root, const cJSON *schema, const cJSON *v, const value_path *p, int depth,
                     char **err) {
-  if (depth > 64) return SQLITE_OK; /* a recursive $ref: checked this deep */
+  /* Deeper than any value cJSON parses (CJSON_NESTING_LIMIT, 1000): a
+  ** $ref that refers back to itself without a value to descend into. */
+  if (depth > 1100) return SQLITE_OK;
   if (cJSON_IsFalse(schema)) return field_error(err, p, "the schema allows no value here");
   if (!cJSON_IsObject(schema)) return SQLITE_OK;
   const cJSON *ref = keyword(schema, "$ref");
