@@ -420,3 +420,31 @@ def test_text_that_is_not_utf8_is_refused_in_every_format():
     finally:
         for topic in topics:
             _cleanup(topic)
+
+
+def test_json_schema_validates_a_value_nested_deeply():
+    """Validation stopped 64 levels down (meant for a $ref that refers to
+    itself): a wrong leaf deeper than that was written (found by
+    tests/fuzz/fuzz_encode.c's review)."""
+    topic = setup("vjsdeep")
+    try:
+        kit.register_schema(f"{topic}-value", {
+            "type": "object", "properties": {"t": {"$ref": "#/definitions/L"}},
+            "definitions": {"L": {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"$ref": "#/definitions/L"}]}}},
+        }, "JSON")
+        conn = kit.connect()
+        registrykit.table(conn, "t", topic, fmt="jsonschema")
+        deep = "x"
+        for _ in range(70):
+            deep = [deep]
+        # The refusal names the leaf, not the first anyOf above it.
+        kit.expect_error(lambda: conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps({"t": deep}),)),
+                         "kafka: JSON Schema field 't" + "[0]" * 70 + "': a string fits none of the anyOf schemas")
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        deep = 5
+        for _ in range(70):
+            deep = [deep]
+        conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps({"t": deep}),))
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    finally:
+        _cleanup(topic)

@@ -306,6 +306,18 @@ static int check_object(const cJSON *root, const cJSON *schema, const cJSON *v, 
   return SQLITE_OK;
 }
 
+/* Non-zero when a refusal names a field below the one at p. */
+static int below(const char *refusal, const value_path *p) {
+  char *own = NULL;
+  if (refusal) field_error(&own, p, "%s", "");
+  if (!own) return 0;
+  /* own is "kafka: JSON Schema field 'a.b': " (or "... value: " at the top) */
+  size_t n = p ? strlen(own) - 3 : strlen("kafka: JSON Schema field '");
+  int deeper = !strncmp(refusal, own, n) && (!p || refusal[n] == '.' || refusal[n] == '[');
+  sqlite3_free(own);
+  return deeper;
+}
+
 /* allOf, anyOf, oneOf and not: how many of the listed schemas v meets. */
 static int check_combined(const cJSON *root, const cJSON *schema, const cJSON *v, const value_path *p, int depth,
                           char **err) {
@@ -319,18 +331,24 @@ static int check_combined(const cJSON *root, const cJSON *schema, const cJSON *v
     const cJSON *list = keyword(schema, counted[k]);
     if (!cJSON_IsArray(list)) continue;
     int met = 0;
-    char *why = NULL;
+    char *deepest = NULL; /* the refusal of the schema v went furthest into */
     cJSON_ArrayForEach(sub, list) {
       char *sub_err = NULL;
       if (validate(root, sub, v, p, depth + 1, &sub_err) == SQLITE_OK) met++;
-      else if (!why) why = sub_err, sub_err = NULL;
+      else if (sub_err && (!deepest || strlen(sub_err) > strlen(deepest))) sqlite3_free(deepest), deepest = sub_err, sub_err = NULL;
       sqlite3_free(sub_err);
     }
     int rc = SQLITE_OK;
-    if (!met) rc = field_error(err, p, "%s fits none of the %s schemas (the first: %s)", codec_json_kind(v), counted[k],
-                               why ? why + strlen("kafka: ") : "?");
-    else if (k == 1 && met > 1) rc = field_error(err, p, "%s fits %d of the oneOf schemas, not one", codec_json_kind(v), met);
-    sqlite3_free(why);
+    if (!met && below(deepest, p)) { /* a schema took v's kind and refused something in it: that says why */
+      sqlite3_free(*err);
+      *err = deepest, deepest = NULL;
+      rc = SQLITE_ERROR;
+    } else if (!met) {
+      rc = field_error(err, p, "%s fits none of the %s schemas", codec_json_kind(v), counted[k]);
+    } else if (k == 1 && met > 1) {
+      rc = field_error(err, p, "%s fits %d of the oneOf schemas, not one", codec_json_kind(v), met);
+    }
+    sqlite3_free(deepest);
     if (rc) return rc;
   }
   char *ignored = NULL;
