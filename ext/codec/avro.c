@@ -1014,7 +1014,15 @@ static int union_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
     if (avro_value_set_branch(v, (int)i, &branch)) return SQLITE_NOMEM;
     return from_json(s, &branch, j, branch_node, p, err);
   }
-  return field_error(err, p, "%s fits no branch of its union", codec_json_kind(j));
+  /* Which value, and the branches it does not fit: [null, long]. */
+  sqlite3_str *branches = sqlite3_str_new(NULL);
+  for (size_t i = 0; i < avro_schema_union_size(schema); i++)
+    sqlite3_str_appendf(branches, "%s%s", i ? ", " : "", avro_schema_type_name(avro_schema_union_branch(schema, (int)i)));
+  char *names = sqlite3_str_finish(branches), buf[32];
+  const char *shown = cJSON_IsNumber(j) || cJSON_IsRaw(j) ? codec_number_text(j, buf, sizeof buf) : codec_json_kind(j);
+  int rc = field_error(err, p, "%s fits no branch of its union [%s]", shown, names ? names : "?");
+  sqlite3_free(names);
+  return rc;
 }
 
 /* The text of a JSON number for a decimal of `scale` (sqlite3_malloc'd):
