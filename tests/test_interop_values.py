@@ -392,7 +392,7 @@ class ProtoGen:
             return r.choice([lo, hi, 0, 1, r.randint(lo, hi)])
         if t in ("float", "double"):
             big = 3.4028234e38 if t == "float" else 1.7976931348623157e308
-            return r.choice([0.0, 1.5, -2.25, big, -big, r.uniform(-1e6, 1e6), "NaN", "Infinity", "-Infinity"])
+            return r.choice([0.0, -0.0, 1.5, -2.25, big, -big, r.uniform(-1e6, 1e6), "NaN", "Infinity", "-Infinity"])
         if t == "bool":
             return r.random() < 0.5
         if t == "string":
@@ -494,9 +494,9 @@ def pb_to_ext(descriptor, d):
 
 
 def pb_same(a, b, where="$"):
-    """Equal as the extension shows values: numbers by value (the JSON
-    mapping prints a whole double as an integer, -0 as 0), floats as
-    float32 when one side is the other's float32 rounding."""
+    """Equal as the extension shows values: numbers by value and sign (the
+    JSON mapping prints a whole double as an integer), floats as float32
+    when one side is the other's float32 rounding."""
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
             return f"{where}: fields {sorted(a)} != {sorted(b)}"
@@ -513,8 +513,9 @@ def pb_same(a, b, where="$"):
         return None
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
             and not isinstance(b, bool):
-        if a == b or (isinstance(a, float) or isinstance(b, float)) and \
-                struct.pack("<f", float(a)) == struct.pack("<f", float(b)) and abs(float(a)) < 3.5e38:
+        same_sign = math.copysign(1, a) == math.copysign(1, b)
+        if same_sign and (a == b or (isinstance(a, float) or isinstance(b, float)) and
+                          struct.pack("<f", float(a)) == struct.pack("<f", float(b)) and abs(float(a)) < 3.5e38):
             return None
     return None if a == b else f"{where}: {a!r} != {b!r}"
 

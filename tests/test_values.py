@@ -448,3 +448,27 @@ def test_json_schema_validates_a_value_nested_deeply():
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
     finally:
         _cleanup(topic)
+
+
+def test_negative_zero_reads_back_negative_in_every_format():
+    """Protobuf showed -0.0 as -0, which JSON readers (and SQLite's JSON)
+    read as the integer 0: the sign was lost (the issue's edges: +-0)."""
+    topics = []
+    try:
+        conn = kit.connect()
+        for fmt, schema, kind in [
+                ("avro", {"type": "record", "name": "R", "fields": [
+                    {"name": "d", "type": "double"}, {"name": "f", "type": "float"}]}, "AVRO"),
+                ("protobuf", 'syntax = "proto3";\nmessage R { double d = 1; float f = 2; }\n', "PROTOBUF")]:
+            topic = setup(f"vzero{fmt}")
+            topics.append(topic)
+            kit.register_schema(f"{topic}-value", schema, kind)
+            registrykit.table(conn, fmt, topic, fmt=fmt)
+            conn.execute(f"INSERT INTO {fmt}(value) VALUES ('{{\"d\": -0.0, \"f\": -0.0}}')")
+            conn.execute(f"INSERT INTO {fmt}(d, f) VALUES (-0.0, -0.0)")
+            for value, d, f in conn.execute(f"SELECT value, d, f FROM {fmt}"):
+                got = [json.loads(value)["d"], json.loads(value)["f"], d, f]
+                assert all(isinstance(x, float) and math.copysign(1, x) == -1 for x in got), (fmt, value, got)
+    finally:
+        for topic in topics:
+            _cleanup(topic)

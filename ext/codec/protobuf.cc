@@ -419,10 +419,17 @@ void json_string(std::string &out, const std::string &s) {
   out += '"';
 }
 
+/* The shortest text of a float or double; -0.0 keeps its point (the
+** library's "-0" reads as the integer 0 in every JSON reader, its sign
+** lost; other whole values print as integers, as the JSON mapping does). */
+template <typename T> std::string float_text(T v, std::string (*shortest)(T)) {
+  return v == 0 && std::signbit(v) ? "-0.0" : shortest(v);
+}
+
 template <typename T> void json_float(std::string &out, T v, std::string (*shortest)(T)) {
   if (std::isnan(v)) out += "\"NaN\"";
   else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  else out += shortest(v);
+  else out += float_text(v, shortest);
 }
 
 /* Whether a field is left out of the JSON: one with presence, not set. */
@@ -955,7 +962,7 @@ private:
     if (std::isnan(v)) return pb_value{PB_VALUE_TEXT, 0, 0, "NaN", 3};
     if (std::isinf(v)) return v > 0 ? pb_value{PB_VALUE_TEXT, 0, 0, "Infinity", 8} : pb_value{PB_VALUE_TEXT, 0, 0, "-Infinity", 9};
     if (sizeof v == sizeof(double) && v != std::trunc(v)) return real(static_cast<double>(v));
-    scratch_ = shortest(v);
+    scratch_ = float_text(v, shortest);
     if (scratch_.find_first_of(".eE") == std::string::npos) {
       errno = 0;
       long long i = strtoll(scratch_.c_str(), nullptr, 10);
