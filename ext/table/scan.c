@@ -587,7 +587,8 @@ static int keep_sorted(kafka_cursor *c, rd_kafka_message_t *m, int (*order)(cons
   if (c->n_sorted >= sorted_bound(c)) sorted_trim(c, order);
   if (c->n_sorted == c->sorted_cap) {
     int cap = (int)min64(max64(64, (int64_t)c->sorted_cap * 2), sorted_bound(c) + 1);
-    rd_kafka_message_t **grown = sqlite3_realloc64(c->sorted, sizeof *grown * (size_t)cap);
+    /* (a LIMIT past INT_MAX / 4 rows: more than the array can hold) */
+    rd_kafka_message_t **grown = cap > c->n_sorted ? sqlite3_realloc64(c->sorted, sizeof *grown * (size_t)cap) : NULL;
     if (!grown) {
       rd_kafka_message_destroy(m);
       return SQLITE_NOMEM;
