@@ -47,9 +47,9 @@ def _say(what):
 
 # ----------------------------------------------------------------- Avro --
 
-PRIMITIVES = ["boolean", "int", "long", "float", "double", "string", "bytes"]
+PRIMITIVES = ["null", "boolean", "int", "long", "float", "double", "string", "bytes"]
 LOGICALS = ["decimal-bytes", "decimal-fixed", "uuid", "date", "time-millis", "time-micros",
-            "timestamp-millis", "timestamp-micros"]
+            "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros"]
 
 
 class AvroGen:
@@ -82,7 +82,8 @@ class AvroGen:
             return {"type": "string", "logicalType": "uuid"}
         if choice in ("date", "time-millis"):
             return {"type": "int", "logicalType": choice}
-        if choice in ("time-micros", "timestamp-millis", "timestamp-micros"):
+        if choice in ("time-micros", "timestamp-millis", "timestamp-micros", "local-timestamp-millis",
+                      "local-timestamp-micros"):
             return {"type": "long", "logicalType": choice}
         if choice == "enum":
             return {"type": "enum", "name": self.name("E"), "symbols": [f"S{i}" for i in range(r.randint(1, 4))]}
@@ -90,8 +91,8 @@ class AvroGen:
             return {"type": "fixed", "name": self.name("F"), "size": r.randint(1, 8)}
         if choice == "union":
             other = self.type(depth + 1)
-            while isinstance(other, (list, dict)) and not (isinstance(other, dict) and other.get("type") in
-                                                            ("int", "long", "string", "bytes")):
+            while other == "null" or isinstance(other, (list, dict)) and not (
+                    isinstance(other, dict) and other.get("type") in ("int", "long", "string", "bytes")):
                 other = r.choice(["long", "string", "double", "boolean"])
             return ["null", other] if r.random() < 0.8 else ["null", "long", "string"]
         if choice == "array":
@@ -102,6 +103,8 @@ class AvroGen:
 
     def record(self, depth=0):
         fields = [{"name": f"f{i}", "type": self.type(depth)} for i in range(self.r.randint(1, 6))]
+        if all(f["type"] == "null" for f in fields):  # zero bytes: confluent's reader wants one at least
+            fields[0]["type"] = "boolean"
         return {"type": "record", "name": self.name("R"), "fields": fields}
 
     def value(self, t):
@@ -111,6 +114,8 @@ class AvroGen:
             branch = r.choice(t)
             return None if branch == "null" else self.value(branch)
         kind = t if isinstance(t, str) else t.get("logicalType") or t["type"]
+        if kind == "null":
+            return None
         if kind == "boolean":
             return r.random() < 0.5
         if kind in ("int", "long"):
@@ -138,8 +143,8 @@ class AvroGen:
             return r.choice([0, 86399999, r.randint(0, 86399999)])
         if kind == "time-micros":
             return r.choice([0, 86399999999, r.randint(0, 86399999999)])
-        if kind in ("timestamp-millis", "timestamp-micros"):
-            unit = 1000 if kind == "timestamp-millis" else 1000000
+        if kind.endswith(("timestamp-millis", "timestamp-micros")):
+            unit = 1000 if kind.endswith("millis") else 1000000
             return r.choice([0, -62135596800 * unit, 253402300799 * unit, r.randint(-10**9, 10**9) * unit // 1000])
         if kind == "enum":
             return r.choice(t["symbols"])
@@ -206,9 +211,9 @@ def avro_to_ext(t, v):
     if kind in ("time-millis", "time-micros") and isinstance(v, datetime.time):
         us = ((v.hour * 60 + v.minute) * 60 + v.second) * 1000000 + v.microsecond
         return us // 1000 if kind == "time-millis" else us
-    if kind in ("timestamp-millis", "timestamp-micros") and isinstance(v, datetime.datetime):
-        us = (v - EPOCH) // datetime.timedelta(microseconds=1)
-        return us // 1000 if kind == "timestamp-millis" else us
+    if kind.endswith(("timestamp-millis", "timestamp-micros")) and isinstance(v, datetime.datetime):
+        us = (v - (EPOCH if v.tzinfo else EPOCH.replace(tzinfo=None))) // datetime.timedelta(microseconds=1)
+        return us // 1000 if kind.endswith("millis") else us
     if kind in ("float", "double"):
         return None if math.isnan(v) or math.isinf(v) else v
     if kind == "array":
