@@ -26,7 +26,10 @@ typedef enum kafka_format {
   /* Schema Registry formats (include/codec.h), framed in the wire format. */
   KAFKA_FORMAT_AVRO,
   KAFKA_FORMAT_JSONSCHEMA,
-  KAFKA_FORMAT_PROTOBUF
+  KAFKA_FORMAT_PROTOBUF,
+  /* MessagePack (ext/codec/msgpack.c): a codec format with no schema. */
+  KAFKA_FORMAT_MSGPACK,
+  KAFKA_FORMAT_COUNT /* the number of formats: keep it last */
 } kafka_format;
 
 /* How the topic's producers chose a partition for a key (option
@@ -90,6 +93,14 @@ typedef struct kafka_options {
   int value_schema_id;     /* 0: the subject's latest */
   char *value_schema;      /* registered under the subject at CREATE */
   char *value_message;     /* Protobuf: the message type */
+  /* Schemas outside a registry (SPEC section 13): the plain payloads of
+  ** avro and protobuf when schema_registry is not given. value_schema
+  ** (above) and key_schema are then the schema's text. */
+  char *key_schema;
+  char *key_message;
+  char *value_schema_file, *key_schema_file; /* Avro: an .avsc file */
+  char *value_proto_file, *key_proto_file;   /* Protobuf: a .proto file */
+  char *value_proto_path, *key_proto_path;   /* its import directories, colon-separated */
 } kafka_options;
 
 /* The defaults: no brokers or topic, text formats, timeout_ms 10000. */
@@ -189,8 +200,6 @@ size_t json_string_decode(const unsigned char *s, const unsigned char *end, char
 size_t json_minify(const unsigned char *s, const unsigned char *end, char *out);
 
 /* ==== errors (ext/base/errors.c) ==== */
-
-#define KAFKA_EXT_VERSION "0.1.0"
 
 /* The oldest SQLite the extension loads into (sqlite3_vtab_in() is 3.38). */
 #define KAFKA_MIN_SQLITE "3.38.0"

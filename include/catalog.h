@@ -205,6 +205,14 @@ int acl_register(sqlite3 *db);
 /* Registers the group functions and the kafka_group_members table on db. */
 int group_ops_register(sqlite3 *db);
 
+/* SQLITE_OK when the group exists on the cluster (DescribeConsumerGroups;
+** a Dead group does not); otherwise SQLITE_ERROR with *err saying "func:
+** group 'g' does not exist on brokers '...'", as Kafka's tools say it, or
+** why the cluster could not tell. A real cluster only: the mock has no
+** DescribeGroups. */
+int group_ops_require(kafka_client *client, const kafka_options *opts, const char *func,
+                      const char *group, char **err);
+
 /* Milliseconds since the epoch of an ISO 8601 UTC time
 ** ('2026-01-01T00:00:00Z', '2026-01-01 00:00:00.250+02:00', '2026-01-01';
 ** no zone means UTC). Returns 0 when text is not one. */

@@ -224,6 +224,10 @@ int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void
 int schemas_encode_columns(kafka_vtab *vtab, sqlite3_value **values, void **out, size_t *out_len,
                            char **err);
 
+/* The schema id of a framed value: 0, or -1 when it has none (not in the
+** wire format, or a plain value: SPEC section 13). */
+int schemas_schema_id(kafka_vtab *vtab, const void *data, size_t len, int32_t *id);
+
 /* Releases the table's state (at disconnect). */
 void schemas_free(kafka_vtab *vtab);
 

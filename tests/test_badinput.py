@@ -29,9 +29,9 @@ def mock_table(conn, name="t", extra=""):
 
 # Each option, malformed, and a piece of the error text that names it.
 MALFORMED_OPTIONS = [
-    ("key='xml'", "option key must be text, blob, json, avro, jsonschema or protobuf, not 'xml'"),
-    ("value=''", "option value must be text, blob, json, avro, jsonschema or protobuf"),
-    ("value='JSONB'", "option value must be text, blob, json, avro, jsonschema or protobuf"),
+    ("key='xml'", "option key must be text, blob, json, avro, jsonschema, protobuf or msgpack, not 'xml'"),
+    ("value=''", "option value must be text, blob, json, avro, jsonschema, protobuf or msgpack"),
+    ("value='JSONB'", "option value must be text, blob, json, avro, jsonschema, protobuf or msgpack"),
     ("columns=''", "option columns: a column has no name"),
     ("columns=','", "option columns: a column has no name"),
     ("columns='a INT, a TEXT'", "option columns: column name 'a' is already used"),

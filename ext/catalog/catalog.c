@@ -364,8 +364,12 @@ static int group_offsets_fill(catalog_call *call, char **err) {
           ->offset = committed->elems[i].offset;
   rd_kafka_topic_partition_list_destroy(committed);
   rd_kafka_topic_partition_list_sort(list, NULL, NULL);
-  int64_t *high = sqlite3_malloc64(sizeof *high * (list->cnt + 1));
-  rc = high ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
+  /* Kafka answers no offsets for a group it does not know: an error, as in
+  ** its tools, not 0 rows (a group that exists without offsets has 0). */
+  if (!list->cnt && !brokers_are_mock(call->opts->brokers))
+    rc = group_ops_require(call->client, call->opts, call->func, call->arg, err);
+  int64_t *high = rc ? NULL : sqlite3_malloc64(sizeof *high * (list->cnt + 1));
+  if (!rc) rc = high ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
   for (int i = 0; !rc && i < list->cnt; i++) {
     catalog_put_text(call->rows, call->arg);
     catalog_put_text(call->rows, list->elems[i].topic);

@@ -154,12 +154,15 @@ static int all_taken(sqlite3_index_info *info, const int *taken) {
 ** tails (*order: PLAN_HEAD or PLAN_TAIL); without one, offset ASC when a
 ** single partition is read. A group's position must be committed in offset
 ** order, and a follow scan has no tail: neither reads windows (SQLite
-** sorts what they read). */
+** sorts what they read). Terms after a rowid term never decide anything
+** (rowids are unique): Datasette's `ORDER BY rowid DESC, rowid` is
+** `ORDER BY rowid DESC`. */
 static int order_consumed(sqlite3_vtab *vtab, sqlite3_index_info *info, int one_partition,
                           int windows_ok, int *order) {
   *order = 0;
-  if (info->nOrderBy != 1) return 0;
+  if (info->nOrderBy < 1) return 0;
   int column = info->aOrderBy[0].iColumn, desc = info->aOrderBy[0].desc;
+  if (info->nOrderBy > 1 && column != ROWID_COLUMN) return 0;
   if (column != KAFKA_COL_OFFSET && column != ROWID_COLUMN) return 0;
   if (!desc && one_partition) return 1;
   if (!windows_ok || ((kafka_vtab *)vtab)->opts.group) return 0;

@@ -816,11 +816,8 @@ static void framed_result(kafka_cursor *c, sqlite3_context *ctx, int key) {
 ** is not framed). */
 static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
   int32_t id;
-  const void *payload;
-  size_t len;
-  const char *why;
   if (codec_for(cursor_vtab(c)->opts.value_format) &&
-      !codec_frame_read(c->row->payload, c->row->len, &id, &payload, &len, &why))
+      !schemas_schema_id(cursor_vtab(c), c->row->payload, c->row->len, &id))
     sqlite3_result_int64(ctx, id);
 }
 
