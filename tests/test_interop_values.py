@@ -6,6 +6,8 @@ broker and registry, both ways against confluent-kafka's serializers:
   is the value, field by field, in the extension's mapping (SPEC section 7);
 - the extension writes (INSERT of that JSON), confluent-kafka's
   deserializer reads: the same value;
+- (an Avro float or double that is NaN or infinite reads as null, which
+  JSON has for them, and is not written back);
 - a value the extension refuses is one Python refuses too, or one Python
   cannot keep (its round trip changes it: fastavro writes an int past
   2^31, or a float past 3.4e38 as infinity); a value Python's
@@ -59,6 +61,7 @@ class AvroGen:
     def __init__(self, r):
         self.r = r
         self.names = 0
+        self.one_way = False  # the last value has a NaN or an infinity
 
     def name(self, prefix):
         self.names += 1
@@ -124,6 +127,9 @@ class AvroGen:
         if kind in ("float", "double"):
             edges = [0.0, -0.0, 1.5, -2.25, 1e-300 if kind == "double" else 1e-30,
                      3.4028234e38 if kind == "float" else 1.7976931348623157e308, r.uniform(-1e6, 1e6)]
+            if r.random() < 0.05:  # the extension reads these as null, and cannot write them
+                self.one_way = True
+                return r.choice([math.nan, math.inf, -math.inf])
             return r.choice(edges)
         if kind == "string":
             return r.choice(STRINGS)
@@ -298,7 +304,9 @@ class AvroCase:
 
     def value(self):
         """A random value: (what confluent writes, the extension's JSON of it)."""
+        self.gen.one_way = False
         value = self.gen.value(self.schema)
+        self.one_way = self.gen.one_way
         return value, avro_to_ext(self.schema, value)
 
     def read(self, data, ctx):
@@ -767,10 +775,13 @@ def _both_ways(name, salt, make_case):
                 conn.execute("INSERT INTO raw(value) VALUES (?)", (case.ser(written, ctx),))
                 diff = case.diff(json.loads(_read(conn, "t", offset)), want)
                 assert not diff, f"extension read {diff}\n{where}"
+                offset += 1
+                if getattr(case, "one_way", False):  # a NaN or an infinity: read as null, not written
+                    continue
                 conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(want),))
-                diff = case.diff(case.read(_read(conn, "raw", offset + 1), ctx), want)
+                diff = case.diff(case.read(_read(conn, "raw", offset), ctx), want)
                 assert not diff, f"confluent read {diff}\n{where}"
-                offset += 2
+                offset += 1
                 invalid = case.invalid(written, want)
                 if invalid:
                     _refused_by_both(conn, *invalid, where)
