@@ -6,12 +6,12 @@ broker and registry, both ways against confluent-kafka's serializers:
   is the value, field by field, in the extension's mapping (SPEC section 7);
 - the extension writes (INSERT of that JSON), confluent-kafka's
   deserializer reads: the same value;
-- (an Avro float or double that is NaN or infinite reads as null, which
-  JSON has for them, and is not written back);
-- a value the extension refuses is one Python refuses too, or one Python
-  cannot keep (its round trip changes it: fastavro writes an int past
-  2^31, or a float past 3.4e38 as infinity); a value Python's
-  serializer or validator refuses, the extension refuses.
+- (an Avro float or double that is NaN or infinite reads as null, JSON
+  having no NaN, and is not written back);
+- a value made one its field cannot hold is refused by the extension,
+  naming the field, and by Python too, or Python cannot keep it (its
+  round trip changes it: fastavro writes an int past 2^31, or a float past
+  3.4e38 as infinity).
 
 The bytes cross through a second table over the topic with value = 'blob'
 (what the extension writes is read byte for byte; what confluent writes is
