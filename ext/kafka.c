@@ -88,6 +88,7 @@ int sqlite3_kafka_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
   if (!rc) rc = register_version_functions(db);
   if (!rc) rc = admin_register(db);
   if (!rc) rc = catalog_register(db);
+  if (!rc) rc = messages_register(db);
   if (!rc) rc = ops_register(db);
   if (!rc) rc = registry_catalog_register(db);
   return rc;

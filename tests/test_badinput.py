@@ -91,7 +91,7 @@ def test_typed_column_types_with_precision():
     # The comma of DECIMAL(10,2) used to split the column in two (fuzz_options).
     conn = kit.connect()
     mock_table(conn, extra="columns='price DECIMAL(10, 2) $.p, n DOUBLE PRECISION, q NUMERIC( -1 , +2.5e3 )'")
-    types = conn.execute("SELECT name, type FROM pragma_table_xinfo('t') WHERE cid > 8").fetchall()
+    types = conn.execute("SELECT name, type FROM pragma_table_xinfo('t') WHERE cid > 9").fetchall()
     assert types == [("price", "DECIMAL(10, 2)"), ("n", "DOUBLE PRECISION"),
                      ("q", "NUMERIC( -1 , +2.5e3 )")], types
 

@@ -105,7 +105,8 @@ def test_group_offsets_and_lag_match_a_kafka_python_group():
     committed = {tp.partition: consumer.committed(tp) for tp in parts}
     ends = consumer.end_offsets(parts)
     consumer.close()
-    rows = conn.execute("SELECT * FROM kafka_group_offsets(?, ?)", (B, group)).fetchall()
+    rows = conn.execute('SELECT "group", topic, partition, committed, high, lag FROM kafka_group_offsets(?, ?)',
+                        (B, group)).fetchall()
     assert rows == [(group, name, p.partition, committed[p.partition], ends[p],
                      ends[p] - committed[p.partition]) for p in parts], rows
     assert rows[0][3:] == (4, 6, 2) and rows[1][3:] == (1, 4, 3)

@@ -122,6 +122,43 @@ def check_last_five_minutes(out, ctx):
     expect("messages of the last five minutes", out, [str(N - RECENT)])
 
 
+def check_newest_3_without_create(out, ctx):
+    got = [(int(p), int(o)) for p, o, _ in rows(out)]
+    offsets = sorted((o for _, o, _, _ in ctx["messages"]), reverse=True)
+    expect("the 3 highest offsets, newest first", [o for _, o in got], offsets[:3])
+
+
+def first_at_or_after(ctx, minute):
+    """{partition: offset} of the first message of each partition written at
+    2026-01-01 00:<minute> or later (ids from OLD on are later still)."""
+    first = {}
+    for p, o, k, _ in ctx["messages"]:
+        if int(k[-2:]) >= minute and o < first.get(p, 1 << 62):
+            first[p] = o
+    return first
+
+
+def check_lag_ms(out, ctx):
+    import time
+    now = int(time.time() * 1000)
+    keys = {(p, o): int(k[-2:]) for p, o, k, _ in ctx["messages"]}
+    first = {p: min(o for q, o in keys if q == p) for p, _ in keys}
+    for partition, lag, lag_ms in rows(out):
+        oldest = JAN1_MS + keys[(int(partition), first[int(partition)])] * 60000
+        assert now - oldest - 120_000 <= int(lag_ms) <= now - oldest, (partition, lag_ms, now - oldest)
+        assert int(lag) > 0, out
+
+
+def check_offsets_for_times(out, ctx):
+    first = first_at_or_after(ctx, 10)
+    keys = {(p, o): int(k[-2:]) for p, o, k, _ in ctx["messages"]}
+    expect("offsets at 00:10:00", {int(p): int(o) for p, o, _ in rows(out)}, first)
+    for p, o, at in rows(out):
+        i = keys[(int(p), int(o))]
+        if i < OLD:
+            expect(f"time of partition {p}'s message", at, f"2026-01-01 00:{i:02d}:00")
+
+
 def check_between(out, ctx):
     expect("messages from 00:10 to 00:15",
            out, [f"order-{i:02d}|2026-01-01 00:{i:02d}:00" for i in range(10, 15)])
@@ -185,11 +222,7 @@ def check_lag(out, ctx):
 
 def check_reset_group(out, ctx):
     committed = {c["partition"]: c["offset"] for c in json.loads(out[0])}
-    first_after = {}
-    for p, o, k, _ in ctx["messages"]:
-        if int(k[-2:]) >= 10 and o < first_after.get(p, 1 << 62):
-            first_after[p] = o
-    expect("offsets committed for 00:10:00", committed, first_after)
+    expect("offsets committed for 00:10:00", committed, first_at_or_after(ctx, 10))
 
 
 def check_copy(out, ctx):
@@ -341,6 +374,8 @@ CHECKS = {
     "Find a message by key": (check_by_key, None),
     "Find a message by partition and offset": (check_by_offset, None),
     "The last five minutes": (check_last_five_minutes, None),
+    "The last five minutes, in ISO time": (check_last_five_minutes, None),
+    "Read a topic without CREATE": (check_newest_3_without_create, None),
     "Messages between two times": (check_between, None),
     "The newest 10 messages": (check_newest_10, None),
     "The newest message of each partition": (check_newest_per_partition, None),
@@ -349,6 +384,8 @@ CHECKS = {
     "Sum a JSON field by another": (check_sum_by_region, None),
     "Search the headers": (check_headers, None),
     "A consumer group's lag": (check_lag, setup_group),
+    "A consumer group's lag in time": (check_lag_ms, setup_group),
+    "Where each partition was at a point in time": (check_offsets_for_times, None),
     "Replay a consumer group from a point in time": (check_reset_group, None),
     "Copy a topic": (check_copy, None),
     "Filter a topic into another": (check_filter, None),

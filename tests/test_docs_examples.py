@@ -19,7 +19,7 @@ ORDER = ["kafka_version", "kafka_debug", "kafka_create_topic", "kafka", "kafka_r
          "kafka_subjects", "kafka_schemas", "kafka_topics", "kafka_partitions",
          "kafka_brokers", "kafka_broker_configs", "kafka_topic_configs",
          "kafka_alter_topic", "kafka_add_partitions", "kafka_delete_records",
-         "kafka_groups", "kafka_group_offsets", "kafka_group_members",
+         "kafka_messages", "kafka_offsets_for_times", "kafka_groups", "kafka_group_offsets", "kafka_group_members",
          "kafka_reset_group", "kafka_delete_group", "kafka_acls",
          "kafka_create_acl", "kafka_delete_acl", "kafka_delete_topic"]
 ACL_PAGES = {"kafka_acls", "kafka_create_acl", "kafka_delete_acl"}

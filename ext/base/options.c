@@ -136,7 +136,8 @@ static char type_affinity(const char *type) {
 }
 
 static const char *const fixed_columns[] = {"partition", "offset", "timestamp", "key",
-                                            "value", "headers", "error", "follow", "schema_id"};
+                                            "value", "headers", "error", "follow", "schema_id",
+                                            "kafka_time"};
 
 int options_column_name_taken(const kafka_options *opts, const char *name) {
   for (size_t i = 0; i < sizeof fixed_columns / sizeof *fixed_columns; i++)
@@ -390,13 +391,14 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "partitions")) return parse_int(name, value, 1, 1000000, &opts->partitions, err);
   if (!strcmp(name, "replication")) return parse_int(name, value, 1, 32767, &opts->replication, err);
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
+  if (!strcmp(name, "progress")) return parse_int(name, value, 0, 1, &opts->progress, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
                          "on_error, isolation, partitioner, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
                          "value_schema, value_message, value_schema_file, value_proto_file, "
                          "value_proto_path, key_schema, key_message, key_schema_file, key_proto_file, "
-                         "key_proto_path)", name);
+                         "key_proto_path, progress)", name);
   return SQLITE_ERROR;
 }
 
@@ -485,6 +487,7 @@ void options_init(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->timeout_ms = DEFAULT_TIMEOUT_MS;
   opts->replication = -1;
+  opts->progress = -1;
 }
 
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err) {
@@ -560,6 +563,12 @@ void options_free(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
 }
 
+const char *options_time_column(const kafka_options *opts) {
+  for (int i = 0; i < opts->n_columns; i++)
+    if (!sqlite3_stricmp(opts->columns[i].name, "time")) return "kafka_time";
+  return "time";
+}
+
 static const char *format_type(kafka_format f) {
   return f == KAFKA_FORMAT_BLOB ? "BLOB" : "TEXT";
 }
@@ -569,8 +578,8 @@ char *options_schema(const kafka_options *opts) {
   sqlite3_str_appendf(s,
                       "CREATE TABLE x(\"partition\" INTEGER, \"offset\" INTEGER, "
                       "\"timestamp\" INTEGER, \"key\" %s, \"value\" %s, headers TEXT, "
-                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN",
-                      format_type(opts->key_format), format_type(opts->value_format));
+                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN, \"%s\" TEXT HIDDEN",
+                      format_type(opts->key_format), format_type(opts->value_format), options_time_column(opts));
   for (int i = 0; i < opts->n_columns; i++)
     sqlite3_str_appendf(s, ", \"%w\" %s", opts->columns[i].name, opts->columns[i].type);
   sqlite3_str_appendall(s, ")");

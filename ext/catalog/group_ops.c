@@ -399,7 +399,7 @@ static char *reset_json(const rd_kafka_topic_partition_list_t *list, const int *
 
 static int reset_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg, char **err) {
   const reset_group *r = arg;
-  catalog_call call = {"kafka_reset_group", client, opts, NULL, NULL};
+  catalog_call call = {"kafka_reset_group", client, opts, NULL, NULL, NULL};
   rd_kafka_topic_partition_list_t *list = NULL;
   int rc = check_inactive(client, opts, r, err);
   if (!rc) rc = reset_partitions(&call, r, &list, err);

@@ -424,6 +424,19 @@ int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **e
 
 /* ----------------------------------------------------------- CONNECT -- */
 
+int schemas_reader(kafka_vtab *vtab, char **err) {
+  struct table_schemas *t = state(vtab);
+  int rc = t ? SQLITE_OK : SQLITE_NOMEM;
+  for (int key = 0; key < 2 && !rc; key++) {
+    if (!t->side[key].plain) continue;
+    plain_schema p;
+    memset(&p, 0, sizeof p);
+    rc = plain_create(vtab, key, &p, err);
+    plain_clear(&p);
+  }
+  return rc ? rc : mark_hex_blobs(&vtab->opts);
+}
+
 int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **err) {
   char *sql = sqlite3_mprintf("SELECT name, value FROM \"%w\".\"%w_" SCHEMAS_SHADOW "\"", db, table);
   sqlite3_stmt *stmt = NULL;

@@ -67,7 +67,15 @@ SELECT value FROM tx;
 SELECT kafka_create_topic('mock', 'vg.admin', 2);
 SELECT topic, partitions FROM kafka_topics('mock') WHERE topic LIKE 'vg.%' ORDER BY topic;
 SELECT partition, low, high FROM kafka_partitions('mock', 'vg.weather');
-SELECT partition, committed, lag FROM kafka_group_offsets('mock', 'vg-group');
+SELECT partition, committed, lag, lag_ms >= 0 AS lag_ms_known FROM kafka_group_offsets('mock', 'vg-group');
+
+-- kafka_messages (rescans in a join, a kept table, options) and the time column.
+SELECT count(*), min(time) IS NOT NULL AS has_time FROM kafka_messages('mock', 'vg.weather');
+SELECT partition, offset, time FROM kafka_messages('mock', 'vg.weather', 'value=json, partitioner=murmur2')
+WHERE key = 'k7' ORDER BY offset DESC LIMIT 2;
+SELECT count(*) FROM kafka_messages('mock', 'vg.weather') a
+JOIN kafka_messages('mock', 'vg.weather', 'value=blob') b USING (partition, offset) WHERE a.offset < 50;
+SELECT count(*) FROM w WHERE time >= '1970' AND time < '9999-12-31T23:59' AND time <> 'x';
 
 -- Formats without a registry (issue 27): plain Avro from its text, Protobuf from files, MessagePack.
 SELECT kafka_create_topic('mock', 'vg.plain', 1);
@@ -100,6 +108,9 @@ CREATE VIRTUAL TABLE e5 USING kafka(brokers='mock', topic='vg.weather', value='a
 SELECT * FROM kafka_subjects('http://127.0.0.1:9');
 CREATE VIRTUAL TABLE e6 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; message A { int32 x = 1 }');
 CREATE VIRTUAL TABLE e7 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; import "google/protobuf/timestamp.proto"; message A { google.protobuf.Timestamp at = 1; }');
+SELECT * FROM kafka_messages('mock', 'vg.weathr');
+SELECT * FROM kafka_messages('mock', 'vg.weather', 'group=g');
+SELECT * FROM kafka_offsets_for_times('mock', 'vg.weather', '2026-12-07');
 DROP TABLE w;
 DROP TABLE wt;
 DROP TABLE b;
