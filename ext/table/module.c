@@ -38,16 +38,17 @@ static void vtab_free(kafka_vtab *vtab) {
   sqlite3_free(vtab);
 }
 
-/* CREATE refuses `partitioner` with a key in a registry format: producers
-** hash a key's encoded bytes (framed with its schema id), `key =` compares
-** the JSON text the key decodes to, and no hash of one finds the other's
-** partition. (A table created before is opened; it never narrows by key.) */
+/* CREATE refuses `partitioner` with a key a codec encodes (a registry
+** format, a schema file's, MessagePack): producers hash the key's encoded
+** bytes (framed with its schema id), `key =` compares the JSON text the
+** key decodes to, and no hash of one finds the other's partition. (A table
+** created before is opened; it never narrows by key.) */
 static int check_partitioner(const kafka_options *opts, char **err) {
-  if (!opts->partitioner || !codec_for(opts->key_format)) return SQLITE_OK;
-  *err = sqlite3_mprintf("kafka: option partitioner cannot be combined with key = 'avro', 'jsonschema' or "
-                         "'protobuf': producers hash the key's encoded bytes, not the JSON text a query "
-                         "compares, so key = would miss rows; leave partitioner out (key = then reads "
-                         "every partition)");
+  const codec *c = codec_for(opts->key_format);
+  if (!opts->partitioner || !c) return SQLITE_OK;
+  *err = sqlite3_mprintf("kafka: option partitioner cannot be combined with key = '%s': producers hash the "
+                         "key's encoded bytes, not the JSON text a query compares, so key = would miss rows; "
+                         "leave partitioner out (key = then reads every partition)", c->name);
   return SQLITE_ERROR;
 }
 
