@@ -143,6 +143,31 @@ typedef struct codec {
                         sql_value *out, char **why);
 } codec;
 
+/* Where in a record a value being encoded goes, for errors: a chain up
+** to the root (NULL: the value itself). */
+typedef struct codec_path {
+  const struct codec_path *up;
+  const char *name; /* field, property or map key; NULL for an array item */
+  size_t index;
+} codec_path;
+
+/* Sets *err to "kafka: <codec> field 'a.b[2]': <why>" ("kafka: <codec>
+** value: <why>" at the root) and returns SQLITE_ERROR: the one form of
+** an encoder's refusal, whatever the codec. */
+int codec_field_error(char **err, const char *codec, const codec_path *p, const char *fmt, ...);
+
+/* A JSON number's text for an error (buf: 32 bytes): an exact integer's
+** own digits (a cJSON_Raw node's), else the shortest text of its double. */
+const char *codec_number_text(const cJSON *j, char *buf, size_t size);
+
+/* Turns the number nodes of a cJSON tree parsed from text [*p, end) that
+** are integers past 2^53 (which a double would round) into cJSON_Raw
+** nodes holding their exact text. SQLITE_NOMEM when out of memory. */
+int codec_keep_big_integers(cJSON *node, const char **p, const char *end);
+
+/* What a JSON value is, for errors: "a string", "a number", ... */
+const char *codec_json_kind(const cJSON *j);
+
 /* The codec of a key or value format; NULL for text, blob and json. */
 const codec *codec_for(kafka_format f);
 

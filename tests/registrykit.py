@@ -37,3 +37,16 @@ def produce_bytes(topic, values):
     for value in values:
         p.produce(topic, value=value)
     assert p.flush(30) == 0
+
+
+def delete_subjects(*subjects):
+    """Deletes subjects a test registered (soft, then for good), those that
+    refer to others first; a subject that is not there is no error. The
+    registry is shared: what a test leaves there piles up."""
+    client = sr_client()
+    for subject in subjects:
+        for permanent in (False, True):
+            try:
+                client.delete_subject(subject, permanent=permanent)
+            except Exception:  # noqa: BLE001 - not there (or already soft-deleted)
+                pass

@@ -218,7 +218,7 @@ def test_bad_bytes_follow_on_error():
     avro_table(conn, "strict", topic, on_error="fail")
     conn.execute("INSERT INTO t(value) VALUES (?)", (json.dumps(json.loads(
         '{"location":"x","temp_celsius":1,"humidity":1,"count":1,"total":1,"ok":true,"wind":null,'
-        '"dir":"N","raw":"","amount":"1","at":1,"at_us":1,"day":1,"id":"u","tags":[],"extra":{},'
+        '"dir":"N","raw":"","amount":"1","at":1,"at_us":1,"day":1,"id":"00000000-0000-0000-0000-000000000001","tags":[],"extra":{},'
         '"pos":{"lat":1,"lon":2}}')),))
     raw = kit.kcat("-C", "-t", topic, "-e", "-q", "-f", "%s", "-c", "1")
     assert raw[0] == 0 and int.from_bytes(raw[1:5], "big") == sid, raw

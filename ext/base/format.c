@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -534,6 +535,22 @@ static cJSON *hex_json(sqlite3_value *v) {
 /* The JSON node for one typed column's SQL value (see format.h), under the
 ** column's affinity as SQLite applies it to a table column (which it does
 ** not do for a virtual table's INSERT). */
+/* The text of a finite double that reads back as that double, with a
+** point or exponent (5.0, not 5): the C library prints it, since SQLite's
+** printf before 3.43 does not round-trip every double
+** (-2.1259274892040128e+304 printed as ...129e+304). A locale's decimal
+** comma is a point. */
+static void real_text(double d, char *buf, size_t size) {
+  snprintf(buf, size, "%.15g", d);
+  if (strtod(buf, NULL) != d) snprintf(buf, size, "%.17g", d);
+  int point = 0;
+  for (char *c = buf; *c; c++) {
+    if (*c == ',') *c = '.';
+    point |= *c == '.' || *c == 'e';
+  }
+  if (!point && strlen(buf) + 3 <= size) strcat(buf, ".0");
+}
+
 cJSON *format_typed_json(const typed_column *col, sqlite3_value *value, char **err) {
   if (col->hex_blob && sqlite3_value_type(value) == SQLITE_BLOB) return hex_json(value);
   sql_value v = {.type = sqlite3_value_type(value)};
@@ -553,7 +570,7 @@ cJSON *format_typed_json(const typed_column *col, sqlite3_value *value, char **e
     break;
   case SQLITE_FLOAT:
     why = isfinite(v.r) ? NULL : "a non-finite REAL";
-    sqlite3_snprintf(sizeof number, number, "%!.17g", v.r);
+    real_text(v.r, number, sizeof number);
     if (!why) node = cJSON_CreateRaw(number);
     break;
   case SQLITE_TEXT:

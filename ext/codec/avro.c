@@ -209,6 +209,13 @@ static int decimal_scale(const cJSON *node) {
   return cJSON_IsNumber(scale) && scale->valuedouble >= 0 ? (int)scale->valuedouble : 0;
 }
 
+/* The precision of a decimal (the most digits its unscaled value has);
+** 0 when the schema gives none (avro-c takes such a schema). */
+static int decimal_precision(const cJSON *node) {
+  const cJSON *precision = cJSON_GetObjectItemCaseSensitive(node, "precision");
+  return cJSON_IsNumber(precision) && precision->valuedouble >= 1 ? (int)precision->valuedouble : 0;
+}
+
 /* The JSON node of field i of a record node; NULL when unknown. */
 static const cJSON *field_node(const cJSON *record, size_t i) {
   const cJSON *fields = cJSON_IsObject(record) ? cJSON_GetObjectItemCaseSensitive(record, "fields") : NULL;
@@ -375,9 +382,11 @@ static void magnitude_push(unsigned char *mag, size_t cap, unsigned digit) {
 }
 
 /* The unscaled big-endian two's complement bytes of decimal text at
-** `scale` (the shortest form); NULL with *why when it is not a number or
-** has more fractional digits than the scale. */
-static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, const char **why) {
+** `scale` (the shortest form); NULL with *why when it is not a number,
+** has more fractional digits than the scale, or more digits than
+** `precision` (when not 0): Java's Avro refuses to write those, and
+** confluent's reader would round them. */
+static unsigned char *decimal_bytes(const char *text, int scale, int precision, size_t *len, const char **why) {
   const char *p = text;
   int negative = *p == '-';
   if (*p == '-' || *p == '+') p++;
@@ -385,16 +394,20 @@ static unsigned char *decimal_bytes(const char *text, int scale, size_t *len, co
   unsigned char *mag = sqlite3_malloc64(cap);
   if (!mag) return NULL;
   memset(mag, 0, cap);
-  int frac = -1, digits = 0;
+  int frac = -1, digits = 0, significant = 0; /* the unscaled value's digits from its first non-zero one */
   *why = NULL;
   for (; *p && !*why; p++) {
     if (*p == '.' && frac < 0) { frac = 0; continue; }
     if (*p < '0' || *p > '9') *why = "is not a decimal number";
     else if (frac >= 0 && ++frac > scale) *why = "has more fractional digits than the decimal's scale";
-    else { magnitude_push(mag, cap, (unsigned)(*p - '0')); digits++; }
+    else { magnitude_push(mag, cap, (unsigned)(*p - '0')); digits++; significant += significant || *p != '0'; }
   }
   if (!*why && !digits) *why = "is not a decimal number";
-  for (int k = frac < 0 ? 0 : frac; !*why && k < scale; k++) magnitude_push(mag, cap, 0);
+  for (int k = frac < 0 ? 0 : frac; !*why && k < scale; k++) {
+    magnitude_push(mag, cap, 0);
+    significant += significant > 0;
+  }
+  if (!*why && precision && significant > precision) *why = "has more digits than the decimal's precision";
   if (*why) { sqlite3_free(mag); return NULL; }
   /* Two's complement, big-endian, then without redundant sign bytes. */
   unsigned carry = 1;
@@ -890,46 +903,44 @@ static int avro_decode_columns(const codec_schema *s, const void *data, size_t l
 
 /* ------------------------------------------------------------- encode -- */
 
-/* Where in the record a value goes, for errors: a chain up to the root. */
-typedef struct value_path {
-  const struct value_path *up;
-  const char *name; /* field or map key; NULL for an array item */
-  size_t index;
-} value_path;
-
-static void path_text(sqlite3_str *out, const value_path *p) {
-  if (!p) return;
-  path_text(out, p->up);
-  if (!p->name) sqlite3_str_appendf(out, "[%llu]", (unsigned long long)p->index);
-  else sqlite3_str_appendf(out, "%s%s", p->up ? "." : "", p->name);
-}
+typedef codec_path value_path;
 
 /* Sets *err to "kafka: Avro field 'a.b': <why>" and returns SQLITE_ERROR. */
-static int field_error(char **err, const value_path *p, const char *fmt, ...) {
-  sqlite3_str *s = sqlite3_str_new(NULL);
-  if (p) {
-    sqlite3_str_appendall(s, "kafka: Avro field '");
-    path_text(s, p);
-    sqlite3_str_appendall(s, "': ");
-  } else {
-    sqlite3_str_appendall(s, "kafka: Avro value: ");
-  }
-  va_list ap;
-  va_start(ap, fmt);
-  sqlite3_str_vappendf(s, fmt, ap);
-  va_end(ap);
-  sqlite3_free(*err);
-  *err = sqlite3_str_finish(s);
-  return SQLITE_ERROR;
-}
+#define field_error(err, p, ...) codec_field_error(err, "Avro", p, __VA_ARGS__)
 
-static const char *json_kind(const cJSON *j) {
-  return cJSON_IsRaw(j) ? "a large integer" : cJSON_IsNull(j) ? "null" : cJSON_IsBool(j) ? "a boolean" : cJSON_IsNumber(j) ? "a number"
-       : cJSON_IsString(j) ? "a string" : cJSON_IsArray(j) ? "an array" : "an object";
-}
 
 static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, const cJSON *node,
                      const value_path *p, char **err);
+
+/* What json_integer() finds in a JSON number. */
+enum { INTEGER_OK, INTEGER_FRACTION, INTEGER_OUT_OF_RANGE };
+
+/* The integer JSON number j (a number, or a raw one's exact text) holds
+** in [lo, hi]: a text is read whole (strtoll, else strtod, which takes
+** "1e19": a number where it stopped is no number); a double must be whole
+** and in range. */
+static int json_integer(const cJSON *j, int64_t lo, int64_t hi, int64_t *out) {
+  double d = j->valuedouble;
+  if (cJSON_IsRaw(j)) {
+    char *end;
+    errno = 0;
+    long long n = strtoll(j->valuestring, &end, 10);
+    if (!*end && end != j->valuestring) {
+      if (errno || n < lo || n > hi) return INTEGER_OUT_OF_RANGE;
+      *out = n;
+      return INTEGER_OK;
+    }
+    d = strtod(j->valuestring, &end);
+    if (*end || end == j->valuestring) return INTEGER_FRACTION; /* not a number: refused as one */
+  }
+  if (!isfinite(d)) return INTEGER_OUT_OF_RANGE;
+  if (d != floor(d)) return INTEGER_FRACTION;
+  /* hi + 1 is a power of two, exact as a double (2^63 where int64_t ends). */
+  if (d < (double)lo || d >= (double)hi + 1.0) return INTEGER_OUT_OF_RANGE;
+  *out = (int64_t)d;
+  return INTEGER_OK;
+}
+
 
 static int is_integral(const cJSON *j, double lo, double hi) {
   return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= lo &&
@@ -938,12 +949,11 @@ static int is_integral(const cJSON *j, double lo, double hi) {
 
 /* A record, map or array given as JSON text in a string (what a TEXT
 ** typed column composes) is read as the JSON it holds. */
-static int keep_big_integers(cJSON *node, const char **p, const char *end);
 
 static cJSON *container_json(const cJSON *j, cJSON **parsed) {
   *parsed = cJSON_IsString(j) ? cJSON_Parse(j->valuestring) : NULL;
   const char *text = *parsed ? j->valuestring : NULL;
-  if (text && keep_big_integers(*parsed, &text, text + strlen(text))) {
+  if (text && codec_keep_big_integers(*parsed, &text, text + strlen(text))) {
     cJSON_Delete(*parsed);
     *parsed = NULL;
   }
@@ -952,7 +962,7 @@ static cJSON *container_json(const cJSON *j, cJSON **parsed) {
 
 static int record_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                             const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a record), got %s", json_kind(j));
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a record), got %s", codec_json_kind(j));
   avro_schema_t schema = avro_value_get_schema(v);
   for (const cJSON *item = j->child; item; item = item->next) {
     if (avro_schema_record_field_get_index(schema, item->string) >= 0) continue;
@@ -977,7 +987,7 @@ static int record_from_json(const codec_schema *s, avro_value_t *v, const cJSON 
 
 static int array_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                            const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsArray(j)) return field_error(err, p, "expected an array, got %s", json_kind(j));
+  if (!cJSON_IsArray(j)) return field_error(err, p, "expected an array, got %s", codec_json_kind(j));
   const cJSON *items = child_node(s, node, "items");
   size_t i = 0;
   for (const cJSON *item = j->child; item; item = item->next, i++) {
@@ -992,7 +1002,7 @@ static int array_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
 
 static int map_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
                          const cJSON *node, const value_path *p, char **err) {
-  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a map), got %s", json_kind(j));
+  if (!cJSON_IsObject(j)) return field_error(err, p, "expected an object (a map), got %s", codec_json_kind(j));
   const cJSON *values = child_node(s, node, "values");
   for (const cJSON *item = j->child; item; item = item->next) {
     avro_value_t child;
@@ -1006,15 +1016,16 @@ static int map_from_json(const codec_schema *s, avro_value_t *v, const cJSON *j,
 
 /* Non-zero when JSON value j can be written as Avro type t (for unions). */
 static int fits(const cJSON *j, avro_schema_t t, const cJSON *node) {
+  int64_t n;
   switch (avro_typeof(t)) {
   case AVRO_NULL: return cJSON_IsNull(j);
   case AVRO_BOOLEAN: return cJSON_IsBool(j);
-  case AVRO_INT32: return is_integral(j, -2147483648.0, 2147483647.0);
-  case AVRO_INT64: return is_integral(j, -9.2e18, 9.2e18) || cJSON_IsRaw(j);
+  case AVRO_INT32: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT32_MIN, INT32_MAX, &n) == INTEGER_OK;
+  case AVRO_INT64: return (cJSON_IsNumber(j) || cJSON_IsRaw(j)) && json_integer(j, INT64_MIN, INT64_MAX, &n) == INTEGER_OK;
   case AVRO_FLOAT: case AVRO_DOUBLE: return cJSON_IsNumber(j) || cJSON_IsRaw(j);
   case AVRO_STRING: return cJSON_IsString(j);
   case AVRO_ENUM: return cJSON_IsString(j) && avro_schema_enum_get_by_name(t, j->valuestring) >= 0;
-  case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || (cJSON_IsNumber(j) && decimal_scale(node) >= 0);
+  case AVRO_BYTES: case AVRO_FIXED: return cJSON_IsString(j) || ((cJSON_IsNumber(j) || cJSON_IsRaw(j)) && decimal_scale(node) >= 0);
   case AVRO_RECORD: case AVRO_MAP: return cJSON_IsObject(j);
   case AVRO_ARRAY: return cJSON_IsArray(j);
   case AVRO_LINK: return fits(j, avro_schema_link_target(t), node);
@@ -1032,33 +1043,66 @@ static int union_from_json(const codec_schema *s, avro_value_t *v, const cJSON *
     if (avro_value_set_branch(v, (int)i, &branch)) return SQLITE_NOMEM;
     return from_json(s, &branch, j, branch_node, p, err);
   }
-  return field_error(err, p, "%s fits no branch of its union", json_kind(j));
+  /* Which value, and the branches it does not fit: [null, long]. */
+  sqlite3_str *branches = sqlite3_str_new(NULL);
+  for (size_t i = 0; i < avro_schema_union_size(schema); i++)
+    sqlite3_str_appendf(branches, "%s%s", i ? ", " : "", avro_schema_type_name(avro_schema_union_branch(schema, (int)i)));
+  char *names = sqlite3_str_finish(branches), buf[32];
+  const char *shown = cJSON_IsNumber(j) || cJSON_IsRaw(j) ? codec_number_text(j, buf, sizeof buf) : codec_json_kind(j);
+  int rc = field_error(err, p, "%s fits no branch of its union [%s]", shown, names ? names : "?");
+  sqlite3_free(names);
+  return rc;
+}
+
+/* The text of a JSON number for a decimal of `scale` (sqlite3_malloc'd):
+** an exact integer's own digits, else the double's with `scale`
+** fractional digits; NULL with *why when the double is not finite or
+** needs more fractional digits (no silent rounding), NULL alone when out
+** of memory. */
+static char *number_decimal_text(const cJSON *j, int scale, const char **why) {
+  if (cJSON_IsRaw(j) && !strpbrk(j->valuestring, ".eE")) return sqlite3_mprintf("%s", j->valuestring);
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
+  if (!isfinite(d)) {
+    *why = "is not a finite number";
+    return NULL;
+  }
+  int size = snprintf(NULL, 0, "%.*f", scale, d) + 1;
+  char *text = sqlite3_malloc(size);
+  if (!text) return NULL;
+  snprintf(text, (size_t)size, "%.*f", scale, d);
+  if (strtod(text, NULL) != d) *why = "has more fractional digits than the decimal's scale";
+  for (char *c = text; *c; c++) *c = *c == ',' ? '.' : *c; /* a locale's decimal comma */
+  return text;
 }
 
 /* Bytes, fixed or a decimal: hex text, or the decimal's number. */
 static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, const value_path *p,
                            char **err) {
-  int scale = decimal_scale(node);
+  int scale = decimal_scale(node), precision = decimal_precision(node);
   avro_schema_t schema = avro_value_get_schema(v);
   unsigned char *bytes = NULL;
   size_t n = 0;
   const char *why = NULL;
-  if (scale >= 0 && cJSON_IsNumber(j)) {
-    char text[64];
-    snprintf(text, sizeof text, "%.*f", scale, j->valuedouble);
-    bytes = decimal_bytes(text, scale, &n, &why);
+  char *text = NULL; /* a number's decimal text */
+  if (scale >= 0 && (cJSON_IsNumber(j) || cJSON_IsRaw(j))) {
+    if (!(text = number_decimal_text(j, scale, &why)) && !why) return SQLITE_NOMEM;
+    if (text && !why) bytes = decimal_bytes(text, scale, precision, &n, &why);
   } else if (scale >= 0 && cJSON_IsString(j)) {
-    bytes = decimal_bytes(j->valuestring, scale, &n, &why);
+    bytes = decimal_bytes(j->valuestring, scale, precision, &n, &why);
   } else if (cJSON_IsString(j)) {
     size_t len = strlen(j->valuestring);
     bytes = sqlite3_malloc64(len / 2 + 1);
     if (bytes && format_hex_decode(j->valuestring, len, bytes)) why = "is not hex digits (two per byte)";
     n = len / 2;
   } else {
-    return field_error(err, p, "expected a string of hex digits, got %s", json_kind(j));
+    return field_error(err, p, "expected a string of hex digits, got %s", codec_json_kind(j));
   }
   int rc = SQLITE_OK;
-  if (why) rc = field_error(err, p, "'%s' %s", cJSON_IsString(j) ? j->valuestring : "number", why);
+  char buf[32];
+  const char *shown = cJSON_IsString(j) ? j->valuestring : codec_number_text(j, buf, sizeof buf);
+  if (why && scale >= 0)
+    rc = field_error(err, p, "'%s' %s (decimal(%d,%d))", shown, why, precision, scale);
+  else if (why) rc = field_error(err, p, "'%s' %s", shown, why);
   else if (!bytes) rc = SQLITE_NOMEM;
   else if (avro_typeof(schema) == AVRO_FIXED && (int64_t)n != avro_schema_fixed_size(schema)) {
     if (scale >= 0 && (int64_t)n < avro_schema_fixed_size(schema)) { /* sign-extend */
@@ -1080,50 +1124,71 @@ static int bytes_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, c
   if (!rc) rc = avro_typeof(schema) == AVRO_FIXED ? avro_value_set_fixed(v, bytes, n)
                                                    : avro_value_set_bytes(v, bytes, n);
   sqlite3_free(bytes);
+  sqlite3_free(text);
   return rc == 0 || rc == SQLITE_ERROR ? rc : SQLITE_NOMEM;
 }
 
-static int scalar_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+static int integer_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+  int is_int = avro_typeof(avro_value_get_schema(v)) == AVRO_INT32;
+  const char *type = is_int ? "int" : "long";
+  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j))
+    return field_error(err, p, "expected an integer (%s), got %s", type, codec_json_kind(j));
+  int64_t n = 0;
+  char buf[32];
+  switch (json_integer(j, is_int ? INT32_MIN : INT64_MIN, is_int ? INT32_MAX : INT64_MAX, &n)) {
+  case INTEGER_FRACTION: return field_error(err, p, "expected an integer (%s), got a fraction", type);
+  case INTEGER_OUT_OF_RANGE:
+    return field_error(err, p, "%s is out of range for %s", codec_number_text(j, buf, sizeof buf), type);
+  default: return is_int ? avro_value_set_int(v, (int32_t)n) : avro_value_set_long(v, n);
+  }
+}
+
+/* A float or double: a finite number that the type holds (a float
+** rounds to the nearest one, as Java's and Python's writers do, but one
+** past its largest is refused, not made infinite). */
+static int real_from_json(avro_value_t *v, const cJSON *j, const value_path *p, char **err) {
+  int single = avro_typeof(avro_value_get_schema(v)) == AVRO_FLOAT;
+  if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", codec_json_kind(j));
+  char *end = NULL, buf[32];
+  double d = cJSON_IsRaw(j) ? strtod(j->valuestring, &end) : j->valuedouble;
+  if (end && *end) return field_error(err, p, "'%s' is not a number", j->valuestring);
+  if (!isfinite(d) || (single && !isfinite((float)d)))
+    return field_error(err, p, "%s is out of range for %s", codec_number_text(j, buf, sizeof buf), single ? "float" : "double");
+  return single ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
+}
+
+/* Non-zero when text is a UUID in its canonical form (8-4-4-4-12 hex
+** digits): what Java's UUID.fromString and Python's uuid.UUID both read. */
+static int is_uuid(const char *text) {
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i])) return 0;
+  }
+  return text[36] == 0;
+}
+
+static int scalar_from_json(avro_value_t *v, const cJSON *j, const cJSON *node, const value_path *p, char **err) {
   avro_schema_t schema = avro_value_get_schema(v);
   switch (avro_typeof(schema)) {
   case AVRO_NULL:
-    if (!cJSON_IsNull(j)) return field_error(err, p, "expected null, got %s", json_kind(j));
+    if (!cJSON_IsNull(j)) return field_error(err, p, "expected null, got %s", codec_json_kind(j));
     return avro_value_set_null(v);
   case AVRO_BOOLEAN: /* a boolean's INTEGER column composes 0 or 1 */
     if (cJSON_IsBool(j)) return avro_value_set_boolean(v, cJSON_IsTrue(j));
     if (is_integral(j, 0, 1)) return avro_value_set_boolean(v, j->valuedouble != 0);
-    return field_error(err, p, "expected a boolean, got %s", json_kind(j));
+    return field_error(err, p, "expected a boolean, got %s", codec_json_kind(j));
   case AVRO_INT64:
-    if (cJSON_IsRaw(j)) { /* an integer past 2^53, exact */
-      errno = 0;
-      long long n = strtoll(j->valuestring, NULL, 10);
-      if (errno) return field_error(err, p, "%s is out of range for long", j->valuestring);
-      return avro_value_set_long(v, n);
-    }
-    /* fall through */
-  case AVRO_INT32: {
-    int is_int = avro_typeof(schema) == AVRO_INT32;
-    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble))
-      return field_error(err, p, "expected an integer (%s), got %s", is_int ? "int" : "long",
-                         cJSON_IsNumber(j) ? "a fraction" : json_kind(j));
-    if (!is_integral(j, is_int ? -2147483648.0 : -9223372036854775808.0,
-                     is_int ? 2147483647.0 : 9223372036854774784.0))
-      return field_error(err, p, "%.17g is out of range for %s", j->valuedouble, is_int ? "int" : "long");
-    return is_int ? avro_value_set_int(v, (int32_t)j->valuedouble)
-                  : avro_value_set_long(v, (int64_t)j->valuedouble);
-  }
+  case AVRO_INT32: return integer_from_json(v, j, p, err);
   case AVRO_FLOAT:
-  case AVRO_DOUBLE: {
-    if (!cJSON_IsNumber(j) && !cJSON_IsRaw(j)) return field_error(err, p, "expected a number, got %s", json_kind(j));
-    double d = cJSON_IsRaw(j) ? strtod(j->valuestring, NULL) : j->valuedouble;
-    return avro_typeof(schema) == AVRO_FLOAT ? avro_value_set_float(v, (float)d) : avro_value_set_double(v, d);
-  }
+  case AVRO_DOUBLE: return real_from_json(v, j, p, err);
   case AVRO_STRING:
-    if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", json_kind(j));
+    if (cJSON_IsString(j) && !strcmp(logical_type(node), "uuid") && !is_uuid(j->valuestring))
+      return field_error(err, p, "'%s' is not a UUID (8-4-4-4-12 hex digits)", j->valuestring);
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected a string, got %s", codec_json_kind(j));
     return avro_value_set_string(v, j->valuestring);
   case AVRO_ENUM: {
     int symbol = cJSON_IsString(j) ? avro_schema_enum_get_by_name(schema, j->valuestring) : -1;
-    if (!cJSON_IsString(j)) return field_error(err, p, "expected an enum symbol, got %s", json_kind(j));
+    if (!cJSON_IsString(j)) return field_error(err, p, "expected an enum symbol, got %s", codec_json_kind(j));
     if (symbol < 0)
       return field_error(err, p, "'%s' is not a symbol of enum %s", j->valuestring, avro_schema_name(schema));
     return avro_value_set_enum(v, symbol);
@@ -1152,51 +1217,11 @@ static int from_json(const codec_schema *s, avro_value_t *v, const cJSON *j, con
   case AVRO_UNION: rc = union_from_json(s, v, j, node, p, err); break;
   case AVRO_BYTES: case AVRO_FIXED: rc = bytes_from_json(v, j, node, p, err); break;
   default:
-    rc = scalar_from_json(v, j, p, err);
+    rc = scalar_from_json(v, j, node, p, err);
     if (rc && !*err) rc = SQLITE_NOMEM;
   }
   cJSON_Delete(parsed);
   return rc;
-}
-
-/* The next number token of JSON text at *p (strings skipped), or NULL. */
-static const char *next_number(const char **p, const char *end, size_t *len) {
-  for (const char *s = *p; s < end; s++) {
-    if (*s == '"') {
-      for (s++; s < end && *s != '"'; s++) s += *s == '\\';
-      continue;
-    }
-    if (*s != '-' && (*s < '0' || *s > '9')) continue;
-    const char *start = s;
-    while (s < end && strchr("+-.eE0123456789", *s)) s++;
-    *len = (size_t)(s - start);
-    *p = s;
-    return start;
-  }
-  return NULL;
-}
-
-/* cJSON keeps numbers as doubles, and an integer past 2^53 would lose
-** digits: such nodes become cJSON_Raw nodes holding their text. The
-** text's number tokens and the tree's number nodes pair up in document
-** order. */
-static int keep_big_integers(cJSON *node, const char **p, const char *end) {
-  for (; node; node = node->next) {
-    if (node->child && keep_big_integers(node->child, p, end)) return SQLITE_NOMEM;
-    if (!cJSON_IsNumber(node)) continue;
-    size_t n;
-    const char *token = next_number(p, end, &n);
-    if (!token || fabs(node->valuedouble) < 9007199254740992.0 || memchr(token, '.', n) ||
-        memchr(token, 'e', n) || memchr(token, 'E', n))
-      continue;
-    char *text = cJSON_malloc(n + 1);
-    if (!text) return SQLITE_NOMEM;
-    memcpy(text, token, n);
-    text[n] = 0;
-    node->type = cJSON_Raw;
-    node->valuestring = text;
-  }
-  return SQLITE_OK;
 }
 
 /* Writes a filled value into buf (size bytes); its length, or -1 when it
@@ -1240,9 +1265,10 @@ static int column_of(const typed_column *cols, int n, const char *name) {
 ** number into float or double, a TEXT column's text into string or enum.
 ** SQLITE_NOTFOUND otherwise: the value goes through its JSON node (which
 ** applies the column's affinity), with the same result. */
-static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_value *value,
+static int field_from_value(avro_value_t *v, const cJSON *node, const typed_column *col, sqlite3_value *value,
                             const value_path *at, char **err) {
   avro_schema_t t = avro_value_get_schema(v);
+  if (!strcmp(logical_type(node), "uuid")) return SQLITE_NOTFOUND; /* its format is checked there */
   int type = sqlite3_value_type(value);
   if (col->affinity == SQLITE_INTEGER && type == SQLITE_INTEGER) {
     sqlite3_int64 n = sqlite3_value_int64(value);
@@ -1259,7 +1285,7 @@ static int field_from_value(avro_value_t *v, const typed_column *col, sqlite3_va
   }
   if (col->affinity == SQLITE_FLOAT && (type == SQLITE_FLOAT || type == SQLITE_INTEGER)) {
     double d = sqlite3_value_double(value);
-    if (!isfinite(d)) return SQLITE_NOTFOUND;
+    if (!isfinite((float)d)) return SQLITE_NOTFOUND; /* refused there */
     if (avro_typeof(t) == AVRO_DOUBLE) return avro_value_set_double(v, d) ? SQLITE_NOMEM : SQLITE_OK;
     if (avro_typeof(t) == AVRO_FLOAT) return avro_value_set_float(v, (float)d) ? SQLITE_NOMEM : SQLITE_OK;
     return SQLITE_NOTFOUND;
@@ -1319,14 +1345,15 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
     int c = aligned ? (int)f : column_of(cols, n, name);
     avro_value_t child;
     if (avro_value_get_by_index(v, f, &child, NULL)) return SQLITE_NOMEM;
+    const cJSON *field = field_node(root, f);
+    const cJSON *type = type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type"));
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
-      int rc = field_from_value(&child, &cols[c], values[c], &at, err);
+      int rc = field_from_value(&child, type, &cols[c], values[c], &at, err);
       if (rc != SQLITE_NOTFOUND) {
         if (rc) return rc;
         continue;
       }
     }
-    const cJSON *field = field_node(root, f);
     cJSON *made = NULL;
     const cJSON *item;
     if (c >= 0 && sqlite3_value_type(values[c]) != SQLITE_NULL) {
@@ -1335,7 +1362,7 @@ static int record_from_columns(const codec_schema *s, avro_value_t *v, const typ
     } else if (!(item = cJSON_GetObjectItemCaseSensitive(field, "default"))) {
       return field_error(err, &at, "missing, and the schema gives no default");
     }
-    int rc = from_json(s, &child, item, type_node(s, cJSON_GetObjectItemCaseSensitive(field, "type")), &at, err);
+    int rc = from_json(s, &child, item, type, &at, err);
     cJSON_Delete(made);
     if (rc) return rc;
   }
@@ -1360,9 +1387,12 @@ static int avro_encode_columns(const codec_schema *s, const typed_column *cols, 
 
 static int avro_encode(const codec_schema *s, const char *json, size_t len, void **out,
                        size_t *out_len, char **err) {
+  /* Avro strings are UTF-8: every reader would fail on other bytes (and
+  ** an error quoting them would not be text). */
+  if (!utf8_valid((const unsigned char *)json, len)) return field_error(err, NULL, "the JSON text is not UTF-8");
   cJSON *root = cJSON_ParseWithLength(json, len);
   const char *scan = json;
-  if (root && keep_big_integers(root, &scan, json + len)) {
+  if (root && codec_keep_big_integers(root, &scan, json + len)) {
     cJSON_Delete(root);
     return SQLITE_NOMEM;
   }

@@ -448,10 +448,17 @@ void json_string(std::string &out, const std::string &s) {
   out += '"';
 }
 
+/* The shortest text of a float or double; -0.0 keeps its point (the
+** library's "-0" reads as the integer 0 in every JSON reader, its sign
+** lost; other whole values print as integers, as the JSON mapping does). */
+template <typename T> std::string float_text(T v, std::string (*shortest)(T)) {
+  return v == 0 && std::signbit(v) ? "-0.0" : shortest(v);
+}
+
 template <typename T> void json_float(std::string &out, T v, std::string (*shortest)(T)) {
   if (std::isnan(v)) out += "\"NaN\"";
   else if (std::isinf(v)) out += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  else out += shortest(v);
+  else out += float_text(v, shortest);
 }
 
 /* Whether a field is left out of the JSON: one with presence, not set. */
@@ -495,20 +502,31 @@ public:
     const gp::Reflection *r = msg.GetReflection();
     int n = f->is_repeated() ? r->FieldSize(msg, f) : 0;
     if (f->is_map()) {
-      out_ += '{';
+      /* The keys' JSON, quoted unless a string already: JSON keys are
+      ** strings, Protobuf's may be integers or booleans. A key the wire
+      ** repeats shows once, with its last value, as parsers keep it. */
+      std::vector<std::string> keys(n);
+      std::map<std::string, int> last;
       for (int j = 0; j < n; j++) {
-        const gp::Message &entry = r->GetRepeatedMessage(msg, f, j);
-        if (j) out_ += ',';
-        /* The key's JSON, quoted unless it is a string already: JSON
-        ** keys are strings, Protobuf's may be integers or booleans. */
-        std::string key;
-        std::swap(key, out_);
-        value(entry, f->message_type()->map_key(), -1);
-        std::swap(key, out_);
-        if (key[0] == '"') out_ += key;
-        else json_string(out_, key);
+        std::swap(keys[j], out_);
+        value(r->GetRepeatedMessage(msg, f, j), f->message_type()->map_key(), -1);
+        std::swap(keys[j], out_);
+        if (keys[j][0] != '"') {
+          std::string quoted;
+          json_string(quoted, keys[j]);
+          keys[j].swap(quoted);
+        }
+        last[keys[j]] = j;
+      }
+      out_ += '{';
+      bool first = true;
+      for (int j = 0; j < n; j++) {
+        if (last[keys[j]] != j) continue;
+        if (!first) out_ += ',';
+        first = false;
+        out_ += keys[j];
         out_ += ':';
-        value(entry, f->message_type()->map_value(), -1);
+        value(r->GetRepeatedMessage(msg, f, j), f->message_type()->map_value(), -1);
       }
       out_ += '}';
     } else if (f->is_repeated()) {
@@ -663,6 +681,12 @@ const FieldDescriptor *find_field(const Descriptor *d, const char *name) {
   return nullptr;
 }
 
+/* "field 'a.b': why" ("value: why" at the top): the form of an encoder's
+** refusal in every codec (include/codec.h, codec_field_error). */
+std::string field_why(const std::string &at, const std::string &why) {
+  return at.empty() ? "value: " + why : "field '" + at + "': " + why;
+}
+
 /* Rewrites the plain values of include/protobuf.h into the library's JSON
 ** mapping, following the message type: Timestamp milliseconds to RFC 3339
 ** text, hex bytes to base64, 0 and 1 to booleans, JSON text in a string to
@@ -695,7 +719,7 @@ private:
     cJSON *parsed = parse_exact(item->valuestring);
     if (!parsed || (!cJSON_IsObject(parsed) && !cJSON_IsArray(parsed))) {
       cJSON_Delete(parsed);
-      fail("field " + at + ": a string given for a message, list or map must be JSON text of one");
+      fail(field_why(at, "a string given for a message, list or map must be JSON text of one"));
     }
     parsed->string = item->string;
     item->string = nullptr;
@@ -706,7 +730,7 @@ private:
   void field(cJSON *parent, cJSON *item, const FieldDescriptor *f, const std::string &at) {
     if (f->type() == FieldDescriptor::TYPE_BYTES && cJSON_IsString(item)) {
       std::string bytes, encoded;
-      if (!bytes_of(item->valuestring, bytes)) fail("field " + at + ": expected a string of hex digits (two per byte)");
+      if (!bytes_of(item->valuestring, bytes)) fail(field_why(at, "expected a string of hex digits (two per byte)"));
       gp::Base64Escape(bytes, &encoded);
       set_string(item, encoded);
       return;
@@ -720,6 +744,8 @@ private:
       }
       return;
     }
+    if (cJSON_IsRaw(item) && !integer_fits(item->valuestring, f->cpp_type()))
+      fail(field_why(at, std::string(item->valuestring) + " is out of range for " + f->type_name()));
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return;
     const Descriptor *d = f->message_type();
     switch (kind_of(d)) {
@@ -735,6 +761,30 @@ private:
     }
   }
 
+  /* Whether an integer's text fits an integer field (other texts and
+  ** types: true, the library checks them). libprotobuf 3.21 reads an
+  ** int64 past its range as a double and takes -9223372036854775809,
+  ** which rounds to -2^63. */
+  static bool integer_fits(const char *text, FieldDescriptor::CppType type) {
+    if (strpbrk(text, ".eE")) return true;
+    char *end;
+    errno = 0;
+    switch (type) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      long long v = strtoll(text, &end, 10);
+      return !errno && (type == FieldDescriptor::CPPTYPE_INT64 || (v >= INT32_MIN && v <= INT32_MAX));
+    }
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      if (text[0] == '-') return !strcmp(text, "-0");
+      unsigned long long v = strtoull(text, &end, 10);
+      return !errno && (type == FieldDescriptor::CPPTYPE_UINT64 || v <= UINT32_MAX);
+    }
+    default: return true;
+    }
+  }
+
   static std::string rfc3339(const char *ms_text, const std::string &at) {
     char *end;
     errno = 0;
@@ -742,11 +792,37 @@ private:
     int64_t seconds;
     int32_t nanos;
     if (*end || errno || !timestamp_parts(ms, &seconds, &nanos))
-      fail("field " + at + ": a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
-           "or RFC 3339 text, not " + ms_text);
+      fail(field_why(at, std::string("a Timestamp is an integer of milliseconds since the epoch (years 1 to 9999) "
+                                     "or RFC 3339 text, not ") + ms_text));
     return gp::util::TimeUtil::ToString(gp::util::TimeUtil::MillisecondsToTimestamp(ms));
   }
 };
+
+/* The library's "invalid value V for type T" in the words of the other
+** codecs: out of range, a fraction, an enum's unknown symbol, the type
+** expected; other texts as they are. */
+std::string plain_why(const std::string &why) {
+  const std::string invalid = "invalid value ", for_type = " for type ";
+  size_t at = why.find(invalid), type_at = why.rfind(for_type);
+  if (at == std::string::npos || type_at == std::string::npos || type_at < at) return why;
+  std::string value = why.substr(at + invalid.size(), type_at - at - invalid.size());
+  std::string type = why.substr(type_at + for_type.size());
+  const std::string url = "type.googleapis.com/";
+  if (type.compare(0, url.size(), url) == 0 && type.compare(url.size(), 16, "google.protobuf.") != 0) {
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = "'" + value.substr(1, value.size() - 2) + "'";
+    return value + " is not a symbol of enum " + type.substr(url.size());
+  }
+  if (type.compare(0, 5, "TYPE_") != 0) return value; /* the library's own words: a Duration's range, a oneof set twice */
+  std::string name = type.substr(5);
+  for (char &c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  bool number = !value.empty() && (isdigit(static_cast<unsigned char>(value[0])) || value[0] == '-');
+  bool real = name == "float" || name == "double";
+  if (number && !real && value.find_first_of(".eE") != std::string::npos &&
+      std::strtod(value.c_str(), nullptr) != std::trunc(std::strtod(value.c_str(), nullptr)))
+    return "expected an integer (" + name + "), got a fraction";
+  if (number && name != "string" && name != "bytes" && name != "bool") return value + " is out of range for " + name;
+  return "expected " + name + ", got " + (value[0] == '"' ? "a string " : "") + value;
+}
 
 /* The library's Status text as a sentence naming the field. It says
 ** "(path): why", "(path) name: Cannot find field." for an unknown name,
@@ -762,12 +838,11 @@ std::string parse_error(const gp::util::Status &status, const Descriptor *d) {
   const std::string unknown = ": Cannot find field.", missing = ": missing field ";
   size_t name = why.find_first_not_of(' ');
   if (why.size() > unknown.size() && why.compare(why.size() - unknown.size(), unknown.size(), unknown) == 0)
-    why = "field " + field(why.substr(name, why.size() - unknown.size() - name)) + ": not in the message";
-  else if (why.compare(0, missing.size(), missing) == 0)
-    why = "field " + field(why.substr(missing.size())) + ": missing (it is required)";
-  else
-    why = "field " + path + why;
-  return "value does not fit message " + d->full_name() + ": " + why;
+    return field_why(field(why.substr(name, why.size() - unknown.size() - name)), "not a field of message " + d->full_name());
+  if (why.compare(0, missing.size(), missing) == 0)
+    return field_why(field(why.substr(missing.size())), "missing, and the schema requires it");
+  size_t start = why.find_first_not_of(": ");
+  return field_why(path, plain_why(start == std::string::npos ? why : why.substr(start)));
 }
 
 /* A message of the type from JSON text, or a failure naming the field. */
@@ -778,7 +853,7 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   try {
     json_adapter().message(root.get(), m.type, "");
   } catch (const pb_failure &e) {
-    fail("value does not fit message " + m.type->full_name() + ": " + e.why);
+    fail(e.why);
   }
   std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(root.get()), cJSON_free);
   if (!text) throw std::bad_alloc();
@@ -786,8 +861,7 @@ void message_from_json(const pb_message &m, const char *json, size_t len, gp::Me
   gp::util::Status status = gp::util::JsonStringToMessage(text.get(), msg, options);
   if (!status.ok()) fail(parse_error(status, m.type));
   if (m.has_required && !msg->IsInitialized())
-    fail("value does not fit message " + m.type->full_name() + ": missing required field(s) " +
-         msg->InitializationErrorString());
+    fail(field_why(msg->InitializationErrorString(), "missing, and the schema requires it"));
 }
 
 /* An arena whose first block is on the stack: most messages need no heap. */
@@ -918,7 +992,7 @@ private:
     if (std::isnan(v)) return pb_value{PB_VALUE_TEXT, 0, 0, "NaN", 3};
     if (std::isinf(v)) return v > 0 ? pb_value{PB_VALUE_TEXT, 0, 0, "Infinity", 8} : pb_value{PB_VALUE_TEXT, 0, 0, "-Infinity", 9};
     if (sizeof v == sizeof(double) && v != std::trunc(v)) return real(static_cast<double>(v));
-    scratch_ = shortest(v);
+    scratch_ = float_text(v, shortest);
     if (scratch_.find_first_of(".eE") == std::string::npos) {
       errno = 0;
       long long i = strtoll(scratch_.c_str(), nullptr, 10);

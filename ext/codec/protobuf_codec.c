@@ -176,7 +176,6 @@ static int plain_value(const typed_column *col, sqlite3_value *value, pb_value *
     v->kind = PB_VALUE_REAL;
     v->r = sqlite3_value_double(value);
     if (!isfinite(v->r)) return 0;
-    if (v->r == 0) v->r = 0; /* SQLite's printf writes -0.0 as 0.0: so does its JSON */
   } else if (col->affinity == SQLITE_TEXT && type == SQLITE_TEXT) {
     v->kind = PB_VALUE_TEXT;
     v->text = (const char *)sqlite3_value_text(value);
@@ -222,6 +221,9 @@ static int protobuf_encode_columns(const codec_schema *s, const typed_column *co
 static int protobuf_encode(const codec_schema *s, const char *json, size_t len, void **out,
                            size_t *out_len, char **err) {
   char *why = NULL;
+  /* Protobuf strings are UTF-8 (proto3 readers check): refused here, in
+  ** words that are text themselves, as the other codecs refuse it. */
+  if (!utf8_valid((const unsigned char *)json, len)) return codec_field_error(err, "Protobuf", NULL, "the JSON text is not UTF-8");
   *out = pb_encode(s->message, json, len, sqlite_alloc, out_len, &why);
   return *out ? SQLITE_OK : failed(err, "kafka: Protobuf ", why);
 }

@@ -40,6 +40,20 @@ static void vtab_free(kafka_vtab *vtab) {
   sqlite3_free(vtab);
 }
 
+/* CREATE refuses `partitioner` with a key a codec encodes (a registry
+** format, a schema file's, MessagePack): producers hash the key's encoded
+** bytes (framed with its schema id), `key =` compares the JSON text the
+** key decodes to, and no hash of one finds the other's partition. (A table
+** created before is opened; it never narrows by key.) */
+static int check_partitioner(const kafka_options *opts, char **err) {
+  const codec *c = codec_for(opts->key_format);
+  if (!opts->partitioner || !c) return SQLITE_OK;
+  *err = sqlite3_mprintf("kafka: option partitioner cannot be combined with key = '%s': producers hash the "
+                         "key's encoded bytes, not the JSON text a query compares, so key = would miss rows; "
+                         "leave partitioner out (key = then reads every partition)", c->name);
+  return SQLITE_ERROR;
+}
+
 kafka_vtab *module_table_new(sqlite3 *db, kafka_options *opts) {
   kafka_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
   if (!vtab) {
@@ -69,6 +83,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  if (!rc && creating) rc = check_partitioner(&vtab->opts, err);
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

@@ -187,13 +187,16 @@ static int binary_collation(sqlite3_index_info *info, int i) {
 }
 
 /* `key =` narrows the partitions only when the table names its
-** partitioner and the comparison is byte-wise (a COLLATE NOCASE term
-** matches keys that hash elsewhere). A `time` bound is found by comparing
-** bytes too. */
+** partitioner, the key is what producers hashed (not a registry format's
+** decoded JSON: CREATE refuses that combination, a table created before
+** reads every partition) and the comparison is byte-wise (a COLLATE
+** NOCASE term matches keys that hash elsewhere). A `time` bound is found
+** by comparing bytes too. */
 static int text_pushable(sqlite3_vtab *vtab, sqlite3_index_info *info, int i, const pushable *p) {
+  const kafka_options *opts = &((kafka_vtab *)vtab)->opts;
   if (p->column == KAFKA_COL_TIME) return binary_collation(info, i);
   return p->column != KAFKA_COL_KEY ||
-         (((kafka_vtab *)vtab)->opts.partitioner != KAFKA_PARTITIONER_NONE && binary_collation(info, i));
+         (opts->partitioner != KAFKA_PARTITIONER_NONE && !codec_for(opts->key_format) && binary_collation(info, i));
 }
 
 /* Whether constraint i (an `=`) is an IN list handed over whole. */

@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "table.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,7 +56,7 @@ typedef struct kafka_cursor {
   sqlite3_int64 delivered;         /* rows positioned on so far */
   int eof;
   rd_kafka_message_t **sorted;     /* head or tail mode: the rows, in order */
-  int n_sorted, sorted_pos;
+  int n_sorted, sorted_pos, sorted_cap;
   group_state group;               /* group mode: starts and position to commit */
   int64_t queue_msgs, queue_bytes; /* the consumer queue's limits */
   int64_t taken_msgs, taken_bytes; /* for the average message size */
@@ -167,7 +168,7 @@ static void scan_reset(kafka_cursor *c) {
   for (int i = 0; i < c->n_sorted; i++) rd_kafka_message_destroy(c->sorted[i]);
   sqlite3_free(c->sorted);
   c->sorted = NULL;
-  c->n_sorted = c->sorted_pos = 0;
+  c->n_sorted = c->sorted_pos = c->sorted_cap = 0;
   /* A scan that read to its end or to its LIMIT delivered every row it
   ** read; the group's position is committed at close (see group.c). */
   int finished = c->eof || c->delivered >= c->plan.limit;
@@ -581,13 +582,35 @@ static int by_rowid(const void *a, const void *b) {
 
 static int by_rowid_desc(const void *a, const void *b) { return by_rowid(b, a); }
 
-static int keep_sorted(kafka_cursor *c, rd_kafka_message_t *m) {
-  rd_kafka_message_t **grown = sqlite3_realloc64(c->sorted, sizeof *grown * (c->n_sorted + 1));
-  if (!grown) {
-    rd_kafka_message_destroy(m);
-    return SQLITE_NOMEM;
+/* The most rows head and tail modes keep at once: twice what the
+** statement can deliver (each partition gives up to LIMIT rows, and only
+** LIMIT of them all are delivered). */
+static int64_t sorted_bound(const kafka_cursor *c) {
+  return min64(sat_mul64(c->plan.limit > 0 ? c->plan.limit : 1, 2), INT_MAX / 2);
+}
+
+/* Keeps the first `limit` rows in `order` and destroys the others. */
+static void sorted_trim(kafka_cursor *c, int (*order)(const void *, const void *)) {
+  qsort(c->sorted, (size_t)c->n_sorted, sizeof *c->sorted, order);
+  while (c->n_sorted > c->plan.limit) rd_kafka_message_destroy(c->sorted[--c->n_sorted]);
+}
+
+/* Adds m to the rows kept; at the bound, the ones past LIMIT in `order`
+** go first (no more than sorted_bound() rows are held). The array grows
+** geometrically. */
+static int keep_sorted(kafka_cursor *c, rd_kafka_message_t *m, int (*order)(const void *, const void *)) {
+  if (c->n_sorted >= sorted_bound(c)) sorted_trim(c, order);
+  if (c->n_sorted == c->sorted_cap) {
+    int cap = (int)min64(max64(64, (int64_t)c->sorted_cap * 2), sorted_bound(c) + 1);
+    /* (a LIMIT past INT_MAX / 4 rows: more than the array can hold) */
+    rd_kafka_message_t **grown = cap > c->n_sorted ? sqlite3_realloc64(c->sorted, sizeof *grown * (size_t)cap) : NULL;
+    if (!grown) {
+      rd_kafka_message_destroy(m);
+      return SQLITE_NOMEM;
+    }
+    c->sorted = grown;
+    c->sorted_cap = cap;
   }
-  c->sorted = grown;
   c->sorted[c->n_sorted++] = m;
   return SQLITE_OK;
 }
@@ -623,7 +646,7 @@ static int window_fill(kafka_cursor *c, char **err) {
     rd_kafka_message_t *m;
     while (!(rc = pull(c, &m, err)) && m) {
       count[c->part_index[m->partition]]++;
-      if ((rc = keep_sorted(c, m))) break;
+      if ((rc = keep_sorted(c, m, tail ? by_rowid_desc : by_rowid))) break;
     }
   }
   sqlite3_free(lo);
@@ -909,7 +932,9 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     break;
   case KAFKA_COL_ERROR:
     decode_value(c);
-    if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_STATIC);
+    /* A copy: the text is the row's, freed when the cursor moves, and an
+    ** aggregate (max(error)) keeps the value it is handed past that. */
+    if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_TRANSIENT);
     break;
   case KAFKA_COL_SCHEMA_ID: schema_id_result(c, ctx); break;
   case KAFKA_COL_TIME: {
