@@ -203,7 +203,7 @@ FUZZ_CXX     ?= clang++
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
 FUZZ_SRCS    := ext/base/options.c ext/base/format.c ext/base/jsontext.c ext/codec/avro.c \
-  ext/codec/jsonschema.c ext/codec/codec.c ext/codec/protobuf_codec.c ext/codec/msgpack.c
+  ext/codec/jsonschema.c ext/codec/codec.c ext/codec/fields.c ext/codec/protobuf_codec.c ext/codec/msgpack.c
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # The C sources are compiled as C (-x c) by the C++ driver, which links the
 # C++ of ext/codec/protobuf.cc (built alone, as C++) with its runtimes.

@@ -143,6 +143,20 @@ typedef struct codec {
                         sql_value *out, char **why);
 } codec;
 
+/* The codec of a key or value format; NULL for text, blob and json. */
+const codec *codec_for(kafka_format f);
+
+/* Reads the wire format's header: *id and the payload after it. Returns 0,
+** or -1 with *why (static text) when the bytes are not in the wire format. */
+int codec_frame_read(const void *data, size_t len, int32_t *id, const void **payload,
+                     size_t *payload_len, const char **why);
+
+/* The framed message of a payload written with schema `id`
+** (sqlite3_malloc'd, CODEC_FRAME_SIZE + len bytes); NULL when out of memory. */
+unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len);
+
+
+/* ==== fields ==== */
 /* Where in a record a value being encoded goes, for errors: a chain up
 ** to the root (NULL: the value itself). */
 typedef struct codec_path {
@@ -167,19 +181,6 @@ int codec_keep_big_integers(cJSON *node, const char **p, const char *end);
 
 /* What a JSON value is, for errors: "a string", "a number", ... */
 const char *codec_json_kind(const cJSON *j);
-
-/* The codec of a key or value format; NULL for text, blob and json. */
-const codec *codec_for(kafka_format f);
-
-/* Reads the wire format's header: *id and the payload after it. Returns 0,
-** or -1 with *why (static text) when the bytes are not in the wire format. */
-int codec_frame_read(const void *data, size_t len, int32_t *id, const void **payload,
-                     size_t *payload_len, const char **why);
-
-/* The framed message of a payload written with schema `id`
-** (sqlite3_malloc'd, CODEC_FRAME_SIZE + len bytes); NULL when out of memory. */
-unsigned char *codec_frame_write(int32_t id, const void *payload, size_t len);
-
 
 #ifdef __cplusplus
 }
