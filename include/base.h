@@ -214,6 +214,15 @@ enum kafka_column {
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */
 int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...);
 
+/* Non-zero when db's main database is read-only (sqlite3 -readonly,
+** ?mode=ro, immutable=1, Datasette's query connections): whoever runs SQL
+** there may read topics and the cluster but change nothing (SPEC 11). */
+int connection_read_only(sqlite3 *db);
+
+/* The error of a write refused on such a connection: "what: refused: the
+** connection is read-only ..." (sqlite3_mprintf). */
+char *read_only_error(const char *what);
+
 /* ==== format ==== */
 /*
 ** Formats (ext/base/format.c): how Kafka bytes map to SQL values and back.

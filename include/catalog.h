@@ -109,8 +109,10 @@ int catalog_register(sqlite3 *db);
 /* Registers the admin functions on db. */
 int admin_register(sqlite3 *db);
 
-/* Registers func as name taking min_args to max_args arguments,
-** SQLITE_DIRECTONLY (no view or trigger may call it). */
+/* Registers func, a function that changes the cluster or the registry,
+** as name (static text) taking min_args to max_args arguments,
+** SQLITE_DIRECTONLY (no view or trigger may call it) and refused on a
+** read-only connection (connection_read_only()). */
 int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
                  void (*func)(sqlite3_context *, int, sqlite3_value **));
 

@@ -217,13 +217,35 @@ static void delete_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   admin_run(ctx, func, brokers, options, NULL, delete_op, (void *)topic);
 }
 
+/* A function that changes the cluster or the registry, as admin_define()
+** registers it. */
+typedef struct write_function {
+  const char *name; /* static */
+  void (*func)(sqlite3_context *, int, sqlite3_value **);
+} write_function;
+
+/* Every function admin_define() registers runs through here: a read-only
+** connection (a Datasette visitor's query, sqlite3 -readonly) changes
+** nothing, and DIRECTONLY alone does not stop a direct SELECT. */
+static void write_guard(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const write_function *w = sqlite3_user_data(ctx);
+  if (connection_read_only(sqlite3_context_db_handle(ctx))) admin_result_error(ctx, read_only_error(w->name));
+  else w->func(ctx, argc, argv);
+}
+
 int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
                  void (*func)(sqlite3_context *, int, sqlite3_value **)) {
   /* Direct only: a trigger or view in an untrusted database must not
   ** change a cluster. */
   int rc = SQLITE_OK;
-  for (int n = min_args; !rc && n <= max_args; n++)
-    rc = sqlite3_create_function(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, func, NULL, NULL);
+  for (int n = min_args; !rc && n <= max_args; n++) {
+    write_function *w = sqlite3_malloc64(sizeof *w);
+    if (!w) return SQLITE_NOMEM;
+    w->name = name;
+    w->func = func;
+    rc = sqlite3_create_function_v2(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, w, write_guard, NULL,
+                                    NULL, sqlite3_free);
+  }
   return rc;
 }
 

@@ -139,8 +139,5 @@ static void register_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 int registry_catalog_register(sqlite3 *db) {
   int rc = catalog_register_source_tables(db, tables, sizeof tables / sizeof *tables);
-  for (int n = 3; !rc && n <= 4; n++)
-    rc = sqlite3_create_function(db, "kafka_register_schema", n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 register_func, NULL, NULL);
-  return rc;
+  return rc ? rc : admin_define(db, "kafka_register_schema", 3, 4, register_func);
 }

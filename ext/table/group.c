@@ -190,6 +190,9 @@ static int commit(kafka_client *consumer, const kafka_options *opts,
 }
 
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err) {
+  /* A read-only connection (a Datasette page) reads from the group's
+  ** position and moves nothing: looking must not consume. */
+  if (connection_read_only(vtab->db)) return SQLITE_OK;
   kafka_client *own = NULL;
   int rc = vtab->idle ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
   if (!rc) rc = commit(own ? own : vtab->idle, &vtab->opts, list, err);

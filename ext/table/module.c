@@ -26,6 +26,18 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   return rc;
 }
 
+/* A CREATE (of a TEMP table: the main database cannot take one) on a
+** read-only connection may read but not create a topic or register a
+** schema. */
+static int refuse_read_only_create(sqlite3 *db, const kafka_options *opts, char **err) {
+  const char *option = opts->partitions ? "partitions" : opts->value_schema ? "value_schema" : NULL;
+  if (!option || !connection_read_only(db)) return SQLITE_OK;
+  char *what = sqlite3_mprintf("kafka: option %s (it creates the topic or registers the schema)", option);
+  *err = read_only_error(what ? what : "kafka: CREATE");
+  sqlite3_free(what);
+  return SQLITE_READONLY;
+}
+
 static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   txn_forget(vtab->txn, vtab);
@@ -51,6 +63,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->db_name = sqlite3_mprintf("%s", argv[1]);
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
+  if (!rc && creating) rc = refuse_read_only_create(db, &vtab->opts, err);
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

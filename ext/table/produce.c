@@ -705,6 +705,11 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
     err = sqlite3_mprintf("kafka: UPDATE is not supported: topics are append-only (INSERT a new "
                           "message instead)");
     rc = SQLITE_ERROR;
+  } else if (connection_read_only(vtab->db)) {
+    char *what = sqlite3_mprintf("kafka: INSERT into %s", vtab->table_name);
+    err = read_only_error(what ? what : "kafka: INSERT");
+    sqlite3_free(what);
+    rc = SQLITE_READONLY;
   } else {
     rc = insert(vtab, argv + 2, &err);
     if (rc) err = statement_failed(vtab, err);
