@@ -68,6 +68,7 @@ typedef struct registry_options {
 
 typedef struct kafka_options {
   char *brokers;
+  char *config;            /* a client properties file (config_file.c), or NULL */
   char *topic;
   kafka_format key_format;
   kafka_format value_format;
@@ -106,6 +107,13 @@ void options_free(kafka_options *opts);
 ** first or requiring any option (for the catalog and admin functions). */
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err);
 
+/* Sets option name (as in CREATE, e.g. "brokers", "rdkafka.acks") to value. */
+int options_set(kafka_options *opts, const char *name, const char *value, char **err);
+
+/* Adds librdkafka property name (without `rdkafka.`), checked by
+** librdkafka and against the properties the extension sets itself. */
+int options_add_rdkafka(kafka_options *opts, const char *name, const char *value, char **err);
+
 /* Adds typed columns given in the `columns` option's syntax (as learned
 ** from a registry schema at CREATE and kept in the table's shadow table). */
 int options_add_columns(kafka_options *opts, const char *spec, char **err);
@@ -119,6 +127,13 @@ char *options_schema(const kafka_options *opts);
 /* Non-zero when a librdkafka property holds a secret that must never be
 ** shown (passwords, keys, tokens). */
 int option_is_secret(const char *property);
+
+/* ==== config_file ==== */
+
+/* Reads the client properties file of option config into *opts, filling
+** only what the options given in SQL left unset (config_file.c). Errors
+** name the file and the line, never a value. */
+int options_read_config(kafka_options *opts, char **err);
 
 /* ==== jsontext ==== */
 /*

@@ -118,7 +118,7 @@ int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
 
 /* The options of a call that is not a table (an admin function or a
 ** catalog table): brokers, then text (NULL for none), `name=value` items
-** separated by commas outside quotes, of which only timeout_ms and
+** separated by commas outside quotes, of which only timeout_ms, config and
 ** rdkafka.<property> are accepted. func names the call in errors. *opts
 ** must be released with options_free() either way. */
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,

@@ -163,7 +163,7 @@ def test_missing_and_bad_arguments_are_clear_errors():
         ("SELECT * FROM kafka_partitions('mock', 7)", "kafka_partitions: topic must be a text or NULL"),
         ("SELECT * FROM kafka_groups('mock', 7)", "kafka_groups: options must be a text or NULL"),
         ("SELECT * FROM kafka_topics('mock', 'group=x')",
-         "kafka_topics: option 'group' is not accepted here (options: timeout_ms, rdkafka.<property>)"),
+         "kafka_topics: option 'group' is not accepted here (options: timeout_ms, config, rdkafka.<property>)"),
         ("SELECT * FROM kafka_topics('mock', 'timeout_ms=0')", "option timeout_ms must be an integer from 1"),
         ("SELECT * FROM kafka_topics('mock:99')", "option brokers: 'mock:99' must be mock or mock:N"),
         ("SELECT * FROM kafka_topics('mock', 'rdkafka.no.such=1')",

@@ -275,8 +275,7 @@ static int parse_columns(kafka_options *opts, const char *value, char **err) {
 
 /* Checks a librdkafka property against librdkafka itself, so that a typo
 ** fails at CREATE rather than at the first read. */
-static int parse_rdkafka(kafka_options *opts, const char *property, const char *value,
-                         char **err) {
+int options_add_rdkafka(kafka_options *opts, const char *property, const char *value, char **err) {
   for (size_t i = 0; i < sizeof unsafe_properties / sizeof *unsafe_properties; i++) {
     if (strcmp(property, unsafe_properties[i])) continue;
     *err = sqlite3_mprintf("kafka: option rdkafka.%s is not allowed: a table stored in a database "
@@ -358,8 +357,9 @@ static int parse_registry(kafka_options *opts, const char *name, const char *val
   return SQLITE_ERROR;
 }
 
-static int parse_one(kafka_options *opts, const char *name, const char *value, char **err) {
-  if (!strncmp(name, "rdkafka.", 8) && name[8]) return parse_rdkafka(opts, name + 8, value, err);
+int options_set(kafka_options *opts, const char *name, const char *value, char **err) {
+  if (!strcmp(name, "config")) return set_string(name, &opts->config, value, err);
+  if (!strncmp(name, "rdkafka.", 8) && name[8]) return options_add_rdkafka(opts, name + 8, value, err);
   if (!strncmp(name, "schema_registry", 15)) return parse_registry(opts, name, value, err);
   if (!strcmp(name, "value_subject")) return set_string(name, &opts->value_subject, value, err);
   if (!strcmp(name, "key_subject")) return set_string(name, &opts->key_subject, value, err);
@@ -383,7 +383,7 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
-                         "on_error, isolation, partitioner, rdkafka.<property>, schema_registry, "
+                         "on_error, isolation, partitioner, config, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
                          "value_schema, value_message)", name);
   return SQLITE_ERROR;
@@ -430,10 +430,12 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
     char *value = dequote(eq + 1, strlen(eq + 1));
     if (!name || !value) rc = SQLITE_NOMEM;
     else if (!(rc = check_repeated(argv, i, name, strlen(name), err)))
-      rc = parse_one(opts, name, value, err);
+      rc = options_set(opts, name, value, err);
     sqlite3_free(name);
     sqlite3_free(value);
   }
+  /* After the SQL's options, which the file's do not override. */
+  if (!rc && opts->config) rc = options_read_config(opts, err);
   return rc;
 }
 
@@ -457,6 +459,7 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
 
 void options_free(kafka_options *opts) {
   sqlite3_free(opts->brokers);
+  sqlite3_free(opts->config);
   sqlite3_free(opts->topic);
   sqlite3_free(opts->group);
   sqlite3_free(opts->transactional_id);

@@ -22,7 +22,8 @@ SQLITE_EXTENSION_INIT3
 /* Non-zero when an `options` item may be given to a call that is not a
 ** table: the other options describe a table. */
 static int call_option(const char *item, size_t len) {
-  return (len == 10 && !strncmp(item, "timeout_ms", len)) || (len > 8 && !strncmp(item, "rdkafka.", 8));
+  return (len == 10 && !strncmp(item, "timeout_ms", len)) || (len == 6 && !strncmp(item, "config", len)) ||
+         (len > 8 && !strncmp(item, "rdkafka.", 8));
 }
 
 /* Checks one item of the options text; the item itself is never shown,
@@ -36,7 +37,7 @@ static int check_item(const char *func, int n, const char *item, char **err) {
     *err = sqlite3_mprintf("%s: options: item %d is not of the form name=value", func, n);
   } else if (!call_option(item, len)) {
     *err = sqlite3_mprintf("%s: option '%.*s' is not accepted here (options: timeout_ms, "
-                           "rdkafka.<property>)", func, (int)len, item);
+                           "config, rdkafka.<property>)", func, (int)len, item);
   }
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
