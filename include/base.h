@@ -124,6 +124,11 @@ int options_column_name_taken(const kafka_options *opts, const char *name);
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
 
+/* url as errors show it (sqlite3_mprintf): without anything that may be
+** credentials (up to the last '@', as user:password@ may hold '/', '@',
+** ':' unencoded) or a query. */
+char *url_shown(const char *url);
+
 /* Non-zero when a librdkafka property holds a secret that must never be
 ** shown (passwords, keys, tokens). */
 int option_is_secret(const char *property);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -49,6 +50,14 @@ static int listed(const char *name, const char *const *names, size_t n) {
 
 /* The whole file as text (sqlite3_malloc'd), or NULL with *err set. */
 static char *read_whole(const char *path, char **err) {
+  /* Only a regular file: a FIFO or a device would block the statement. */
+  struct stat st;
+  int missing = stat(path, &st) != 0;
+  if (missing || !S_ISREG(st.st_mode)) {
+    *err = sqlite3_mprintf("kafka: option config: cannot read '%s': %s", path,
+                           missing ? strerror(errno) : "not a regular file");
+    return NULL;
+  }
   FILE *f = fopen(path, "rb");
   if (!f) {
     *err = sqlite3_mprintf("kafka: option config: cannot read '%s': %s", path, strerror(errno));

@@ -65,6 +65,20 @@ int option_is_secret(const char *property) {
   return 0;
 }
 
+char *url_shown(const char *url) {
+  /* A scheme is letters, digits, '+', '-', '.' from the start (RFC 3986). */
+  size_t scheme = isalpha((unsigned char)*url) ? strspn(url, "abcdefghijklmnopqrstuvwxyz"
+                                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") : 0;
+  const char *rest = scheme && !strncmp(url + scheme, "://", 3) ? url + scheme + 3 : url;
+  /* A password may hold '/', '@', ':', '?' or '#' unencoded: everything up
+  ** to the last '@' may be credentials. */
+  const char *at = strrchr(rest, '@');
+  const char *host = at ? at + 1 : rest;
+  int host_len = (int)strcspn(host, "?#"); /* a query may hold a token */
+  return sqlite3_mprintf("%.*s%s%.*s%s", (int)(rest - url), url, at ? "***@" : "", host_len, host,
+                         host[host_len] ? "?..." : "");
+}
+
 static int parse_int(const char *name, const char *value, long min, long max,
                      int *out, char **err) {
   char *end;
@@ -326,6 +340,18 @@ static int set_string(const char *name, char **slot, const char *value, char **e
   return *slot ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+/* Brokers appear in errors: they must hold no credentials (which
+** librdkafka does not take there anyway). The value is not shown. */
+static int parse_brokers(kafka_options *opts, const char *value, char **err) {
+  if (strchr(value, '@')) {
+    *err = sqlite3_mprintf("kafka: option brokers must be host:port,... without user:password@ (give "
+                           "credentials as rdkafka.sasl.username and rdkafka.sasl.password, or in a "
+                           "config file)");
+    return SQLITE_ERROR;
+  }
+  return set_string("brokers", &opts->brokers, value, err);
+}
+
 int options_add_columns(kafka_options *opts, const char *spec, char **err) {
   return parse_columns(opts, spec, err);
 }
@@ -366,7 +392,7 @@ int options_set(kafka_options *opts, const char *name, const char *value, char *
   if (!strcmp(name, "value_schema")) return set_string(name, &opts->value_schema, value, err);
   if (!strcmp(name, "value_message")) return set_string(name, &opts->value_message, value, err);
   if (!strcmp(name, "value_schema_id")) return parse_int(name, value, 1, INT32_MAX, &opts->value_schema_id, err);
-  if (!strcmp(name, "brokers")) return set_string(name, &opts->brokers, value, err);
+  if (!strcmp(name, "brokers")) return parse_brokers(opts, value, err);
   if (!strcmp(name, "topic")) return set_string(name, &opts->topic, value, err);
   if (!strcmp(name, "group")) return set_string(name, &opts->group, value, err);
   if (!strcmp(name, "transactional_id")) return set_string(name, &opts->transactional_id, value, err);

@@ -69,13 +69,12 @@ static int split_items(char *text, char **items, int max) {
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
                   char **err) {
   options_init(opts);
-  opts->brokers = sqlite3_mprintf("%s", brokers);
-  if (!opts->brokers) return SQLITE_NOMEM;
-  if (!text) return SQLITE_OK;
+  int rc = options_set(opts, "brokers", brokers, err);
+  if (rc || !text) return rc;
   size_t len = strlen(text);
   char *copy = sqlite3_mprintf("%s", text);
   char **items = sqlite3_malloc64(sizeof *items * (len + 1));
-  int rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
+  rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
   int n = rc ? 0 : split_items(copy, items, (int)(len + 1));
   for (int i = 0; !rc && i < n; i++) rc = check_item(func, i + 1, items[i], err);
   if (!rc) rc = options_parse_args(opts, n, (const char *const *)items, err);

@@ -33,15 +33,7 @@ void registry_schema_clear(registry_schema *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* The base URL as errors show it: without a user:password@ part. */
-static char *shown_url(const registry_options *r) {
-  const char *scheme_end = strstr(r->url, "://");
-  const char *host = scheme_end ? scheme_end + 3 : r->url;
-  const char *at = strchr(host, '@');
-  const char *slash = strchr(host, '/');
-  if (!at || (slash && slash < at)) return sqlite3_mprintf("%s", r->url);
-  return sqlite3_mprintf("%.*s%s", (int)(host - r->url), r->url, at + 1);
-}
+static char *shown_url(const registry_options *r) { return url_shown(r->url); }
 
 static size_t on_data(char *data, size_t size, size_t n, void *arg) {
   sqlite3_str *answer = arg;
