@@ -183,7 +183,7 @@ def test_every_wait_is_bounded():
                   "kafka_partitions(?, 't', 'timeout_ms=1000')",
                   "kafka_group_offsets(?, 'g', 'timeout_ms=1000')"):
         kit.expect_error(lambda: conn.execute(f"SELECT * FROM {table}", (f"127.0.0.1:{port}",)).fetchall(),
-                         f"no answer from brokers '127.0.0.1:{port}' within timeout_ms=1000")
+                         f"cannot connect to brokers '127.0.0.1:{port}'")
     assert time.monotonic() - start < 4 * 4, time.monotonic() - start
 
 
@@ -227,7 +227,7 @@ def test_secrets_never_appear_in_rows_or_errors():
     # An error after the options were taken does not show them either.
     e = kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(?, ?)",
                                               (f"127.0.0.1:{free_port()}", opts.replace("5000", "1000"))).fetchall(),
-                         "no answer from brokers")
+                         "cannot connect to brokers")
     assert secret not in str(e)
     kit.delete_topic(name)
 
@@ -254,7 +254,8 @@ def test_sasl_options_reach_the_cluster_and_stay_secret():
     assert rows == conn.execute("SELECT topic FROM kafka_topics(?)", (B,)).fetchall()
     e = kit.expect_error(lambda: conn.execute(
         "SELECT * FROM kafka_topics(?, ?)", (broker, base + ", rdkafka.sasl.password=wrong-Secret-42, timeout_ms=3000")).fetchall(),
-        "kafka: metadata:")
+        "kafka: kafka_topics: cannot connect to brokers")
+    assert "Authentication failed" in str(e), str(e)
     assert "wrong-Secret-42" not in str(e), str(e)
 
 

@@ -134,15 +134,22 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = client_new_consumer(&opts, &client, &err);
+  /* Waits end on sqlite3_interrupt(); brokers none of which can be
+  ** connected to fail the call at once. */
+  if (!rc) rc = client_watch(client, sqlite3_context_db_handle(ctx));
+  if (!rc) rc = client_reach(client, &opts, func, &err);
   if (!rc) rc = op(ctx, client, &opts, arg, &err);
   client_free(client);
   options_free(&opts);
   if (rc) admin_result_error(ctx, err);
+  if (rc == SQLITE_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
 }
 
 char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
                   rd_kafka_resp_err_t e, const char *why) {
-  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+  if (e == RD_KAFKA_RESP_ERR__INTR) return sqlite3_mprintf("interrupted");
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT &&
+      e != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
     return sqlite3_mprintf("%s: %s: %s", func, what, why ? why : rd_kafka_err2str(e));
   char *about = sqlite3_mprintf("%s: %s", func, what);
   char *err = client_timeout_error(client, opts, about ? about : what);
@@ -162,8 +169,8 @@ int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admi
   start(client->rk, ao, queue, arg);
   /* librdkafka ends the request at the request timeout: the extra second
   ** only lets its answer arrive. */
-  *ev = rd_kafka_queue_poll(queue, opts->timeout_ms + 1000);
-  rd_kafka_resp_err_t e = *ev ? rd_kafka_event_error(*ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_resp_err_t e = client_await_event(client, queue, client_now_ms() + opts->timeout_ms + 1000, ev);
+  if (!e) e = rd_kafka_event_error(*ev);
   if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
   if (e && *ev) rd_kafka_event_destroy(*ev);
   if (e) *ev = NULL;

@@ -16,11 +16,18 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   int rc = client_new_consumer(&vtab->opts, &client, err);
   if (rc) return rc;
   int partitions;
+  /* sqlite3_interrupt() (Ctrl-C) ends CREATE's waits. */
+  rc = client_watch(client, vtab->db);
+  if (rc) {
+    client_free(client);
+    return rc;
+  }
   if (vtab->opts.partitions > 0)
     rc = client_create_topic(client, &vtab->opts, vtab->opts.topic, vtab->opts.partitions,
                              vtab->opts.replication, NULL, 1, err);
   else
     rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
+  client_unwatch(client);
   if (rc) client_free(client);
   else vtab->idle = client;
   return rc;
