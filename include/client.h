@@ -156,6 +156,11 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
 int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         char **err);
 
+/* The value of topic config name (sqlite3_malloc'd), or NULL when the
+** cluster did not say within timeout_ms (the mock has no DescribeConfigs;
+** the user may lack the permission): a hint, never an error. */
+char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name);
+
 /* Non-zero when brokers names the in-process mock cluster. */
 int brokers_are_mock(const char *brokers);
 

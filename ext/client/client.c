@@ -848,3 +848,36 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
   if (!e) wait_topic_gone(client, topic, deadline);
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
+
+/* The value of config name in one DescribeConfigs result event. */
+static char *described_value(rd_kafka_event_t *ev, const char *name) {
+  size_t n = 0, m = 0;
+  const rd_kafka_ConfigResource_t **res =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+  if (n != 1 || rd_kafka_ConfigResource_error(res[0])) return NULL;
+  const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res[0], &m);
+  for (size_t i = 0; i < m; i++)
+    if (!strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) && rd_kafka_ConfigEntry_value(entries[i]))
+      return sqlite3_mprintf("%s", rd_kafka_ConfigEntry_value(entries[i]));
+  return NULL;
+}
+
+char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name) {
+  if (brokers_are_mock(opts->brokers)) return NULL; /* no DescribeConfigs there */
+  char errstr[256];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+  rd_kafka_DescribeConfigs(client->rk, &res, 1, ao, queue);
+  rd_kafka_ConfigResource_destroy(res);
+  rd_kafka_event_t *ev = NULL;
+  char *value = NULL;
+  if (!client_await_event(client, queue, client_now_ms() + opts->timeout_ms + ANSWER_MARGIN_MS, &ev) &&
+      !rd_kafka_event_error(ev))
+    value = described_value(ev, name);
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  return value;
+}

@@ -32,6 +32,7 @@
 #include "table.h"
 #include "codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -340,6 +341,36 @@ static int topic_add(kafka_vtab *vtab, char **err) {
   return rc;
 }
 
+/* librdkafka fills a batch up to batch.size (1,000,000 bytes) and does
+** not split one that the broker rejects as larger than the topic's
+** max.message.bytes (the Java producer does): for a topic whose limit is
+** smaller, batches are kept within it. The limit is asked once per
+** producer, through the table's kept consumer or a short-lived one; when
+** it cannot be had, librdkafka's default stays. rdkafka.batch.size wins. */
+static int conf_batch_size(kafka_vtab *vtab, rd_kafka_conf_t *conf, char **err) {
+  for (int i = 0; i < vtab->opts.n_rdkafka; i++)
+    if (!strcmp(vtab->opts.rdkafka[i].name, "batch.size")) return SQLITE_OK;
+  char batch[32];
+  size_t size = sizeof batch;
+  if (rd_kafka_conf_get(conf, "batch.size", batch, &size) != RD_KAFKA_CONF_OK) return SQLITE_OK;
+  kafka_client *own = NULL;
+  if (!vtab->idle && client_new_consumer(&vtab->opts, &own, err)) {
+    sqlite3_free(*err); /* only a hint: the producer reports what is wrong */
+    *err = NULL;
+    return SQLITE_OK;
+  }
+  char *limit = client_topic_config(own ? own : vtab->idle, &vtab->opts, vtab->opts.topic, "max.message.bytes");
+  client_free(own);
+  int rc = SQLITE_OK;
+  if (limit && atoll(limit) > 0 && atoll(limit) < atoll(batch) &&
+      rd_kafka_conf_set(conf, "batch.size", limit, batch, sizeof batch) != RD_KAFKA_CONF_OK) {
+    *err = sqlite3_mprintf("kafka: topic '%s': batch.size %s: %s", vtab->opts.topic, limit, batch);
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(limit);
+  return rc;
+}
+
 /* The producer of the table, created on its first INSERT, with
 ** transactional_id initializing transactions (bounded by timeout_ms). */
 static int producer_create(kafka_vtab *vtab, char **err) {
@@ -353,7 +384,8 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   p->refs = 1;
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
-  if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
+  if (!rc && ((rc = conf_transaction_timeout(&vtab->opts, conf, err)) || (rc = conf_batch_size(vtab, conf, err))))
+    rd_kafka_conf_destroy(conf);
   if (!rc) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
