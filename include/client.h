@@ -161,6 +161,16 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
 ** the user may lack the permission): a hint, never an error. */
 char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name);
 
+/* Non-zero for the brokers' authorization errors (topic, group, cluster,
+** transactional id). */
+int client_authorization_error(rd_kafka_resp_err_t e);
+
+/* When the user may not read group's offsets, the error that says so
+** (sqlite3_malloc'd); else NULL. Asked (ListConsumerGroupOffsets) to
+** explain a failed wait: librdkafka 2.0.2's rd_kafka_committed() only
+** times out when the broker refuses the group. */
+char *client_group_denied(kafka_client *client, const kafka_options *opts, const char *group);
+
 /* Non-zero when brokers names the in-process mock cluster. */
 int brokers_are_mock(const char *brokers);
 

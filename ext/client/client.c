@@ -881,3 +881,37 @@ char *client_topic_config(kafka_client *client, const kafka_options *opts, const
   rd_kafka_AdminOptions_destroy(ao);
   return value;
 }
+
+int client_authorization_error(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED || e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
+
+char *client_group_denied(kafka_client *client, const kafka_options *opts, const char *group) {
+  if (brokers_are_mock(opts->brokers)) return NULL;
+  char errstr[256];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+  rd_kafka_ListConsumerGroupOffsets(client->rk, &req, 1, ao, queue);
+  rd_kafka_event_t *ev = NULL;
+  char *denied = NULL;
+  if (!client_await_event(client, queue, client_now_ms() + opts->timeout_ms + ANSWER_MARGIN_MS, &ev)) {
+    size_t n = 0;
+    const rd_kafka_group_result_t **groups =
+        rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+    const rd_kafka_error_t *error = n == 1 ? rd_kafka_group_result_error(groups[0]) : NULL;
+    rd_kafka_resp_err_t e = error ? rd_kafka_error_code(error) : rd_kafka_event_error(ev);
+    if (client_authorization_error(e))
+      denied = sqlite3_mprintf("kafka: group '%s': not authorized to read the group's offsets (the user "
+                               "needs READ on group '%s'): %s", group, group,
+                               error ? rd_kafka_error_string(error) : rd_kafka_err2str(e));
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  return denied;
+}

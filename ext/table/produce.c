@@ -162,14 +162,28 @@ static rd_kafka_error_t *send_offsets_call(rd_kafka_t *rk, void *arg, int timeou
 /* Calls a transactional API until it succeeds, fails for good or
 ** timeout_ms has passed: librdkafka says a retriable error may be retried
 ** with the same call. A fatal error marks the producer broken. */
+/* Retriable although librdkafka 2.0.2 does not flag them so: the
+** transaction coordinator loading or moving (a broker restart), or still
+** finishing an earlier operation of this transactional_id ("another
+** concurrent operation", CONCURRENT_TRANSACTIONS). */
+static int txn_retriable(const rd_kafka_error_t *error) {
+  rd_kafka_resp_err_t e = rd_kafka_error_code(error);
+  return rd_kafka_error_is_retriable(error) ||
+         (!rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error) &&
+          (e == RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS || e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+           e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR));
+}
+
 static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, void *arg, int timeout_ms) {
   long long deadline = client_now_ms() + timeout_ms;
   for (;;) {
     long long left = deadline - client_now_ms();
     rd_kafka_error_t *error = call(p->client.rk, arg, left > 0 ? (int)left : 0);
     if (error && rd_kafka_error_is_fatal(error)) p->broken = 1;
-    if (!error || !rd_kafka_error_is_retriable(error) || deadline - client_now_ms() <= 0) return error;
+    if (!error || !txn_retriable(error) || deadline - client_now_ms() <= 0) return error;
     rd_kafka_error_destroy(error);
+    struct timespec pause = {0, 100 * 1000000}; /* the broker answered at once: not a busy loop */
+    nanosleep(&pause, NULL);
   }
 }
 
@@ -556,14 +570,36 @@ static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *r
 /* The failed deliveries as an error message (NULL when none): at the end
 ** (final), every message not acknowledged counts; before it, those whose
 ** report said they failed. */
+/* The authorization error behind failed deliveries: the broker's for the
+** messages, or the producer's fatal error (an idempotent producer that may
+** not get its producer id purges every message with "Purged in queue"). */
+static char *denied_write(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  char fatal[512];
+  rd_kafka_resp_err_t e = rd_kafka_fatal_error(p->client.rk, fatal, sizeof fatal);
+  const char *why = fatal;
+  if (!client_authorization_error(e)) {
+    e = p->first_err;
+    why = p->failed ? p->first_failure : "";
+  }
+  if (!client_authorization_error(e)) return NULL;
+  return sqlite3_mprintf("not authorized to write to topic '%s' (the user needs WRITE on the topic%s): %s",
+                         vtab->opts.topic, p->transactional ? " and on its transactional_id" : "", why);
+}
+
 static char *delivery_error(kafka_vtab *vtab, int final) {
   kafka_producer *p = vtab->producer;
   long long missing = final ? p->produced - p->acked : p->failed;
   if (!missing) return NULL;
   sqlite3_str *msg = sqlite3_str_new(NULL);
+  char *denied = denied_write(vtab);
   sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
                       p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
-                      p->failed ? p->first_failure : "no delivery report within the bound");
+                      denied ? denied : p->failed ? p->first_failure : "no delivery report within the bound");
+  if (denied) {
+    sqlite3_free(denied);
+    return sqlite3_str_finish(msg);
+  }
   if (p->failed) sqlite3_str_appendall(msg, fenced_reason(p->first_err));
   char last[512];
   client_last_error(&p->client, last, sizeof last);
