@@ -64,6 +64,7 @@ typedef struct registry_options {
   char *ssl_cert;    /* schema_registry.ssl.certificate.location */
   char *ssl_key;     /* schema_registry.ssl.key.location */
   int timeout_ms;    /* bound on every request (the table's timeout_ms) */
+  sqlite3 *db;       /* whose sqlite3_interrupt() ends a request (NULL: none) */
 } registry_options;
 
 typedef struct kafka_options {
@@ -126,7 +127,7 @@ char *options_schema(const kafka_options *opts);
 
 /* url as errors show it (sqlite3_mprintf): without anything that may be
 ** credentials (up to the last '@', as user:password@ may hold '/', '@',
-** ':' unencoded) or a query. */
+** ':' unencoded) and without its query ("?..."). */
 char *url_shown(const char *url);
 
 /* Non-zero when a librdkafka property holds a secret that must never be

@@ -3,14 +3,21 @@ refuses the connection or does not resolve, CREATE, the catalog and the
 operations functions fail within about a second naming the brokers and the
 reason, not after timeout_ms; a broker that accepts and never answers is
 still waited for up to timeout_ms; and sqlite3_interrupt() (Python's
-Connection.interrupt) ends those waits. Time bounds are generous (a shared
-2-core machine): a tenth or less of the timeout_ms the calls are given."""
+Connection.interrupt) ends those waits, registry requests' and an INSERT's
+wait for its deliveries too. Time bounds are generous (a shared 2-core
+machine): a tenth or less of the timeout_ms the calls are given.
+
+test_interrupt_ends_an_inserts_wait_for_its_deliveries stops the test
+broker (KAFKA_PORT) for about a second with SIGSTOP, and continues it."""
 
 import contextlib
+import os
+import signal
 import socket
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import kit
 
@@ -113,3 +120,54 @@ def test_interrupt_ends_create_catalog_and_operations_waits():
             timer.join()
             assert "interrupt" in error, (sql, error)
             assert elapsed < 0.5 + FAST_S, (sql, elapsed)
+
+
+def test_interrupt_ends_registry_requests():
+    conn = kit.connect()
+    with silent_broker() as host:
+        url = f"http://{host}"
+        for sql in (f"SELECT * FROM kafka_subjects('{url}')",
+                    f"""SELECT kafka_register_schema('{url}', 's-value', '"string"')""",
+                    f"CREATE VIRTUAL TABLE temp.z USING kafka(brokers='mock', topic='{kit.topic('ffr')}', "
+                    f"partitions=1, value='avro', schema_registry='{url}', timeout_ms={LONG_MS})"):
+            timer = threading.Timer(0.5, conn.interrupt)
+            timer.start()
+            error, elapsed = timed_error(conn, sql)
+            timer.join()
+            assert "interrupt" in error, (sql, error)
+            assert elapsed < 0.5 + FAST_S, (sql, elapsed)
+
+
+def broker_pid():
+    """The pid of node 1 of the test broker (kafka.sh's own pid file)."""
+    node = kit.ROOT / "build" / f"kafka-{kit.PORT}" / "node1"
+    pid = int((node / "kafka.pid").read_text())
+    assert str(node / "server.properties").encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return pid
+
+
+@kit.timeout(120)
+def test_interrupt_ends_an_inserts_wait_for_its_deliveries():
+    """The test broker stopped (SIGSTOP: connections stay open, nothing is
+    answered) after the producer is up: the INSERT waits for its
+    deliveries until timeout_ms, or an interrupt."""
+    kit.need_broker()
+    topic = kit.create_topic(kit.topic("ffd"))
+    conn = kit.connect()
+    conn.execute(f"CREATE VIRTUAL TABLE d USING kafka(brokers='{kit.BROKER}', topic='{topic}', "
+                 f"timeout_ms={LONG_MS})")
+    conn.execute("INSERT INTO d(value) VALUES ('delivered')")
+    pid = broker_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        timer = threading.Timer(1.0, conn.interrupt)
+        timer.start()
+        error, elapsed = timed_error(conn, "INSERT INTO d(value) VALUES ('never acknowledged')")
+        timer.join()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert "interrupted: 1 of 1 messages were not delivered" in error, error
+        assert elapsed < 1.0 + FAST_S, elapsed
+    finally:
+        kit.delete_topic(topic)

@@ -75,8 +75,7 @@ char *url_shown(const char *url) {
   const char *at = strrchr(rest, '@');
   const char *host = at ? at + 1 : rest;
   int host_len = (int)strcspn(host, "?#"); /* a query may hold a token */
-  return sqlite3_mprintf("%.*s%s%.*s%s", (int)(rest - url), url, at ? "***@" : "", host_len, host,
-                         host[host_len] ? "?..." : "");
+  return sqlite3_mprintf("%.*s%.*s%s", (int)(rest - url), url, host_len, host, host[host_len] ? "?..." : "");
 }
 
 static int parse_int(const char *name, const char *value, long min, long max,

@@ -596,6 +596,7 @@ static int source_filter(catalog_cursor *c, const catalog_source_table *source, 
   char *option = err ? NULL : sqlite3_mprintf("%s=%s", source->option, value);
   const char *argv[1] = {option};
   int rc = err ? SQLITE_OK : option ? options_parse_args(&opts, 1, argv, &err) : SQLITE_NOMEM;
+  opts.registry.db = ((catalog_vtab *)c->base.pVtab)->db; /* Ctrl-C ends the requests */
   if (!err && !rc) {
     catalog_call call = {source->table.name, NULL, &opts, arg, &c->rows};
     rc = source->table.fill(&call, &err);

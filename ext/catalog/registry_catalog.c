@@ -127,6 +127,7 @@ static void register_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   options_init(&opts);
   int rc = registry ? options_parse_args(&opts, 1, argv_opts, &err) : SQLITE_NOMEM;
   opts.registry.timeout_ms = CALL_TIMEOUT_MS;
+  opts.registry.db = sqlite3_context_db_handle(ctx); /* Ctrl-C ends the request */
   int32_t id = 0;
   if (!rc) rc = registry_register(&opts.registry, args[1], args[2], args[3], &id, &err);
   options_free(&opts);

@@ -71,6 +71,7 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
   if (!rc && creating) rc = refuse_read_only_create(db, &vtab->opts, err);
+  vtab->opts.registry.db = db; /* sqlite3_interrupt() ends registry requests */
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

@@ -65,6 +65,7 @@ typedef struct kafka_producer {
   long long acked;
   long long failed;
   long long maybe_written;    /* failed, yet perhaps written (timed out in flight) */
+  int interrupted;            /* sqlite3_interrupt() ended the wait for deliveries */
   char first_failure[512];
   rd_kafka_resp_err_t first_err;
   int transactional;
@@ -405,7 +406,11 @@ static int producer_create(kafka_vtab *vtab, char **err) {
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
   }
   vtab->producer = p;
-  if (!rc) rc = topic_add(vtab, err);
+  /* sqlite3_interrupt() ends the producer's first metadata wait. */
+  if (!rc && !(rc = client_watch(&p->client, vtab->db))) {
+    rc = topic_add(vtab, err);
+    client_unwatch(&p->client);
+  }
   vtab->producer = NULL;
   rd_kafka_error_t *error = !rc && p->transactional
                                 ? txn_retry(p, init_call, NULL, vtab->opts.timeout_ms)
@@ -593,8 +598,8 @@ static char *delivery_error(kafka_vtab *vtab, int final) {
   if (!missing) return NULL;
   sqlite3_str *msg = sqlite3_str_new(NULL);
   char *denied = denied_write(vtab);
-  sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
-                      p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
+  sqlite3_str_appendf(msg, "kafka: %s%lld of %lld messages %s not delivered to topic '%s': %s",
+                      p->interrupted ? "interrupted: " : "", missing, p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
                       denied ? denied : p->failed ? p->first_failure : "no delivery report within the bound");
   if (denied) {
     sqlite3_free(denied);
@@ -817,8 +822,13 @@ int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_top
 ** bound are purged, so that their reports count them as failed. */
 static void await_deliveries(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0)
+  /* sqlite3_interrupt() (Ctrl-C) ends the wait too: what is undelivered
+  ** then is purged and reported. */
+  int watching = client_watch(&p->client, vtab->db) == SQLITE_OK;
+  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0 &&
+         !(p->interrupted = watching && client_interrupted(p->client.interrupt_probe)))
     rd_kafka_flush(p->client.rk, time_left(vtab) < FLUSH_SLICE_MS ? time_left(vtab) : FLUSH_SLICE_MS);
+  client_unwatch(&p->client);
   if (rd_kafka_outq_len(p->client.rk) > 0) {
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(p->client.rk, FLUSH_MARGIN_MS);
@@ -833,7 +843,7 @@ static void await_deliveries(kafka_vtab *vtab) {
 static void transaction_end(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (p->transactional && p->failed) p->broken = 1;
-  p->produced = p->acked = p->acked_seen = p->failed = p->maybe_written = 0;
+  p->produced = p->acked = p->acked_seen = p->failed = p->maybe_written = p->interrupted = 0;
   p->first_failure[0] = 0;
   p->first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
   p->n_marks = 0;
