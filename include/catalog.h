@@ -156,7 +156,7 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
                const char *mock_lacks, admin_op *op, void *arg);
 
 /* Starts an Admin API request on rk whose result goes to queue. */
-typedef void admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
+typedef client_admin_start admin_start;
 
 /* The message of a failed request or of one item of its result: "no
 ** answer from brokers ... within timeout_ms" when e is a timeout or lost

@@ -156,6 +156,16 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
 int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         char **err);
 
+/* Starts an Admin API request on rk whose result goes to queue. */
+typedef void client_admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
+
+/* One Admin API request of type op, bounded by timeout_ms (request and
+** operation timeouts) and by client_await_event(): its error (the result
+** event's own, or no event: timed out, interrupted, no broker reachable).
+** *ev is the result event or NULL; the caller destroys it. */
+rd_kafka_resp_err_t client_admin(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                                 client_admin_start *start, void *arg, rd_kafka_event_t **ev);
+
 /* The value of topic config name (sqlite3_malloc'd), or NULL when the
 ** cluster did not say within timeout_ms (the mock has no DescribeConfigs;
 ** the user may lack the permission): a hint, never an error. */

@@ -110,32 +110,38 @@ def test_a_broker_that_accepts_and_never_answers_is_waited_for_timeout_ms():
             assert 1.0 < elapsed < 1.5 + FAST_S, (sql, elapsed)
 
 
+def interrupted_error(conn, sql, after):
+    """The error of sql, interrupted `after` seconds in, and its time."""
+    timer = threading.Timer(after, conn.interrupt)
+    timer.start()
+    try:
+        return timed_error(conn, sql)
+    finally:
+        timer.join()
+
+
+def assert_interrupted(conn, statements):
+    for sql in statements:
+        error, elapsed = interrupted_error(conn, sql, 0.5)
+        assert "interrupt" in error, (sql, error)
+        assert elapsed < 0.5 + FAST_S, (sql, elapsed)
+
+
 def test_interrupt_ends_create_catalog_and_operations_waits():
     conn = kit.connect()
     with silent_broker() as brokers:
-        for sql in calls(brokers, LONG_MS):
-            timer = threading.Timer(0.5, conn.interrupt)
-            timer.start()
-            error, elapsed = timed_error(conn, sql)
-            timer.join()
-            assert "interrupt" in error, (sql, error)
-            assert elapsed < 0.5 + FAST_S, (sql, elapsed)
+        assert_interrupted(conn, calls(brokers, LONG_MS))
 
 
 def test_interrupt_ends_registry_requests():
     conn = kit.connect()
     with silent_broker() as host:
         url = f"http://{host}"
-        for sql in (f"SELECT * FROM kafka_subjects('{url}')",
-                    f"""SELECT kafka_register_schema('{url}', 's-value', '"string"')""",
-                    f"CREATE VIRTUAL TABLE temp.z USING kafka(brokers='mock', topic='{kit.topic('ffr')}', "
-                    f"partitions=1, value='avro', schema_registry='{url}', timeout_ms={LONG_MS})"):
-            timer = threading.Timer(0.5, conn.interrupt)
-            timer.start()
-            error, elapsed = timed_error(conn, sql)
-            timer.join()
-            assert "interrupt" in error, (sql, error)
-            assert elapsed < 0.5 + FAST_S, (sql, elapsed)
+        assert_interrupted(conn, [
+            f"SELECT * FROM kafka_subjects('{url}')",
+            f"""SELECT kafka_register_schema('{url}', 's-value', '"string"')""",
+            f"CREATE VIRTUAL TABLE temp.z USING kafka(brokers='mock', topic='{kit.topic('ffr')}', "
+            f"partitions=1, value='avro', schema_registry='{url}', timeout_ms={LONG_MS})"])
 
 
 def broker_pid():
@@ -160,10 +166,7 @@ def test_interrupt_ends_an_inserts_wait_for_its_deliveries():
     pid = broker_pid()
     os.kill(pid, signal.SIGSTOP)
     try:
-        timer = threading.Timer(1.0, conn.interrupt)
-        timer.start()
-        error, elapsed = timed_error(conn, "INSERT INTO d(value) VALUES ('never acknowledged')")
-        timer.join()
+        error, elapsed = interrupted_error(conn, "INSERT INTO d(value) VALUES ('never acknowledged')", 1.0)
     finally:
         os.kill(pid, signal.SIGCONT)
     try:

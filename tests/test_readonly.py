@@ -7,6 +7,7 @@ read-only; a group table reads from the group's position and commits
 nothing. Checked on a plain read-only connection and through a real
 Datasette's SQL endpoint."""
 
+import contextlib
 import json
 import sqlite3
 import tempfile
@@ -70,53 +71,60 @@ def topic_state(topic):
     return parts, retention, kit.kcat("-C", "-t", topic, "-e", "-q", "-f", "%k=%s\n").decode()
 
 
-def test_read_only_connections_read_and_refuse_every_write():
+@contextlib.contextmanager
+def database_of_a_topic(prefix):
+    """(database file, topic, group, the topic's state) for one test; the
+    topic (and any made from its name) is deleted after."""
     kit.need_broker()
     kit.need_registry()
-    topic, group = kit.topic("ro"), kit.topic("ro-group")
+    topic, group = kit.topic(prefix), kit.topic(f"{prefix}-group")
     kit.create_topic(topic)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             db = f"{tmp}/ro.db"
             make_database(db, topic, group)
-            before = topic_state(topic)
-            for uri in (f"file:{db}?mode=ro", f"file:{db}?immutable=1"):
-                conn = connect_read_only(uri)
-                assert conn.execute("SELECT key, value FROM events ORDER BY offset").fetchall() == [
-                    ("k0", "v0"), ("k1", "v1"), ("k2", "v2")]
-                assert conn.execute("SELECT partitions FROM kafka_topics(?) WHERE topic = ?",
-                                    (kit.BROKER, topic)).fetchall() == [(1,)]
-                for what, sql in writes(topic, group):
-                    e = kit.expect_error(lambda: conn.execute(sql).fetchall(), READ_ONLY)
-                    assert "refused" in str(e), (what, str(e))
-                # SQLite refuses an INSERT into the main database's table;
-                # a TEMP table may read, but neither produce nor create the
-                # topic it names.
-                kit.expect_error(lambda: conn.execute(
-                    "INSERT INTO events(key, value) VALUES ('k', 'visitor')"), "readonly database")
-                conn.execute(f"CREATE VIRTUAL TABLE temp.out USING kafka(brokers='{kit.BROKER}', "
-                             f"topic='{topic}')")
-                assert conn.execute("SELECT count(*) FROM temp.out").fetchone() == (3,)
-                kit.expect_error(lambda: conn.execute(
-                    "INSERT INTO temp.out(key, value) VALUES ('k', 'visitor')"), READ_ONLY)
-                kit.expect_error(lambda: conn.execute(
-                    f"CREATE VIRTUAL TABLE temp.made USING kafka(brokers='{kit.BROKER}', "
-                    f"topic='{topic}-made', partitions=1)"), READ_ONLY)
-                # Reading a group table twice: both read from the group's
-                # position, which does not move.
-                for _ in range(2):
-                    assert conn.execute("SELECT count(*) FROM grouped").fetchone() == (3,)
-                assert committed(group) == [], committed(group)
-                conn.close()
-            after = topic_state(topic)
-            assert after == before, (before, after)
-            # The same file opened read-write still writes.
-            conn = kit.connect(db)
-            assert conn.execute("SELECT count(*) FROM grouped").fetchone() == (3,)
-            assert committed(group) == [(0, 3)], committed(group)
+            yield db, topic, group, topic_state(topic)
     finally:
         kit.delete_topic(topic)
         kit.delete_topic(f"{topic}-made")
+
+
+def test_read_only_connections_read_and_refuse_every_write():
+    with database_of_a_topic("ro") as (db, topic, group, before):
+        for uri in (f"file:{db}?mode=ro", f"file:{db}?immutable=1"):
+            conn = connect_read_only(uri)
+            assert conn.execute("SELECT key, value FROM events ORDER BY offset").fetchall() == [
+                ("k0", "v0"), ("k1", "v1"), ("k2", "v2")]
+            assert conn.execute("SELECT partitions FROM kafka_topics(?) WHERE topic = ?",
+                                (kit.BROKER, topic)).fetchall() == [(1,)]
+            for what, sql in writes(topic, group):
+                e = kit.expect_error(lambda: conn.execute(sql).fetchall(), READ_ONLY)
+                assert "refused" in str(e), (what, str(e))
+            # SQLite refuses an INSERT into the main database's table;
+            # a TEMP table may read, but neither produce nor create the
+            # topic it names.
+            kit.expect_error(lambda: conn.execute(
+                "INSERT INTO events(key, value) VALUES ('k', 'visitor')"), "readonly database")
+            conn.execute(f"CREATE VIRTUAL TABLE temp.out USING kafka(brokers='{kit.BROKER}', "
+                         f"topic='{topic}')")
+            assert conn.execute("SELECT count(*) FROM temp.out").fetchone() == (3,)
+            kit.expect_error(lambda: conn.execute(
+                "INSERT INTO temp.out(key, value) VALUES ('k', 'visitor')"), READ_ONLY)
+            kit.expect_error(lambda: conn.execute(
+                f"CREATE VIRTUAL TABLE temp.made USING kafka(brokers='{kit.BROKER}', "
+                f"topic='{topic}-made', partitions=1)"), READ_ONLY)
+            # Reading a group table twice: both read from the group's
+            # position, which does not move.
+            for _ in range(2):
+                assert conn.execute("SELECT count(*) FROM grouped").fetchone() == (3,)
+            assert committed(group) == [], committed(group)
+            conn.close()
+        after = topic_state(topic)
+        assert after == before, (before, after)
+        # The same file opened read-write still writes.
+        conn = kit.connect(db)
+        assert conn.execute("SELECT count(*) FROM grouped").fetchone() == (3,)
+        assert committed(group) == [(0, 3)], committed(group)
 
 
 def datasette_sql(base, sql):
@@ -132,29 +140,19 @@ def datasette_sql(base, sql):
 
 @kit.timeout(300)
 def test_datasette_visitors_read_topics_but_change_nothing():
-    kit.need_broker()
-    kit.need_registry()
-    topic, group = kit.topic("ro-ds"), kit.topic("ro-ds-group")
-    kit.create_topic(topic)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = f"{tmp}/ro.db"
-            make_database(db, topic, group)
-            before = topic_state(topic)
-            with datasette(db) as base:
-                ok, rows = datasette_sql(base, "SELECT key, value FROM events ORDER BY offset")
-                assert ok and [(r["key"], r["value"]) for r in rows] == [
-                    ("k0", "v0"), ("k1", "v1"), ("k2", "v2")], rows
-                for _ in range(2):  # a page load, then another: the group did not move
-                    ok, rows = datasette_sql(base, "SELECT count(*) AS n FROM grouped")
-                    assert ok and rows == [{"n": 3}], rows
-                # Datasette runs SELECT only (no INSERT); the functions
-                # are the extension's to refuse.
-                for what, sql in writes(topic, group):
-                    ok, error = datasette_sql(base, sql)
-                    assert not ok and READ_ONLY in error, (what, error)
-            assert committed(group) == [], committed(group)
-            after = topic_state(topic)
-            assert after == before, (before, after)
-    finally:
-        kit.delete_topic(topic)
+    with database_of_a_topic("ro-ds") as (db, topic, group, before):
+        with datasette(db) as base:
+            ok, rows = datasette_sql(base, "SELECT key, value FROM events ORDER BY offset")
+            assert ok and [(r["key"], r["value"]) for r in rows] == [
+                ("k0", "v0"), ("k1", "v1"), ("k2", "v2")], rows
+            for _ in range(2):  # a page load, then another: the group did not move
+                ok, rows = datasette_sql(base, "SELECT count(*) AS n FROM grouped")
+                assert ok and rows == [{"n": 3}], rows
+            # Datasette runs SELECT only (no INSERT); the functions
+            # are the extension's to refuse.
+            for what, sql in writes(topic, group):
+                ok, error = datasette_sql(base, sql)
+                assert not ok and READ_ONLY in error, (what, error)
+        assert committed(group) == [], committed(group)
+        after = topic_state(topic)
+        assert after == before, (before, after)

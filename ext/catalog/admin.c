@@ -160,22 +160,10 @@ char *admin_error(kafka_client *client, const kafka_options *opts, const char *f
 int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
                   const char *func, const char *what, admin_start *start, void *arg,
                   rd_kafka_event_t **ev, char **err) {
-  char errstr[256];
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
-  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  /* Only some requests take an operation timeout; the others refuse it. */
-  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
-  start(client->rk, ao, queue, arg);
-  /* librdkafka ends the request at the request timeout: the extra second
-  ** only lets its answer arrive. */
-  rd_kafka_resp_err_t e = client_await_event(client, queue, client_now_ms() + opts->timeout_ms + 1000, ev);
-  if (!e) e = rd_kafka_event_error(*ev);
+  rd_kafka_resp_err_t e = client_admin(client, opts, op, start, arg, ev);
   if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
   if (e && *ev) rd_kafka_event_destroy(*ev);
   if (e) *ev = NULL;
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(ao);
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 

@@ -862,23 +862,37 @@ static char *described_value(rd_kafka_event_t *ev, const char *name) {
   return NULL;
 }
 
-char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name) {
-  if (brokers_are_mock(opts->brokers)) return NULL; /* no DescribeConfigs there */
+rd_kafka_resp_err_t client_admin(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                                 client_admin_start *start, void *arg, rd_kafka_event_t **ev) {
   char errstr[256];
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
   rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  /* Only some requests take an operation timeout; the others refuse it. */
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
-  rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
-  rd_kafka_DescribeConfigs(client->rk, &res, 1, ao, queue);
-  rd_kafka_ConfigResource_destroy(res);
-  rd_kafka_event_t *ev = NULL;
-  char *value = NULL;
-  if (!client_await_event(client, queue, client_now_ms() + opts->timeout_ms + ANSWER_MARGIN_MS, &ev) &&
-      !rd_kafka_event_error(ev))
-    value = described_value(ev, name);
-  if (ev) rd_kafka_event_destroy(ev);
+  start(client->rk, ao, queue, arg);
+  /* librdkafka ends the request at the request timeout: the extra second
+  ** only lets its answer arrive. */
+  rd_kafka_resp_err_t e = client_await_event(client, queue, client_now_ms() + opts->timeout_ms + 1000, ev);
+  if (!e) e = rd_kafka_event_error(*ev);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
+  return e;
+}
+
+static void describe_topic_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *topic) {
+  rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+  rd_kafka_DescribeConfigs(rk, &res, 1, ao, queue);
+  rd_kafka_ConfigResource_destroy(res);
+}
+
+char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name) {
+  if (brokers_are_mock(opts->brokers)) return NULL; /* no DescribeConfigs there */
+  rd_kafka_event_t *ev = NULL;
+  rd_kafka_resp_err_t e = client_admin(client, opts, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, describe_topic_start,
+                                       (void *)topic, &ev);
+  char *value = e ? NULL : described_value(ev, name);
+  if (ev) rd_kafka_event_destroy(ev);
   return value;
 }
 
@@ -888,30 +902,27 @@ int client_authorization_error(rd_kafka_resp_err_t e) {
          e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
+static void group_offsets_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *group) {
+  rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+  rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, ao, queue);
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+}
+
 char *client_group_denied(kafka_client *client, const kafka_options *opts, const char *group) {
   if (brokers_are_mock(opts->brokers)) return NULL;
-  char errstr[256];
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
-  rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
-  rd_kafka_ListConsumerGroupOffsets(client->rk, &req, 1, ao, queue);
   rd_kafka_event_t *ev = NULL;
-  char *denied = NULL;
-  if (!client_await_event(client, queue, client_now_ms() + opts->timeout_ms + ANSWER_MARGIN_MS, &ev)) {
-    size_t n = 0;
-    const rd_kafka_group_result_t **groups =
-        rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-    const rd_kafka_error_t *error = n == 1 ? rd_kafka_group_result_error(groups[0]) : NULL;
-    rd_kafka_resp_err_t e = error ? rd_kafka_error_code(error) : rd_kafka_event_error(ev);
-    if (client_authorization_error(e))
-      denied = sqlite3_mprintf("kafka: group '%s': not authorized to read the group's offsets (the user "
-                               "needs READ on group '%s'): %s", group, group,
-                               error ? rd_kafka_error_string(error) : rd_kafka_err2str(e));
-  }
+  rd_kafka_resp_err_t e = client_admin(client, opts, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+                                       group_offsets_start, (void *)group, &ev);
+  size_t n = 0;
+  const rd_kafka_group_result_t **groups =
+      e ? NULL : rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+  const rd_kafka_error_t *error = n == 1 ? rd_kafka_group_result_error(groups[0]) : NULL;
+  if (error) e = rd_kafka_error_code(error);
+  char *denied = client_authorization_error(e)
+                     ? sqlite3_mprintf("kafka: group '%s': not authorized to read the group's offsets (the user "
+                                       "needs READ on group '%s'): %s", group, group,
+                                       error ? rd_kafka_error_string(error) : rd_kafka_err2str(e))
+                     : NULL;
   if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_ListConsumerGroupOffsets_destroy(req);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(ao);
   return denied;
 }
