@@ -45,6 +45,7 @@ typedef struct kafka_client {
   int n_bootstrap;  /* distinct bootstrap brokers (0: unknown) */
   int n_failed;     /* of which a connection failed: */
   char failed[CLIENT_MAX_BOOTSTRAP][256];
+  int fails[CLIENT_MAX_BOOTSTRAP]; /* how often each */
 } kafka_client;
 
 /* Milliseconds of the monotonic clock: every wait's deadline. */

@@ -27,6 +27,9 @@ SQLITE_EXTENSION_INIT3
 ** within about a second, growing so that a slow broker still answers. */
 #define RETRY_SLICE_MS 250
 #define RETRY_SLICE_MAX_MS 1000
+/* Logged connection failures of each bootstrap broker before it counts
+** as down (see note_bootstrap_failure). */
+#define BOOTSTRAP_FAILS 2
 /* How long past its request timeout the answer of an Admin API request
 ** may take to arrive. */
 #define ANSWER_MARGIN_MS 500
@@ -57,8 +60,12 @@ static void remember_error(kafka_client *client, const char *text) {
 /* A connection to a bootstrap broker failed (refused, not resolved, TLS or
 ** SASL failed): librdkafka logs "[thrd:NAME]: NAME: why" with facility
 ** FAIL, NAME ending in "/bootstrap". Once each bootstrap broker has failed
-** so, every one is down (the ALL_BROKERS_DOWN event would say so too, but
-** it waits in the consumer's queue, which nothing polls during a request). */
+** so BOOTSTRAP_FAILS times, every one is down (the ALL_BROKERS_DOWN event
+** would say so too, but it waits in the consumer's queue, which nothing
+** polls during a request). Not at the first failure: a name with several
+** addresses (localhost: ::1 and 127.0.0.1) is tried one address per
+** attempt, and the next may answer. A name that does not resolve has no
+** address left. */
 static void note_bootstrap_failure(kafka_client *client, const char *text) {
   const char *name = strstr(text, "]: ");
   if (!name) return;
@@ -66,13 +73,18 @@ static void note_bootstrap_failure(kafka_client *client, const char *text) {
   const char *end = strstr(name, ": ");
   size_t len = end ? (size_t)(end - name) : 0;
   if (len < 10 || len >= sizeof client->failed[0] || strncmp(end - 10, "/bootstrap", 10)) return;
+  int weight = strstr(end, "Failed to resolve") ? BOOTSTRAP_FAILS : 1;
   pthread_mutex_lock(&client->lock);
-  int known = 0;
-  for (int i = 0; i < client->n_failed && !known; i++)
-    known = strlen(client->failed[i]) == len && !strncmp(client->failed[i], name, len);
-  if (!known && client->n_failed < CLIENT_MAX_BOOTSTRAP)
-    snprintf(client->failed[client->n_failed++], sizeof client->failed[0], "%.*s", (int)len, name);
-  if (client->n_bootstrap && client->n_failed >= client->n_bootstrap) client->all_down = 1;
+  int i = 0;
+  while (i < client->n_failed && (strlen(client->failed[i]) != len || strncmp(client->failed[i], name, len))) i++;
+  if (i == client->n_failed && i < CLIENT_MAX_BOOTSTRAP) {
+    snprintf(client->failed[i], sizeof client->failed[0], "%.*s", (int)len, name);
+    client->fails[client->n_failed++] = 0;
+  }
+  if (i < client->n_failed) client->fails[i] += weight;
+  int down = 0;
+  for (int j = 0; j < client->n_failed; j++) down += client->fails[j] >= BOOTSTRAP_FAILS;
+  if (client->n_bootstrap && down >= client->n_bootstrap) client->all_down = 1;
   pthread_mutex_unlock(&client->lock);
 }
 
