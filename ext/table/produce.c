@@ -163,28 +163,14 @@ static rd_kafka_error_t *send_offsets_call(rd_kafka_t *rk, void *arg, int timeou
 /* Calls a transactional API until it succeeds, fails for good or
 ** timeout_ms has passed: librdkafka says a retriable error may be retried
 ** with the same call. A fatal error marks the producer broken. */
-/* Retriable although librdkafka 2.0.2 does not flag them so: the
-** transaction coordinator loading or moving (a broker restart), or still
-** finishing an earlier operation of this transactional_id ("another
-** concurrent operation", CONCURRENT_TRANSACTIONS). */
-static int txn_retriable(const rd_kafka_error_t *error) {
-  rd_kafka_resp_err_t e = rd_kafka_error_code(error);
-  return rd_kafka_error_is_retriable(error) ||
-         (!rd_kafka_error_is_fatal(error) && !rd_kafka_error_txn_requires_abort(error) &&
-          (e == RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS || e == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-           e == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE || e == RD_KAFKA_RESP_ERR_NOT_COORDINATOR));
-}
-
 static rd_kafka_error_t *txn_retry(kafka_producer *p, txn_call call, void *arg, int timeout_ms) {
   long long deadline = client_now_ms() + timeout_ms;
   for (;;) {
     long long left = deadline - client_now_ms();
     rd_kafka_error_t *error = call(p->client.rk, arg, left > 0 ? (int)left : 0);
     if (error && rd_kafka_error_is_fatal(error)) p->broken = 1;
-    if (!error || !txn_retriable(error) || deadline - client_now_ms() <= 0) return error;
+    if (!error || !rd_kafka_error_is_retriable(error) || deadline - client_now_ms() <= 0) return error;
     rd_kafka_error_destroy(error);
-    struct timespec pause = {0, 100 * 1000000}; /* the broker answered at once: not a busy loop */
-    nanosleep(&pause, NULL);
   }
 }
 
