@@ -46,6 +46,7 @@ typedef struct kafka_client {
   int n_failed;     /* of which a connection failed: */
   char failed[CLIENT_MAX_BOOTSTRAP][256];
   int fails[CLIENT_MAX_BOOTSTRAP]; /* how often each */
+  char first_failure[512]; /* the first such failure: librdkafka's repeats say less */
 } kafka_client;
 
 /* Milliseconds of the monotonic clock: every wait's deadline. */

@@ -75,6 +75,7 @@ static void note_bootstrap_failure(kafka_client *client, const char *text) {
   if (len < 10 || len >= sizeof client->failed[0] || strncmp(end - 10, "/bootstrap", 10)) return;
   int weight = strstr(end, "Failed to resolve") ? BOOTSTRAP_FAILS : 1;
   pthread_mutex_lock(&client->lock);
+  if (!*client->first_failure) snprintf(client->first_failure, sizeof client->first_failure, "%s", text);
   int i = 0;
   while (i < client->n_failed && (strlen(client->failed[i]) != len || strncmp(client->failed[i], name, len))) i++;
   if (i == client->n_failed && i < CLIENT_MAX_BOOTSTRAP) {
@@ -446,10 +447,14 @@ void client_last_error(kafka_client *client, char *buf, size_t size) {
 char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what) {
   char last[512];
   client_last_error(client, last, sizeof last);
-  if (unreachable(client))
+  if (unreachable(client)) {
+    pthread_mutex_lock(&client->lock); /* the first failure says most */
+    if (*client->first_failure) snprintf(last, sizeof last, "%s", client->first_failure);
+    pthread_mutex_unlock(&client->lock);
     return sqlite3_mprintf("kafka: %s: cannot connect to brokers '%s' (no connection to any of them "
                            "succeeded: not waiting timeout_ms=%d): %s", what, opts->brokers,
                            opts->timeout_ms, *last ? last : "every broker is down");
+  }
   return sqlite3_mprintf("kafka: %s: no answer from brokers '%s' within timeout_ms=%d%s%s", what,
                          opts->brokers, opts->timeout_ms, *last ? ": " : "", last);
 }
