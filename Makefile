@@ -1,6 +1,6 @@
 # sqlite-kafka: `make` builds build/kafka.so; see README.md for the rest.
 CC      ?= cc
-PKGS    := sqlite3 rdkafka libcjson avro-c libcurl
+PKGS    := sqlite3 rdkafka libcjson avro-c libcurl msgpack
 CFLAGS  ?= -O2 -g
 # The flags the code needs: `override` keeps them when CFLAGS (or LDFLAGS)
 # is given on the command line, as in `make CFLAGS=-O0`.
@@ -22,22 +22,52 @@ CXX_SRCS := $(wildcard $(LAYERS:%=ext/%/*.cc))
 OBJS    += $(CXX_SRCS:ext/%.cc=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h)
 EXT     := $(BUILD)/kafka.so
+# The release, in one place: the file VERSION (read by kafka_version(),
+# kafka_debug(), setup.py and make deb).
+VERSION := $(shell cat VERSION)
 
-.PHONY: all deps demo test bench clean kafka-up kafka-down registry-up registry-down
+.PHONY: all deps test-deps deb demo test bench clean kafka-up kafka-down registry-up registry-down
 
 all: $(EXT)
 
-# Installs the Debian build packages when pkg-config cannot find them.
+# Installs the Debian build packages when pkg-config cannot find them
+# (DEPS=--build-check, as setup.py gives it: only names the missing ones).
+DEPS ?= --build-only
 deps:
-	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh --build-only
+	@pkg-config --exists $(PKGS) $(CXX_PKGS) 2>/dev/null || bash tests/deps.sh $(DEPS)
+
+# What the tests and the tools need beyond the build (Java and Maven for the
+# broker and the registry, kcat, clang, valgrind, ...; the Python venv
+# build/venv): the targets that use them install them first, as `make test` does.
+test-deps:
+	@bash tests/deps.sh
 
 $(BUILD)/obj/%.o: ext/%.c $(HDRS) | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
+	$(CC) $(CFLAGS) $(VERSION_DEFS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
 
 $(BUILD)/obj/%.o: ext/%.cc $(HDRS) | deps
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(shell pkg-config --cflags $(CXX_PKGS)) -c $< -o $@
+
+# What kafka_debug() tells about the build, compiled into ext/kafka.c alone:
+# the version, the commit of this checkout (-dirty with uncommitted changes;
+# "unknown" outside a git checkout of this very tree, as an unpacked sdist
+# is), and the versions of the libraries pkg-config found. The stamp changes
+# when they do, so a new commit recompiles ext/kafka.c only.
+GIT_COMMIT = $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+  [ "$$(git rev-parse --show-toplevel)" = "$(CURDIR)" ] && \
+  { git diff --quiet HEAD && echo $$c || echo $$c-dirty; } || echo unknown)
+BUILT_WITH = $(shell for p in $(sort $(PKGS) $(CXX_PKGS)); do \
+  printf '%s %s, ' $$p "$$(pkg-config --modversion $$p)"; done | sed 's/, $$//')
+VERSION_INFO = $(VERSION)|$(GIT_COMMIT)|$(BUILT_WITH)
+VERSION_STAMP := $(BUILD)/version-info
+$(VERSION_STAMP): FORCE | deps
+	@mkdir -p $(@D)
+	@echo '$(VERSION_INFO)' | cmp -s - $@ || echo '$(VERSION_INFO)' > $@
+$(BUILD)/obj/kafka.o: $(VERSION_STAMP)
+$(BUILD)/obj/kafka.o: VERSION_DEFS = -DKAFKA_EXT_VERSION='"$(VERSION)"' \
+  -DKAFKA_GIT_COMMIT='"$(GIT_COMMIT)"' -DKAFKA_BUILT_WITH='"$(BUILT_WITH)"'
 
 $(EXT): $(OBJS)
 	$(CXX) $(LDFLAGS) -o $@ $(OBJS) $(shell pkg-config --libs $(PKGS)) $(CXX_LIBS) -lm -lpthread
@@ -63,26 +93,27 @@ $(BUILD)/bench/%: tests/bench/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags rdkafka) $< -o $@ $(shell pkg-config --libs rdkafka)
 
-bench: $(EXT) $(BENCH_TOOLS)
+bench: $(EXT) $(BENCH_TOOLS) | test-deps
 	bash tests/broker/kafka.sh up
 	bash tests/registry/apicurio.sh up
 	/usr/bin/python3 tests/bench/bench.py $(if $(N),--n $(N))
 
-kafka-up:
+kafka-up: | test-deps
 	bash tests/broker/kafka.sh up
 
 kafka-down:
 	bash tests/broker/kafka.sh down
 
 # A Schema Registry (Apicurio, Confluent API) on REGISTRY_PORT (default 8081).
-registry-up:
+registry-up: | test-deps
 	bash tests/registry/apicurio.sh up
 
 registry-down:
 	bash tests/registry/apicurio.sh down
 
 clean:
-	rm -rf $(BUILD)/obj $(EXT)
+	rm -rf $(BUILD)/obj $(EXT) $(VERSION_STAMP) $(DEB_DIR) $(BUILD)/sqlite-kafka_*.deb $(BUILD)/python \
+	  sqlite_kafka.egg-info
 
 # Installs the loadable where sqlite3 users keep extensions (as Debian's
 # sqlite3-pcre does, /usr/lib/sqlite3/pcre.so): then, in the shell,
@@ -94,6 +125,44 @@ LIBDIR  ?= $(PREFIX)/lib/sqlite3
 install: $(EXT)
 	install -d $(DESTDIR)$(LIBDIR)
 	install -m 755 $(EXT) $(DESTDIR)$(LIBDIR)/kafka.so
+
+# make deb: build/sqlite-kafka_<VERSION>_<arch>.deb, installing the loadable
+# as /usr/lib/sqlite3/kafka.so (`.load /usr/lib/sqlite3/kafka`). Depends:
+# what dpkg-shlibdeps finds the .so links (librdkafka1, libcjson1, ...),
+# and libsqlite3-0, which it need not link (SQLite hands a loadable its API)
+# but needs to run in, at the oldest version it loads into. DEB_DIR is laid
+# out as debhelper would (debian/control, debian/<package>/) so that
+# dpkg-shlibdeps reads it as a package being built.
+DEB_ARCH       = $(shell dpkg --print-architecture)
+DEB            = $(BUILD)/sqlite-kafka_$(VERSION)_$(DEB_ARCH).deb
+DEB_DIR       := $(BUILD)/deb
+DEB_ROOT      := $(DEB_DIR)/debian/sqlite-kafka
+# The oldest SQLite the extension loads into, from include/base.h.
+MIN_SQLITE     = $(shell sed -n 's/^.define KAFKA_MIN_SQLITE "\(.*\)"/\1/p' include/base.h)
+DEB_MAINTAINER ?= sqlite-kafka developers <sqlite-kafka@users.noreply.github.com>
+deb: $(EXT)
+	@command -v dpkg-shlibdeps >/dev/null || bash tests/deps.sh --build-only
+	rm -rf $(DEB_DIR)
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr
+	strip --strip-unneeded --remove-section=.comment $(DEB_ROOT)/usr/lib/sqlite3/kafka.so
+	chmod 644 $(DEB_ROOT)/usr/lib/sqlite3/kafka.so
+	install -D -m 644 LICENSE $(DEB_ROOT)/usr/share/doc/sqlite-kafka/copyright
+	gzip -9n <CHANGELOG.md >$(DEB_ROOT)/usr/share/doc/sqlite-kafka/changelog.gz
+	printf 'Source: sqlite-kafka\n\nPackage: sqlite-kafka\nArchitecture: any\n' >$(DEB_DIR)/debian/control
+	cd $(DEB_DIR) && dpkg-shlibdeps -O -xlibsqlite3-0 debian/sqlite-kafka/usr/lib/sqlite3/kafka.so >shlibs
+	mkdir -p $(DEB_ROOT)/DEBIAN
+	{ echo 'Package: sqlite-kafka'; echo 'Version: $(VERSION)'; echo 'Architecture: $(DEB_ARCH)'; \
+	  echo 'Maintainer: $(DEB_MAINTAINER)'; \
+	  echo "Installed-Size: $$(du -sk $(DEB_ROOT)/usr | cut -f1)"; \
+	  echo "Depends: libsqlite3-0 (>= $(MIN_SQLITE)), $$(sed -n 's/^shlibs:Depends=//p' $(DEB_DIR)/shlibs)"; \
+	  echo 'Recommends: sqlite3'; echo 'Section: database'; echo 'Priority: optional'; \
+	  echo 'Description: Apache Kafka topics as SQLite tables (a loadable extension)'; \
+	  echo ' Load it in the sqlite3 shell with .load /usr/lib/sqlite3/kafka: a SELECT'; \
+	  echo ' reads a topic, an INSERT produces to it; consumer groups, the cluster'; \
+	  echo ' catalog and Schema Registry formats (Avro, JSON Schema, Protobuf).'; \
+	} >$(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find usr -type f -exec md5sum {} + >DEBIAN/md5sums
+	dpkg-deb --root-owner-group --build $(DEB_ROOT) $(DEB)
 
 # SANITIZE=1 (e.g. `make test SANITIZE=1`): the extension built with
 # AddressSanitizer and UndefinedBehaviorSanitizer. It runs inside Python or
@@ -134,15 +203,15 @@ FUZZ_CXX     ?= clang++
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
 FUZZ_SRCS    := ext/base/options.c ext/base/config_file.c ext/base/format.c ext/base/jsontext.c ext/codec/avro.c \
-  ext/codec/jsonschema.c ext/codec/codec.c ext/codec/protobuf_codec.c
+  ext/codec/jsonschema.c ext/codec/codec.c ext/codec/protobuf_codec.c ext/codec/msgpack.c
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # The C sources are compiled as C (-x c) by the C++ driver, which links the
 # C++ of ext/codec/protobuf.cc (built alone, as C++) with its runtimes.
-$(BUILD)/fuzz/protobuf.o: ext/codec/protobuf.cc include/protobuf.h | deps
+$(BUILD)/fuzz/protobuf.o: ext/codec/protobuf.cc include/protobuf.h | test-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -g -O1 -std=c++17 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(CXX_PKGS)) \
 	  $(FUZZ_SAN) -c $< -o $@
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | deps
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(BUILD)/fuzz/protobuf.o $(HDRS) | test-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -g -O1 -x c -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -DSQLITE_CORE -Iinclude \
 	  $(shell pkg-config --cflags $(PKGS)) $(FUZZ_SAN) $< $(FUZZ_SRCS) -x none $(BUILD)/fuzz/protobuf.o \
@@ -162,5 +231,5 @@ fuzz: $(FUZZ_BINS)
 # the sqlite3 shell under valgrind memcheck, on the mock cluster; fails on
 # invalid accesses and definite leaks. Reports go to build/valgrind/.
 .PHONY: valgrind
-valgrind: $(EXT)
+valgrind: $(EXT) | test-deps
 	bash tests/valgrind/run.sh

@@ -8,6 +8,7 @@
 #define KAFKA_BASE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3ext.h>
 #include <librdkafka/rdkafka.h>
 #include <cjson/cJSON.h>
@@ -26,7 +27,10 @@ typedef enum kafka_format {
   /* Schema Registry formats (include/codec.h), framed in the wire format. */
   KAFKA_FORMAT_AVRO,
   KAFKA_FORMAT_JSONSCHEMA,
-  KAFKA_FORMAT_PROTOBUF
+  KAFKA_FORMAT_PROTOBUF,
+  /* MessagePack (ext/codec/msgpack.c): a codec format with no schema. */
+  KAFKA_FORMAT_MSGPACK,
+  KAFKA_FORMAT_COUNT /* the number of formats: keep it last */
 } kafka_format;
 
 /* How the topic's producers chose a partition for a key (option
@@ -92,6 +96,15 @@ typedef struct kafka_options {
   int value_schema_id;     /* 0: the subject's latest */
   char *value_schema;      /* registered under the subject at CREATE */
   char *value_message;     /* Protobuf: the message type */
+  /* Schemas outside a registry (SPEC section 13): the plain payloads of
+  ** avro and protobuf when schema_registry is not given. value_schema
+  ** (above) and key_schema are then the schema's text. */
+  char *key_schema;
+  char *key_message;
+  char *value_schema_file, *key_schema_file; /* Avro: an .avsc file */
+  char *value_proto_file, *key_proto_file;   /* Protobuf: a .proto file */
+  char *value_proto_path, *key_proto_path;   /* its import directories, colon-separated */
+  int progress;            /* the shell's progress line: -1 auto (default), 0 never, 1 always */
 } kafka_options;
 
 /* The defaults: no brokers or topic, text formats, timeout_ms 10000. */
@@ -121,6 +134,11 @@ int options_add_columns(kafka_options *opts, const char *spec, char **err);
 
 /* Non-zero when a column of that name exists (fixed or typed). */
 int options_column_name_taken(const kafka_options *opts, const char *name);
+
+/* The name of the hidden column KAFKA_COL_TIME: `time`, or `kafka_time`
+** when a typed column is named time (tables made before the column
+** existed may have one: a registry schema's field, say). */
+const char *options_time_column(const kafka_options *opts);
 
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
@@ -211,8 +229,6 @@ size_t json_minify(const unsigned char *s, const unsigned char *end, char *out);
 
 /* ==== errors (ext/base/errors.c) ==== */
 
-#define KAFKA_EXT_VERSION "0.1.0"
-
 /* The oldest SQLite the extension loads into (sqlite3_vtab_in() is 3.38). */
 #define KAFKA_MIN_SQLITE "3.38.0"
 #define KAFKA_MIN_SQLITE_VERSION 3038000
@@ -229,6 +245,7 @@ enum kafka_column {
   KAFKA_COL_ERROR,  /* hidden: why decoding failed */
   KAFKA_COL_FOLLOW, /* hidden: follow-mode quiet period in ms (a parameter) */
   KAFKA_COL_SCHEMA_ID, /* hidden: the registry schema id a message was written with */
+  KAFKA_COL_TIME,   /* hidden: the timestamp as ISO-8601 UTC text (format_iso_time) */
   KAFKA_COL_TYPED
 };
 
@@ -274,6 +291,17 @@ int format_headers_parse(const char *json, rd_kafka_headers_t **out, char **err)
 ** per row; nothing is built but *index (NULL: none), the top-level members
 ** for format_typed_result(). */
 const char *format_check_value(const void *data, size_t len, json_index *index);
+
+/* The `time` column: a timestamp (ms since the epoch) as ISO-8601 UTC
+** text with milliseconds, 2026-12-07T07:00:00.123Z: always FORMAT_TIME_LEN
+** characters, so that text order is time order. */
+#define FORMAT_TIME_LEN 24
+#define FORMAT_TIME_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+/* Writes the text of ms into out (FORMAT_TIME_LEN + 1 bytes); returns 0,
+** writing nothing, when ms is outside [0, FORMAT_TIME_MAX_MS]: a year of
+** five digits would break the order (the column is NULL there). */
+int format_iso_time(int64_t ms, char *out);
 
 /* Decodes n hex digits (n even) into out (n / 2 bytes); 0, or -1 when
 ** they are not hex digits. */

@@ -39,6 +39,7 @@ typedef struct catalog_call {
   const kafka_options *opts;
   const char *arg; /* the argument after brokers as text, NULL for none */
   catalog_rows *rows;
+  const char *arg2; /* the second argument after brokers as text, NULL for none */
 } catalog_call;
 
 /* How a table takes the argument after brokers. */
@@ -56,6 +57,13 @@ typedef struct catalog_table {
   int (*fill)(catalog_call *call, char **err);
   enum catalog_arg_kind arg_kind;
 } catalog_table;
+
+/* A table with a second required argument after arg, an integer or a
+** text (call->arg2: its text), such as a time. */
+typedef struct catalog_arg2_table {
+  catalog_table table; /* must come first */
+  const char *arg2;
+} catalog_arg2_table;
 
 /* A table over another source than a cluster: its first argument, named
 ** `source`, is the value of option `option` (a Schema Registry URL for
@@ -94,6 +102,7 @@ int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition
 /* Registers n tables (static storage) on db. */
 int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n);
 int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n);
+int catalog_register_arg2_tables(sqlite3 *db, const catalog_arg2_table *tables, size_t n);
 
 /* Registers the catalog tables on db. */
 int catalog_register(sqlite3 *db);
@@ -123,6 +132,10 @@ int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
 ** must be released with options_free() either way. */
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
                   char **err);
+
+/* Splits options text in place on the commas outside quotes; empty items
+** are dropped. Returns the number of items stored in items (at most max). */
+int admin_split_items(char *text, char **items, int max);
 
 /* Sets err (or "out of memory" when NULL) as the call's error; frees it. */
 void admin_result_error(sqlite3_context *ctx, char *err);
@@ -171,6 +184,15 @@ int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admi
                   const char *func, const char *what, admin_start *start, void *arg,
                   rd_kafka_event_t **ev, char **err);
 
+/* ==== messages ==== */
+/*
+** kafka_messages(brokers, topic [, options]) (ext/catalog/messages.c): a
+** topic read as a kafka table reads it, without CREATE.
+*/
+
+/* Registers the kafka_messages table-valued function on db. */
+int messages_register(sqlite3 *db);
+
 /* ==== configs ==== */
 /*
 ** Topic and broker configs (ext/catalog/configs.c): the kafka_topic_configs and
@@ -206,6 +228,14 @@ int acl_register(sqlite3 *db);
 
 /* Registers the group functions and the kafka_group_members table on db. */
 int group_ops_register(sqlite3 *db);
+
+/* SQLITE_OK when the group exists on the cluster (DescribeConsumerGroups;
+** a Dead group does not); otherwise SQLITE_ERROR with *err saying "func:
+** group 'g' does not exist on brokers '...'", as Kafka's tools say it, or
+** why the cluster could not tell. A real cluster only: the mock has no
+** DescribeGroups. */
+int group_ops_require(kafka_client *client, const kafka_options *opts, const char *func,
+                      const char *group, char **err);
 
 /* Milliseconds since the epoch of an ISO 8601 UTC time
 ** ('2026-01-01T00:00:00Z', '2026-01-01 00:00:00.250+02:00', '2026-01-01';

@@ -147,6 +147,23 @@ int client_list_offsets(kafka_client *client, const kafka_options *opts,
                         const rd_kafka_topic_partition_list_t *parts, int64_t when, int64_t *out,
                         char **err);
 
+/* Milliseconds since the epoch (the wall clock, for ages of messages). */
+long long client_wall_ms(void);
+
+/* The timestamp of the first message at or after each partition's offset
+** in list (read with the client's consumer, assigned for it and
+** unassigned after): out[i], or -1 where there is none before the
+** partition's end (or it has no timestamp). Bounded by timeout_ms; ends
+** on sqlite3_interrupt() of the client's interrupt_probe. */
+int client_first_timestamps(kafka_client *client, const kafka_options *opts,
+                            const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err);
+
+/* For an unknown topic's error: "similar topics: 'a', 'b', 'c'", the up
+** to three existing topics whose names are closest to topic (edit
+** distance, ignoring case, at most a third of its length and at least 2;
+** internal topics left out), or "" when none is (NULL: out of memory). */
+char *client_similar_topics(kafka_client *client, const kafka_options *opts, const char *topic);
+
 /* Creates topic (real cluster: CreateTopics; mock: the mock API).
 ** config_json: NULL or an object of topic configs. With if_missing, an
 ** existing topic is not an error. */

@@ -1,5 +1,6 @@
 /*
-** sqlite-kafka: the codec layer (ext/codec/): Avro, JSON Schema and Protobuf payloads, and schema references.
+** sqlite-kafka: the codec layer (ext/codec/): Avro, JSON Schema, Protobuf and MessagePack payloads, schema
+** references and schema files.
 **
 ** One header per layer; a layer includes the header of the layer below it
 ** and never one above (tests/test_layers.py checks it).
@@ -16,14 +17,16 @@
 /*
 ** Codecs (ext/codec/codec.c): the key and value formats whose schemas live in a
 ** Schema Registry: `avro` (ext/codec/avro.c), `jsonschema` (ext/codec/jsonschema.c) and
-** `protobuf` (a C++ translation unit behind a C header, issue 16; until it
-** is built, `protobuf` is a clear CREATE error).
+** `protobuf` (a C++ translation unit behind a C header, issue 16); and
+** `msgpack` (ext/codec/msgpack.c), which has no schema.
 **
-** Every codec message is framed in the Confluent wire format: byte 0 = 0,
+** Every codec message of a registry is framed in the Confluent wire format: byte 0 = 0,
 ** bytes 1-4 = the schema id (big-endian), then the codec's payload. The
 ** framing is done here, once; a codec sees only its payload (Protobuf's
 ** message-index varints belong to its payload: its decode reads them, its
-** encode writes them).
+** encode writes them). Without a registry (SPEC section 13) a message is a
+** plain payload of one schema, the table's own (parse_plain), and msgpack's
+** always is.
 **
 ** A codec is a table of functions over a parsed schema (codec_schema, which
 ** each codec defines). The rest of the extension speaks JSON to a codec:
@@ -68,7 +71,10 @@ typedef int (*codec_column_fn)(void *arg, const char *name, const char *sql_type
 
 typedef struct codec {
   const char *name;          /* the option value: "avro" */
-  const char *registry_type; /* the registry's schemaType: "AVRO", "JSON", "PROTOBUF" */
+  const char *registry_type; /* the registry's schemaType: "AVRO", "JSON", "PROTOBUF";
+                             ** NULL: no schema (msgpack), never in a registry */
+  const char *bytes_member;  /* NULL: bytes are hex digits in decode's JSON; else the
+                             ** one member of an object holding them ({"$bin": "hex"}) */
 
   /* Parses a schema text. `message` selects a message type (Protobuf's
   ** value_message; NULL: the codec's default); `imports` finds the schemas
@@ -78,6 +84,15 @@ typedef struct codec {
   int (*parse)(const char *text, const char *message, const codec_imports *imports,
                codec_schema **out, char **err);
   void (*release)(codec_schema *schema);
+
+  /* Optional: parses a schema kept outside a registry (a file, or an
+  ** option's text: SPEC section 13) for plain payloads: no framing, and
+  ** nothing of the wire format inside them (Protobuf's message indexes).
+  ** `name` is the file name errors give; the rest as parse. NULL: parse
+  ** serves, the payloads being alike (Avro). A codec without a schema
+  ** (registry_type NULL: msgpack) parses NULL text. */
+  int (*parse_plain)(const char *name, const char *text, const char *message, const codec_imports *imports,
+                     codec_schema **out, char **err);
 
   /* Lists the schema's top-level fields as typed columns, in order, with
   ** the SQL types of SPEC section 7 (INTEGER, REAL, TEXT, BLOB, or "" for
@@ -166,5 +181,39 @@ typedef struct schema_references {
 /* Starts with a schema's references (an array, or NULL for none). */
 int references_init(schema_references *refs, const registry_options *registry, const cJSON *references);
 void references_clear(schema_references *refs);
+
+/* ==== schema_files ==== */
+/*
+** Schemas in files (ext/codec/schema_files.c), for topics without a
+** registry (SPEC section 13): a schema file's text, and the imports of a
+** .proto file found in its import directories (each file read once and
+** kept, so that the texts can be stored with the table and a reopened
+** database needs no file), or among texts stored before.
+*/
+
+typedef struct schema_files {
+  codec_imports imports; /* what a codec's parse takes */
+  char *dirs;            /* import directories, colon-separated; NULL: only `known` */
+  cJSON *known;          /* {"import name": "text"} of every import read or given */
+} schema_files;
+
+/* Reads a whole schema file (*text, sqlite3_malloc'd, NUL-terminated); an
+** error says which file and why, as "option <option> '<path>': ...". */
+int schema_file_read(const char *option, const char *path, char **text, char **err);
+
+/* Starts with import directories dirs (colon-separated, NULL: none). */
+int schema_files_init(schema_files *files, const char *dirs);
+
+/* Adds an import's text under its import name (as stored before). */
+int schema_files_add(schema_files *files, const char *name, const char *text);
+
+void schema_files_clear(schema_files *files);
+
+/* The directory part of path ("." when it has none), sqlite3_malloc'd. */
+char *schema_file_dir(const char *path);
+
+/* The name a schema file goes by among its imports: path relative to the
+** first of dirs holding it, else its last component (sqlite3_malloc'd). */
+char *schema_file_import_name(const char *path, const char *dirs);
 
 #endif

@@ -52,6 +52,13 @@ pb_schema *pb_schema_compile(const char *name, const char *text, pb_import_fn re
                              char **err);
 void pb_schema_free(pb_schema *schema);
 
+/* Plain Protobuf (a schema from a .proto file, no registry: SPEC section
+** 13): from this call on, pb_decode and pb_decode_fields read every
+** payload as a message of type `message` (one of the schema's) without
+** a message-index array, and pb_encode and pb_encode_fields write none.
+** Called once, before the schema is used. */
+void pb_schema_plain(pb_schema *schema, const pb_message *message);
+
 /* A message type of the schema by name: fully qualified ("pkg.Outer.Inner")
 ** or relative to the schema's package ("Outer.Inner"); the schema's first
 ** message when name is NULL. NULL with *err when there is none. */

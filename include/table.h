@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "codec.h"
 
 /* ==== the table (ext/table/module.c) ==== */
@@ -38,6 +39,13 @@ typedef struct kafka_vtab {
 /* Registers the `kafka` module on db, with the connection's transaction
 ** coordinator as its client data. */
 int module_register(sqlite3 *db);
+
+/* A table that no schema declares, for reading only: what the
+** table-valued function kafka_messages (ext/catalog/messages.c) scans
+** with the scan_* methods, a cursor's pVtab set to it. Takes opts (also
+** when out of memory: then NULL). */
+kafka_vtab *module_table_new(sqlite3 *db, kafka_options *opts);
+void module_table_free(kafka_vtab *vtab);
 
 /* ==== partitioner ==== */
 /*
@@ -118,8 +126,15 @@ typedef struct scan_plan {
 /* The rowid of the message at (partition, offset). */
 int64_t plan_rowid(int32_t partition, int64_t offset);
 
-/* xBestIndex of the `kafka` module. */
+/* xBestIndex of the `kafka` module. A constraint on a column past the
+** table's (typed) columns is a table-valued function's argument: taken by
+** the function's xBestIndex, so counted as taken here. */
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info);
+
+/* The number of xFilter arguments the plan's idxStr entries take: a
+** table-valued function's own arguments follow them (argvIndex after
+** plan_best_index's, omitted). */
+int plan_argc(const char *idx_str);
 
 /* Rebuilds the plan xBestIndex chose from xFilter's arguments. */
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
@@ -170,6 +185,32 @@ int scan_rowid(sqlite3_vtab_cursor *cursor, sqlite3_int64 *rowid);
 /* Releases the table's idle consumer (at disconnect). */
 void scan_release_idle(kafka_vtab *vtab);
 
+/* ==== progress ==== */
+/*
+** A long scan's progress line in the interactive sqlite3 shell
+** (ext/table/progress.c).
+*/
+
+typedef struct scan_progress {
+  int on;
+  int shown;            /* the line is on the screen */
+  const char *topic;    /* the table's (borrowed) */
+  int64_t total, read;  /* messages to read, and read so far */
+  long long started, drawn; /* client_now_ms() of the start and the last line */
+  int watch_output;     /* stop when the shell prints (see progress.c) */
+  long long written, writes; /* this thread's bytes and write calls at the last look */
+} scan_progress;
+
+/* A scan starts that reads total messages (0: unknown, no line: follow
+** mode, head and tail windows). */
+void progress_start(scan_progress *p, const kafka_options *opts, int64_t total);
+
+/* n more messages were read: draws the line when it is due. */
+void progress_add(scan_progress *p, int64_t n);
+
+/* The scan ended: erases the line. */
+void progress_end(scan_progress *p);
+
 /* ==== schemas ==== */
 /*
 ** A table's registry schemas (ext/table/schemas.c): what CREATE learns from the
@@ -186,6 +227,11 @@ void scan_release_idle(kafka_vtab *vtab);
 /* xCreate: registers value_schema, checks the subjects, learns the typed
 ** columns when none are declared and stores them in the shadow table. */
 int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **err);
+
+/* A table without a shadow table (kafka_messages' table, which only
+** reads): the plain sides' schemas read as CREATE reads them (a file or
+** an option's text), each time it is made. */
+int schemas_reader(kafka_vtab *vtab, char **err);
 
 /* xConnect: the typed columns CREATE learned, from the shadow table. */
 int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **err);
@@ -223,6 +269,10 @@ int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void
 ** through the JSON they compose. */
 int schemas_encode_columns(kafka_vtab *vtab, sqlite3_value **values, void **out, size_t *out_len,
                            char **err);
+
+/* The schema id of a framed value: 0, or -1 when it has none (not in the
+** wire format, or a plain value: SPEC section 13). */
+int schemas_schema_id(kafka_vtab *vtab, const void *data, size_t len, int32_t *id);
 
 /* Releases the table's state (at disconnect). */
 void schemas_free(kafka_vtab *vtab);

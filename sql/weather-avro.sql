@@ -9,7 +9,8 @@
 -- Run from the repository root (it loads ./build/kafka). Running it again
 -- adds another batch and consumes it. Broker and registry are the
 -- tutorial's, localhost:29092 and localhost:8081 (Apicurio's Confluent API
--- under /apis/ccompat/v7; for Confluent's registry drop that path).
+-- under /apis/ccompat/v7; Confluent's registry has no such path). For others:
+--   BROKERS=HOST:PORT REGISTRY=URL sql/run.sh weather.db sql/weather-avro.sql
 .bail on
 .load ./build/kafka
 PRAGMA journal_mode = WAL;

@@ -5,7 +5,9 @@
 -- committed is the offset the group will read next, high the partition's
 -- end, lag = high - committed: the samples produced since the consumer
 -- last ran. Produce more (sql/weather-producer.sh) and the lag grows;
--- consume (sql/weather-consumer.sql) and it drops to 0.
+-- consume (sql/weather-consumer.sql) and it drops to 0. Before the consumer
+-- first committed, Kafka does not know the group: the error says it does
+-- not exist, as kafka-consumer-groups.sh does.
 .bail on
 .load ./build/kafka
 .mode box

@@ -8,9 +8,9 @@
 -- weather.db, for the later steps and for Datasette. Running this file again
 -- adds another batch.
 --
--- Every sql/weather* file names the tutorial's broker, localhost:29092, as
--- the tutorial's scripts do; for a broker elsewhere, substitute it:
---   sed -i 's/localhost:29092/HOST:PORT/' sql/weather*
+-- Every sql/ file names the tutorial's broker, localhost:29092, as the
+-- tutorial's scripts do; for a broker elsewhere, run it with sql/run.sh:
+--   BROKERS=HOST:PORT sql/run.sh weather.db sql/weather.sql
 .bail on
 .load ./build/kafka
 

@@ -1,14 +1,21 @@
 """sqlite-kafka from Python: Apache Kafka topics as SQLite tables.
 
     import sqlite3, sqlite_kafka
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite3.connect(":memory:", isolation_level=None)
     sqlite_kafka.load(conn)
 
 The loadable is the one installed with this package (``kafka.so`` beside
 this file); in a source checkout that has not been installed, the one
 ``make`` built (``build/kafka.so``).
+
+An INSERT into a topic table produces when it runs: the messages are in
+Kafka once it returns, whether or not the connection commits (only tables
+with a ``transactional_id`` take them back on rollback). Open the
+connection with ``isolation_level=None`` (autocommit) so that Python's
+sqlite3 does not wrap statements in transactions of its own.
 """
 
+import sqlite3
 from pathlib import Path
 
 __all__ = ["load", "loadable_path"]
@@ -35,8 +42,16 @@ def load(conn):
             "(it was built without them, as pyenv's and some others are); use "
             "Debian's /usr/bin/python3, or a Python built with "
             "--enable-loadable-sqlite-extensions")
+    path = loadable_path()
     conn.enable_load_extension(True)
     try:
-        conn.load_extension(loadable_path())
+        conn.load_extension(path)
+    except sqlite3.OperationalError as e:
+        if "cannot open shared object file" not in str(e):
+            raise
+        raise sqlite3.OperationalError(
+            f"sqlite_kafka: {path}.so needs a shared library this system lacks "
+            f"({e}); `ldd {path}.so` lists each one it cannot find (on Debian: "
+            "librdkafka1, libcjson1, libavro23, libcurl4, libprotobuf32)") from e
     finally:
         conn.enable_load_extension(False)

@@ -2,8 +2,10 @@
 # Install what the build and the tests need, when missing. Idempotent and
 # silent when everything is there.
 #
-# Usage: tests/deps.sh [--build-only]
-#   --build-only  only the C build deps (for make and make demo)
+# Usage: tests/deps.sh [--build-only | --build-check]
+#   --build-only   only the C build deps (for make and make demo)
+#   --build-check  only list the missing C build deps and fail, never
+#                  install (for pip install, which should not run apt-get)
 #
 # As root, missing Debian packages are installed with apt-get; as another
 # user, the missing ones are listed with the command to install them.
@@ -24,7 +26,8 @@ BUILD_PKGS=(build-essential pkg-config libsqlite3-dev sqlite3 librdkafka-dev
 TEST_PKGS=(kcat time openjdk-17-jre-headless maven unzip python3 python3-venv valgrind openssl
   protobuf-compiler  # tests/test_protobuf*.py: protoc makes test messages and Python classes
   clang libclang-rt-14-dev
-  chromium chromium-driver)  # headless, with Selenium, for the Datasette tests only
+  chromium chromium-driver  # headless, with Selenium, for the Datasette tests only
+  python3-setuptools python3-wheel)  # tests/test_package.py: pip install --no-build-isolation
 
 missing_pkgs() {
   local p
@@ -47,11 +50,12 @@ apt_update() {
   return 1
 }
 
+# CHECK_ONLY=1: list what is missing, never install.
 install_pkgs() {
   local missing
   mapfile -t missing < <(missing_pkgs "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || [ "${CHECK_ONLY:-0}" = 1 ]; then
     echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
     echo "deps.sh: install them with: sudo apt-get install -y ${missing[*]}" >&2
     exit 1
@@ -80,9 +84,10 @@ setup_venv() {
 main() {
   case ${1:-} in
     --build-only) install_pkgs "${BUILD_PKGS[@]}" ;;
+    --build-check) CHECK_ONLY=1 install_pkgs "${BUILD_PKGS[@]}" ;;
     "") install_pkgs "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
         setup_venv ;;
-    *) echo "usage: tests/deps.sh [--build-only]" >&2; exit 2 ;;
+    *) echo "usage: tests/deps.sh [--build-only | --build-check]" >&2; exit 2 ;;
   esac
 }
 

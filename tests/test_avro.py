@@ -263,7 +263,7 @@ def test_registry_errors_at_create_are_clear_and_bounded():
     kit.expect_error(lambda: avro_table(conn, "t", topic, value_schema='{"type": "recrod", "name": "x"}'),
                      "kafka: option value_schema: not a valid Avro schema")
     kit.expect_error(lambda: rk.table(conn, "t", topic, value="avro"),
-                     "formats avro, jsonschema and protobuf need option schema_registry")
+                     "format avro needs option schema_registry, or value_schema_file")
 
 
 def test_secrets_never_shown():

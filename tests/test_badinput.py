@@ -29,9 +29,9 @@ def mock_table(conn, name="t", extra=""):
 
 # Each option, malformed, and a piece of the error text that names it.
 MALFORMED_OPTIONS = [
-    ("key='xml'", "option key must be text, blob, json, avro, jsonschema or protobuf, not 'xml'"),
-    ("value=''", "option value must be text, blob, json, avro, jsonschema or protobuf"),
-    ("value='JSONB'", "option value must be text, blob, json, avro, jsonschema or protobuf"),
+    ("key='xml'", "option key must be text, blob, json, avro, jsonschema, protobuf or msgpack, not 'xml'"),
+    ("value=''", "option value must be text, blob, json, avro, jsonschema, protobuf or msgpack"),
+    ("value='JSONB'", "option value must be text, blob, json, avro, jsonschema, protobuf or msgpack"),
     ("columns=''", "option columns: a column has no name"),
     ("columns=','", "option columns: a column has no name"),
     ("columns='a INT, a TEXT'", "option columns: column name 'a' is already used"),
@@ -91,7 +91,7 @@ def test_typed_column_types_with_precision():
     # The comma of DECIMAL(10,2) used to split the column in two (fuzz_options).
     conn = kit.connect()
     mock_table(conn, extra="columns='price DECIMAL(10, 2) $.p, n DOUBLE PRECISION, q NUMERIC( -1 , +2.5e3 )'")
-    types = conn.execute("SELECT name, type FROM pragma_table_xinfo('t') WHERE cid > 8").fetchall()
+    types = conn.execute("SELECT name, type FROM pragma_table_xinfo('t') WHERE cid > 9").fetchall()
     assert types == [("price", "DECIMAL(10, 2)"), ("n", "DOUBLE PRECISION"),
                      ("q", "NUMERIC( -1 , +2.5e3 )")], types
 

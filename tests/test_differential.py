@@ -14,7 +14,7 @@ import readkit as rk
 
 PARTITIONS = 3
 ROWS = 45
-COLUMNS = "partition, offset, timestamp, key, value, headers"
+COLUMNS = "partition, offset, timestamp, key, value, headers, time"
 
 # Literals of every type, int64 bounds and REALs beyond them included.
 LITERALS = ["0", "1", "2", "3", "5", "7", "14", "15", "16", "-1", "100",
@@ -24,6 +24,12 @@ LITERALS = ["0", "1", "2", "3", "5", "7", "14", "15", "16", "-1", "100",
             "NULL", "1005", "1010.5", "1020", "'1003'"]
 ROWID_LITERALS = ["0", "1", "2", "100000", "100001", "300002", "500000", "1400002",
                   "99999", "9223372036854775807", "-1", "250000.5", "'200001'"]
+# The hidden time column's text ('1970-01-01T00:00:01.000Z' to '...01.022Z'
+# here) against ISO text of every precision, and what is not ISO text.
+TIME_LITERALS = ["'1970-01-01T00:00:01.005Z'", "'1970-01-01T00:00:01.005'", "'1970-01-01T00:00:01.01'",
+                 "'1970-01-01T00:00:01'", "'1970-01-01T00:00'", "'1970-01-01'", "'1970-01-02'", "'1970'",
+                 "'1970-01-01T00:00:01.022Z'", "'1970-01-01T00:00:01.000Z'", "'1969-12-31'", "''",
+                 "'abc'", "'1970-01-01T00:00:01.0155'", "5", "2.5", "NULL", "x'31'"]
 CMP = ["=", "<", "<=", ">", ">=", "!=", "IS", "IS NOT"]
 
 
@@ -39,7 +45,7 @@ def _fill(conn):
 
 def _copy(conn):
     conn.execute("CREATE TEMP TABLE copy(partition INTEGER, offset INTEGER, timestamp INTEGER, "
-                 "key TEXT, value TEXT, headers TEXT)")
+                 "key TEXT, value TEXT, headers TEXT, time TEXT)")
     conn.execute(f"INSERT INTO copy(rowid, {COLUMNS}) SELECT rowid, {COLUMNS} FROM t")
     conn.execute("CREATE TEMP TABLE nums(n INTEGER)")
     conn.executemany("INSERT INTO nums VALUES (?)", [(n,) for n in (-1, 0, 1, 2, 3, 5, 8, 13, 40)])
@@ -53,7 +59,8 @@ class Gen:
         self.r = rng
 
     def literal(self, column):
-        return self.r.choice(ROWID_LITERALS if column == "rowid" else LITERALS)
+        return self.r.choice(ROWID_LITERALS if column == "rowid" else TIME_LITERALS if column == "time"
+                             else LITERALS)
 
     def in_list(self, column):
         if self.r.random() < 0.3:
@@ -62,7 +69,7 @@ class Gen:
 
     def term(self, alias):
         r = self.r
-        column = r.choice(["partition", "offset", "offset", "timestamp", "rowid", "key", "value"])
+        column = r.choice(["partition", "offset", "offset", "timestamp", "rowid", "key", "value", "time"])
         ref = f"{alias}.{column}" if alias else column
         kind = r.random()
         if kind < 0.5:
@@ -135,12 +142,12 @@ def _strip_limit(sql):
     return sql if i < 0 else sql[:i]
 
 
-def _run(conn, queries, group_queries, name):
+def _run(conn, queries, group_queries, name, table="t"):
     seed = int(os.environ.get("DIFF_SEED", random.randrange(1 << 30)))
     queries = int(os.environ.get("DIFF_QUERIES", queries))
     for i in range(queries):
         sql, how = Gen(random.Random(seed * 100003 + i)).query()
-        kafka_sql, copy_sql = sql.format(T="t"), sql.format(T="copy")
+        kafka_sql, copy_sql = sql.format(T=table), sql.format(T="copy")
         try:
             got = conn.execute(kafka_sql).fetchall()
         except Exception as e:
@@ -186,3 +193,38 @@ def test_differential_broker():
     _fill(conn)
     assert _copy(conn) == ROWS
     _run(conn, 500, 10, "broker")
+
+
+def _messages_view(conn, brokers, topic):
+    """kafka_messages() over the same topic, as a TEMP view m (what the
+    generated SQL can name and alias) of the same columns and rowids."""
+    conn.execute(f"CREATE TEMP VIEW m AS SELECT rowid AS rowid, {COLUMNS} "
+                 f"FROM kafka_messages('{brokers}', '{topic}')")
+
+
+@kit.timeout(600)
+def test_differential_kafka_messages_mock():
+    """The same random queries over kafka_messages(): the table's plan and
+    scan code behind a table-valued function, the same answers."""
+    conn = kit.connect()
+    topic = kit.topic("diffm")
+    rk.table(conn, "t", topic, brokers="mock", partitions=PARTITIONS)
+    _fill(conn)
+    assert _copy(conn) == ROWS
+    _messages_view(conn, "mock", topic)
+    _run(conn, 1500, 0, "kafka_messages mock", table="m")
+
+
+@kit.timeout(900)
+def test_differential_kafka_messages_broker():
+    kit.need_broker()
+    conn = kit.connect()
+    topic = kit.topic("diffm")
+    try:
+        rk.table(conn, "t", topic, partitions=PARTITIONS)
+        _fill(conn)
+        assert _copy(conn) == ROWS
+        _messages_view(conn, kit.BROKER, topic)
+        _run(conn, 300, 0, "kafka_messages broker", table="m")
+    finally:
+        kit.delete_topic(topic)

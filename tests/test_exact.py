@@ -169,35 +169,42 @@ def test_catalog_functions_under_or():
                      "kafka_topics: argument brokers is required")
 
 
+# The README's pushdown list: (query tail, plan). kafka_messages() plans
+# the same (test_oneliners.py).
+PUSHDOWN_PLANS = [
+    ("WHERE partition = 1", "0:partition ="),
+    ("WHERE partition IN (0, 2)", "0:partition IN"),
+    ("WHERE offset IN (1, 3)", "0:offset IN"),
+    ("WHERE partition BETWEEN 1 AND 2", "0:partition >=, partition <="),
+    ("WHERE partition > 0 AND partition < 2", "0:partition >, partition <"),
+    ("WHERE offset = 3", "0:offset ="),
+    ("WHERE offset BETWEEN 3 AND 7", "0:offset >=, offset <="),
+    ("WHERE offset > 3 AND offset < 7", "0:offset >, offset <"),
+    ("WHERE timestamp >= 1010", "0:timestamp >="),
+    ("WHERE timestamp > 1010", "0:timestamp >"),
+    ("WHERE timestamp = 1010", "0:timestamp ="),
+    ("WHERE timestamp < 1010", "0:timestamp <"),
+    ("WHERE timestamp <= 1010", "0:timestamp <="),
+    ("WHERE time >= '2026-12-07T07:00'", "0:time >="),
+    ("WHERE time BETWEEN '2026-12-07' AND '2026-12-08'", "0:time >=, time <="),
+    ("WHERE rowid = 300001", "0:rowid ="),
+    ("WHERE rowid BETWEEN 100000 AND 300001", "0:rowid >=, rowid <="),
+    ("WHERE follow = 0", "0:follow ="),
+    ("LIMIT 5", "0:LIMIT"),
+    ("LIMIT 5 OFFSET 2", "0:LIMIT, OFFSET"),
+    ("WHERE partition = 1 ORDER BY offset", "0:partition =, ORDER BY offset"),
+    ("WHERE partition = 1 ORDER BY offset LIMIT 2", "0:partition =, LIMIT, ORDER BY offset"),
+    ("ORDER BY offset DESC LIMIT 3", "1:LIMIT, ORDER BY offset DESC"),
+    ("ORDER BY offset LIMIT 3", "2:LIMIT, ORDER BY offset"),
+    ("ORDER BY rowid DESC LIMIT 3", "1:LIMIT, ORDER BY rowid DESC"),
+    ("ORDER BY rowid LIMIT 3 OFFSET 1", "2:LIMIT, OFFSET, ORDER BY rowid")]
+
+
 def test_explain_query_plan_of_every_pushdown():
     """The README's pushdown list, each plan asserted whole."""
     conn, _ = _table()
     scan = "SCAN t VIRTUAL TABLE INDEX "
-    for where, plan in [
-            ("WHERE partition = 1", "0:partition ="),
-            ("WHERE partition IN (0, 2)", "0:partition IN"),
-            ("WHERE offset IN (1, 3)", "0:offset IN"),
-            ("WHERE partition BETWEEN 1 AND 2", "0:partition >=, partition <="),
-            ("WHERE partition > 0 AND partition < 2", "0:partition >, partition <"),
-            ("WHERE offset = 3", "0:offset ="),
-            ("WHERE offset BETWEEN 3 AND 7", "0:offset >=, offset <="),
-            ("WHERE offset > 3 AND offset < 7", "0:offset >, offset <"),
-            ("WHERE timestamp >= 1010", "0:timestamp >="),
-            ("WHERE timestamp > 1010", "0:timestamp >"),
-            ("WHERE timestamp = 1010", "0:timestamp ="),
-            ("WHERE timestamp < 1010", "0:timestamp <"),
-            ("WHERE timestamp <= 1010", "0:timestamp <="),
-            ("WHERE rowid = 300001", "0:rowid ="),
-            ("WHERE rowid BETWEEN 100000 AND 300001", "0:rowid >=, rowid <="),
-            ("WHERE follow = 0", "0:follow ="),
-            ("LIMIT 5", "0:LIMIT"),
-            ("LIMIT 5 OFFSET 2", "0:LIMIT, OFFSET"),
-            ("WHERE partition = 1 ORDER BY offset", "0:partition =, ORDER BY offset"),
-            ("WHERE partition = 1 ORDER BY offset LIMIT 2", "0:partition =, LIMIT, ORDER BY offset"),
-            ("ORDER BY offset DESC LIMIT 3", "1:LIMIT, ORDER BY offset DESC"),
-            ("ORDER BY offset LIMIT 3", "2:LIMIT, ORDER BY offset"),
-            ("ORDER BY rowid DESC LIMIT 3", "1:LIMIT, ORDER BY rowid DESC"),
-            ("ORDER BY rowid LIMIT 3 OFFSET 1", "2:LIMIT, OFFSET, ORDER BY rowid")]:
+    for where, plan in PUSHDOWN_PLANS:
         sql = f"SELECT * FROM t {where}"
         assert kit.eqp(conn, sql) == scan + plan, (sql, kit.eqp(conn, sql))
     # What is not pushed: a term left to SQLite keeps LIMIT out.

@@ -194,7 +194,7 @@ def test_a_schema_registered_as_proto_text_with_references():
     # Registered without its references, its import cannot be resolved:
     # a clear error at CREATE, naming the import.
     kit.expect_error(lambda: pb_table(conn, "t", topic),
-                     f"kafka: schema id {sid[0]}: import \"pbtest/station.proto\" cannot be resolved: the "
+                     f"kafka: schema id {sid[0]}: schema.proto:10:1: import \"pbtest/station.proto\" cannot be resolved: the "
                      "schema's references name no schema \"pbtest/station.proto\"")
     kit.register_schema(f"{topic}-value", PROTOS["weather.proto"], "PROTOBUF",
                         [{"name": "pbtest/station.proto", "subject": sub["station.proto"], "version": 1}])

@@ -260,9 +260,9 @@ def test_schemas_that_do_not_compile_say_where():
           empty='syntax = "proto3";\n')
     assert run("columns", "bad.proto") == 'error: bad.proto:2:25: Expected ";".'
     assert run("columns", "imp.proto") == \
-        'error: import "missing.proto" cannot be resolved: no such subject reference'
+        'error: imp.proto:2:1: import "missing.proto" cannot be resolved: no such subject reference'
     assert run("columns", "cyc1.proto") == 'error: import cycle through "cyc1.proto"'
-    assert run("columns", "undef.proto") == 'error: undef.proto: A.b: "B" is not defined.'
+    assert run("columns", "undef.proto") == 'error: undef.proto:2:13: A.b: "B" is not defined.'
     assert run("columns", "empty.proto") == "error: empty.proto defines no message"
 
 

@@ -172,6 +172,37 @@ static int hex_digit(char c) {
                                         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* The civil date (proleptic Gregorian) of a day count since 1970-01-01,
+** days >= 0 (Howard Hinnant's civil_from_days). */
+static void civil_from_days(int64_t days, int *y, int *m, int *d) {
+  int64_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Writes v as n decimal digits at out. */
+static char *put_digits(char *out, int v, int n) {
+  for (int i = n - 1; i >= 0; i--, v /= 10) out[i] = (char)('0' + v % 10);
+  return out + n;
+}
+
+int format_iso_time(int64_t ms, char *out) {
+  if (ms < 0 || ms > FORMAT_TIME_MAX_MS) return 0;
+  int y, mo, d, day_ms = (int)(ms % 86400000);
+  civil_from_days(ms / 86400000, &y, &mo, &d);
+  const int fields[][3] = {{y, 4, '-'}, {mo, 2, '-'}, {d, 2, 'T'}, {day_ms / 3600000, 2, ':'},
+                           {day_ms / 60000 % 60, 2, ':'}, {day_ms / 1000 % 60, 2, '.'}, {day_ms % 1000, 3, 'Z'}};
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+    out = put_digits(out, fields[i][0], fields[i][1]);
+    *out++ = (char)fields[i][2];
+  }
+  *out = 0;
+  return 1;
+}
+
 int format_hex_decode(const char *hex, size_t n, unsigned char *out) {
   if (n % 2) return -1;
   for (size_t i = 0; i < n / 2; i++) {

@@ -100,9 +100,10 @@ static int parse_format(const char *name, const char *value, kafka_format *out,
   else if (!sqlite3_stricmp(value, "avro")) *out = KAFKA_FORMAT_AVRO;
   else if (!sqlite3_stricmp(value, "jsonschema")) *out = KAFKA_FORMAT_JSONSCHEMA;
   else if (!sqlite3_stricmp(value, "protobuf")) *out = KAFKA_FORMAT_PROTOBUF;
+  else if (!sqlite3_stricmp(value, "msgpack")) *out = KAFKA_FORMAT_MSGPACK;
   else {
-    *err = sqlite3_mprintf("kafka: option %s must be text, blob, json, avro, jsonschema or "
-                           "protobuf, not '%s'", name, value);
+    *err = sqlite3_mprintf("kafka: option %s must be text, blob, json, avro, jsonschema, "
+                           "protobuf or msgpack, not '%s'", name, value);
     return SQLITE_ERROR;
   }
   return SQLITE_OK;
@@ -148,7 +149,8 @@ static char type_affinity(const char *type) {
 }
 
 static const char *const fixed_columns[] = {"partition", "offset", "timestamp", "key",
-                                            "value", "headers", "error", "follow", "schema_id"};
+                                            "value", "headers", "error", "follow", "schema_id",
+                                            "kafka_time"};
 
 int options_column_name_taken(const kafka_options *opts, const char *name) {
   for (size_t i = 0; i < sizeof fixed_columns / sizeof *fixed_columns; i++)
@@ -391,6 +393,14 @@ int options_set(kafka_options *opts, const char *name, const char *value, char *
   if (!strcmp(name, "value_schema")) return set_string(name, &opts->value_schema, value, err);
   if (!strcmp(name, "value_message")) return set_string(name, &opts->value_message, value, err);
   if (!strcmp(name, "value_schema_id")) return parse_int(name, value, 1, INT32_MAX, &opts->value_schema_id, err);
+  if (!strcmp(name, "key_schema")) return set_string(name, &opts->key_schema, value, err);
+  if (!strcmp(name, "key_message")) return set_string(name, &opts->key_message, value, err);
+  if (!strcmp(name, "value_schema_file")) return set_string(name, &opts->value_schema_file, value, err);
+  if (!strcmp(name, "key_schema_file")) return set_string(name, &opts->key_schema_file, value, err);
+  if (!strcmp(name, "value_proto_file")) return set_string(name, &opts->value_proto_file, value, err);
+  if (!strcmp(name, "key_proto_file")) return set_string(name, &opts->key_proto_file, value, err);
+  if (!strcmp(name, "value_proto_path")) return set_string(name, &opts->value_proto_path, value, err);
+  if (!strcmp(name, "key_proto_path")) return set_string(name, &opts->key_proto_path, value, err);
   if (!strcmp(name, "brokers")) return parse_brokers(opts, value, err);
   if (!strcmp(name, "topic")) return set_string(name, &opts->topic, value, err);
   if (!strcmp(name, "group")) return set_string(name, &opts->group, value, err);
@@ -406,11 +416,14 @@ int options_set(kafka_options *opts, const char *name, const char *value, char *
   if (!strcmp(name, "partitions")) return parse_int(name, value, 1, 1000000, &opts->partitions, err);
   if (!strcmp(name, "replication")) return parse_int(name, value, 1, 32767, &opts->replication, err);
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
+  if (!strcmp(name, "progress")) return parse_int(name, value, 0, 1, &opts->progress, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
                          "on_error, isolation, partitioner, config, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
-                         "value_schema, value_message)", name);
+                         "value_schema, value_message, value_schema_file, value_proto_file, "
+                         "value_proto_path, key_schema, key_message, key_schema_file, key_proto_file, "
+                         "key_proto_path, progress)", name);
   return SQLITE_ERROR;
 }
 
@@ -432,10 +445,74 @@ static int check_repeated(const char *const *argv, int i, const char *name,
   return SQLITE_OK;
 }
 
+/* What is wrong with where a side's schema comes from (NULL: nothing).
+** With schema_registry, avro, jsonschema and protobuf come from it (and
+** value_schema is registered there); without, avro needs a schema text or
+** .avsc file and protobuf a .proto file or text (SPEC section 13);
+** msgpack has no schema. */
+static char *schema_source_error(const kafka_options *opts, int key) {
+  const char *side = key ? "key" : "value";
+  kafka_format f = key ? opts->key_format : opts->value_format;
+  const char *text = key ? opts->key_schema : opts->value_schema;
+  const char *avsc = key ? opts->key_schema_file : opts->value_schema_file;
+  const char *proto = key ? opts->key_proto_file : opts->value_proto_file;
+  const char *path = key ? opts->key_proto_path : opts->value_proto_path;
+  const char *message = key ? opts->key_message : opts->value_message;
+  const char *file = avsc ? "schema_file" : proto ? "proto_file" : path ? "proto_path" : NULL;
+  /* value_schema and value_message have a registry meaning too; the key's do not */
+  int local_text = key || !opts->registry.url;
+  const char *local = file ? file : text && local_text ? "schema" : message && local_text ? "message" : NULL;
+  if (opts->registry.url && local)
+    return sqlite3_mprintf("kafka: option %s_%s is for schemas outside a registry: with schema_registry, "
+                           "the %s's schema comes from the registry", side, local, side);
+  if (opts->registry.url || f < KAFKA_FORMAT_AVRO) {
+    if (!local || (f >= KAFKA_FORMAT_AVRO && f != KAFKA_FORMAT_MSGPACK)) return NULL;
+    return sqlite3_mprintf("kafka: option %s_%s applies to %s = 'avro' or 'protobuf' only", side, local, side);
+  }
+  if (f == KAFKA_FORMAT_JSONSCHEMA)
+    return sqlite3_mprintf("kafka: format jsonschema needs option schema_registry");
+  if (f == KAFKA_FORMAT_MSGPACK && (file || text || message))
+    return sqlite3_mprintf("kafka: option %s_%s does not apply: format msgpack has no schema", side,
+                           file ? file : text ? "schema" : "message");
+  if (f == KAFKA_FORMAT_AVRO && (proto || path || message))
+    return sqlite3_mprintf("kafka: option %s_%s is for format protobuf; format avro takes %s_schema_file "
+                           "or %s_schema", side, proto ? "proto_file" : path ? "proto_path" : "message", side, side);
+  if (f == KAFKA_FORMAT_PROTOBUF && avsc)
+    return sqlite3_mprintf("kafka: option %s_schema_file is for format avro; format protobuf takes "
+                           "%s_proto_file", side, side);
+  if (f != KAFKA_FORMAT_MSGPACK && text && (avsc || proto))
+    return sqlite3_mprintf("kafka: options %s_schema and %s_%s cannot be combined: give the schema once",
+                           side, side, avsc ? "schema_file" : "proto_file");
+  if (f == KAFKA_FORMAT_AVRO && !text && !avsc)
+    return sqlite3_mprintf("kafka: format avro needs option schema_registry, or %s_schema_file (an .avsc "
+                           "file) or %s_schema (the schema's JSON text)", side, side);
+  if (f == KAFKA_FORMAT_PROTOBUF && !text && !proto)
+    return sqlite3_mprintf("kafka: format protobuf needs option schema_registry, or %s_proto_file (a "
+                           ".proto file) or %s_schema (its text)", side, side);
+  return NULL;
+}
+
+/* The error of an argument without '=', as in kafka('host:9092', 'topic'):
+** it names the argument by its position and its first word only (what
+** follows may be a value, a password; a quoted value is not shown at all),
+** and shows the form options take. */
+static char *unnamed_argument_error(const char *arg, int position) {
+  static const char named[] = "options are named, as in kafka(brokers = 'localhost:29092', "
+                              "topic = 'orders')";
+  while (isspace((unsigned char)*arg)) arg++;
+  int n = (int)strcspn(arg, " \t\n\f\r\v'\"");
+  if (n == 0)
+    return sqlite3_mprintf("kafka: argument %d of kafka(...) is a quoted value, not of the form "
+                           "name = 'value' (%s)", position, named);
+  return sqlite3_mprintf("kafka: argument '%.*s%s' is not of the form name = 'value' (argument %d "
+                         "of kafka(...); %s)", n, arg, arg[n] ? " ..." : "", position, named);
+}
+
 void options_init(kafka_options *opts) {
   memset(opts, 0, sizeof *opts);
   opts->timeout_ms = DEFAULT_TIMEOUT_MS;
   opts->replication = -1;
+  opts->progress = -1;
 }
 
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err) {
@@ -443,12 +520,7 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
   for (int i = 0; i < argc && rc == SQLITE_OK; i++) {
     const char *eq = strchr(argv[i], '=');
     if (!eq) {
-      /* Only the first word: what follows may be a value, a password. */
-      const char *word = argv[i];
-      while (isspace((unsigned char)*word)) word++;
-      int n = (int)strcspn(word, " \t\n\f\r\v'\"");
-      *err = sqlite3_mprintf("kafka: argument '%.*s%s' is not of the form name = 'value'", n, word,
-                             word[n] ? " ..." : "");
+      *err = unnamed_argument_error(argv[i], i + 1);
       return SQLITE_ERROR;
     }
     char *name = dequote(argv[i], (size_t)(eq - argv[i]));
@@ -474,10 +546,10 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
     *err = sqlite3_mprintf("kafka: option replication needs option partitions");
   else if (opts->group && opts->transactional_id)
     *err = sqlite3_mprintf("kafka: options group and transactional_id cannot be combined");
-  else if (!opts->registry.url && (opts->value_format >= KAFKA_FORMAT_AVRO || opts->key_format >= KAFKA_FORMAT_AVRO))
-    *err = sqlite3_mprintf("kafka: formats avro, jsonschema and protobuf need option schema_registry");
   else if (opts->value_schema && opts->value_schema_id)
     *err = sqlite3_mprintf("kafka: options value_schema and value_schema_id cannot be combined");
+  else if (!(*err = schema_source_error(opts, 0)))
+    *err = schema_source_error(opts, 1);
   opts->registry.timeout_ms = opts->timeout_ms;
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
@@ -508,7 +580,21 @@ void options_free(kafka_options *opts) {
   sqlite3_free(opts->key_subject);
   sqlite3_free(opts->value_schema);
   sqlite3_free(opts->value_message);
+  sqlite3_free(opts->key_schema);
+  sqlite3_free(opts->key_message);
+  sqlite3_free(opts->value_schema_file);
+  sqlite3_free(opts->key_schema_file);
+  sqlite3_free(opts->value_proto_file);
+  sqlite3_free(opts->key_proto_file);
+  sqlite3_free(opts->value_proto_path);
+  sqlite3_free(opts->key_proto_path);
   memset(opts, 0, sizeof *opts);
+}
+
+const char *options_time_column(const kafka_options *opts) {
+  for (int i = 0; i < opts->n_columns; i++)
+    if (!sqlite3_stricmp(opts->columns[i].name, "time")) return "kafka_time";
+  return "time";
 }
 
 static const char *format_type(kafka_format f) {
@@ -520,8 +606,8 @@ char *options_schema(const kafka_options *opts) {
   sqlite3_str_appendf(s,
                       "CREATE TABLE x(\"partition\" INTEGER, \"offset\" INTEGER, "
                       "\"timestamp\" INTEGER, \"key\" %s, \"value\" %s, headers TEXT, "
-                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN",
-                      format_type(opts->key_format), format_type(opts->value_format));
+                      "error TEXT HIDDEN, follow INTEGER HIDDEN, schema_id INTEGER HIDDEN, \"%s\" TEXT HIDDEN",
+                      format_type(opts->key_format), format_type(opts->value_format), options_time_column(opts));
   for (int i = 0; i < opts->n_columns; i++)
     sqlite3_str_appendf(s, ", \"%w\" %s", opts->columns[i].name, opts->columns[i].type);
   sqlite3_str_appendall(s, ")");

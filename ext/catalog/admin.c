@@ -42,9 +42,7 @@ static int check_item(const char *func, int n, const char *item, char **err) {
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
-/* Splits text in place on the commas outside quotes; empty items are
-** dropped. Returns the number of items stored in items (at most max). */
-static int split_items(char *text, char **items, int max) {
+int admin_split_items(char *text, char **items, int max) {
   int n = 0;
   char quote = 0, *start = text;
   for (char *p = text;; p++) {
@@ -75,7 +73,7 @@ int admin_options(kafka_options *opts, const char *func, const char *brokers, co
   char *copy = sqlite3_mprintf("%s", text);
   char **items = sqlite3_malloc64(sizeof *items * (len + 1));
   rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
-  int n = rc ? 0 : split_items(copy, items, (int)(len + 1));
+  int n = rc ? 0 : admin_split_items(copy, items, (int)(len + 1));
   for (int i = 0; !rc && i < n; i++) rc = check_item(func, i + 1, items[i], err);
   if (!rc) rc = options_parse_args(opts, n, (const char *const *)items, err);
   sqlite3_free(items);

@@ -10,7 +10,9 @@
 **   kafka_groups(brokers [, options])
 **       group, state, protocol_type, members
 **   kafka_group_offsets(brokers, group [, options])
-**       group, topic, partition, committed, high, lag
+**       group, topic, partition, committed, high, lag, lag_ms
+**   kafka_offsets_for_times(brokers, topic, time [, options])
+**       partition, offset, timestamp
 **
 ** The arguments are hidden columns: brokers, then topic_arg or group_arg,
 ** then options (admin.c: timeout_ms and rdkafka.<property>). The options
@@ -29,12 +31,13 @@
 
 SQLITE_EXTENSION_INIT3
 
-#define MAX_ARGS 3
+#define MAX_ARGS 4
 
 typedef struct catalog_vtab {
   sqlite3_vtab base; /* must come first */
   const catalog_table *table;
   const catalog_source_table *source; /* NULL: over a cluster */
+  const char *arg2;                   /* catalog_arg2_table's, or NULL */
   kafka_client *client; /* kept for the next call with the same key */
   char *client_key;     /* brokers and options of client */
   sqlite3 *db;          /* whose sqlite3_interrupt() ends a call's waits */
@@ -130,6 +133,16 @@ int catalog_metadata(catalog_call *call, const char *topic, const struct rd_kafk
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
+/* "func: topic 'x' does not exist on brokers '...'", with similar names. */
+static char *unknown_topic(catalog_call *call, const char *topic) {
+  char *similar = client_similar_topics(call->client, call->opts, topic);
+  char *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'%s%s%s", call->func, topic,
+                              call->opts->brokers, similar && *similar ? " (" : "", similar ? similar : "",
+                              similar && *similar ? ")" : "");
+  sqlite3_free(similar);
+  return err;
+}
+
 int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char **err) {
   const struct rd_kafka_metadata *md;
   int rc = catalog_metadata(call, topic, &md, err);
@@ -137,7 +150,7 @@ int catalog_topic_partitions(catalog_call *call, const char *topic, int *n, char
   rd_kafka_resp_err_t e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   if (!e && md->topics[0].partition_cnt == 0) e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic, call->opts->brokers);
+    *err = unknown_topic(call, topic);
   else if (e)
     *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
   else
@@ -309,8 +322,7 @@ static int partitions_fill(catalog_call *call, char **err) {
   rd_kafka_resp_err_t e = md && md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
   int rc = SQLITE_ERROR;
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-    *err = sqlite3_mprintf("%s: topic '%s' does not exist on brokers '%s'", call->func, topic,
-                           call->opts->brokers);
+    *err = unknown_topic(call, topic);
   else if (e && !md->topics[0].partition_cnt)
     *err = sqlite3_mprintf("%s: topic '%s': %s", call->func, topic, rd_kafka_err2str(e));
   else
@@ -354,6 +366,30 @@ static int groups_fill(catalog_call *call, char **err) {
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
+/* lag_ms: the timestamps of the next messages the group will read, where
+** its position (list) is behind the high watermark: the first message at
+** or after the position, or after the low watermark when retention
+** deleted the position's (where a consumer of the group would go on with
+** auto.offset.reset=earliest). out[i] is -1 where there is none. */
+static int next_timestamps(catalog_call *call, const rd_kafka_topic_partition_list_t *list,
+                           const int64_t *high, int64_t *out, char **err) {
+  int64_t *low = sqlite3_malloc64(sizeof *low * (list->cnt + 1));
+  rd_kafka_topic_partition_list_t *behind = rd_kafka_topic_partition_list_new(list->cnt);
+  int rc = low ? client_list_offsets(call->client, call->opts, list, -2, low, err) : SQLITE_NOMEM;
+  for (int i = 0; !rc && i < list->cnt; i++)
+    if (high[i] > list->elems[i].offset)
+      rd_kafka_topic_partition_list_add(behind, list->elems[i].topic, list->elems[i].partition)->offset =
+          low[i] > list->elems[i].offset ? low[i] : list->elems[i].offset;
+  int64_t *found = sqlite3_malloc64(sizeof *found * (behind->cnt + 1));
+  if (!rc) rc = found ? client_first_timestamps(call->client, call->opts, behind, found, err) : SQLITE_NOMEM;
+  for (int i = 0, j = 0; !rc && i < list->cnt; i++)
+    out[i] = high[i] > list->elems[i].offset ? found[j++] : -1;
+  sqlite3_free(found);
+  sqlite3_free(low);
+  rd_kafka_topic_partition_list_destroy(behind);
+  return rc;
+}
+
 static int group_offsets_fill(catalog_call *call, char **err) {
   rd_kafka_topic_partition_list_t *only = NULL, *committed = NULL;
   int rc = brokers_are_mock(call->opts->brokers) ? all_partitions(call, &only, err) : SQLITE_OK;
@@ -368,20 +404,89 @@ static int group_offsets_fill(catalog_call *call, char **err) {
           ->offset = committed->elems[i].offset;
   rd_kafka_topic_partition_list_destroy(committed);
   rd_kafka_topic_partition_list_sort(list, NULL, NULL);
-  int64_t *high = sqlite3_malloc64(sizeof *high * (list->cnt + 1));
-  rc = high ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
+  /* Kafka answers no offsets for a group it does not know: an error, as in
+  ** its tools, not 0 rows (a group that exists without offsets has 0). */
+  if (!list->cnt && !brokers_are_mock(call->opts->brokers))
+    rc = group_ops_require(call->client, call->opts, call->func, call->arg, err);
+  int64_t *high = rc ? NULL : sqlite3_malloc64(sizeof *high * (list->cnt + 1));
+  int64_t *next_ts = rc ? NULL : sqlite3_malloc64(sizeof *next_ts * (list->cnt + 1));
+  if (!rc) rc = high && next_ts ? client_list_offsets(call->client, call->opts, list, -1, high, err) : SQLITE_NOMEM;
+  if (!rc) rc = next_timestamps(call, list, high, next_ts, err);
+  long long now = client_wall_ms();
   for (int i = 0; !rc && i < list->cnt; i++) {
+    int64_t lag = high[i] >= 0 ? high[i] - list->elems[i].offset : -1;
     catalog_put_text(call->rows, call->arg);
     catalog_put_text(call->rows, list->elems[i].topic);
     catalog_put_int(call->rows, list->elems[i].partition);
     catalog_put_int(call->rows, list->elems[i].offset);
     catalog_put_known(call->rows, high[i]);
-    catalog_put_known(call->rows, high[i] >= 0 ? high[i] - list->elems[i].offset : -1);
+    catalog_put_known(call->rows, lag);
+    /* A message from the future (clock skew) is no lag; a partition that
+    ** holds nothing more to read past the position (transaction markers)
+    ** neither. */
+    catalog_put_known(call->rows, lag < 0 ? -1 : next_ts[i] < 0 ? 0 : now > next_ts[i] ? now - next_ts[i] : 0);
   }
   sqlite3_free(high);
+  sqlite3_free(next_ts);
   rd_kafka_topic_partition_list_destroy(list);
   return rc;
 }
+
+/* The `time` argument of kafka_offsets_for_times: ms since the epoch,
+** ISO-8601 text, or earliest / latest (ListOffsets' -2 and -1). */
+static int parse_when(catalog_call *call, int64_t *when, char **err) {
+  const char *t = call->arg2;
+  sqlite3_int64 ms;
+  char *end;
+  long long v = strtoll(t, &end, 10);
+  if (!sqlite3_stricmp(t, "earliest") || !sqlite3_stricmp(t, "latest")) *when = *t == 'e' || *t == 'E' ? -2 : -1;
+  else if (end != t && !*end && v >= 0 && v <= FORMAT_TIME_MAX_MS) *when = v;
+  else if (group_ops_parse_time(t, &ms) && ms >= 0) *when = ms;
+  else {
+    *err = sqlite3_mprintf("%s: time must be ms since the epoch (0 or more), ISO-8601 text "
+                           "('2026-12-07T07:00:00Z', '2026-12-07'), earliest or latest, not '%s'", call->func, t);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/* kafka_offsets_for_times: for each partition, the first offset whose
+** message has a timestamp at or after the time (ListOffsets, what `kcat
+** -Q` and GetOffsetShell answer) and that message's timestamp; NULL for
+** both where no message is that late (those tools show -1). */
+static int offsets_for_times_fill(catalog_call *call, char **err) {
+  int64_t when;
+  int n, rc = parse_when(call, &when, err);
+  if (!rc && brokers_are_mock(call->opts->brokers)) {
+    *err = sqlite3_mprintf("%s: the mock cluster has no timestamp look-ups", call->func);
+    rc = SQLITE_ERROR;
+  }
+  if (!rc) rc = catalog_topic_partitions(call, call->arg, &n, err);
+  if (rc) return rc;
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+  for (int p = 0; p < n; p++) rd_kafka_topic_partition_list_add(list, call->arg, p);
+  int64_t *offsets = sqlite3_malloc64(sizeof *offsets * (n + 1)), *ts = sqlite3_malloc64(sizeof *ts * (n + 1));
+  rc = offsets && ts ? client_list_offsets(call->client, call->opts, list, when, offsets, err) : SQLITE_NOMEM;
+  rd_kafka_topic_partition_list_t *found = rd_kafka_topic_partition_list_new(n);
+  for (int p = 0; !rc && p < n; p++)
+    if (offsets[p] >= 0) rd_kafka_topic_partition_list_add(found, call->arg, p)->offset = offsets[p];
+  if (!rc) rc = client_first_timestamps(call->client, call->opts, found, ts, err);
+  for (int p = 0, j = 0; !rc && p < n; p++) {
+    catalog_put_int(call->rows, p);
+    catalog_put_known(call->rows, offsets[p]);
+    catalog_put_known(call->rows, offsets[p] >= 0 ? ts[j++] : -1);
+  }
+  rd_kafka_topic_partition_list_destroy(found);
+  rd_kafka_topic_partition_list_destroy(list);
+  sqlite3_free(offsets);
+  sqlite3_free(ts);
+  return rc;
+}
+
+static const catalog_arg2_table arg2_tables[] = {
+    {{"kafka_offsets_for_times", "\"partition\" INTEGER, \"offset\" INTEGER, \"timestamp\" INTEGER", 3,
+      "topic", offsets_for_times_fill, CATALOG_ARG_TEXT}, "time"},
+};
 
 static const catalog_table catalog_tables[] = {
     {"kafka_topics", "topic TEXT, partitions INTEGER, replication INTEGER, internal INTEGER", 4,
@@ -392,41 +497,51 @@ static const catalog_table catalog_tables[] = {
     {"kafka_groups", "\"group\" TEXT, state TEXT, protocol_type TEXT, members INTEGER", 4, NULL,
      groups_fill, CATALOG_ARG_TEXT},
     {"kafka_group_offsets",
-     "\"group\" TEXT, topic TEXT, \"partition\" INTEGER, committed INTEGER, high INTEGER, lag INTEGER",
-     6, "group", group_offsets_fill, CATALOG_ARG_TEXT},
+     "\"group\" TEXT, topic TEXT, \"partition\" INTEGER, committed INTEGER, high INTEGER, lag INTEGER, "
+     "lag_ms INTEGER", 7, "group", group_offsets_fill, CATALOG_ARG_TEXT},
 };
 
 /* ------------------------------------------------------------- module -- */
 
-/* The arguments: brokers (or the source), the table's argument if it has
-** one, and options unless the table has a source. */
+/* The arguments: brokers (or the source), the table's arguments if it has
+** them, and options unless the table has a source. */
 static int n_args(const catalog_vtab *v) {
-  return 1 + (v->table->arg != NULL) + (v->source == NULL);
+  return 1 + (v->table->arg != NULL) + (v->arg2 != NULL) + (v->source == NULL);
 }
 
 /* The name of the first argument. */
 static const char *first_arg(const catalog_vtab *v) { return v->source ? v->source->source : "brokers"; }
 
-/* The arguments a call must give: the first, and the one after it unless
-** it is optional. */
+/* The arguments a call must give: the first, and the ones after it unless
+** optional. */
 static int n_required(const catalog_vtab *v) {
-  return v->table->arg && v->table->arg_kind != CATALOG_ARG_OPTIONAL ? 2 : 1;
+  return (v->table->arg && v->table->arg_kind != CATALOG_ARG_OPTIONAL ? 2 : 1) + (v->arg2 != NULL);
+}
+
+/* The name of argument a. */
+static const char *arg_name(const catalog_vtab *v, int a) {
+  if (a == 0) return first_arg(v);
+  if (a == 1 && v->table->arg) return v->table->arg;
+  return a == 2 && v->arg2 ? v->arg2 : "options";
 }
 
 /* The call's signature, for errors. */
 static char *signature(const catalog_vtab *v) {
   const catalog_table *t = v->table;
   int optional = t->arg_kind == CATALOG_ARG_OPTIONAL;
-  return sqlite3_mprintf("%s(%s%s%s%s%s)", t->name, first_arg(v), !t->arg ? "" : optional ? " [, " : ", ",
-                         t->arg ? t->arg : "", v->source ? "" : " [, options]", optional ? "]" : "");
+  return sqlite3_mprintf("%s(%s%s%s%s%s%s%s)", t->name, first_arg(v), !t->arg ? "" : optional ? " [, " : ", ",
+                         t->arg ? t->arg : "", v->arg2 ? ", " : "", v->arg2 ? v->arg2 : "",
+                         v->source ? "" : " [, options]", optional ? "]" : "");
 }
 
-/* Declares a table over a cluster (source NULL) or over a source. */
+/* Declares a table over a cluster (source NULL) or over a source, with a
+** second argument arg2 (or none: NULL). */
 static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_source_table *source,
-                         sqlite3_vtab **out) {
-  char *schema = sqlite3_mprintf("CREATE TABLE x(%s, %s HIDDEN%s%s%s%s)", t->columns,
+                         const char *arg2, sqlite3_vtab **out) {
+  char *schema = sqlite3_mprintf("CREATE TABLE x(%s, %s HIDDEN%s%s%s%s%s%s%s)", t->columns,
                                  source ? source->source : "brokers", t->arg ? ", " : "", t->arg ? t->arg : "",
-                                 t->arg ? "_arg HIDDEN" : "", source ? "" : ", options HIDDEN");
+                                 t->arg ? "_arg HIDDEN" : "", arg2 ? ", " : "", arg2 ? arg2 : "",
+                                 arg2 ? "_arg HIDDEN" : "", source ? "" : ", options HIDDEN");
   int rc = schema ? sqlite3_declare_vtab(db, schema) : SQLITE_NOMEM;
   sqlite3_free(schema);
   /* A trigger or view in an untrusted database must not reach a broker
@@ -439,6 +554,7 @@ static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_sour
   vtab->table = t;
   vtab->source = source;
   vtab->db = db;
+  vtab->arg2 = arg2;
   *out = &vtab->base;
   return SQLITE_OK;
 }
@@ -446,14 +562,21 @@ static int connect_table(sqlite3 *db, const catalog_table *t, const catalog_sour
 static int catalog_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                            sqlite3_vtab **out, char **err) {
   (void)argc, (void)argv, (void)err;
-  return connect_table(db, aux, NULL, out);
+  return connect_table(db, aux, NULL, NULL, out);
+}
+
+static int arg2_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **err) {
+  (void)argc, (void)argv, (void)err;
+  const catalog_arg2_table *t = aux;
+  return connect_table(db, &t->table, NULL, t->arg2, out);
 }
 
 static int source_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                           sqlite3_vtab **out, char **err) {
   (void)argc, (void)argv, (void)err;
   const catalog_source_table *source = aux;
-  return connect_table(db, &source->table, source, out);
+  return connect_table(db, &source->table, source, NULL, out);
 }
 
 static void drop_client(catalog_vtab *vtab) {
@@ -479,7 +602,7 @@ static int catalog_disconnect(sqlite3_vtab *base) {
 static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
   const catalog_vtab *v = (catalog_vtab *)base;
   const catalog_table *t = v->table;
-  int usable[MAX_ARGS] = {-1, -1, -1}, seen[MAX_ARGS] = {0, 0, 0}, any_arg = 0, terms = 0;
+  int usable[MAX_ARGS] = {-1, -1, -1, -1}, seen[MAX_ARGS] = {0, 0, 0, 0}, any_arg = 0, terms = 0;
   for (int i = 0; i < info->nConstraint; i++) {
     int a = info->aConstraint[i].iColumn - t->n_columns;
     terms += info->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
@@ -492,12 +615,15 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     if (seen[a]) continue;
     if (!any_arg && terms) return SQLITE_CONSTRAINT;
     char *sig = signature(v);
-    vtab_error(base, "%s: argument %s is required: %s", t->name, a ? t->arg : first_arg(v), sig ? sig : "");
+    vtab_error(base, "%s: argument %s is required: %s", t->name, arg_name(v, a), sig ? sig : "");
     sqlite3_free(sig);
     return SQLITE_ERROR;
   }
-  for (int a = 0; a < n_required(v); a++)
-    if (usable[a] < 0) return SQLITE_CONSTRAINT;
+  /* An argument given from a table not read yet (a later join loop): not
+  ** this plan, which would run without it (options without their
+  ** credentials). */
+  for (int a = 0; a < n_args(v); a++)
+    if (seen[a] && usable[a] < 0) return SQLITE_CONSTRAINT;
   /* idxStr names the arguments given, for EXPLAIN QUERY PLAN. */
   sqlite3_str *given = sqlite3_str_new(NULL);
   int argc = 0;
@@ -506,7 +632,7 @@ static int catalog_best_index(sqlite3_vtab *base, sqlite3_index_info *info) {
     info->aConstraintUsage[usable[a]].argvIndex = ++argc;
     info->aConstraintUsage[usable[a]].omit = 1;
     info->idxNum |= 1 << a;
-    sqlite3_str_appendf(given, "%s%s", argc > 1 ? ", " : "", a == 0 ? first_arg(v) : a == 1 && t->arg ? t->arg : "options");
+    sqlite3_str_appendf(given, "%s%s", argc > 1 ? ", " : "", arg_name(v, a));
   }
   info->idxStr = sqlite3_str_finish(given);
   info->needToFreeIdxStr = 1;
@@ -587,6 +713,16 @@ static const char *table_arg(catalog_cursor *c, const catalog_table *t, char **e
   return NULL;
 }
 
+/* The second argument after brokers as text (an integer's digits), or
+** NULL after setting *err. */
+static const char *second_arg(catalog_cursor *c, const catalog_vtab *t, char **err) {
+  sqlite3_value *v = c->args[2];
+  int type = v ? sqlite3_value_type(v) : SQLITE_NULL;
+  const char *s = type == SQLITE_INTEGER || type == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
+  if (!s || !*s) *err = sqlite3_mprintf("%s: %s must be an integer or a non-empty text", t->table->name, t->arg2);
+  return s;
+}
+
 /* The rows of a table over a source: its option set to the source
 ** argument's text (err: the arguments were wrong). */
 static int source_filter(catalog_cursor *c, const catalog_source_table *source, const char *value,
@@ -598,7 +734,7 @@ static int source_filter(catalog_cursor *c, const catalog_source_table *source, 
   int rc = err ? SQLITE_OK : option ? options_parse_args(&opts, 1, argv, &err) : SQLITE_NOMEM;
   opts.registry.db = ((catalog_vtab *)c->base.pVtab)->db; /* Ctrl-C ends the requests */
   if (!err && !rc) {
-    catalog_call call = {source->table.name, NULL, &opts, arg, &c->rows};
+    catalog_call call = {source->table.name, NULL, &opts, arg, &c->rows, NULL};
     rc = source->table.fill(&call, &err);
     if (!rc && c->rows.nomem) rc = SQLITE_NOMEM;
   }
@@ -626,6 +762,7 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   char *err = NULL;
   const char *brokers = text_arg(c, 0, first_arg(vtab), 1, &err);
   const char *arg = !err && t->arg ? table_arg(c, t, &err) : NULL;
+  const char *arg2 = !err && vtab->arg2 ? second_arg(c, vtab, &err) : NULL;
   if (vtab->source) return source_filter(c, vtab->source, brokers, arg, err);
   const char *options = !err ? text_arg(c, n_args(vtab) - 1, "options", 0, &err) : NULL;
   kafka_options opts;
@@ -637,7 +774,7 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   if (!err && !rc) rc = vtab_client(vtab, &opts, options, &err);
   if (!err && !rc) rc = client_watch(vtab->client, vtab->db);
   if (!err && !rc) {
-    catalog_call call = {t->name, vtab->client, &opts, arg, &c->rows};
+    catalog_call call = {t->name, vtab->client, &opts, arg, &c->rows, arg2};
     rc = t->fill(&call, &err);
     client_unwatch(vtab->client);
     if (!rc && c->rows.nomem) rc = SQLITE_NOMEM;
@@ -711,20 +848,38 @@ static sqlite3_module source_module = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
 };
 
-int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
+/* The same, with a second argument. */
+static sqlite3_module arg2_module = {
+    0, NULL, arg2_connect, catalog_best_index, catalog_disconnect, catalog_disconnect, catalog_open,
+    catalog_close, catalog_filter, catalog_next, catalog_eof, catalog_column, catalog_rowid,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, /* xUpdate..xShadowName */
+};
+
+/* Registers module for n tables of an array of elements of `size` bytes,
+** each beginning with its catalog_table (its aux data). */
+static int register_modules(sqlite3 *db, const sqlite3_module *module, const void *tables, size_t size,
+                            size_t n) {
   int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < n; i++)
-    rc = sqlite3_create_module(db, tables[i].name, &catalog_module, (void *)&tables[i]);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const catalog_table *t = (const void *)((const char *)tables + i * size);
+    rc = sqlite3_create_module(db, t->name, module, (void *)t);
+  }
   return rc;
+}
+
+int catalog_register_tables(sqlite3 *db, const catalog_table *tables, size_t n) {
+  return register_modules(db, &catalog_module, tables, sizeof *tables, n);
+}
+
+int catalog_register_arg2_tables(sqlite3 *db, const catalog_arg2_table *tables, size_t n) {
+  return register_modules(db, &arg2_module, tables, sizeof *tables, n);
 }
 
 int catalog_register_source_tables(sqlite3 *db, const catalog_source_table *tables, size_t n) {
-  int rc = SQLITE_OK;
-  for (size_t i = 0; !rc && i < n; i++)
-    rc = sqlite3_create_module(db, tables[i].table.name, &source_module, (void *)&tables[i]);
-  return rc;
+  return register_modules(db, &source_module, tables, sizeof *tables, n);
 }
 
 int catalog_register(sqlite3 *db) {
-  return catalog_register_tables(db, catalog_tables, sizeof catalog_tables / sizeof *catalog_tables);
+  int rc = catalog_register_tables(db, catalog_tables, sizeof catalog_tables / sizeof *catalog_tables);
+  return rc ? rc : catalog_register_arg2_tables(db, arg2_tables, sizeof arg2_tables / sizeof *arg2_tables);
 }

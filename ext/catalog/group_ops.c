@@ -74,6 +74,15 @@ static int describe_group(kafka_client *client, const kafka_options *opts, const
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
 
+int group_ops_require(kafka_client *client, const kafka_options *opts, const char *func,
+                      const char *group, char **err) {
+  rd_kafka_event_t *ev = NULL;
+  const rd_kafka_ConsumerGroupDescription_t *g;
+  int rc = describe_group(client, opts, func, group, 0, &ev, &g, err);
+  if (ev) rd_kafka_event_destroy(ev);
+  return rc;
+}
+
 /* A member's assignment as JSON: [{"topic":"t","partition":0}, ...]. */
 static char *assignment_json(const rd_kafka_MemberDescription_t *m) {
   const rd_kafka_topic_partition_list_t *parts =
@@ -390,7 +399,7 @@ static char *reset_json(const rd_kafka_topic_partition_list_t *list, const int *
 
 static int reset_op(sqlite3_context *ctx, kafka_client *client, const kafka_options *opts, void *arg, char **err) {
   const reset_group *r = arg;
-  catalog_call call = {"kafka_reset_group", client, opts, NULL, NULL};
+  catalog_call call = {"kafka_reset_group", client, opts, NULL, NULL, NULL};
   rd_kafka_topic_partition_list_t *list = NULL;
   int rc = check_inactive(client, opts, r, err);
   if (!rc) rc = reset_partitions(&call, r, &list, err);

@@ -165,7 +165,7 @@ static int delete_records_op(sqlite3_context *ctx, kafka_client *client, const k
   rd_kafka_event_t *ev = NULL;
   /* librdkafka says only "No leaders found" for a partition that does not
   ** exist: checked first. */
-  catalog_call call = {"kafka_delete_records", client, opts, NULL, NULL};
+  catalog_call call = {"kafka_delete_records", client, opts, NULL, NULL, NULL};
   int n = 0;
   int rc = catalog_topic_partitions(&call, d->topic, &n, err);
   if (!rc && d->partition >= n) {

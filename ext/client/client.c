@@ -7,6 +7,7 @@
 #include "base.h"
 #include "client.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 
 #include <cjson/cJSON.h>
@@ -200,6 +201,91 @@ static int mock_topic(const char *brokers, const char *topic, int add) {
 
 int client_mock_has_topic(const char *brokers, const char *topic) {
   return mock_topic(brokers, topic, 0);
+}
+
+/* ---------------------------------------------------- similar topics -- */
+
+#define SIMILAR_MAX 3
+
+/* The Levenshtein distance of a and b, byte-wise and ignoring ASCII case,
+** or more than max when it is (rows of max + 2 bytes need not be kept). */
+static size_t edit_distance(const char *a, const char *b, size_t max) {
+  size_t n = strlen(b), la = strlen(a);
+  if ((la > n ? la - n : n - la) > max || n > 1000) return max + 1;
+  size_t row[n + 1];
+  for (size_t j = 0; j <= n; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= n; j++) {
+      size_t above = row[j];
+      size_t change = diagonal + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      row[j] = change < above + 1 ? change : above + 1;
+      if (row[j - 1] + 1 < row[j]) row[j] = row[j - 1] + 1;
+      diagonal = above;
+    }
+  }
+  return row[n];
+}
+
+typedef struct similar_topics {
+  const char *topic;
+  size_t max;                        /* the farthest a similar name may be */
+  char *names[SIMILAR_MAX];          /* the closest so far, closest first */
+  size_t distance[SIMILAR_MAX];
+  int n;
+} similar_topics;
+
+/* Keeps name when it is among the closest to the topic asked for. */
+static void similar_consider(similar_topics *s, const char *name) {
+  size_t d = edit_distance(s->topic, name, s->max);
+  if (d > s->max || !strcmp(name, s->topic) || !strncmp(name, "__", 2)) return;
+  int at = s->n;
+  while (at > 0 && (d < s->distance[at - 1] || (d == s->distance[at - 1] && strcmp(name, s->names[at - 1]) < 0)))
+    at--;
+  char *copy = at < SIMILAR_MAX ? sqlite3_mprintf("%s", name) : NULL;
+  if (!copy) return;
+  if (s->n == SIMILAR_MAX) sqlite3_free(s->names[--s->n]);
+  memmove(&s->names[at + 1], &s->names[at], sizeof *s->names * (size_t)(s->n - at));
+  memmove(&s->distance[at + 1], &s->distance[at], sizeof *s->distance * (size_t)(s->n - at));
+  s->names[at] = copy;
+  s->distance[at] = d;
+  s->n++;
+}
+
+/* The topics the extension created on the mock cluster of brokers. */
+static void similar_mock(similar_topics *s, const char *brokers) {
+  char *err = NULL;
+  char *prefix = sqlite3_mprintf("%d:", mock_brokers(brokers, &err));
+  sqlite3_free(err);
+  if (!prefix) return;
+  size_t len = strlen(prefix);
+  pthread_mutex_lock(&mock.lock);
+  for (int i = 0; i < mock.n_topics; i++)
+    if (!strncmp(mock.topics[i], prefix, len)) similar_consider(s, mock.topics[i] + len);
+  pthread_mutex_unlock(&mock.lock);
+  sqlite3_free(prefix);
+}
+
+char *client_similar_topics(kafka_client *client, const kafka_options *opts, const char *topic) {
+  similar_topics s = {topic, strlen(topic) / 3 > 2 ? strlen(topic) / 3 : 2, {NULL}, {0}, 0};
+  if (brokers_are_mock(opts->brokers)) {
+    similar_mock(&s, opts->brokers);
+  } else {
+    const struct rd_kafka_metadata *md;
+    /* A hint is not worth a long wait: the error is already known. */
+    if (!rd_kafka_metadata(client->rk, 1, NULL, &md, opts->timeout_ms < 2000 ? opts->timeout_ms : 2000)) {
+      for (int i = 0; i < md->topic_cnt; i++)
+        if (!md->topics[i].err) similar_consider(&s, md->topics[i].topic);
+      rd_kafka_metadata_destroy(md);
+    }
+  }
+  sqlite3_str *text = sqlite3_str_new(NULL);
+  for (int i = 0; i < s.n; i++) {
+    sqlite3_str_appendf(text, "%s'%s'", i ? ", " : "similar topics: ", s.names[i]);
+    sqlite3_free(s.names[i]);
+  }
+  return sqlite3_str_finish(text);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char **err) {
@@ -592,8 +678,11 @@ static int topic_partitions_until(kafka_client *client, const kafka_options *opt
     return rc;
   }
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
-    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (give partitions=N "
-                           "to create it, or call kafka_create_topic())", topic, opts->brokers);
+    char *similar = client_similar_topics(client, opts, topic);
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (%s%sgive partitions=N "
+                           "to create it, or call kafka_create_topic())", topic, opts->brokers,
+                           similar ? similar : "", similar && *similar ? "; " : "");
+    sqlite3_free(similar);
   } else {
     *err = sqlite3_mprintf("kafka: metadata of topic '%s': %s", topic, rd_kafka_err2str(e));
   }
@@ -603,8 +692,11 @@ static int topic_partitions_until(kafka_client *client, const kafka_options *opt
 int client_topic_partitions(kafka_client *client, const kafka_options *opts, const char *topic,
                             int *partitions, char **err) {
   if (brokers_are_mock(opts->brokers) && !mock_topic(opts->brokers, topic, 0)) {
-    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on the mock cluster (give partitions=N "
-                           "to create it, or call kafka_create_topic())", topic);
+    char *similar = client_similar_topics(client, opts, topic);
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on the mock cluster (%s%sgive partitions=N "
+                           "to create it, or call kafka_create_topic())", topic, similar ? similar : "",
+                           similar && *similar ? "; " : "");
+    sqlite3_free(similar);
     return SQLITE_ERROR;
   }
   return topic_partitions_until(client, opts, topic, 0, client_now_ms() + opts->timeout_ms, partitions, err);
@@ -643,6 +735,70 @@ int client_list_offsets(kafka_client *client, const kafka_options *opts,
     out[i] = list->elems[i].err || list->elems[i].offset < 0 ? -1 : list->elems[i].offset;
   rd_kafka_topic_partition_list_destroy(list);
   return client_wait_failed(client, opts, e, when == -2 ? "earliest offsets" : "latest offsets", err);
+}
+
+long long client_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The index in list of a message's partition, or -1. */
+static int list_index(const rd_kafka_topic_partition_list_t *list, const rd_kafka_message_t *m) {
+  const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+  for (int i = 0; i < list->cnt; i++)
+    if (list->elems[i].partition == m->partition && !strcmp(list->elems[i].topic, topic)) return i;
+  return -1;
+}
+
+/* Takes the first message (or end) of its partition; -1 on a read error. */
+static int take_first(const rd_kafka_topic_partition_list_t *list, rd_kafka_message_t *m, int64_t *out,
+                      char *done, char **err) {
+  int i = list_index(list, m);
+  if (i < 0 || done[i]) return 0;
+  if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    *err = sqlite3_mprintf("kafka: topic '%s' partition %d: %s", list->elems[i].topic,
+                           (int)m->partition, rd_kafka_message_errstr(m));
+    return -1;
+  }
+  if (!m->err) out[i] = rd_kafka_message_timestamp(m, NULL);
+  done[i] = 1;
+  return 1;
+}
+
+int client_first_timestamps(kafka_client *client, const kafka_options *opts,
+                            const rd_kafka_topic_partition_list_t *list, int64_t *out, char **err) {
+  char *done = sqlite3_malloc64((size_t)list->cnt + 1);
+  if (!done) return SQLITE_NOMEM;
+  memset(done, 0, (size_t)list->cnt + 1);
+  for (int i = 0; i < list->cnt; i++) out[i] = -1;
+  rd_kafka_resp_err_t e = list->cnt ? rd_kafka_assign(client->rk, list) : RD_KAFKA_RESP_ERR_NO_ERROR;
+  int left = e ? 0 : list->cnt, rc = SQLITE_OK;
+  if (e) *err = sqlite3_mprintf("kafka: assign: %s", rd_kafka_err2str(e));
+  long long deadline = client_now_ms() + opts->timeout_ms;
+  while (left > 0 && !rc && client_now_ms() < deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(client->rk, 100);
+    if (!m && client_interrupted(client->interrupt_probe)) {
+      *err = sqlite3_mprintf("interrupted");
+      rc = SQLITE_INTERRUPT;
+    }
+    if (!m) continue;
+    int took = take_first(list, m, out, done, err);
+    rd_kafka_message_destroy(m);
+    if (took < 0) rc = SQLITE_ERROR;
+    left -= took > 0;
+  }
+  if (!rc && left > 0) {
+    *err = client_timeout_error(client, opts, "the next messages of the partitions");
+    rc = SQLITE_ERROR;
+  }
+  if (list->cnt) rd_kafka_assign(client->rk, NULL);
+  /* What was fetched past the first messages must not reach the next
+  ** user of the consumer. */
+  rd_kafka_message_t *m;
+  while ((m = rd_kafka_consumer_poll(client->rk, 0))) rd_kafka_message_destroy(m);
+  sqlite3_free(done);
+  return e ? SQLITE_ERROR : rc;
 }
 
 /* Applies a JSON object of topic configs ({"cleanup.policy": "compact"}). */

@@ -97,6 +97,35 @@ static void flat_fields(codec_schema *s) {
   s->n_flat = n;
 }
 
+/* The line of byte `at` of text, counting from 1. */
+static int line_of(const char *text, size_t at) {
+  int line = 1;
+  for (size_t i = 0; i < at && text[i]; i++) line += text[i] == '\n';
+  return line;
+}
+
+/* Why a schema text is not an Avro schema, and where when that can be
+** told (a schema often comes from a file): where the JSON breaks, or
+** the line of the name avro-c's message ends with ("Unknown Avro
+** \"type\": strin"). */
+static char *schema_error(const char *text, int is_json) {
+  if (!is_json) {
+    long long at = json_error_at(text, strlen(text));
+    const char *line_start = text;
+    for (long long i = 0; i < at; i++)
+      if (text[i] == '\n') line_start = text + i + 1;
+    return sqlite3_mprintf("not a valid Avro schema: not JSON (line %d column %lld)", line_of(text, (size_t)at),
+                           (long long)(text + at - line_start) + 1);
+  }
+  const char *why = avro_strerror(), *colon = strrchr(why, ':');
+  char *name = colon ? sqlite3_mprintf("\"%s\"", colon + 1 + (colon[1] == ' ')) : NULL;
+  const char *found = name && strlen(name) > 2 ? strstr(text, name) : NULL;
+  char *msg = found ? sqlite3_mprintf("not a valid Avro schema: %s (line %d)", why, line_of(text, (size_t)(found - text)))
+                    : sqlite3_mprintf("not a valid Avro schema: %s", why);
+  sqlite3_free(name);
+  return msg;
+}
+
 static int avro_parse(const char *text, const char *message, const codec_imports *imports,
                       codec_schema **out, char **err) {
   (void)message, (void)imports;
@@ -105,7 +134,7 @@ static int avro_parse(const char *text, const char *message, const codec_imports
   memset(s, 0, sizeof *s);
   s->json = cJSON_Parse(text);
   if (!s->json || avro_schema_from_json_length(text, strlen(text), &s->schema)) {
-    *err = sqlite3_mprintf("not a valid Avro schema: %s", s->json ? avro_strerror() : "not JSON");
+    *err = schema_error(text, s->json != NULL);
     cJSON_Delete(s->json);
     sqlite3_free(s);
     return SQLITE_ERROR;

@@ -13,12 +13,14 @@ SQLITE_EXTENSION_INIT3
 extern const codec avro_codec;
 extern const codec jsonschema_codec;
 extern const codec protobuf_codec; /* ext/codec/protobuf_codec.c */
+extern const codec msgpack_codec;
 
 const codec *codec_for(kafka_format f) {
   switch (f) {
   case KAFKA_FORMAT_AVRO: return &avro_codec;
   case KAFKA_FORMAT_JSONSCHEMA: return &jsonschema_codec;
   case KAFKA_FORMAT_PROTOBUF: return &protobuf_codec;
+  case KAFKA_FORMAT_MSGPACK: return &msgpack_codec;
   default: return NULL;
   }
 }

@@ -59,6 +59,8 @@ struct pb_message {
   ** without UTF-8 checking, a Struct, Duration, ... in it or below): then
   ** pb_decode_fields writes the JSON too, to fail where pb_decode fails. */
   bool json_can_fail;
+  /* A plain payload (pb_schema_plain): the message alone, no index array. */
+  bool plain = false;
 };
 
 struct pb_schema {
@@ -66,6 +68,7 @@ struct pb_schema {
   gp::DynamicMessageFactory factory;
   const gp::FileDescriptor *file = nullptr;
   std::map<const Descriptor *, std::unique_ptr<pb_message>> messages; /* every message of file */
+  pb_message *plain = nullptr; /* pb_schema_plain: the type of every payload */
 };
 
 namespace {
@@ -218,17 +221,30 @@ bool bytes_of(const char *hex, std::string &bytes) {
 
 /* ---- compiling .proto text ---- */
 
-/* The first error of the parser or of the pool, as "file:line:col: why". */
+/* "file:line:col: " of a place in a file (line and column from 0). */
+std::string place(const std::string &file, int line, int column) {
+  return file + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": ";
+}
+
+/* The first error of the parser or of the pool, as "file:line:col: why";
+** the pool's errors find their line in the parser's locations (none for a
+** file given as a serialized descriptor: then "file: element: why"). */
 class first_error : public gp::io::ErrorCollector, public gp::DescriptorPool::ErrorCollector {
 public:
   std::string text;
   std::string file;
+  const gp::compiler::SourceLocationTable *locations = nullptr;
   void AddError(int line, gp::io::ColumnNumber column, const std::string &message) override {
-    if (text.empty()) text = file + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+    if (text.empty()) text = place(file, line, column) + message;
   }
-  void AddError(const std::string &filename, const std::string &element, const gp::Message *,
-                ErrorLocation, const std::string &message) override {
-    if (text.empty()) text = filename + (element.empty() ? "" : ": " + element) + ": " + message;
+  void AddError(const std::string &filename, const std::string &element, const gp::Message *descriptor,
+                ErrorLocation location, const std::string &message) override {
+    int line, column;
+    if (!text.empty()) return;
+    if (locations && locations->Find(descriptor, location, &line, &column))
+      text = place(filename, line, column) + (element.empty() ? "" : element + ": ") + message;
+    else
+      text = filename + (element.empty() ? "" : ": " + element) + ": " + message;
   }
 };
 
@@ -238,17 +254,24 @@ public:
       : schema_(schema), resolve_(resolve), arg_(arg) {}
 
   /* Builds the file `name` into the pool after its imports; text is its
-  ** .proto text, or NULL to find it (well-known type or resolver). */
-  const gp::FileDescriptor *build(const std::string &name, const char *text, int depth = 0) {
+  ** .proto text, or NULL to find it (well-known type or resolver), for
+  ** an import at `where` ("file:line:col: " of the import statement). */
+  const gp::FileDescriptor *build(const std::string &name, const char *text, int depth = 0,
+                                  const std::string &where = "") {
     if (const gp::FileDescriptor *built = schema_.pool.FindFileByName(name)) return built;
     if (depth > 64) fail("imports nest deeper than 64 files at \"" + name + "\"");
     if (!building_.insert(name).second) fail("import cycle through \"" + name + "\"");
     gp::FileDescriptorProto proto;
-    if (text) parse(name, text, proto);
-    else find(name, proto);
-    for (const std::string &dep : proto.dependency()) build(dep, nullptr, depth + 1);
+    gp::compiler::SourceLocationTable locations;
+    if (text) parse(name, text, proto, locations);
+    else find(name, proto, locations, where);
+    for (const std::string &dep : proto.dependency()) {
+      int line, column;
+      build(dep, nullptr, depth + 1, locations.FindImport(&proto, dep, &line, &column) ? place(name, line, column) : "");
+    }
     building_.erase(name);
     first_error errors;
+    errors.locations = &locations;
     const gp::FileDescriptor *file = schema_.pool.BuildFileCollectingErrors(proto, &errors);
     if (!file) fail(errors.text);
     return file;
@@ -263,8 +286,9 @@ private:
   /* Schema text is .proto text, or a serialized FileDescriptorProto in
   ** base64: what confluent-kafka's Python serializer registers, and what
   ** a registry that does not convert it (Apicurio) gives back. */
-  static void parse(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
-    if (!parse_serialized(text, proto)) parse_text(name, text, proto);
+  static void parse(const std::string &name, const char *text, gp::FileDescriptorProto &proto,
+                    gp::compiler::SourceLocationTable &locations) {
+    if (!parse_serialized(text, proto)) parse_text(name, text, proto, locations);
     proto.set_name(name);
   }
 
@@ -276,20 +300,23 @@ private:
            proto.ParseFromString(bytes);
   }
 
-  static void parse_text(const std::string &name, const char *text, gp::FileDescriptorProto &proto) {
+  static void parse_text(const std::string &name, const char *text, gp::FileDescriptorProto &proto,
+                         gp::compiler::SourceLocationTable &locations) {
     gp::io::ArrayInputStream input(text, static_cast<int>(strlen(text)));
     first_error errors;
     errors.file = name;
     gp::io::Tokenizer tokenizer(&input, &errors);
     gp::compiler::Parser parser;
     parser.RecordErrorsTo(&errors);
+    parser.RecordSourceLocationsTo(&locations);
     if (!parser.Parse(&tokenizer, &proto) || !errors.text.empty())
       fail(errors.text.empty() ? name + ": not a .proto file" : errors.text);
   }
 
   /* An import: a well-known type from the descriptors libprotobuf was
   ** built with, anything else through the resolver (the registry). */
-  void find(const std::string &name, gp::FileDescriptorProto &proto) {
+  void find(const std::string &name, gp::FileDescriptorProto &proto, gp::compiler::SourceLocationTable &locations,
+            const std::string &where) {
     const gp::FileDescriptor *known = name.compare(0, 16, "google/protobuf/") == 0
                                           ? gp::DescriptorPool::generated_pool()->FindFileByName(name)
                                           : nullptr;
@@ -297,12 +324,12 @@ private:
       known->CopyTo(&proto);
       return;
     }
-    if (!resolve_) fail("import \"" + name + "\" cannot be resolved: the schema has no references");
+    if (!resolve_) fail(where + "import \"" + name + "\" cannot be resolved: the schema has no references");
     char *text = nullptr, *why = nullptr;
     int rc = resolve_(arg_, name.c_str(), &text, &why);
     std::unique_ptr<char, decltype(&free)> text_owner(text, free), why_owner(why, free);
-    if (rc) fail("import \"" + name + "\" cannot be resolved: " + (why ? why : "unknown reason"));
-    parse(name, text, proto);
+    if (rc) fail(where + "import \"" + name + "\" cannot be resolved: " + (why ? why : "unknown reason"));
+    parse(name, text, proto, locations);
   }
 };
 
@@ -375,6 +402,8 @@ std::string index_text(const std::vector<int64_t> &index) {
 /* The message type the payload's index array names; *used: its length. A
 ** length of 0 is Confluent's shorthand for [0], the first message. */
 pb_message &read_index(const pb_schema &schema, const unsigned char *p, size_t len, size_t *used) {
+  *used = 0;
+  if (schema.plain) return *schema.plain;
   const unsigned char *start = p, *end = p + len;
   int64_t count;
   if (!read_varint(p, end, &count)) fail("the message-index array is cut short");
@@ -797,7 +826,8 @@ const gp::Message &parse_payload(const pb_schema &schema, const void *payload, s
   gp::Message *msg = m.prototype->New(&arena);
   gp::io::ArrayInputStream input(p + used, static_cast<int>(len - used));
   if (!msg->MergePartialFromBoundedZeroCopyStream(&input, static_cast<int>(len - used)))
-    fail("bytes after message index " + index_text(m.index) + " do not parse as message " + m.type->full_name());
+    fail((m.plain ? std::string("bytes") : "bytes after message index " + index_text(m.index)) +
+         " do not parse as message " + m.type->full_name());
   if (m.has_required && !msg->IsInitialized())
     fail("message " + m.type->full_name() + " lacks required field(s) " + msg->InitializationErrorString());
   if (m.json_can_fail) { /* fail where pb_decode would */
@@ -899,12 +929,13 @@ private:
 };
 
 /* The wire-format payload of a message of the type: its index array
-** (Confluent's single 0 for [0]), then the message (from alloc). */
+** (Confluent's single 0 for [0]; none when plain), then the message (from
+** alloc). */
 unsigned char *payload_of(const pb_message &type, const gp::Message &msg, pb_alloc_fn alloc, size_t *out_len) {
   std::string out;
-  if (type.index == std::vector<int64_t>{0}) {
+  if (!type.plain && type.index == std::vector<int64_t>{0}) {
     write_varint(out, 0);
-  } else {
+  } else if (!type.plain) {
     write_varint(out, static_cast<int64_t>(type.index.size()));
     for (int64_t i : type.index) write_varint(out, i);
   }
@@ -984,6 +1015,11 @@ pb_schema *pb_schema_compile(const char *name, const char *text, pb_import_fn re
 }
 
 void pb_schema_free(pb_schema *schema) { delete schema; }
+
+void pb_schema_plain(pb_schema *schema, const pb_message *message) {
+  for (auto &m : schema->messages) m.second->plain = true;
+  schema->plain = schema->messages.at(message->type).get();
+}
 
 const pb_message *pb_schema_message(const pb_schema *schema, const char *name, char **err) {
   return guard(err, static_cast<const pb_message *>(nullptr), [&] {

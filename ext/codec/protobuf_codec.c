@@ -4,7 +4,9 @@
 ** registry's references, fetched as the compiler asks for them) and the
 ** message type that columns and encoding use (value_message, or the
 ** schema's first). Decoding takes the message type from each payload's
-** message-index array instead: a topic may carry several.
+** message-index array instead: a topic may carry several. A schema from a
+** .proto file (parse_plain, no registry) has plain payloads: messages of
+** that one type, without the index array.
 **
 ** include/protobuf.h gives its errors malloc'd; the codec interface speaks
 ** sqlite3_malloc: they are copied across here.
@@ -50,13 +52,16 @@ static int import(void *arg, const char *name, char **text, char **err) {
   return rc || !*text ? -1 : 0;
 }
 
-static int protobuf_parse(const char *text, const char *message, const codec_imports *imports,
-                          codec_schema **out, char **err) {
+/* Compiles a schema named `name`; plain: its payloads are messages of
+** the chosen type alone (include/protobuf.h, pb_schema_plain). */
+static int compile(const char *name, const char *text, const char *message, const codec_imports *imports,
+                   int plain, codec_schema **out, char **err) {
   codec_schema *s = sqlite3_malloc64(sizeof *s);
   if (!s) return SQLITE_NOMEM;
   char *why = NULL;
-  s->schema = pb_schema_compile(SCHEMA_FILE, text, imports ? import : NULL, (void *)imports, &why);
+  s->schema = pb_schema_compile(name ? name : SCHEMA_FILE, text, imports ? import : NULL, (void *)imports, &why);
   s->message = s->schema ? pb_schema_message(s->schema, message, &why) : NULL;
+  if (s->message && plain) pb_schema_plain(s->schema, s->message);
   if (s->message) {
     *out = s;
     return SQLITE_OK;
@@ -64,6 +69,16 @@ static int protobuf_parse(const char *text, const char *message, const codec_imp
   pb_schema_free(s->schema);
   sqlite3_free(s);
   return failed(err, "", why);
+}
+
+static int protobuf_parse(const char *text, const char *message, const codec_imports *imports,
+                          codec_schema **out, char **err) {
+  return compile(NULL, text, message, imports, 0, out, err);
+}
+
+static int protobuf_parse_plain(const char *name, const char *text, const char *message,
+                                const codec_imports *imports, codec_schema **out, char **err) {
+  return compile(name, text, message, imports, 1, out, err);
 }
 
 static void protobuf_release(codec_schema *s) {
@@ -215,6 +230,7 @@ const codec protobuf_codec = {
     .name = "protobuf",
     .registry_type = "PROTOBUF",
     .parse = protobuf_parse,
+    .parse_plain = protobuf_parse_plain,
     .release = protobuf_release,
     .columns = protobuf_columns,
     .decode = protobuf_decode,

@@ -62,14 +62,15 @@ static kafka_vtab *options_table(const kafka_options *opts) {
 static int refuse_in_transaction(const kafka_options *opts, char **err) {
   kafka_vtab *vtab = options_table(opts);
   if (sqlite3_get_autocommit(vtab->db) || txn_offsets_sink(vtab->txn, vtab)) return SQLITE_OK;
+  /* SQLite does not tell a table that is only read whether a statement or a
+  ** transaction that wrote nothing commits: the group could move past rows
+  ** that are then rolled back. Python's sqlite3 opens such a transaction
+  ** before an INSERT unless isolation_level=None: the error says so. */
   *err = sqlite3_mprintf(
       "kafka: group '%s' (topic '%s') cannot be read inside an explicit transaction (BEGIN ... "
-      "COMMIT): SQLite does not tell the extension whether a statement or a transaction that wrote "
-      "nothing commits, so the group could move past rows that are then rolled back. Read it in "
-      "autocommit mode (the group moves once the statement has committed), or exactly once: write "
-      "the output to a table with transactional_id on the same cluster (the group's offsets then "
-      "commit in its Kafka transaction), or keep the (partition, offset) position in SQLite "
-      "without `group` (sql/ingest-append.sql)",
+      "COMMIT): a rollback could not move it back. Use autocommit (Python: sqlite3.connect(..., "
+      "isolation_level=None)), a transactional_id output table on the same cluster, or a "
+      "position kept in SQLite (sql/ingest-append.sql)",
       opts->group, opts->topic);
   return SQLITE_ERROR;
 }

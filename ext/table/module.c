@@ -57,6 +57,21 @@ static void vtab_free(kafka_vtab *vtab) {
   sqlite3_free(vtab);
 }
 
+kafka_vtab *module_table_new(sqlite3 *db, kafka_options *opts) {
+  kafka_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
+  if (!vtab) {
+    options_free(opts);
+    return NULL;
+  }
+  memset(vtab, 0, sizeof *vtab);
+  vtab->db = db;
+  vtab->opts = *opts;
+  memset(opts, 0, sizeof *opts);
+  return vtab;
+}
+
+void module_table_free(kafka_vtab *vtab) { vtab_free(vtab); }
+
 /* xCreate and xConnect. Only CREATE VIRTUAL TABLE (xCreate) talks to the
 ** cluster; opening a database that holds kafka tables does not, so a
 ** broker that is down does not keep the file from opening. */

@@ -16,6 +16,8 @@
 **   offset = > >= < <=    integer        start at / stop before offsets
 **   timestamp = > >=      ms             start with offsets-for-times
 **   timestamp < <=        ms             filter only (timestamps need not grow)
+**   time = > >= < <=      ISO text       the timestamps whose text passes
+**                                        (narrow_time), then as timestamp
 **   rowid = > >= < <=     integer        the offsets (and for =, the
 **                                        partition) those rowids map to
 **   key =                 text or blob   with option partitioner: read only
@@ -82,6 +84,11 @@ static const pushable pushables[] = {
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_GE, "timestamp >="},
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LT, "timestamp <"},
     {KAFKA_COL_TIMESTAMP, SQLITE_INDEX_CONSTRAINT_LE, "timestamp <="},
+    {KAFKA_COL_TIME, SQLITE_INDEX_CONSTRAINT_EQ, "time ="},
+    {KAFKA_COL_TIME, SQLITE_INDEX_CONSTRAINT_GT, "time >"},
+    {KAFKA_COL_TIME, SQLITE_INDEX_CONSTRAINT_GE, "time >="},
+    {KAFKA_COL_TIME, SQLITE_INDEX_CONSTRAINT_LT, "time <"},
+    {KAFKA_COL_TIME, SQLITE_INDEX_CONSTRAINT_LE, "time <="},
     {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_EQ, "rowid ="},
     {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_GT, "rowid >"},
     {ROWID_COLUMN, SQLITE_INDEX_CONSTRAINT_GE, "rowid >="},
@@ -128,7 +135,7 @@ static double estimate_rows(sqlite3_index_info *info, const int *taken, int orde
     else if (offsets && c->op == SQLITE_INDEX_CONSTRAINT_EQ) offset_lo = offset_hi = 1;
     else if (offsets && (c->op & (SQLITE_INDEX_CONSTRAINT_GT | SQLITE_INDEX_CONSTRAINT_GE))) offset_lo = 1;
     else if (offsets) offset_hi = 1;
-    else if (c->iColumn == KAFKA_COL_TIMESTAMP && !(c->op & (SQLITE_INDEX_CONSTRAINT_LT | SQLITE_INDEX_CONSTRAINT_LE))) rows /= 4;
+    else if ((c->iColumn == KAFKA_COL_TIMESTAMP || c->iColumn == KAFKA_COL_TIME) && !(c->op & (SQLITE_INDEX_CONSTRAINT_LT | SQLITE_INDEX_CONSTRAINT_LE))) rows /= 4;
   }
   if (offset_lo && offset_hi) rows = rows > 100 ? 100 : rows;
   else if (offset_lo || offset_hi) rows /= 4;
@@ -154,12 +161,15 @@ static int all_taken(sqlite3_index_info *info, const int *taken) {
 ** tails (*order: PLAN_HEAD or PLAN_TAIL); without one, offset ASC when a
 ** single partition is read. A group's position must be committed in offset
 ** order, and a follow scan has no tail: neither reads windows (SQLite
-** sorts what they read). */
+** sorts what they read). Terms after a rowid term never decide anything
+** (rowids are unique): Datasette's `ORDER BY rowid DESC, rowid` is
+** `ORDER BY rowid DESC`. */
 static int order_consumed(sqlite3_vtab *vtab, sqlite3_index_info *info, int one_partition,
                           int windows_ok, int *order) {
   *order = 0;
-  if (info->nOrderBy != 1) return 0;
+  if (info->nOrderBy < 1) return 0;
   int column = info->aOrderBy[0].iColumn, desc = info->aOrderBy[0].desc;
+  if (info->nOrderBy > 1 && column != ROWID_COLUMN) return 0;
   if (column != KAFKA_COL_OFFSET && column != ROWID_COLUMN) return 0;
   if (!desc && one_partition) return 1;
   if (!windows_ok || ((kafka_vtab *)vtab)->opts.group) return 0;
@@ -171,13 +181,19 @@ static int is_limit(unsigned char op) {
   return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
 }
 
+static int binary_collation(sqlite3_index_info *info, int i) {
+  const char *collation = sqlite3_vtab_collation(info, i);
+  return !collation || !sqlite3_stricmp(collation, "BINARY");
+}
+
 /* `key =` narrows the partitions only when the table names its
 ** partitioner and the comparison is byte-wise (a COLLATE NOCASE term
-** matches keys that hash elsewhere). */
-static int key_pushable(sqlite3_vtab *vtab, sqlite3_index_info *info, int i) {
-  const char *collation = sqlite3_vtab_collation(info, i);
-  return ((kafka_vtab *)vtab)->opts.partitioner != KAFKA_PARTITIONER_NONE &&
-         (!collation || !sqlite3_stricmp(collation, "BINARY"));
+** matches keys that hash elsewhere). A `time` bound is found by comparing
+** bytes too. */
+static int text_pushable(sqlite3_vtab *vtab, sqlite3_index_info *info, int i, const pushable *p) {
+  if (p->column == KAFKA_COL_TIME) return binary_collation(info, i);
+  return p->column != KAFKA_COL_KEY ||
+         (((kafka_vtab *)vtab)->opts.partitioner != KAFKA_PARTITIONER_NONE && binary_collation(info, i));
 }
 
 /* Whether constraint i (an `=`) is an IN list handed over whole. */
@@ -232,8 +248,9 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   for (int i = 0; i < info->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     const pushable *p = c->usable && !is_limit(c->op) ? find_pushable(c) : NULL;
-    if (p && p->column == KAFKA_COL_KEY && !key_pushable(vtab, info, i)) p = NULL;
-    taken[i] = !p ? 0 : p->column == KAFKA_COL_KEY ? TAKEN_NARROWS : TAKEN;
+    if (p && !text_pushable(vtab, info, i, p)) p = NULL;
+    int argument = c->iColumn >= KAFKA_COL_TYPED + ((kafka_vtab *)vtab)->opts.n_columns;
+    taken[i] = argument ? TAKEN : !p ? 0 : p->column == KAFKA_COL_KEY ? TAKEN_NARROWS : TAKEN;
     has_limit |= c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable;
     if (!p) continue;
     int in = takes_in_list(info, i, p);
@@ -310,6 +327,54 @@ static int narrow(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi
   case SQLITE_INDEX_CONSTRAINT_LT: if (up == INT64_MIN) return 0; if (up - 1 < *hi) *hi = up - 1; break;
   case SQLITE_INDEX_CONSTRAINT_LE: if (down < *hi) *hi = down; break;
   }
+  return *lo <= *hi;
+}
+
+/* The first timestamp in [0, FORMAT_TIME_MAX_MS + 1] whose time text is
+** above text[0..n-1] (strict) or at or above it, as SQLite's BINARY
+** collation compares: bytes, then length. */
+static int64_t first_time_from(const char *text, int n, int strict) {
+  int64_t lo = 0, hi = FORMAT_TIME_MAX_MS + 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    char t[FORMAT_TIME_LEN + 1];
+    format_iso_time(mid, t);
+    int c = memcmp(t, text, (size_t)(n < FORMAT_TIME_LEN ? n : FORMAT_TIME_LEN));
+    if (!c) c = FORMAT_TIME_LEN - n;
+    if (strict ? c > 0 : c >= 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+static int is_ascii(const unsigned char *s, int n) {
+  for (int i = 0; i < n; i++)
+    if (s[i] >= 0x80) return 0;
+  return 1;
+}
+
+/* Timestamp bounds lo <= ts <= hi implied by `time op v`. The time text
+** grows with the timestamp, so the rows whose text passes the comparison
+** are a range of timestamps, found by binary search: exact for text of
+** any precision ('2026-12-07T07:00' is below '2026-12-07T07:00:00.000Z',
+** and a row at that instant passes >= but not =). Only text is bounded:
+** a number may meet the column as a number (an INTEGER column's value,
+** below every text), and non-ASCII text compares in another order in a
+** UTF-16 database. A row without a time (NULL) passes no comparison.
+** Returns 0 when no row can match. */
+static int narrow_time(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi) {
+  int type = sqlite3_value_type(v);
+  if (type == SQLITE_NULL) return 0;
+  const unsigned char *text = sqlite3_value_text(v);
+  int n = sqlite3_value_bytes(v);
+  if (type != SQLITE_TEXT || !text || !is_ascii(text, n)) return 1;
+  int ge = op == SQLITE_INDEX_CONSTRAINT_GE || op == SQLITE_INDEX_CONSTRAINT_EQ;
+  int le = op == SQLITE_INDEX_CONSTRAINT_LE || op == SQLITE_INDEX_CONSTRAINT_EQ;
+  sqlite3_int64 from = 0, to = FORMAT_TIME_MAX_MS;
+  if (ge || op == SQLITE_INDEX_CONSTRAINT_GT) from = first_time_from((const char *)text, n, !ge);
+  if (le || op == SQLITE_INDEX_CONSTRAINT_LT) to = first_time_from((const char *)text, n, le) - 1;
+  if (from > *lo) *lo = from;
+  if (to < *hi) *hi = to;
   return *lo <= *hi;
 }
 
@@ -445,6 +510,10 @@ static int apply_entry(scan_plan *plan, const pushable *p, int in, sqlite3_value
     plan->empty |= !narrow(p->op, v, &ts_lo, &b->ts_hi);
     plan->timestamp_lo = ts_lo < 0 ? 0 : ts_lo;
     break;
+  case KAFKA_COL_TIME:
+    plan->empty |= !narrow_time(p->op, v, &ts_lo, &b->ts_hi);
+    plan->timestamp_lo = ts_lo < 0 ? 0 : ts_lo;
+    break;
   case KAFKA_COL_FOLLOW: return apply_follow(plan, v, err);
   default:
     if (p->op == SQLITE_INDEX_CONSTRAINT_LIMIT) b->limit = sqlite3_value_int64(v) >= 0 ? sqlite3_value_int64(v) : PLAN_NO_LIMIT;
@@ -479,6 +548,24 @@ static const pushable *pushable_by_text(const char *text, size_t len, int *in) {
   return NULL;
 }
 
+/* The length of the idxStr entry at s, 0 at the end of the entries. */
+static size_t entry_length(const char *s) {
+  return *s && strncmp(s, ORDER_TEXT, strlen(ORDER_TEXT)) ? strcspn(s, ",") : 0;
+}
+
+/* The entry after the one of length len at s. */
+static const char *next_entry(const char *s, size_t len) {
+  for (s += len; *s == ',' || *s == ' ';) s++;
+  return s;
+}
+
+int plan_argc(const char *idx_str) {
+  int n = 0;
+  size_t len;
+  for (const char *s = idx_str ? idx_str : ""; (len = entry_length(s)); s = next_entry(s, len)) n++;
+  return n;
+}
+
 int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc,
                      sqlite3_value **argv, char **err) {
   memset(plan, 0, sizeof *plan);
@@ -494,8 +581,8 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
   }
   filter_bounds b = {0, INT32_MAX, INT64_MAX, INT64_MIN, INT64_MAX, PLAN_NO_LIMIT, 0};
   const char *s = idx_str ? idx_str : "";
-  for (int arg = 0; *s && strncmp(s, ORDER_TEXT, strlen(ORDER_TEXT)); arg++) {
-    size_t len = strcspn(s, ",");
+  size_t len;
+  for (int arg = 0; (len = entry_length(s)); arg++) {
     int in;
     const pushable *p = pushable_by_text(s, len, &in);
     if (!p || arg >= argc) {
@@ -504,8 +591,7 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
     }
     int rc = apply_entry(plan, p, in, argv[arg], &b, err);
     if (rc) return rc;
-    s += len;
-    while (*s == ',' || *s == ' ') s++;
+    s = next_entry(s, len);
   }
   apply_rowids(plan, &b);
   plan->rowid_lo = b.rowid_lo;

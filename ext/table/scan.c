@@ -75,6 +75,7 @@ typedef struct kafka_cursor {
   int cells_off;                   /* typed columns come from the JSON: the codec
                                    ** cannot read them, or the statement reads
                                    ** the value's JSON anyway */
+  scan_progress progress;          /* the shell's progress line */
 } kafka_cursor;
 
 static kafka_vtab *cursor_vtab(kafka_cursor *c) { return (kafka_vtab *)c->base.pVtab; }
@@ -178,6 +179,7 @@ static void scan_reset(kafka_cursor *c) {
   plan_free(&c->plan);
   c->eof = 0;
   c->delivered = 0;
+  progress_end(&c->progress);
 }
 
 static int check_interrupt(kafka_cursor *c) {
@@ -521,6 +523,7 @@ static int refill(kafka_cursor *c, long long *idle_since, char **err) {
   }
   if (n > 0) {
     keep_fetching(c, n);
+    progress_add(&c->progress, n);
     *idle_since = 0;
     return SQLITE_OK;
   }
@@ -660,11 +663,18 @@ static int pull_runs(kafka_cursor *c, rd_kafka_message_t **m, char **err) {
   return rc;
 }
 
+/* The scan has no more rows: its progress line goes before the shell
+** prints what the statement found. */
+static void at_end(kafka_cursor *c) {
+  c->eof = 1;
+  progress_end(&c->progress);
+}
+
 /* Positions on the next row. */
 static int advance(kafka_cursor *c, char **err) {
   if (c->delivered >= c->plan.limit) {
     set_row(c, NULL);
-    c->eof = 1;
+    at_end(c);
     return SQLITE_OK;
   }
   rd_kafka_message_t *m = NULL;
@@ -676,11 +686,20 @@ static int advance(kafka_cursor *c, char **err) {
   }
   set_row(c, m);
   if (!m) {
-    c->eof = 1;
+    at_end(c);
     return SQLITE_OK;
   }
   c->delivered++;
   return SQLITE_OK;
+}
+
+/* What the progress line counts to: the messages of every partition's
+** range (0 in follow mode and for head and tail windows: unknown). */
+static int64_t messages_to_read(const kafka_cursor *c) {
+  int64_t total = 0;
+  for (int i = 0; !c->plan.order && c->plan.follow_ms < 0 && i < c->n_parts; i++)
+    total += max64(0, c->parts[i].end - c->parts[i].start);
+  return total;
 }
 
 int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, int argc,
@@ -697,8 +716,10 @@ int scan_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *idx_str, i
   if (!rc) rc = choose_partitions(c, &err);
   if (!rc) rc = plan_ranges(c, &err);
   if (!rc && !c->plan.order) next_runs(c, 1);
+  if (!rc) progress_start(&c->progress, &cursor_vtab(c)->opts, messages_to_read(c));
   if (!rc) rc = c->plan.order ? window_fill(c, &err) : assign_ranges(c, &err);
   if (!rc) rc = advance(c, &err);
+  if (rc) progress_end(&c->progress);
   if (err) vtab_error(cursor->pVtab, "%s", err);
   sqlite3_free(err);
   return rc;
@@ -708,6 +729,7 @@ int scan_next(sqlite3_vtab_cursor *cursor) {
   kafka_cursor *c = (kafka_cursor *)cursor;
   char *err = NULL;
   int rc = advance(c, &err);
+  if (rc) progress_end(&c->progress); /* before the shell shows the error */
   if (err) vtab_error(cursor->pVtab, "%s", err);
   sqlite3_free(err);
   return rc;
@@ -793,11 +815,8 @@ static void framed_result(kafka_cursor *c, sqlite3_context *ctx, int key) {
 ** is not framed). */
 static void schema_id_result(kafka_cursor *c, sqlite3_context *ctx) {
   int32_t id;
-  const void *payload;
-  size_t len;
-  const char *why;
   if (codec_for(cursor_vtab(c)->opts.value_format) &&
-      !codec_frame_read(c->row->payload, c->row->len, &id, &payload, &len, &why))
+      !schemas_schema_id(cursor_vtab(c), c->row->payload, c->row->len, &id))
     sqlite3_result_int64(ctx, id);
 }
 
@@ -881,6 +900,12 @@ int scan_column(sqlite3_vtab_cursor *cursor, sqlite3_context *ctx, int column) {
     if (!decode_failed(c, ctx) && c->json_error) sqlite3_result_text(ctx, c->json_error, -1, SQLITE_STATIC);
     break;
   case KAFKA_COL_SCHEMA_ID: schema_id_result(c, ctx); break;
+  case KAFKA_COL_TIME: {
+    char text[FORMAT_TIME_LEN + 1];
+    if (format_iso_time(rd_kafka_message_timestamp(m, NULL), text))
+      sqlite3_result_text(ctx, text, FORMAT_TIME_LEN, SQLITE_TRANSIENT);
+    break;
+  }
   case KAFKA_COL_FOLLOW:
     if (c->plan.follow_ms >= 0) sqlite3_result_int64(ctx, c->plan.follow_ms);
     break;

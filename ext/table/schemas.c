@@ -5,6 +5,12 @@
 ** registered value_schema); reading decodes each message with its own
 ** writer schema; writing encodes with the subject's latest schema.
 **
+** A side without a registry (SPEC section 13: avro or protobuf with the
+** schema in a file or an option's text, and msgpack) is plain: no framing,
+** one schema, the table's own. CREATE reads it (files included) and keeps
+** its texts in the shadow table too (rows <side>_schema, <side>_schema_name
+** and <side>_import:<name>), so that reopening needs no file.
+**
 ** Writer schemas are fetched by id once and kept parsed while the library
 ** is loaded (ids are immutable; a topic has few of them).
 */
@@ -36,6 +42,8 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The per-table state of a key or value side. */
 typedef struct side_state {
   const codec *codec;
+  int plain;                        /* no registry: plain payloads of `own` */
+  codec_schema *own;                /* a plain side's schema */
   int32_t write_id;                 /* 0 until the first INSERT needs it */
   const codec_schema *write_schema;
   int32_t last_id;                  /* the last writer schema read: most messages share it */
@@ -144,15 +152,23 @@ static struct table_schemas *state(kafka_vtab *vtab) {
     vtab->schemas = sqlite3_malloc64(sizeof *vtab->schemas);
     if (!vtab->schemas) return NULL;
     memset(vtab->schemas, 0, sizeof *vtab->schemas);
-    vtab->schemas->side[0].codec = codec_for(vtab->opts.value_format);
-    vtab->schemas->side[1].codec = codec_for(vtab->opts.key_format);
+    for (int key = 0; key < 2; key++) {
+      side_state *side = &vtab->schemas->side[key];
+      kafka_format f = key ? vtab->opts.key_format : vtab->opts.value_format;
+      side->codec = codec_for(f);
+      side->plain = side->codec && (!side->codec->registry_type || !vtab->opts.registry.url);
+    }
   }
   return vtab->schemas;
 }
 
 void schemas_free(kafka_vtab *vtab) {
   if (!vtab->schemas) return;
-  for (int i = 0; i < 2; i++) sqlite3_free(vtab->schemas->side[i].failed_why);
+  for (int i = 0; i < 2; i++) {
+    side_state *side = &vtab->schemas->side[i];
+    sqlite3_free(side->failed_why);
+    if (side->own) side->codec->release(side->own);
+  }
   sqlite3_free(vtab->schemas);
   vtab->schemas = NULL;
 }
@@ -217,6 +233,127 @@ static int create_key(kafka_vtab *vtab, const codec *c, char **err) {
   return rc;
 }
 
+/* ------------------------------------------------------ plain sides -- */
+
+/* A plain side's schema as CREATE reads it and the shadow table keeps it. */
+typedef struct plain_schema {
+  char *name;         /* the file name its errors give (NULL: the codec's default) */
+  char *text;         /* NULL: the codec has no schema (msgpack) */
+  schema_files files; /* its imports, by import name */
+} plain_schema;
+
+static void plain_clear(plain_schema *p) {
+  sqlite3_free(p->name);
+  sqlite3_free(p->text);
+  schema_files_clear(&p->files);
+}
+
+/* The options of a side's schema (SPEC section 13). */
+typedef struct plain_options {
+  const char *option; /* where the schema is: "value_schema_file", ... */
+  const char *file, *text, *dirs, *message;
+} plain_options;
+
+static plain_options plain_options_of(const kafka_options *o, int key) {
+  plain_options p = {NULL, key ? o->key_schema_file : o->value_schema_file, key ? o->key_schema : o->value_schema,
+                     key ? o->key_proto_path : o->value_proto_path, key ? o->key_message : o->value_message};
+  const char *proto = key ? o->key_proto_file : o->value_proto_file;
+  p.option = p.file ? (key ? "key_schema_file" : "value_schema_file")
+             : proto ? (key ? "key_proto_file" : "value_proto_file")
+                     : (key ? "key_schema" : "value_schema");
+  if (proto) p.file = proto;
+  return p;
+}
+
+/* Parses a plain side's schema into side->own; *why says why not. */
+static int plain_parse(side_state *side, plain_schema *p, const char *message, char **why) {
+  const codec *c = side->codec;
+  return c->parse_plain ? c->parse_plain(p->name, p->text, message, &p->files.imports, &side->own, why)
+                        : c->parse(p->text, message, &p->files.imports, &side->own, why);
+}
+
+/* CREATE: reads a plain side's schema (the option's text, or its file and
+** the file's imports, found in the import directories: proto_path, else
+** the file's own directory) and parses it. */
+static int plain_create(kafka_vtab *vtab, int key, plain_schema *p, char **err) {
+  side_state *side = &vtab->schemas->side[key];
+  plain_options o = plain_options_of(&vtab->opts, key);
+  char *dir = o.file && !o.dirs ? schema_file_dir(o.file) : NULL;
+  int rc = schema_files_init(&p->files, o.dirs ? o.dirs : dir);
+  if (!rc && o.file) rc = schema_file_read(o.option, o.file, &p->text, err);
+  else if (!rc && o.text) rc = (p->text = sqlite3_mprintf("%s", o.text)) ? SQLITE_OK : SQLITE_NOMEM;
+  if (!rc && o.file) rc = (p->name = schema_file_import_name(o.file, o.dirs ? o.dirs : dir)) ? SQLITE_OK : SQLITE_NOMEM;
+  sqlite3_free(dir);
+  char *why = NULL;
+  if (!rc) rc = plain_parse(side, p, o.message, &why);
+  if (rc == SQLITE_ERROR && why)
+    *err = o.file ? sqlite3_mprintf("kafka: option %s '%s': %s", o.option, o.file, why)
+                  : sqlite3_mprintf("kafka: option %s: %s", o.option, why);
+  sqlite3_free(why);
+  return rc;
+}
+
+static int shadow_put(sqlite3 *db, const char *dbname, const char *table, const char *name,
+                      const char *value);
+
+/* CREATE: keeps a plain side's texts in the shadow table. */
+static int plain_store(kafka_vtab *vtab, const char *db, const char *table, int key, const plain_schema *p) {
+  const char *side = side_name(key);
+  char row[64];
+  snprintf(row, sizeof row, "%s_schema", side);
+  int rc = p->text ? shadow_put(vtab->db, db, table, row, p->text) : SQLITE_OK;
+  snprintf(row, sizeof row, "%s_schema_name", side);
+  if (!rc && p->name) rc = shadow_put(vtab->db, db, table, row, p->name);
+  for (const cJSON *i = p->files.known ? p->files.known->child : NULL; i && !rc; i = i->next) {
+    char *name = sqlite3_mprintf("%s_import:%s", side, i->string);
+    rc = name ? shadow_put(vtab->db, db, table, name, i->valuestring) : SQLITE_NOMEM;
+    sqlite3_free(name);
+  }
+  return rc;
+}
+
+/* CONNECT: one shadow row of a plain side; 1 when it was one. */
+static int plain_row(plain_schema p[2], const char *name, const char *value, int *rc) {
+  int key = !strncmp(name, "key_", 4);
+  const char *rest = name + (key ? 4 : !strncmp(name, "value_", 6) ? 6 : 0);
+  if (rest == name) return 0;
+  char **slot = !strcmp(rest, "schema") ? &p[key].text : !strcmp(rest, "schema_name") ? &p[key].name : NULL;
+  if (slot) *rc = (*slot = sqlite3_mprintf("%s", value)) ? SQLITE_OK : SQLITE_NOMEM;
+  else if (!strncmp(rest, "import:", 7)) *rc = schema_files_add(&p[key].files, rest + 7, value);
+  else return 0;
+  return 1;
+}
+
+/* CONNECT: parses the plain sides' schemas from the texts CREATE kept.
+** One that is lost or does not parse leaves its side without a schema
+** (failed_why says why; reading and writing say it) rather than failing:
+** the table must still connect for DROP TABLE. */
+static int plain_connect(kafka_vtab *vtab, plain_schema p[2]) {
+  int rc = SQLITE_OK;
+  for (int key = 0; key < 2 && !rc; key++) {
+    side_state *side = &vtab->schemas->side[key];
+    if (!side->plain) continue;
+    char *why = NULL;
+    if (!p[key].text && side->codec->registry_type)
+      why = sqlite3_mprintf("the shadow table %s_" SCHEMAS_SHADOW " lacks the schema CREATE read (row %s_schema): "
+                            "drop the table and create it again", vtab->table_name, side_name(key));
+    else
+      rc = plain_parse(side, &p[key], plain_options_of(&vtab->opts, key).message, &why);
+    if (rc == SQLITE_ERROR || why) {
+      side->failed_why = why ? sqlite3_mprintf("table %s: schema: %s", vtab->table_name, why) : NULL;
+      rc = side->failed_why ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    sqlite3_free(why);
+  }
+  return rc;
+}
+
+/* A plain side without a schema (plain_connect): why, as an error. */
+static int plain_lost(int key, const side_state *side, const char *prefix, char **why) {
+  *why = sqlite3_mprintf("%s%s: %s", prefix, side_name(key), side->failed_why);
+  return SQLITE_ERROR;
+}
+
 static int shadow_put(sqlite3 *db, const char *dbname, const char *table, const char *name,
                       const char *value) {
   char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\".\"%w_" SCHEMAS_SHADOW "\"(name, value) "
@@ -226,20 +363,41 @@ static int shadow_put(sqlite3 *db, const char *dbname, const char *table, const 
   return rc;
 }
 
-/* BLOB columns of a registry value read its hex bytes as a BLOB. */
-static void mark_hex_blobs(kafka_options *opts) {
-  for (int i = 0; codec_for(opts->value_format) && i < opts->n_columns; i++)
-    opts->columns[i].hex_blob = !sqlite3_stricmp(opts->columns[i].type, "BLOB");
+/* BLOB columns of a codec value read its hex bytes as a BLOB: the hex
+** digits themselves (registry formats), or those under the codec's
+** bytes_member (msgpack's {"$bin": "hex"}), where the column's path then
+** goes on to. */
+static int mark_hex_blobs(kafka_options *opts) {
+  const codec *c = codec_for(opts->value_format);
+  for (int i = 0; c && i < opts->n_columns; i++) {
+    typed_column *col = &opts->columns[i];
+    col->hex_blob = !sqlite3_stricmp(col->type, "BLOB");
+    if (!col->hex_blob || !c->bytes_member) continue;
+    char *path = sqlite3_mprintf("%s.\"%s\"", col->path, c->bytes_member);
+    if (!path) return SQLITE_NOMEM;
+    sqlite3_free(col->path);
+    col->path = path;
+  }
+  return SQLITE_OK;
 }
 
 int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **err) {
-  const codec *vc = codec_for(vtab->opts.value_format), *kc = codec_for(vtab->opts.key_format);
-  int rc = kc ? create_key(vtab, kc, err) : SQLITE_OK;
+  struct table_schemas *t = state(vtab);
+  if (!t) return SQLITE_NOMEM;
+  const codec *vc = t->side[0].codec, *kc = t->side[1].codec;
+  plain_schema plain[2];
+  memset(plain, 0, sizeof plain);
+  int rc = !kc ? SQLITE_OK : t->side[1].plain ? plain_create(vtab, 1, &plain[1], err) : create_key(vtab, kc, err);
   int32_t registered = 0;
   const codec_schema *schema = NULL;
-  if (!rc && vc) rc = create_schema(vtab, vc, &registered, &schema, err);
+  if (!rc && vc && t->side[0].plain) {
+    rc = plain_create(vtab, 0, &plain[0], err);
+    schema = t->side[0].own;
+  } else if (!rc && vc) {
+    rc = create_schema(vtab, vc, &registered, &schema, err);
+  }
   sqlite3_str *spec = sqlite3_str_new(NULL);
-  if (!rc && vc && !vtab->opts.n_columns) {
+  if (!rc && vc && vc->registry_type && !vtab->opts.n_columns) {
     void *pair[2] = {&vtab->opts, spec};
     rc = vc->columns(schema, add_column, pair, err);
     if (!rc && sqlite3_str_length(spec)) rc = options_add_columns(&vtab->opts, sqlite3_str_value(spec), err);
@@ -254,13 +412,30 @@ int schemas_create(kafka_vtab *vtab, const char *db, const char *table, char **e
     rc = shadow_put(vtab->db, db, table, "value_schema_id", id);
   }
   if (!rc && registered) vtab->opts.value_schema_id = registered;
-  mark_hex_blobs(&vtab->opts);
+  for (int key = 0; key < 2 && !rc; key++)
+    if (t->side[key].plain) rc = plain_store(vtab, db, table, key, &plain[key]);
+  plain_clear(&plain[0]);
+  plain_clear(&plain[1]);
+  if (!rc) rc = mark_hex_blobs(&vtab->opts);
   sqlite3_free(sql);
   sqlite3_free(sqlite3_str_finish(spec));
   return rc;
 }
 
 /* ----------------------------------------------------------- CONNECT -- */
+
+int schemas_reader(kafka_vtab *vtab, char **err) {
+  struct table_schemas *t = state(vtab);
+  int rc = t ? SQLITE_OK : SQLITE_NOMEM;
+  for (int key = 0; key < 2 && !rc; key++) {
+    if (!t->side[key].plain) continue;
+    plain_schema p;
+    memset(&p, 0, sizeof p);
+    rc = plain_create(vtab, key, &p, err);
+    plain_clear(&p);
+  }
+  return rc ? rc : mark_hex_blobs(&vtab->opts);
+}
 
 int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **err) {
   char *sql = sqlite3_mprintf("SELECT name, value FROM \"%w\".\"%w_" SCHEMAS_SHADOW "\"", db, table);
@@ -272,16 +447,22 @@ int schemas_connect(kafka_vtab *vtab, const char *db, const char *table, char **
                            "unreadable: %s", table, table, sqlite3_errmsg(vtab->db));
     return SQLITE_ERROR;
   }
+  plain_schema plain[2];
+  memset(plain, 0, sizeof plain);
+  rc = schema_files_init(&plain[0].files, NULL) || schema_files_init(&plain[1].files, NULL) ? SQLITE_NOMEM : SQLITE_OK;
   while (!rc && sqlite3_step(stmt) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(stmt, 0);
     const char *value = (const char *)sqlite3_column_text(stmt, 1);
     if (!name || !value) continue;
     if (!strcmp(name, "columns") && !vtab->opts.n_columns) rc = options_add_columns(&vtab->opts, value, err);
     else if (!strcmp(name, "value_schema_id")) vtab->opts.value_schema_id = atoi(value);
+    else plain_row(plain, name, value, &rc);
   }
   sqlite3_finalize(stmt);
-  mark_hex_blobs(&vtab->opts);
-  return rc;
+  if (!rc) rc = state(vtab) ? plain_connect(vtab, plain) : SQLITE_NOMEM;
+  plain_clear(&plain[0]);
+  plain_clear(&plain[1]);
+  return rc ? rc : mark_hex_blobs(&vtab->opts);
 }
 
 int schemas_rename(kafka_vtab *vtab, const char *new_name) {
@@ -333,6 +514,13 @@ static int framed_writer(kafka_vtab *vtab, side_state *side, int key, const void
                          size_t *payload_len, char **why) {
   const char *frame_why;
   *id = -1;
+  if (side->plain && !side->own) return plain_lost(key, side, "", why);
+  if (side->plain) { /* one schema, no framing */
+    *writer = side->own;
+    *payload = data;
+    *payload_len = len;
+    return SQLITE_OK;
+  }
   if (codec_frame_read(data, len, id, payload, payload_len, &frame_why)) {
     *why = sqlite3_mprintf("%s: %s", side_name(key), frame_why);
     return SQLITE_ERROR;
@@ -345,9 +533,10 @@ static int framed_writer(kafka_vtab *vtab, side_state *side, int key, const void
   return rc;
 }
 
-/* A codec's decoding error, with the side and schema id. */
+/* A codec's decoding error, with the side and schema id (-1: none). */
 static int decode_error(int rc, int key, int32_t id, char *decode_why, char **why) {
-  if (rc == SQLITE_ERROR)
+  if (rc == SQLITE_ERROR && id < 0) *why = sqlite3_mprintf("%s: %s", side_name(key), decode_why ? decode_why : "");
+  else if (rc == SQLITE_ERROR)
     *why = sqlite3_mprintf("%s: schema id %d: %s", side_name(key), (int)id, decode_why ? decode_why : "");
   sqlite3_free(decode_why);
   return rc;
@@ -389,6 +578,8 @@ int schemas_decode_columns(kafka_vtab *vtab, const void *data, size_t len,
 /* The side's write schema: value_schema_id (or the one CREATE
 ** registered), else the subject's latest version, asked once. */
 static int write_schema(kafka_vtab *vtab, int key, side_state *side, char **err) {
+  if (side->plain && !side->own) return plain_lost(key, side, "kafka: ", err);
+  if (side->plain) side->write_schema = side->own;
   if (side->write_schema) return SQLITE_OK;
   int32_t id = key ? 0 : vtab->opts.value_schema_id;
   int rc = SQLITE_OK;
@@ -406,8 +597,13 @@ static int write_schema(kafka_vtab *vtab, int key, side_state *side, char **err)
   return rc;
 }
 
-/* Frames a payload written with the side's schema. */
+/* Frames a payload written with the side's schema (a plain one as it is). */
 static int frame(side_state *side, void *payload, size_t payload_len, void **out, size_t *out_len) {
+  if (side->plain) {
+    *out = payload;
+    *out_len = payload_len;
+    return SQLITE_OK;
+  }
   *out = codec_frame_write(side->write_id, payload, payload_len);
   *out_len = CODEC_FRAME_SIZE + payload_len;
   sqlite3_free(payload);
@@ -446,4 +642,11 @@ int schemas_encode(kafka_vtab *vtab, int key, const char *json, size_t len, void
   if (!rc) return frame(side, payload, payload_len, out, out_len);
   sqlite3_free(payload);
   return rc;
+}
+
+int schemas_schema_id(kafka_vtab *vtab, const void *data, size_t len, int32_t *id) {
+  struct table_schemas *t = state(vtab);
+  const void *payload;
+  const char *why;
+  return !t || t->side[0].plain ? -1 : codec_frame_read(data, len, id, &payload, &len, &why);
 }

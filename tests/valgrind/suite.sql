@@ -5,7 +5,7 @@
 .nullvalue NULL
 .headers on
 
-SELECT length(kafka_version()) > 0 AS version;
+SELECT length(kafka_version()) > 0 AS version, kafka_debug() LIKE 'Version: %' AS debug;
 
 -- Create, and INSERT ... SELECT with keys, typed columns and headers.
 CREATE VIRTUAL TABLE w USING kafka(brokers='mock', topic='vg.weather', partitions=3,
@@ -67,7 +67,31 @@ SELECT value FROM tx;
 SELECT kafka_create_topic('mock', 'vg.admin', 2);
 SELECT topic, partitions FROM kafka_topics('mock') WHERE topic LIKE 'vg.%' ORDER BY topic;
 SELECT partition, low, high FROM kafka_partitions('mock', 'vg.weather');
-SELECT partition, committed, lag FROM kafka_group_offsets('mock', 'vg-group');
+SELECT partition, committed, lag, lag_ms >= 0 AS lag_ms_known FROM kafka_group_offsets('mock', 'vg-group');
+
+-- kafka_messages (rescans in a join, a kept table, options) and the time column.
+SELECT count(*), min(time) IS NOT NULL AS has_time FROM kafka_messages('mock', 'vg.weather');
+SELECT partition, offset, time FROM kafka_messages('mock', 'vg.weather', 'value=json, partitioner=murmur2')
+WHERE key = 'k7' ORDER BY offset DESC LIMIT 2;
+SELECT count(*) FROM kafka_messages('mock', 'vg.weather') a
+JOIN kafka_messages('mock', 'vg.weather', 'value=blob') b USING (partition, offset) WHERE a.offset < 50;
+SELECT count(*) FROM w WHERE time >= '1970' AND time < '9999-12-31T23:59' AND time <> 'x';
+
+-- Formats without a registry (issue 27): plain Avro from its text, Protobuf from files, MessagePack.
+SELECT kafka_create_topic('mock', 'vg.plain', 1);
+CREATE VIRTUAL TABLE pa USING kafka(brokers='mock', topic='vg.plain', value='avro', value_schema='{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"bytes"}]}', key='avro', key_schema='"long"');
+INSERT INTO pa(key, a, b) VALUES ('5', 'x', x'00ff');
+CREATE VIRTUAL TABLE pp USING kafka(brokers='mock', topic='vg.plain', value='protobuf', value_proto_file='tests/protobuf/pbtest/weather.proto', value_proto_path='tests/protobuf');
+INSERT INTO pp(location, temp_celsius, at) VALUES ('y', 3, 1700000000000);
+CREATE VIRTUAL TABLE pm USING kafka(brokers='mock', topic='vg.plain', value='msgpack', columns='a TEXT, b BLOB');
+INSERT INTO pm(a, b) VALUES ('z', x'01');
+INSERT INTO pm(value) VALUES ('{"e": {"$ext": [-1, "00"]}, "m": {"$map": [[1, [true, null, 1.5]]]}}');
+SELECT key, a, hex(b), error FROM pa;
+SELECT location, temp_celsius, at, error FROM pp;
+SELECT a, hex(b), value, error FROM pm;
+DROP TABLE pa;
+DROP TABLE pp;
+DROP TABLE pm;
 
 -- Errors: each one is in expected-errors.txt.
 CREATE VIRTUAL TABLE e1 USING kafka(brokers='mock', topic='vg.weather', columns='a INT(', rdkafka.sasl.password='hunter2');
@@ -84,6 +108,9 @@ CREATE VIRTUAL TABLE e5 USING kafka(brokers='mock', topic='vg.weather', value='a
 SELECT * FROM kafka_subjects('http://127.0.0.1:9');
 CREATE VIRTUAL TABLE e6 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; message A { int32 x = 1 }');
 CREATE VIRTUAL TABLE e7 USING kafka(brokers='mock', topic='vg.weather', value='protobuf', schema_registry='http://127.0.0.1:9', value_schema='syntax = "proto3"; import "google/protobuf/timestamp.proto"; message A { google.protobuf.Timestamp at = 1; }');
+SELECT * FROM kafka_messages('mock', 'vg.weathr');
+SELECT * FROM kafka_messages('mock', 'vg.weather', 'group=g');
+SELECT * FROM kafka_offsets_for_times('mock', 'vg.weather', '2026-12-07');
 DROP TABLE w;
 DROP TABLE wt;
 DROP TABLE b;
