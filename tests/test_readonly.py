@@ -56,9 +56,16 @@ def connect_read_only(uri):
 
 
 def committed(group):
+    """The group's committed offsets; [] for a group that never committed
+    (which kafka_group_offsets says does not exist)."""
     conn = kit.connect()
-    return conn.execute("SELECT partition, committed FROM kafka_group_offsets(?, ?)",
-                        (kit.BROKER, group)).fetchall()
+    try:
+        return conn.execute("SELECT partition, committed FROM kafka_group_offsets(?, ?)",
+                            (kit.BROKER, group)).fetchall()
+    except sqlite3.Error as e:
+        if f"group '{group}' does not exist" not in str(e):
+            raise
+        return []
 
 
 def topic_state(topic):
