@@ -190,19 +190,20 @@ $(FLAGS_STAMP): FORCE
 .PHONY: FORCE
 
 # make fuzz [FUZZ_SECONDS=30]: the libFuzzer targets of tests/fuzz/ (option
-# parsing, headers JSON, value decoding, Avro and Protobuf payloads, and the
-# Avro and Protobuf encoders from JSON and from typed columns), built
+# parsing, headers JSON, value decoding, Avro and Protobuf payloads, the
+# Avro and Protobuf encoders from JSON and from typed columns, URLs in
+# errors), built
 # with clang and the address and undefined-behaviour sanitizers, each run
 # for FUZZ_SECONDS from its
 # corpus in tests/fuzz/corpus/<target>/ (new inputs go to build/fuzz/, the
 # committed corpus is only read). Any crash or failed check fails the run
 # and leaves the input in build/fuzz/<target>-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := options headers value avro protobuf encode
+FUZZ_TARGETS := options headers value avro protobuf encode url
 FUZZ_CXX     ?= clang++
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz
-FUZZ_SRCS    := ext/base/options.c ext/base/format.c ext/base/jsontext.c ext/codec/avro.c \
+FUZZ_SRCS    := ext/base/options.c ext/base/config_file.c ext/base/format.c ext/base/jsontext.c ext/codec/avro.c \
   ext/codec/jsonschema.c ext/codec/codec.c ext/codec/fields.c ext/codec/protobuf_codec.c ext/codec/msgpack.c
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 # The C sources are compiled as C (-x c) by the C++ driver, which links the

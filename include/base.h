@@ -68,10 +68,12 @@ typedef struct registry_options {
   char *ssl_cert;    /* schema_registry.ssl.certificate.location */
   char *ssl_key;     /* schema_registry.ssl.key.location */
   int timeout_ms;    /* bound on every request (the table's timeout_ms) */
+  sqlite3 *db;       /* whose sqlite3_interrupt() ends a request (NULL: none) */
 } registry_options;
 
 typedef struct kafka_options {
   char *brokers;
+  char *config;            /* a client properties file (config_file.c), or NULL */
   char *topic;
   kafka_format key_format;
   kafka_format value_format;
@@ -119,6 +121,13 @@ void options_free(kafka_options *opts);
 ** first or requiring any option (for the catalog and admin functions). */
 int options_parse_args(kafka_options *opts, int argc, const char *const *argv, char **err);
 
+/* Sets option name (as in CREATE, e.g. "brokers", "rdkafka.acks") to value. */
+int options_set(kafka_options *opts, const char *name, const char *value, char **err);
+
+/* Adds librdkafka property name (without `rdkafka.`), checked by
+** librdkafka and against the properties the extension sets itself. */
+int options_add_rdkafka(kafka_options *opts, const char *name, const char *value, char **err);
+
 /* Adds typed columns given in the `columns` option's syntax (as learned
 ** from a registry schema at CREATE and kept in the table's shadow table). */
 int options_add_columns(kafka_options *opts, const char *spec, char **err);
@@ -134,9 +143,21 @@ const char *options_time_column(const kafka_options *opts);
 /* The CREATE TABLE statement declaring the table's columns. */
 char *options_schema(const kafka_options *opts);
 
+/* url as errors show it (sqlite3_mprintf): without anything that may be
+** credentials (up to the last '@', as user:password@ may hold '/', '@',
+** ':' unencoded) and without its query ("?..."). */
+char *url_shown(const char *url);
+
 /* Non-zero when a librdkafka property holds a secret that must never be
 ** shown (passwords, keys, tokens). */
 int option_is_secret(const char *property);
+
+/* ==== config_file ==== */
+
+/* Reads the client properties file of option config into *opts, filling
+** only what the options given in SQL left unset (config_file.c). Errors
+** name the file and the line, never a value. */
+int options_read_config(kafka_options *opts, char **err);
 
 /* ==== jsontext ==== */
 /*
@@ -234,6 +255,15 @@ enum kafka_column {
 
 /* Set the vtab's error message (freeing the old one); returns SQLITE_ERROR. */
 int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...);
+
+/* Non-zero when db's main database is read-only (sqlite3 -readonly,
+** ?mode=ro, immutable=1, Datasette's query connections): whoever runs SQL
+** there may read topics and the cluster but change nothing (SPEC 11). */
+int connection_read_only(sqlite3 *db);
+
+/* The error of a write refused on such a connection: "what: refused: the
+** connection is read-only ..." (sqlite3_mprintf). */
+char *read_only_error(const char *what);
 
 /* ==== format ==== */
 /*

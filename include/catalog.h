@@ -118,14 +118,16 @@ int catalog_register(sqlite3 *db);
 /* Registers the admin functions on db. */
 int admin_register(sqlite3 *db);
 
-/* Registers func as name taking min_args to max_args arguments,
-** SQLITE_DIRECTONLY (no view or trigger may call it). */
+/* Registers func, a function that changes the cluster or the registry,
+** as name (static text) taking min_args to max_args arguments,
+** SQLITE_DIRECTONLY (no view or trigger may call it) and refused on a
+** read-only connection (connection_read_only()). */
 int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
                  void (*func)(sqlite3_context *, int, sqlite3_value **));
 
 /* The options of a call that is not a table (an admin function or a
 ** catalog table): brokers, then text (NULL for none), `name=value` items
-** separated by commas outside quotes, of which only timeout_ms and
+** separated by commas outside quotes, of which only timeout_ms, config and
 ** rdkafka.<property> are accepted. func names the call in errors. *opts
 ** must be released with options_free() either way. */
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
@@ -167,7 +169,7 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
                const char *mock_lacks, admin_op *op, void *arg);
 
 /* Starts an Admin API request on rk whose result goes to queue. */
-typedef void admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
+typedef client_admin_start admin_start;
 
 /* The message of a failed request or of one item of its result: "no
 ** answer from brokers ... within timeout_ms" when e is a timeout or lost

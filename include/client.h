@@ -22,6 +22,9 @@
 
 typedef enum client_role { CLIENT_CONSUMER, CLIENT_PRODUCER } client_role;
 
+/* Bootstrap brokers a client tells apart (more: it never fails fast). */
+#define CLIENT_MAX_BOOTSTRAP 16
+
 /* A librdkafka handle with what its callbacks reported: the handle's
 ** opaque. last_error keeps the latest error event or warning log line so
 ** that a timeout can say why the cluster did not answer. */
@@ -33,6 +36,17 @@ typedef struct kafka_client {
   /* Borrowed from the scan using the client (NULL: none): a statement on
   ** its connection, stepped to notice sqlite3_interrupt() while waiting. */
   struct sqlite3_stmt *interrupt_probe;
+  struct sqlite3_stmt *own_probe; /* the probe client_watch() prepared, or NULL */
+  /* Under lock: librdkafka reported every broker down (ALL_BROKERS_DOWN),
+  ** and whether any broker ever answered this client. A client whose
+  ** bootstrap brokers all refuse or do not resolve fails at once instead
+  ** of waiting timeout_ms; one that was answered waits (a restart). */
+  int all_down, answered;
+  int n_bootstrap;  /* distinct bootstrap brokers (0: unknown) */
+  int n_failed;     /* of which a connection failed: */
+  char failed[CLIENT_MAX_BOOTSTRAP][256];
+  int fails[CLIENT_MAX_BOOTSTRAP]; /* how often each */
+  char first_failure[512]; /* the first such failure: librdkafka's repeats say less */
 } kafka_client;
 
 /* Milliseconds of the monotonic clock: every wait's deadline. */
@@ -59,11 +73,31 @@ void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *o
 /* Destroys the client's handle (bounded, as above) and frees it. */
 void client_free(kafka_client *client);
 
+/* Lets sqlite3_interrupt() on db end the client's waits (client_retry,
+** client_await_event) within about a second: prepares a probe the client
+** owns until client_unwatch() or client_free(). */
+int client_watch(kafka_client *client, sqlite3 *db);
+void client_unwatch(kafka_client *client);
+
+/* Waits for the brokers to answer once (a metadata request for no topic),
+** within timeout_ms (errors begin "kafka: what: "), failing within about a second when every bootstrap
+** broker refuses or does not resolve: what every call on a new client
+** does first. */
+int client_reach(kafka_client *client, const kafka_options *opts, const char *what, char **err);
+
+/* The next event of queue (an Admin API result) until deadline (ms of
+** client_now_ms()), polled in short slices: RD_KAFKA_RESP_ERR__TIMED_OUT,
+** __INTR (sqlite3_interrupt()) or __ALL_BROKERS_DOWN (the client never
+** reached a broker and librdkafka says every one is down) without one. */
+rd_kafka_resp_err_t client_await_event(kafka_client *client, rd_kafka_queue_t *queue, long long deadline,
+                                       rd_kafka_event_t **ev);
+
 /* Copies the last error text into buf ("" when none). */
 void client_last_error(kafka_client *client, char *buf, size_t size);
 
 /* The message of a failed wait on the cluster: what was awaited, the
-** bound, and the last error the client saw. */
+** bound, and the last error the client saw; "cannot connect to brokers"
+** with the reason when the client never reached one. */
 char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what);
 
 /* Non-zero once sqlite3_interrupt() was called on the connection of
@@ -78,13 +112,20 @@ typedef rd_kafka_resp_err_t client_attempt(kafka_client *client, void *arg, int 
 ** answer in time, a lost connection, a partition leader moving) or the
 ** table's timeout_ms has passed. Each try waits a short slice, so that
 ** sqlite3_interrupt() on the client's interrupt_probe connection ends the
-** wait within about a second: RD_KAFKA_RESP_ERR__INTR. */
+** wait within about a second: RD_KAFKA_RESP_ERR__INTR. A client that
+** never reached a broker, all of whose brokers are down, stops at once:
+** RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN. */
 rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
                                  client_attempt *attempt, void *arg);
 
+/* client_retry until deadline (ms of client_now_ms()), not timeout_ms from now. */
+rd_kafka_resp_err_t client_retry_until(kafka_client *client, long long deadline, client_attempt *attempt,
+                                       void *arg);
+
 /* For a failed client_retry: SQLITE_INTERRUPT ("interrupted") or
-** SQLITE_ERROR (no answer about `what` within timeout_ms) with *err set;
-** SQLITE_OK for any other error, which the caller reports. */
+** SQLITE_ERROR (no answer about `what` within timeout_ms, or no broker
+** reachable) with *err set; SQLITE_OK for any other error, which the
+** caller reports. */
 int client_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka_resp_err_t e,
                        const char *what, char **err);
 
@@ -138,6 +179,31 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
 /* Deletes topic (real cluster only: the mock has no DeleteTopics). */
 int client_delete_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         char **err);
+
+/* Starts an Admin API request on rk whose result goes to queue. */
+typedef void client_admin_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *arg);
+
+/* One Admin API request of type op, bounded by timeout_ms (request and
+** operation timeouts) and by client_await_event(): its error (the result
+** event's own, or no event: timed out, interrupted, no broker reachable).
+** *ev is the result event or NULL; the caller destroys it. */
+rd_kafka_resp_err_t client_admin(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                                 client_admin_start *start, void *arg, rd_kafka_event_t **ev);
+
+/* The value of topic config name (sqlite3_malloc'd), or NULL when the
+** cluster did not say within timeout_ms (the mock has no DescribeConfigs;
+** the user may lack the permission): a hint, never an error. */
+char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name);
+
+/* Non-zero for the brokers' authorization errors (topic, group, cluster,
+** transactional id). */
+int client_authorization_error(rd_kafka_resp_err_t e);
+
+/* When the user may not read group's offsets, the error that says so
+** (sqlite3_malloc'd); else NULL. Asked (ListConsumerGroupOffsets) to
+** explain a failed wait: librdkafka 2.0.2's rd_kafka_committed() only
+** times out when the broker refuses the group. */
+char *client_group_denied(kafka_client *client, const kafka_options *opts, const char *group);
 
 /* Non-zero when brokers names the in-process mock cluster. */
 int brokers_are_mock(const char *brokers);

@@ -129,7 +129,8 @@ def test_unresolvable_and_refusing_brokers_fail_within_timeout():
         t0 = time.monotonic()
         e = kit.expect_error(lambda: conn.execute(
             f"CREATE VIRTUAL TABLE z USING kafka(brokers='{brokers}', topic='x', timeout_ms=1500)"),
-            f"no answer from brokers '{brokers}' within timeout_ms=1500")
+            f"cannot connect to brokers '{brokers}' (no connection to any of them succeeded: not waiting "
+            "timeout_ms=1500)")
         elapsed = time.monotonic() - t0
         assert elapsed < 1.5 + 5, (brokers, elapsed, e)
 

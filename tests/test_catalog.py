@@ -166,7 +166,7 @@ def test_missing_and_bad_arguments_are_clear_errors():
         ("SELECT * FROM kafka_partitions('mock', 7)", "kafka_partitions: topic must be a text or NULL"),
         ("SELECT * FROM kafka_groups('mock', 7)", "kafka_groups: options must be a text or NULL"),
         ("SELECT * FROM kafka_topics('mock', 'group=x')",
-         "kafka_topics: option 'group' is not accepted here (options: timeout_ms, rdkafka.<property>)"),
+         "kafka_topics: option 'group' is not accepted here (options: timeout_ms, config, rdkafka.<property>)"),
         ("SELECT * FROM kafka_topics('mock', 'timeout_ms=0')", "option timeout_ms must be an integer from 1"),
         ("SELECT * FROM kafka_topics('mock:99')", "option brokers: 'mock:99' must be mock or mock:N"),
         ("SELECT * FROM kafka_topics('mock', 'rdkafka.no.such=1')",
@@ -186,7 +186,7 @@ def test_every_wait_is_bounded():
                   "kafka_partitions(?, 't', 'timeout_ms=1000')",
                   "kafka_group_offsets(?, 'g', 'timeout_ms=1000')"):
         kit.expect_error(lambda: conn.execute(f"SELECT * FROM {table}", (f"127.0.0.1:{port}",)).fetchall(),
-                         f"no answer from brokers '127.0.0.1:{port}' within timeout_ms=1000")
+                         f"cannot connect to brokers '127.0.0.1:{port}'")
     assert time.monotonic() - start < 4 * 4, time.monotonic() - start
 
 
@@ -230,7 +230,7 @@ def test_secrets_never_appear_in_rows_or_errors():
     # An error after the options were taken does not show them either.
     e = kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(?, ?)",
                                               (f"127.0.0.1:{free_port()}", opts.replace("5000", "1000"))).fetchall(),
-                         "no answer from brokers")
+                         "cannot connect to brokers")
     assert secret not in str(e)
     kit.delete_topic(name)
 
@@ -257,7 +257,8 @@ def test_sasl_options_reach_the_cluster_and_stay_secret():
     assert rows == conn.execute("SELECT topic FROM kafka_topics(?)", (B,)).fetchall()
     e = kit.expect_error(lambda: conn.execute(
         "SELECT * FROM kafka_topics(?, ?)", (broker, base + ", rdkafka.sasl.password=wrong-Secret-42, timeout_ms=3000")).fetchall(),
-        "kafka: metadata:")
+        "kafka: kafka_topics: cannot connect to brokers")
+    assert "Authentication failed" in str(e), str(e)
     assert "wrong-Secret-42" not in str(e), str(e)
 
 

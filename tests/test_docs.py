@@ -12,11 +12,6 @@ import kit
 REFERENCE = kit.ROOT / "docs" / "reference"
 README_MAX_LINES = 300
 
-# Pages other helpers write on their branches at the same time as this test:
-# links to them are allowed until they are merged. The lead removes this
-# allowlist at merge, once both files are in the repository.
-LINK_ALLOWLIST = {"docs/security.md"}
-
 SECTIONS_ALL = ("## Synopsis", "## Errors", "## Example")
 SECTIONS_TABLE = ("## Columns", "## Pushdown")
 
@@ -224,8 +219,6 @@ def broken_links(path):
         file, _, anchor = target.partition("#")
         dest = (path.parent / file).resolve() if file else path
         rel = dest.relative_to(kit.ROOT).as_posix() if dest.is_relative_to(kit.ROOT) else str(dest)
-        if rel in LINK_ALLOWLIST:
-            continue
         if not dest.exists():
             broken.append(f"{path.relative_to(kit.ROOT)}: {target} (no {rel})")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):

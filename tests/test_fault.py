@@ -84,7 +84,7 @@ def test_unreachable_broker_at_create_select_insert_fails_within_timeout():
     dead = "127.0.0.1:9"
     e, elapsed = timed(lambda: conn.execute(
         f"CREATE VIRTUAL TABLE z USING kafka(brokers='{dead}', topic='x', timeout_ms={TIMEOUT_MS})"))
-    assert isinstance(e, Exception) and f"no answer from brokers '{dead}' within timeout_ms={TIMEOUT_MS}" in str(e), e
+    assert isinstance(e, Exception) and f"cannot connect to brokers '{dead}'" in str(e), e
     assert elapsed < TIMEOUT_MS / 1000 + SLACK, elapsed
     # A table declared in a database file connects without the cluster;
     # the broker it names is unreachable when the file is used.

@@ -431,8 +431,8 @@ def test_every_wait_is_bounded_by_timeout_ms():
                 "SELECT * FROM kafka_topic_configs('127.0.0.1:9', 't', 'timeout_ms=1500')",
                 "SELECT * FROM kafka_group_members('127.0.0.1:9', 'g', 'timeout_ms=1500')",
                 "SELECT * FROM kafka_acls('127.0.0.1:9', 'timeout_ms=1500')"):
-        kit.expect_error(lambda: conn.execute(sql).fetchall(), "no answer from brokers '127.0.0.1:9' within "
-                                                               "timeout_ms=1500")
+        kit.expect_error(lambda: conn.execute(sql).fetchall(), "cannot connect to brokers '127.0.0.1:9' (no "
+                                                               "connection to any of them succeeded")
 
 
 def test_mock_cluster_says_which_request_it_lacks():

@@ -397,8 +397,8 @@ def test_missing_topic_and_unreachable_broker_fail_in_time(tmp=None):
     conn.close()
     conn = kit.connect(path)
     t0 = time.monotonic()
-    kit.expect_error(lambda: conn.execute("SELECT * FROM u").fetchall(), "within timeout_ms=2000")
+    kit.expect_error(lambda: conn.execute("SELECT * FROM u").fetchall(), "cannot connect to brokers '127.0.0.1:1'")
     assert time.monotonic() - t0 < 6
     kit.expect_error(lambda: kit.connect().execute(
         f"CREATE VIRTUAL TABLE x USING kafka(brokers='127.0.0.1:1', topic='{topic}', timeout_ms=1500)"),
-        "within timeout_ms=1500")
+        "cannot connect to brokers '127.0.0.1:1'")

@@ -61,7 +61,7 @@ def test_tls_with_client_certificates_reads_writes_and_fails_clearly():
         # No client certificate: the broker ends the handshake.
         no_cert = tls_options(client=False, extra="timeout_ms=3000")
         kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(?, ?)", (TLS, no_cert)).fetchall(),
-                         f"no answer from brokers '{TLS}' within timeout_ms=3000")
+                         f"cannot connect to brokers '{TLS}'")
         e = kit.expect_error(lambda: conn.execute("SELECT * FROM kafka_topics(?, ?)", (TLS, no_cert)).fetchall(),
                              "alert")
         assert "bad certificate" in str(e) or "certificate required" in str(e), e
@@ -72,7 +72,7 @@ def test_tls_with_client_certificates_reads_writes_and_fails_clearly():
         kit.expect_error(lambda: conn.execute("SELECT kafka_delete_topic(?, ?, ?)", (TLS, topic, wrong_ca)),
                          "certificate verify failed: broker certificate could not be verified")
         kit.expect_error(lambda: conn.execute(f"CREATE VIRTUAL TABLE w USING kafka(brokers='{TLS}', topic='{topic}', "
-                                              f"{wrong_ca})"), f"within timeout_ms=3000")
+                                              f"{wrong_ca})"), f"cannot connect to brokers '{TLS}'")
         # The topic is still there: nothing went through the failed calls.
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
         conn.execute("SELECT kafka_delete_topic(?, ?, ?)", (TLS, topic, good))

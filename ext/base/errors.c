@@ -17,3 +17,13 @@ int vtab_error(sqlite3_vtab *vtab, const char *fmt, ...) {
   va_end(ap);
   return SQLITE_ERROR;
 }
+
+int connection_read_only(sqlite3 *db) {
+  return sqlite3_db_readonly(db, "main") == 1;
+}
+
+char *read_only_error(const char *what) {
+  return sqlite3_mprintf("%s: refused: the connection is read-only (its main database was opened "
+                         "read-only: sqlite3 -readonly, ?mode=ro, immutable=1, or a Datasette "
+                         "query), and this would change the cluster or the registry", what);
+}

@@ -65,6 +65,19 @@ int option_is_secret(const char *property) {
   return 0;
 }
 
+char *url_shown(const char *url) {
+  /* A scheme is letters, digits, '+', '-', '.' from the start (RFC 3986). */
+  size_t scheme = isalpha((unsigned char)*url) ? strspn(url, "abcdefghijklmnopqrstuvwxyz"
+                                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") : 0;
+  const char *rest = scheme && !strncmp(url + scheme, "://", 3) ? url + scheme + 3 : url;
+  /* A password may hold '/', '@', ':', '?' or '#' unencoded: everything up
+  ** to the last '@' may be credentials. */
+  const char *at = strrchr(rest, '@');
+  const char *host = at ? at + 1 : rest;
+  int host_len = (int)strcspn(host, "?#"); /* a query may hold a token */
+  return sqlite3_mprintf("%.*s%.*s%s", (int)(rest - url), url, host_len, host, host[host_len] ? "?..." : "");
+}
+
 static int parse_int(const char *name, const char *value, long min, long max,
                      int *out, char **err) {
   char *end;
@@ -277,8 +290,7 @@ static int parse_columns(kafka_options *opts, const char *value, char **err) {
 
 /* Checks a librdkafka property against librdkafka itself, so that a typo
 ** fails at CREATE rather than at the first read. */
-static int parse_rdkafka(kafka_options *opts, const char *property, const char *value,
-                         char **err) {
+int options_add_rdkafka(kafka_options *opts, const char *property, const char *value, char **err) {
   for (size_t i = 0; i < sizeof unsafe_properties / sizeof *unsafe_properties; i++) {
     if (strcmp(property, unsafe_properties[i])) continue;
     *err = sqlite3_mprintf("kafka: option rdkafka.%s is not allowed: a table stored in a database "
@@ -329,6 +341,18 @@ static int set_string(const char *name, char **slot, const char *value, char **e
   return *slot ? SQLITE_OK : SQLITE_NOMEM;
 }
 
+/* Brokers appear in errors: they must hold no credentials (which
+** librdkafka does not take there anyway). The value is not shown. */
+static int parse_brokers(kafka_options *opts, const char *value, char **err) {
+  if (strchr(value, '@')) {
+    *err = sqlite3_mprintf("kafka: option brokers must be host:port,... without user:password@ (give "
+                           "credentials as rdkafka.sasl.username and rdkafka.sasl.password, or in a "
+                           "config file)");
+    return SQLITE_ERROR;
+  }
+  return set_string("brokers", &opts->brokers, value, err);
+}
+
 int options_add_columns(kafka_options *opts, const char *spec, char **err) {
   return parse_columns(opts, spec, err);
 }
@@ -360,8 +384,9 @@ static int parse_registry(kafka_options *opts, const char *name, const char *val
   return SQLITE_ERROR;
 }
 
-static int parse_one(kafka_options *opts, const char *name, const char *value, char **err) {
-  if (!strncmp(name, "rdkafka.", 8) && name[8]) return parse_rdkafka(opts, name + 8, value, err);
+int options_set(kafka_options *opts, const char *name, const char *value, char **err) {
+  if (!strcmp(name, "config")) return set_string(name, &opts->config, value, err);
+  if (!strncmp(name, "rdkafka.", 8) && name[8]) return options_add_rdkafka(opts, name + 8, value, err);
   if (!strncmp(name, "schema_registry", 15)) return parse_registry(opts, name, value, err);
   if (!strcmp(name, "value_subject")) return set_string(name, &opts->value_subject, value, err);
   if (!strcmp(name, "key_subject")) return set_string(name, &opts->key_subject, value, err);
@@ -376,7 +401,7 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "key_proto_file")) return set_string(name, &opts->key_proto_file, value, err);
   if (!strcmp(name, "value_proto_path")) return set_string(name, &opts->value_proto_path, value, err);
   if (!strcmp(name, "key_proto_path")) return set_string(name, &opts->key_proto_path, value, err);
-  if (!strcmp(name, "brokers")) return set_string(name, &opts->brokers, value, err);
+  if (!strcmp(name, "brokers")) return parse_brokers(opts, value, err);
   if (!strcmp(name, "topic")) return set_string(name, &opts->topic, value, err);
   if (!strcmp(name, "group")) return set_string(name, &opts->group, value, err);
   if (!strcmp(name, "transactional_id")) return set_string(name, &opts->transactional_id, value, err);
@@ -394,7 +419,7 @@ static int parse_one(kafka_options *opts, const char *name, const char *value, c
   if (!strcmp(name, "progress")) return parse_int(name, value, 0, 1, &opts->progress, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
                          "group, start, transactional_id, partitions, replication, timeout_ms, "
-                         "on_error, isolation, partitioner, rdkafka.<property>, schema_registry, "
+                         "on_error, isolation, partitioner, config, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
                          "value_schema, value_message, value_schema_file, value_proto_file, "
                          "value_proto_path, key_schema, key_message, key_schema_file, key_proto_file, "
@@ -502,10 +527,12 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
     char *value = dequote(eq + 1, strlen(eq + 1));
     if (!name || !value) rc = SQLITE_NOMEM;
     else if (!(rc = check_repeated(argv, i, name, strlen(name), err)))
-      rc = parse_one(opts, name, value, err);
+      rc = options_set(opts, name, value, err);
     sqlite3_free(name);
     sqlite3_free(value);
   }
+  /* After the SQL's options, which the file's do not override. */
+  if (!rc && opts->config) rc = options_read_config(opts, err);
   return rc;
 }
 
@@ -529,6 +556,7 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
 
 void options_free(kafka_options *opts) {
   sqlite3_free(opts->brokers);
+  sqlite3_free(opts->config);
   sqlite3_free(opts->topic);
   sqlite3_free(opts->group);
   sqlite3_free(opts->transactional_id);

@@ -22,7 +22,8 @@ SQLITE_EXTENSION_INIT3
 /* Non-zero when an `options` item may be given to a call that is not a
 ** table: the other options describe a table. */
 static int call_option(const char *item, size_t len) {
-  return (len == 10 && !strncmp(item, "timeout_ms", len)) || (len > 8 && !strncmp(item, "rdkafka.", 8));
+  return (len == 10 && !strncmp(item, "timeout_ms", len)) || (len == 6 && !strncmp(item, "config", len)) ||
+         (len > 8 && !strncmp(item, "rdkafka.", 8));
 }
 
 /* Checks one item of the options text; the item itself is never shown,
@@ -36,7 +37,7 @@ static int check_item(const char *func, int n, const char *item, char **err) {
     *err = sqlite3_mprintf("%s: options: item %d is not of the form name=value", func, n);
   } else if (!call_option(item, len)) {
     *err = sqlite3_mprintf("%s: option '%.*s' is not accepted here (options: timeout_ms, "
-                           "rdkafka.<property>)", func, (int)len, item);
+                           "config, rdkafka.<property>)", func, (int)len, item);
   }
   return *err ? SQLITE_ERROR : SQLITE_OK;
 }
@@ -66,13 +67,12 @@ int admin_split_items(char *text, char **items, int max) {
 int admin_options(kafka_options *opts, const char *func, const char *brokers, const char *text,
                   char **err) {
   options_init(opts);
-  opts->brokers = sqlite3_mprintf("%s", brokers);
-  if (!opts->brokers) return SQLITE_NOMEM;
-  if (!text) return SQLITE_OK;
+  int rc = options_set(opts, "brokers", brokers, err);
+  if (rc || !text) return rc;
   size_t len = strlen(text);
   char *copy = sqlite3_mprintf("%s", text);
   char **items = sqlite3_malloc64(sizeof *items * (len + 1));
-  int rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
+  rc = copy && items ? SQLITE_OK : SQLITE_NOMEM;
   int n = rc ? 0 : admin_split_items(copy, items, (int)(len + 1));
   for (int i = 0; !rc && i < n; i++) rc = check_item(func, i + 1, items[i], err);
   if (!rc) rc = options_parse_args(opts, n, (const char *const *)items, err);
@@ -132,15 +132,22 @@ void admin_run(sqlite3_context *ctx, const char *func, const char *brokers, cons
     rc = SQLITE_ERROR;
   }
   if (!rc) rc = client_new_consumer(&opts, &client, &err);
+  /* Waits end on sqlite3_interrupt(); brokers none of which can be
+  ** connected to fail the call at once. */
+  if (!rc) rc = client_watch(client, sqlite3_context_db_handle(ctx));
+  if (!rc) rc = client_reach(client, &opts, func, &err);
   if (!rc) rc = op(ctx, client, &opts, arg, &err);
   client_free(client);
   options_free(&opts);
   if (rc) admin_result_error(ctx, err);
+  if (rc == SQLITE_INTERRUPT) sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
 }
 
 char *admin_error(kafka_client *client, const kafka_options *opts, const char *func, const char *what,
                   rd_kafka_resp_err_t e, const char *why) {
-  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT)
+  if (e == RD_KAFKA_RESP_ERR__INTR) return sqlite3_mprintf("interrupted");
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT &&
+      e != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
     return sqlite3_mprintf("%s: %s: %s", func, what, why ? why : rd_kafka_err2str(e));
   char *about = sqlite3_mprintf("%s: %s", func, what);
   char *err = client_timeout_error(client, opts, about ? about : what);
@@ -151,22 +158,10 @@ char *admin_error(kafka_client *client, const kafka_options *opts, const char *f
 int admin_request(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
                   const char *func, const char *what, admin_start *start, void *arg,
                   rd_kafka_event_t **ev, char **err) {
-  char errstr[256];
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
-  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  /* Only some requests take an operation timeout; the others refuse it. */
-  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
-  start(client->rk, ao, queue, arg);
-  /* librdkafka ends the request at the request timeout: the extra second
-  ** only lets its answer arrive. */
-  *ev = rd_kafka_queue_poll(queue, opts->timeout_ms + 1000);
-  rd_kafka_resp_err_t e = *ev ? rd_kafka_event_error(*ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_resp_err_t e = client_admin(client, opts, op, start, arg, ev);
   if (e) *err = admin_error(client, opts, func, what, e, *ev ? rd_kafka_event_error_string(*ev) : NULL);
   if (e && *ev) rd_kafka_event_destroy(*ev);
   if (e) *ev = NULL;
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(ao);
   return e ? SQLITE_ERROR : SQLITE_OK;
 }
 
@@ -215,13 +210,35 @@ static void delete_topic_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   admin_run(ctx, func, brokers, options, NULL, delete_op, (void *)topic);
 }
 
+/* A function that changes the cluster or the registry, as admin_define()
+** registers it. */
+typedef struct write_function {
+  const char *name; /* static */
+  void (*func)(sqlite3_context *, int, sqlite3_value **);
+} write_function;
+
+/* Every function admin_define() registers runs through here: a read-only
+** connection (a Datasette visitor's query, sqlite3 -readonly) changes
+** nothing, and DIRECTONLY alone does not stop a direct SELECT. */
+static void write_guard(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const write_function *w = sqlite3_user_data(ctx);
+  if (connection_read_only(sqlite3_context_db_handle(ctx))) admin_result_error(ctx, read_only_error(w->name));
+  else w->func(ctx, argc, argv);
+}
+
 int admin_define(sqlite3 *db, const char *name, int min_args, int max_args,
                  void (*func)(sqlite3_context *, int, sqlite3_value **)) {
   /* Direct only: a trigger or view in an untrusted database must not
   ** change a cluster. */
   int rc = SQLITE_OK;
-  for (int n = min_args; !rc && n <= max_args; n++)
-    rc = sqlite3_create_function(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, func, NULL, NULL);
+  for (int n = min_args; !rc && n <= max_args; n++) {
+    write_function *w = sqlite3_malloc64(sizeof *w);
+    if (!w) return SQLITE_NOMEM;
+    w->name = name;
+    w->func = func;
+    rc = sqlite3_create_function_v2(db, name, n, SQLITE_UTF8 | SQLITE_DIRECTONLY, w, write_guard, NULL,
+                                    NULL, sqlite3_free);
+  }
   return rc;
 }
 

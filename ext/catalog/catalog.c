@@ -39,9 +39,10 @@ typedef struct catalog_vtab {
   const catalog_table *table;
   const catalog_source_table *source; /* NULL: over a cluster */
   const char *arg2;                   /* catalog_arg2_table's, or NULL */
-  sqlite3 *db;
   kafka_client *client; /* kept for the next call with the same key */
   char *client_key;     /* brokers and options of client */
+  sqlite3 *db;          /* its connection: its sqlite3_interrupt() ends a call's
+                        ** waits; its group positions settle before a call */
 } catalog_vtab;
 
 typedef struct catalog_cursor {
@@ -208,8 +209,9 @@ int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition
   rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
   rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(call->arg, only);
   rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, ao, queue);
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, call->opts->timeout_ms + 1000);
-  rd_kafka_resp_err_t e = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_event_t *ev = NULL;
+  rd_kafka_resp_err_t e = client_await_event(call->client, queue, client_now_ms() + call->opts->timeout_ms + 1000, &ev);
+  if (!e) e = rd_kafka_event_error(ev);
   const char *why = e && ev ? rd_kafka_event_error_string(ev) : rd_kafka_err2str(e);
   size_t n = 0;
   const rd_kafka_group_result_t **groups =
@@ -219,7 +221,9 @@ int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition
     e = rd_kafka_error_code(group_error);
     why = rd_kafka_error_string(group_error);
   }
-  if (timed_out(e)) {
+  if (e == RD_KAFKA_RESP_ERR__INTR) {
+    *err = sqlite3_mprintf("interrupted");
+  } else if (timed_out(e) || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     *err = client_timeout_error(call->client, call->opts, "committed offsets of the group");
   } else if (e || n != 1) {
     *err = sqlite3_mprintf("%s: group '%s': %s", call->func, call->arg, e ? why : "no answer for the group");
@@ -672,8 +676,17 @@ static int vtab_client(catalog_vtab *vtab, const kafka_options *opts, const char
   }
   drop_client(vtab);
   int rc = client_new_consumer(opts, &vtab->client, err);
-  if (rc) sqlite3_free(key);
-  else vtab->client_key = key;
+  if (rc) {
+    sqlite3_free(key);
+    return rc;
+  }
+  vtab->client_key = key;
+  /* A new client first reaches the brokers: failing at once when none
+  ** can be connected to, and stopping on sqlite3_interrupt(). */
+  rc = client_watch(vtab->client, vtab->db);
+  if (!rc) rc = client_reach(vtab->client, opts, vtab->table->name, err);
+  client_unwatch(vtab->client);
+  if (rc) drop_client(vtab);
   return rc;
 }
 
@@ -721,6 +734,7 @@ static int source_filter(catalog_cursor *c, const catalog_source_table *source, 
   char *option = err ? NULL : sqlite3_mprintf("%s=%s", source->option, value);
   const char *argv[1] = {option};
   int rc = err ? SQLITE_OK : option ? options_parse_args(&opts, 1, argv, &err) : SQLITE_NOMEM;
+  opts.registry.db = ((catalog_vtab *)c->base.pVtab)->db; /* Ctrl-C ends the requests */
   if (!err && !rc) {
     catalog_call call = {source->table.name, NULL, &opts, arg, &c->rows, NULL};
     rc = source->table.fill(&call, &err);
@@ -762,9 +776,11 @@ static int catalog_filter(sqlite3_vtab_cursor *cursor, int idx_num, const char *
   ** offsets (what Kafka's own tools show). */
   opts.read_uncommitted = 1;
   if (!err && !rc) rc = vtab_client(vtab, &opts, options, &err);
+  if (!err && !rc) rc = client_watch(vtab->client, vtab->db);
   if (!err && !rc) {
     catalog_call call = {t->name, vtab->client, &opts, arg, &c->rows, arg2};
     rc = t->fill(&call, &err);
+    client_unwatch(vtab->client);
     if (!rc && c->rows.nomem) rc = SQLITE_NOMEM;
     /* A client that failed may be in a bad state: the next call starts anew. */
     if (rc) drop_client(vtab);

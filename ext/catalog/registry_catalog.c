@@ -127,6 +127,7 @@ static void register_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
   options_init(&opts);
   int rc = registry ? options_parse_args(&opts, 1, argv_opts, &err) : SQLITE_NOMEM;
   opts.registry.timeout_ms = CALL_TIMEOUT_MS;
+  opts.registry.db = sqlite3_context_db_handle(ctx); /* Ctrl-C ends the request */
   int32_t id = 0;
   if (!rc) rc = registry_register(&opts.registry, args[1], args[2], args[3], &id, &err);
   options_free(&opts);
@@ -139,8 +140,5 @@ static void register_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 int registry_catalog_register(sqlite3 *db) {
   int rc = catalog_register_source_tables(db, tables, sizeof tables / sizeof *tables);
-  for (int n = 3; !rc && n <= 4; n++)
-    rc = sqlite3_create_function(db, "kafka_register_schema", n, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL,
-                                 register_func, NULL, NULL);
-  return rc;
+  return rc ? rc : admin_define(db, "kafka_register_schema", 3, 4, register_func);
 }

@@ -28,6 +28,12 @@ SQLITE_EXTENSION_INIT3
 ** within about a second, growing so that a slow broker still answers. */
 #define RETRY_SLICE_MS 250
 #define RETRY_SLICE_MAX_MS 1000
+/* Logged connection failures of each bootstrap broker before it counts
+** as down (see note_bootstrap_failure). */
+#define BOOTSTRAP_FAILS 2
+/* How long past its request timeout the answer of an Admin API request
+** may take to arrive. */
+#define ANSWER_MARGIN_MS 500
 
 /* One mock cluster per broker count, shared by every table of the process
 ** and kept until it exits: its topics live as long as the process. The
@@ -52,18 +58,75 @@ static void remember_error(kafka_client *client, const char *text) {
   pthread_mutex_unlock(&client->lock);
 }
 
+/* A connection to a bootstrap broker failed (refused, not resolved, TLS or
+** SASL failed): librdkafka logs "[thrd:NAME]: NAME: why" with facility
+** FAIL, NAME ending in "/bootstrap". Once each bootstrap broker has failed
+** so BOOTSTRAP_FAILS times, every one is down (the ALL_BROKERS_DOWN event
+** would say so too, but it waits in the consumer's queue, which nothing
+** polls during a request). Not at the first failure: a name with several
+** addresses (localhost: ::1 and 127.0.0.1) is tried one address per
+** attempt, and the next may answer. A name that does not resolve has no
+** address left. */
+static void note_bootstrap_failure(kafka_client *client, const char *text) {
+  const char *name = strstr(text, "]: ");
+  if (!name) return;
+  name += 3;
+  const char *end = strstr(name, ": ");
+  size_t len = end ? (size_t)(end - name) : 0;
+  if (len < 10 || len >= sizeof client->failed[0] || strncmp(end - 10, "/bootstrap", 10)) return;
+  int weight = strstr(end, "Failed to resolve") ? BOOTSTRAP_FAILS : 1;
+  pthread_mutex_lock(&client->lock);
+  if (!*client->first_failure) snprintf(client->first_failure, sizeof client->first_failure, "%s", text);
+  int i = 0;
+  while (i < client->n_failed && (strlen(client->failed[i]) != len || strncmp(client->failed[i], name, len))) i++;
+  if (i == client->n_failed && i < CLIENT_MAX_BOOTSTRAP) {
+    snprintf(client->failed[i], sizeof client->failed[0], "%.*s", (int)len, name);
+    client->fails[client->n_failed++] = 0;
+  }
+  if (i < client->n_failed) client->fails[i] += weight;
+  int down = 0;
+  for (int j = 0; j < client->n_failed; j++) down += client->fails[j] >= BOOTSTRAP_FAILS;
+  if (client->n_bootstrap && down >= client->n_bootstrap) client->all_down = 1;
+  pthread_mutex_unlock(&client->lock);
+}
+
 /* librdkafka logs to stderr unless told otherwise: the shell's output must
 ** stay the query's, so warnings are kept for error messages instead. */
 static void on_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
-  (void)facility;
-  if (level <= LOG_WARNING) remember_error(rd_kafka_opaque(rk), text);
+  kafka_client *client = rd_kafka_opaque(rk);
+  if (level <= LOG_WARNING) remember_error(client, text);
+  if (client && !strcmp(facility, "FAIL")) note_bootstrap_failure(client, text);
 }
 
+/* ALL_BROKERS_DOWN ("1/1 brokers are down") is noted but does not replace
+** the error that says why (the refused connect, the failed resolve). */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)rk;
+  kafka_client *client = opaque;
   char text[512];
   snprintf(text, sizeof text, "%s: %s", rd_kafka_err2name(err), reason);
-  remember_error(opaque, text);
+  if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    remember_error(client, text);
+    return;
+  }
+  pthread_mutex_lock(&client->lock);
+  client->all_down = 1;
+  if (!*client->last_error) snprintf(client->last_error, sizeof client->last_error, "%s", text);
+  pthread_mutex_unlock(&client->lock);
+}
+
+/* The client never reached a broker and librdkafka says every one is down. */
+static int unreachable(kafka_client *client) {
+  pthread_mutex_lock(&client->lock);
+  int down = client->all_down && !client->answered;
+  pthread_mutex_unlock(&client->lock);
+  return down;
+}
+
+static void mark_answered(kafka_client *client) {
+  pthread_mutex_lock(&client->lock);
+  client->answered = 1;
+  pthread_mutex_unlock(&client->lock);
 }
 
 static void quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *text) {
@@ -284,6 +347,24 @@ static int conf_defaults(rd_kafka_conf_t *conf, const kafka_options *opts, clien
   return SQLITE_OK;
 }
 
+/* The distinct brokers of a bootstrap list; 0 (unknown: never fail fast)
+** past CLIENT_MAX_BOOTSTRAP. */
+static int count_bootstrap(const char *list) {
+  char seen[CLIENT_MAX_BOOTSTRAP][256];
+  int n = 0;
+  for (const char *p = list; *p;) {
+    p += strspn(p, " ,");
+    size_t len = strcspn(p, " ,");
+    if (!len) break;
+    int known = 0;
+    for (int i = 0; i < n && !known; i++) known = strlen(seen[i]) == len && !strncmp(seen[i], p, len);
+    if (!known && (n == CLIENT_MAX_BOOTSTRAP || len >= sizeof seen[0])) return 0;
+    if (!known) snprintf(seen[n++], sizeof seen[0], "%.*s", (int)len, p);
+    p += len;
+  }
+  return n;
+}
+
 int client_conf(const kafka_options *opts, client_role role, kafka_client *client,
                 rd_kafka_conf_t **out, char **err) {
   const char *bootstrap = opts->brokers;
@@ -308,6 +389,7 @@ int client_conf(const kafka_options *opts, client_role role, kafka_client *clien
     return rc;
   }
   rd_kafka_conf_set_opaque(conf, client);
+  if (client) client->n_bootstrap = count_bootstrap(bootstrap);
   rd_kafka_conf_set_log_cb(conf, on_log);
   rd_kafka_conf_set_error_cb(conf, on_error);
   *out = conf;
@@ -423,8 +505,21 @@ static void client_release(void *owner) {
   sqlite3_free(client);
 }
 
+int client_watch(kafka_client *client, sqlite3 *db) {
+  int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &client->own_probe, NULL);
+  client->interrupt_probe = client->own_probe;
+  return rc;
+}
+
+void client_unwatch(kafka_client *client) {
+  if (client->interrupt_probe == client->own_probe) client->interrupt_probe = NULL;
+  sqlite3_finalize(client->own_probe);
+  client->own_probe = NULL;
+}
+
 void client_free(kafka_client *client) {
   if (!client) return;
+  client_unwatch(client); /* on the caller's thread, before any destroy */
   if (client->rk) client_destroy_handle(client->rk, client_release, client);
   else client_release(client);
 }
@@ -438,6 +533,14 @@ void client_last_error(kafka_client *client, char *buf, size_t size) {
 char *client_timeout_error(kafka_client *client, const kafka_options *opts, const char *what) {
   char last[512];
   client_last_error(client, last, sizeof last);
+  if (unreachable(client)) {
+    pthread_mutex_lock(&client->lock); /* the first failure says most */
+    if (*client->first_failure) snprintf(last, sizeof last, "%s", client->first_failure);
+    pthread_mutex_unlock(&client->lock);
+    return sqlite3_mprintf("kafka: %s: cannot connect to brokers '%s' (no connection to any of them "
+                           "succeeded: not waiting timeout_ms=%d): %s", what, opts->brokers,
+                           opts->timeout_ms, *last ? last : "every broker is down");
+  }
   return sqlite3_mprintf("kafka: %s: no answer from brokers '%s' within timeout_ms=%d%s%s", what,
                          opts->brokers, opts->timeout_ms, *last ? ": " : "", last);
 }
@@ -480,13 +583,19 @@ static int transient(rd_kafka_resp_err_t e) {
 
 rd_kafka_resp_err_t client_retry(kafka_client *client, const kafka_options *opts,
                                  client_attempt *attempt, void *arg) {
-  long long deadline = client_now_ms() + opts->timeout_ms;
+  return client_retry_until(client, client_now_ms() + opts->timeout_ms, attempt, arg);
+}
+
+rd_kafka_resp_err_t client_retry_until(kafka_client *client, long long deadline, client_attempt *attempt,
+                                       void *arg) {
   int slice = RETRY_SLICE_MS;
   for (;;) {
     long long left = deadline - client_now_ms();
     rd_kafka_resp_err_t e = attempt(client, arg, left < slice ? (left > 0 ? (int)left : 1) : slice);
+    if (e >= 0) mark_answered(client); /* no error, or the broker's own */
     if (!transient(e) || client_now_ms() >= deadline) return e;
     if (client_interrupted(client->interrupt_probe)) return RD_KAFKA_RESP_ERR__INTR;
+    if (unreachable(client)) return RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
     if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) {
       struct timespec pause = {0, 100 * 1000000}; /* an error came back at once */
       nanosleep(&pause, NULL);
@@ -501,9 +610,42 @@ int client_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka
     *err = sqlite3_mprintf("interrupted");
     return SQLITE_INTERRUPT;
   }
-  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT) return SQLITE_OK;
+  if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT &&
+      e != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    return SQLITE_OK;
   *err = client_timeout_error(client, opts, what);
   return SQLITE_ERROR;
+}
+
+rd_kafka_resp_err_t client_await_event(kafka_client *client, rd_kafka_queue_t *queue, long long deadline,
+                                       rd_kafka_event_t **ev) {
+  for (;;) {
+    long long left = deadline - client_now_ms();
+    *ev = rd_kafka_queue_poll(queue, left < RETRY_SLICE_MS ? (left > 0 ? (int)left : 0) : RETRY_SLICE_MS);
+    if (*ev) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (client_now_ms() >= deadline) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (client_interrupted(client->interrupt_probe)) return RD_KAFKA_RESP_ERR__INTR;
+    if (unreachable(client)) return RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+  }
+}
+
+/* Metadata of the brokers only (no topic): the cheapest answer. */
+static rd_kafka_resp_err_t brokers_attempt(kafka_client *client, void *arg, int timeout_ms) {
+  (void)arg;
+  const struct rd_kafka_metadata *md;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(client->rk, 0, NULL, &md, timeout_ms);
+  if (!e) rd_kafka_metadata_destroy(md);
+  return e;
+}
+
+int client_reach(kafka_client *client, const kafka_options *opts, const char *what, char **err) {
+  rd_kafka_resp_err_t e = client_retry(client, opts, brokers_attempt, NULL);
+  int rc = client_wait_failed(client, opts, e, what, err);
+  if (!rc && e) {
+    *err = sqlite3_mprintf("kafka: %s: brokers '%s': %s", what, opts->brokers, rd_kafka_err2str(e));
+    rc = SQLITE_ERROR;
+  }
+  return rc;
 }
 
 typedef struct metadata_ask {
@@ -524,10 +666,10 @@ static rd_kafka_resp_err_t metadata_attempt(kafka_client *client, void *arg, int
 
 /* Waits for the topic's metadata (see metadata_attempt). */
 static int topic_partitions_until(kafka_client *client, const kafka_options *opts,
-                                  const char *topic, int wait_created, int *partitions,
-                                  char **err) {
+                                  const char *topic, int wait_created, long long deadline,
+                                  int *partitions, char **err) {
   metadata_ask ask = {topic, wait_created, 0};
-  rd_kafka_resp_err_t e = client_retry(client, opts, metadata_attempt, &ask);
+  rd_kafka_resp_err_t e = client_retry_until(client, deadline, metadata_attempt, &ask);
   char *what = sqlite3_mprintf("metadata of topic '%s'", topic);
   int rc = client_wait_failed(client, opts, e, what ? what : "metadata", err);
   sqlite3_free(what);
@@ -557,7 +699,7 @@ int client_topic_partitions(kafka_client *client, const kafka_options *opts, con
     sqlite3_free(similar);
     return SQLITE_ERROR;
   }
-  return topic_partitions_until(client, opts, topic, 0, partitions, err);
+  return topic_partitions_until(client, opts, topic, 0, client_now_ms() + opts->timeout_ms, partitions, err);
 }
 
 char *client_cluster_id(kafka_client *client, int timeout_ms) {
@@ -697,14 +839,13 @@ static int new_topic_configs(rd_kafka_NewTopic_t *nt, const char *config_json, c
 
 /* The error of a one-topic CreateTopics or DeleteTopics request, with the
 ** broker's reason in reason. */
-static rd_kafka_resp_err_t topic_admin_result(rd_kafka_queue_t *queue, int timeout_ms,
-                                              char *reason, size_t size) {
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-  if (!ev) {
-    snprintf(reason, size, "no answer within timeout_ms=%d", timeout_ms);
-    return RD_KAFKA_RESP_ERR__TIMED_OUT;
-  }
-  rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+static rd_kafka_resp_err_t topic_admin_result(kafka_client *client, rd_kafka_queue_t *queue,
+                                              long long deadline, char *reason, size_t size) {
+  rd_kafka_event_t *ev;
+  /* librdkafka ends the request at the deadline: the margin lets its answer arrive. */
+  rd_kafka_resp_err_t e = client_await_event(client, queue, deadline + ANSWER_MARGIN_MS, &ev);
+  if (e) return e;
+  e = rd_kafka_event_error(ev);
   snprintf(reason, size, "%s", e ? rd_kafka_event_error_string(ev) : "");
   if (!e) {
     size_t n = 0;
@@ -721,10 +862,9 @@ static rd_kafka_resp_err_t topic_admin_result(rd_kafka_queue_t *queue, int timeo
   return e;
 }
 
-static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const kafka_options *opts,
-                                             const char *topic, int partitions, int replication,
-                                             const char *config_json, char *reason, size_t size,
-                                             char **err) {
+static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const char *topic, int partitions,
+                                             int replication, const char *config_json, long long deadline,
+                                             char *reason, size_t size, char **err) {
   char errstr[256];
   rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, replication, errstr, sizeof errstr);
   if (!nt) {
@@ -736,11 +876,12 @@ static rd_kafka_resp_err_t create_real_topic(kafka_client *client, const kafka_o
     return RD_KAFKA_RESP_ERR__INVALID_ARG;
   }
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
-  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  int left = (int)(deadline - client_now_ms());
+  rd_kafka_AdminOptions_set_request_timeout(ao, left > 0 ? left : 1, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, left > 0 ? left : 1, errstr, sizeof errstr);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
   rd_kafka_CreateTopics(client->rk, &nt, 1, ao, queue);
-  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, size);
+  rd_kafka_resp_err_t e = topic_admin_result(client, queue, deadline, reason, size);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
   rd_kafka_NewTopic_destroy(nt);
@@ -784,6 +925,29 @@ static int topic_name_valid(const char *topic) {
   return strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
+/* client_wait_failed() of a request about a topic: "verb topic 'x'". */
+static int topic_wait_failed(kafka_client *client, const kafka_options *opts, rd_kafka_resp_err_t e,
+                             const char *verb, const char *topic, char **err) {
+  char *what = sqlite3_mprintf("%s topic '%s'", verb, topic);
+  int rc = client_wait_failed(client, opts, e, what ? what : verb, err);
+  sqlite3_free(what);
+  return rc;
+}
+
+/* Whether topic exists, asked until deadline. An error other than no
+** answer (or an interrupt) counts as missing: CreateTopics then says why. */
+static int topic_exists_until(kafka_client *client, const kafka_options *opts, const char *topic,
+                              long long deadline, int *exists, char **err) {
+  if (brokers_are_mock(opts->brokers)) {
+    *exists = mock_topic(opts->brokers, topic, 0);
+    return SQLITE_OK;
+  }
+  metadata_ask ask = {topic, 0, 0};
+  rd_kafka_resp_err_t e = client_retry_until(client, deadline, metadata_attempt, &ask);
+  *exists = !e;
+  return topic_wait_failed(client, opts, e, "creating", topic, err);
+}
+
 int client_create_topic(kafka_client *client, const kafka_options *opts, const char *topic,
                         int partitions, int replication, const char *config_json,
                         int if_missing, char **err) {
@@ -792,10 +956,11 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
                            "249 ASCII letters, digits, '.', '_' and '-' (not '.' or '..')", topic);
     return SQLITE_ERROR;
   }
-  int existing;
-  int exists = brokers_are_mock(opts->brokers)
-                   ? mock_topic(opts->brokers, topic, 0)
-                   : !topic_metadata(client, topic, opts->timeout_ms, &existing) && existing > 0;
+  /* One timeout_ms for the whole: the check, the request, the metadata. */
+  long long deadline = client_now_ms() + opts->timeout_ms;
+  int exists;
+  int rc = topic_exists_until(client, opts, topic, deadline, &exists, err);
+  if (rc) return rc;
   if (exists) {
     if (if_missing) return SQLITE_OK;
     *err = sqlite3_mprintf("kafka: topic '%s' already exists", topic);
@@ -805,17 +970,18 @@ int client_create_topic(kafka_client *client, const kafka_options *opts, const c
   rd_kafka_resp_err_t e =
       brokers_are_mock(opts->brokers)
           ? create_mock_topic(opts, topic, partitions, replication, config_json, err)
-          : create_real_topic(client, opts, topic, partitions, replication, config_json, reason,
-                              sizeof reason, err);
+          : create_real_topic(client, topic, partitions, replication, config_json, deadline,
+                              reason, sizeof reason, err);
   if (*err) return SQLITE_ERROR;
   if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && if_missing) e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if ((rc = topic_wait_failed(client, opts, e, "creating", topic, err))) return rc;
   if (e) {
     *err = sqlite3_mprintf("kafka: cannot create topic '%s': %s%s%s", topic, rd_kafka_err2name(e),
                            *reason ? ": " : "", reason);
     return SQLITE_ERROR;
   }
   int created;
-  return topic_partitions_until(client, opts, topic, 1, &created, err);
+  return topic_partitions_until(client, opts, topic, 1, deadline, &created, err);
 }
 
 /* Waits, until the deadline, for a deleted topic to leave the metadata,
@@ -845,12 +1011,13 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
   rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
   rd_kafka_DeleteTopics(client->rk, &dt, 1, ao, queue);
-  rd_kafka_resp_err_t e = topic_admin_result(queue, opts->timeout_ms, reason, sizeof reason);
+  rd_kafka_resp_err_t e = topic_admin_result(client, queue, deadline, reason, sizeof reason);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
   rd_kafka_DeleteTopic_destroy(dt);
-  if (e == RD_KAFKA_RESP_ERR__TIMED_OUT) {
-    *err = client_timeout_error(client, opts, "deleting a topic");
+  int rc = topic_wait_failed(client, opts, e, "deleting", topic, err);
+  if (rc) {
+    return rc;
   } else if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
     *err = sqlite3_mprintf("kafka: cannot delete topic '%s': it does not exist on brokers '%s'",
                            topic, opts->brokers);
@@ -860,4 +1027,82 @@ int client_delete_topic(kafka_client *client, const kafka_options *opts, const c
   }
   if (!e) wait_topic_gone(client, topic, deadline);
   return e ? SQLITE_ERROR : SQLITE_OK;
+}
+
+/* The value of config name in one DescribeConfigs result event. */
+static char *described_value(rd_kafka_event_t *ev, const char *name) {
+  size_t n = 0, m = 0;
+  const rd_kafka_ConfigResource_t **res =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+  if (n != 1 || rd_kafka_ConfigResource_error(res[0])) return NULL;
+  const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res[0], &m);
+  for (size_t i = 0; i < m; i++)
+    if (!strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) && rd_kafka_ConfigEntry_value(entries[i]))
+      return sqlite3_mprintf("%s", rd_kafka_ConfigEntry_value(entries[i]));
+  return NULL;
+}
+
+rd_kafka_resp_err_t client_admin(kafka_client *client, const kafka_options *opts, rd_kafka_admin_op_t op,
+                                 client_admin_start *start, void *arg, rd_kafka_event_t **ev) {
+  char errstr[256];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(client->rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  /* Only some requests take an operation timeout; the others refuse it. */
+  rd_kafka_AdminOptions_set_operation_timeout(ao, opts->timeout_ms, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(client->rk);
+  start(client->rk, ao, queue, arg);
+  /* librdkafka ends the request at the request timeout: the extra second
+  ** only lets its answer arrive. */
+  rd_kafka_resp_err_t e = client_await_event(client, queue, client_now_ms() + opts->timeout_ms + 1000, ev);
+  if (!e) e = rd_kafka_event_error(*ev);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(ao);
+  return e;
+}
+
+static void describe_topic_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *topic) {
+  rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+  rd_kafka_DescribeConfigs(rk, &res, 1, ao, queue);
+  rd_kafka_ConfigResource_destroy(res);
+}
+
+char *client_topic_config(kafka_client *client, const kafka_options *opts, const char *topic, const char *name) {
+  if (brokers_are_mock(opts->brokers)) return NULL; /* no DescribeConfigs there */
+  rd_kafka_event_t *ev = NULL;
+  rd_kafka_resp_err_t e = client_admin(client, opts, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, describe_topic_start,
+                                       (void *)topic, &ev);
+  char *value = e ? NULL : described_value(ev, name);
+  if (ev) rd_kafka_event_destroy(ev);
+  return value;
+}
+
+int client_authorization_error(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED || e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+         e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
+
+static void group_offsets_start(rd_kafka_t *rk, rd_kafka_AdminOptions_t *ao, rd_kafka_queue_t *queue, void *group) {
+  rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+  rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, ao, queue);
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+}
+
+char *client_group_denied(kafka_client *client, const kafka_options *opts, const char *group) {
+  if (brokers_are_mock(opts->brokers)) return NULL;
+  rd_kafka_event_t *ev = NULL;
+  rd_kafka_resp_err_t e = client_admin(client, opts, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+                                       group_offsets_start, (void *)group, &ev);
+  size_t n = 0;
+  const rd_kafka_group_result_t **groups =
+      e ? NULL : rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+  const rd_kafka_error_t *error = n == 1 ? rd_kafka_group_result_error(groups[0]) : NULL;
+  if (error) e = rd_kafka_error_code(error);
+  char *denied = client_authorization_error(e)
+                     ? sqlite3_mprintf("kafka: group '%s': not authorized to read the group's offsets (the user "
+                                       "needs READ on group '%s'): %s", group, group,
+                                       error ? rd_kafka_error_string(error) : rd_kafka_err2str(e))
+                     : NULL;
+  if (ev) rd_kafka_event_destroy(ev);
+  return denied;
 }

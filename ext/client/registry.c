@@ -33,21 +33,20 @@ void registry_schema_clear(registry_schema *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* The base URL as errors show it: without a user:password@ part. */
-static char *shown_url(const registry_options *r) {
-  const char *scheme_end = strstr(r->url, "://");
-  const char *host = scheme_end ? scheme_end + 3 : r->url;
-  const char *at = strchr(host, '@');
-  const char *slash = strchr(host, '/');
-  if (!at || (slash && slash < at)) return sqlite3_mprintf("%s", r->url);
-  return sqlite3_mprintf("%.*s%s", (int)(host - r->url), r->url, at + 1);
-}
+static char *shown_url(const registry_options *r) { return url_shown(r->url); }
 
 static size_t on_data(char *data, size_t size, size_t n, void *arg) {
   sqlite3_str *answer = arg;
   if ((size_t)sqlite3_str_length(answer) + n > MAX_ANSWER_BYTES) return 0;
   sqlite3_str_append(answer, data, (int)n);
   return sqlite3_str_errcode(answer) ? 0 : size * n;
+}
+
+/* libcurl's progress callback, at least once a second: non-zero ends the
+** transfer (CURLE_ABORTED_BY_CALLBACK) once sqlite3_interrupt() was called. */
+static int on_progress(void *probe, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return client_interrupted(probe);
 }
 
 /* Applies the connection options: timeouts, credentials, TLS files. */
@@ -103,6 +102,12 @@ static int request(const registry_options *r, const char *path, const char *body
     return SQLITE_NOMEM;
   }
   configure(curl, r);
+  sqlite3_stmt *probe = NULL;
+  if (r->db && sqlite3_prepare_v2(r->db, "SELECT 1", -1, &probe, NULL) == SQLITE_OK) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, probe);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
@@ -113,10 +118,14 @@ static int request(const registry_options *r, const char *path, const char *body
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  sqlite3_finalize(probe);
   sqlite3_free(url);
   char *text = sqlite3_str_finish(answer);
   int rc = SQLITE_OK;
-  if (res != CURLE_OK) {
+  if (res == CURLE_ABORTED_BY_CALLBACK) {
+    *err = sqlite3_mprintf("interrupted");
+    rc = SQLITE_INTERRUPT;
+  } else if (res != CURLE_OK) {
     char *shown = shown_url(r);
     *err = sqlite3_mprintf("kafka: schema registry %s: %s: %s%s", shown, what,
                            res == CURLE_OPERATION_TIMEDOUT ? "no answer within timeout_ms: " : "unreachable: ",

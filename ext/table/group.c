@@ -63,6 +63,11 @@ static int committed(kafka_client *consumer, const kafka_options *opts,
                      rd_kafka_topic_partition_list_t *ask, char **err) {
   rd_kafka_resp_err_t e = client_retry(consumer, opts, committed_attempt, ask);
   int rc = client_wait_failed(consumer, opts, e, "committed offsets of the group", err);
+  char *denied = rc == SQLITE_ERROR ? client_group_denied(consumer, opts, opts->group) : NULL;
+  if (denied) {
+    sqlite3_free(*err);
+    *err = denied;
+  }
   if (!rc && e) {
     *err = sqlite3_mprintf("kafka: group '%s': committed offsets: %s", opts->group, rd_kafka_err2str(e));
     rc = SQLITE_ERROR;
@@ -139,6 +144,9 @@ static int commit(kafka_client *consumer, const kafka_options *opts,
 }
 
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err) {
+  /* A read-only connection (a Datasette page) reads from the group's
+  ** position and moves nothing: looking must not consume. */
+  if (connection_read_only(vtab->db)) return SQLITE_OK;
   kafka_client *own = NULL;
   int rc = vtab->idle ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
   if (!rc) rc = commit(own ? own : vtab->idle, &vtab->opts, list, err);

@@ -17,14 +17,33 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   int rc = client_new_consumer(&vtab->opts, &client, err);
   if (rc) return rc;
   int partitions;
+  /* sqlite3_interrupt() (Ctrl-C) ends CREATE's waits. */
+  rc = client_watch(client, vtab->db);
+  if (rc) {
+    client_free(client);
+    return rc;
+  }
   if (vtab->opts.partitions > 0)
     rc = client_create_topic(client, &vtab->opts, vtab->opts.topic, vtab->opts.partitions,
                              vtab->opts.replication, NULL, 1, err);
   else
     rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
+  client_unwatch(client);
   if (rc) client_free(client);
   else vtab->idle = client;
   return rc;
+}
+
+/* A CREATE (of a TEMP table: the main database cannot take one) on a
+** read-only connection may read but not create a topic or register a
+** schema. */
+static int refuse_read_only_create(sqlite3 *db, const kafka_options *opts, char **err) {
+  const char *option = opts->partitions ? "partitions" : opts->value_schema ? "value_schema" : NULL;
+  if (!option || !connection_read_only(db)) return SQLITE_OK;
+  char *what = sqlite3_mprintf("kafka: option %s (it creates the topic or registers the schema)", option);
+  *err = read_only_error(what ? what : "kafka: CREATE");
+  sqlite3_free(what);
+  return SQLITE_READONLY;
 }
 
 static void vtab_free(kafka_vtab *vtab) {
@@ -84,6 +103,8 @@ static int kafka_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vtab->table_name = sqlite3_mprintf("%s", argv[2]);
   int rc = vtab->db_name && vtab->table_name ? options_parse(&vtab->opts, argc - 3, argv + 3, err) : SQLITE_NOMEM;
   if (!rc && creating) rc = check_partitioner(&vtab->opts, err);
+  if (!rc && creating) rc = refuse_read_only_create(db, &vtab->opts, err);
+  vtab->opts.registry.db = db; /* sqlite3_interrupt() ends registry requests */
   /* The registry is asked at CREATE only; reopening reads what it said. */
   int registry = !rc && (codec_for(vtab->opts.value_format) || codec_for(vtab->opts.key_format));
   if (registry) rc = creating ? schemas_create(vtab, argv[1], argv[2], err) : schemas_connect(vtab, argv[1], argv[2], err);

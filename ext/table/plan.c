@@ -215,11 +215,37 @@ static const char *entry_text(const pushable *p, int in) {
   }
 }
 
+/* idxNum bit of a plan whose `follow =` has no value when the scan starts
+** (bound through a join to a table read after this one): a follow scan is
+** a parameter of the scan, not a filter on rows, so that plan is costed
+** out and, chosen anyway, fails in xFilter rather than read no rows. */
+#define PLAN_FOLLOW_UNBOUND 4
+#define UNUSABLE_COST 1e18
+
+/* A constraint on follow other than `follow = <ms>` (follow > 1000, IS
+** NULL, ...): SQLite would compare it with the column's NULL and return
+** no rows; the extension cannot honour it, so it is an error. */
+static int refuse_follow_constraint(sqlite3_vtab *vtab, sqlite3_index_info *info, int *unbound) {
+  *unbound = 0;
+  for (int i = 0; i < info->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+    if (c->iColumn != KAFKA_COL_FOLLOW) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
+      *unbound |= !c->usable;
+      continue;
+    }
+    return vtab_error(vtab, "kafka: follow takes only `follow = <milliseconds>` (how long a scan "
+                            "waits for new messages), not another comparison: it would match no rows");
+  }
+  return SQLITE_OK;
+}
+
 /* LIMIT and OFFSET go last in argv; SQLite still applies both itself
 ** (omit stays 0: SQLite 3.40 does not skip the OFFSET rows when a table
 ** omits it), the cursor only stops after LIMIT + OFFSET rows. */
 int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-  int taken[info->nConstraint > 0 ? info->nConstraint : 1];
+  int taken[info->nConstraint > 0 ? info->nConstraint : 1], follow_unbound;
+  if (refuse_follow_constraint(vtab, info, &follow_unbound)) return SQLITE_ERROR;
   sqlite3_str *idx = sqlite3_str_new(NULL);
   int argc = 0, one_partition = 0, has_limit = 0, follow = 0;
   for (int i = 0; i < info->nConstraint; i++) {
@@ -254,7 +280,8 @@ int plan_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
                         info->aOrderBy[0].desc ? " DESC" : "");
   double rows = estimate_rows(info, taken, order);
   info->estimatedRows = (sqlite3_int64)rows;
-  info->estimatedCost = rows + FILTER_COST_ROWS;
+  info->estimatedCost = follow_unbound ? UNUSABLE_COST : rows + FILTER_COST_ROWS;
+  if (follow_unbound) info->idxNum |= PLAN_FOLLOW_UNBOUND;
   info->idxStr = sqlite3_str_finish(idx);
   info->needToFreeIdxStr = 1;
   return info->idxStr || !(argc || info->orderByConsumed) ? SQLITE_OK : SQLITE_NOMEM;
@@ -549,6 +576,12 @@ int plan_from_filter(scan_plan *plan, int idx_num, const char *idx_str, int argc
   plan->timestamp_lo = -1;
   plan->follow_ms = -1;
   plan->order = idx_num & (PLAN_HEAD | PLAN_TAIL);
+  if (idx_num & PLAN_FOLLOW_UNBOUND) {
+    *err = sqlite3_mprintf("kafka: follow = <ms> must have its value when the scan starts (a "
+                           "constant, a parameter, or a column of a table read before this one), "
+                           "not one SQLite reads after it: it would match no rows");
+    return SQLITE_ERROR;
+  }
   filter_bounds b = {0, INT32_MAX, INT64_MAX, INT64_MIN, INT64_MAX, PLAN_NO_LIMIT, 0};
   const char *s = idx_str ? idx_str : "";
   size_t len;

@@ -36,6 +36,7 @@
 #include "table.h"
 #include "codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,6 +69,7 @@ typedef struct kafka_producer {
   long long acked;
   long long failed;
   long long maybe_written;    /* failed, yet perhaps written (timed out in flight) */
+  int interrupted;            /* sqlite3_interrupt() ended the wait for deliveries */
   char first_failure[512];
   rd_kafka_resp_err_t first_err;
   int transactional;
@@ -386,6 +388,36 @@ static kafka_vtab *registry_sibling(const kafka_vtab *vtab) {
   return NULL;
 }
 
+/* librdkafka fills a batch up to batch.size (1,000,000 bytes) and does
+** not split one that the broker rejects as larger than the topic's
+** max.message.bytes (the Java producer does): for a topic whose limit is
+** smaller, batches are kept within it. The limit is asked once per
+** producer, through the table's kept consumer or a short-lived one; when
+** it cannot be had, librdkafka's default stays. rdkafka.batch.size wins. */
+static int conf_batch_size(kafka_vtab *vtab, rd_kafka_conf_t *conf, char **err) {
+  for (int i = 0; i < vtab->opts.n_rdkafka; i++)
+    if (!strcmp(vtab->opts.rdkafka[i].name, "batch.size")) return SQLITE_OK;
+  char batch[32];
+  size_t size = sizeof batch;
+  if (rd_kafka_conf_get(conf, "batch.size", batch, &size) != RD_KAFKA_CONF_OK) return SQLITE_OK;
+  kafka_client *own = NULL;
+  if (!vtab->idle && client_new_consumer(&vtab->opts, &own, err)) {
+    sqlite3_free(*err); /* only a hint: the producer reports what is wrong */
+    *err = NULL;
+    return SQLITE_OK;
+  }
+  char *limit = client_topic_config(own ? own : vtab->idle, &vtab->opts, vtab->opts.topic, "max.message.bytes");
+  client_free(own);
+  int rc = SQLITE_OK;
+  if (limit && atoll(limit) > 0 && atoll(limit) < atoll(batch) &&
+      rd_kafka_conf_set(conf, "batch.size", limit, batch, sizeof batch) != RD_KAFKA_CONF_OK) {
+    *err = sqlite3_mprintf("kafka: topic '%s': batch.size %s: %s", vtab->opts.topic, limit, batch);
+    rc = SQLITE_ERROR;
+  }
+  sqlite3_free(limit);
+  return rc;
+}
+
 /* The producer of the table, created on its first INSERT, with
 ** transactional_id initializing transactions (bounded by timeout_ms). */
 static int producer_create(kafka_vtab *vtab, char **err) {
@@ -399,13 +431,18 @@ static int producer_create(kafka_vtab *vtab, char **err) {
   p->refs = 1;
   rd_kafka_conf_t *conf;
   int rc = client_conf(&vtab->opts, CLIENT_PRODUCER, &p->client, &conf, err);
-  if (!rc && (rc = conf_transaction_timeout(&vtab->opts, conf, err))) rd_kafka_conf_destroy(conf);
+  if (!rc && ((rc = conf_transaction_timeout(&vtab->opts, conf, err)) || (rc = conf_batch_size(vtab, conf, err))))
+    rd_kafka_conf_destroy(conf);
   if (!rc) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rc = client_open(&p->client, CLIENT_PRODUCER, conf, err);
   }
   vtab->producer = p;
-  if (!rc) rc = topic_add(vtab, err);
+  /* sqlite3_interrupt() ends the producer's first metadata wait. */
+  if (!rc && !(rc = client_watch(&p->client, vtab->db))) {
+    rc = topic_add(vtab, err);
+    client_unwatch(&p->client);
+  }
   vtab->producer = NULL;
   rd_kafka_error_t *error = !rc && p->transactional
                                 ? txn_retry(p, init_call, NULL, vtab->opts.timeout_ms)
@@ -571,14 +608,36 @@ static int row_from_values(kafka_vtab *vtab, sqlite3_value **cols, insert_row *r
 /* The failed deliveries as an error message (NULL when none): at the end
 ** (final), every message not acknowledged counts; before it, those whose
 ** report said they failed. */
+/* The authorization error behind failed deliveries: the broker's for the
+** messages, or the producer's fatal error (an idempotent producer that may
+** not get its producer id purges every message with "Purged in queue"). */
+static char *denied_write(kafka_vtab *vtab) {
+  kafka_producer *p = vtab->producer;
+  char fatal[512];
+  rd_kafka_resp_err_t e = rd_kafka_fatal_error(p->client.rk, fatal, sizeof fatal);
+  const char *why = fatal;
+  if (!client_authorization_error(e)) {
+    e = p->first_err;
+    why = p->failed ? p->first_failure : "";
+  }
+  if (!client_authorization_error(e)) return NULL;
+  return sqlite3_mprintf("not authorized to write to topic '%s' (the user needs WRITE on the topic%s): %s",
+                         vtab->opts.topic, p->transactional ? " and on its transactional_id" : "", why);
+}
+
 static char *delivery_error(kafka_vtab *vtab, int final) {
   kafka_producer *p = vtab->producer;
   long long missing = final ? p->produced - p->acked : p->failed;
   if (!missing) return NULL;
   sqlite3_str *msg = sqlite3_str_new(NULL);
-  sqlite3_str_appendf(msg, "kafka: %lld of %lld messages %s not delivered to topic '%s': %s", missing,
-                      p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
-                      p->failed ? p->first_failure : "no delivery report within the bound");
+  char *denied = denied_write(vtab);
+  sqlite3_str_appendf(msg, "kafka: %s%lld of %lld messages %s not delivered to topic '%s': %s",
+                      p->interrupted ? "interrupted: " : "", missing, p->produced, final ? "were" : "produced so far were", vtab->opts.topic,
+                      denied ? denied : p->failed ? p->first_failure : "no delivery report within the bound");
+  if (denied) {
+    sqlite3_free(denied);
+    return sqlite3_str_finish(msg);
+  }
   if (p->failed) sqlite3_str_appendall(msg, fenced_reason(p->first_err));
   char last[512];
   client_last_error(&p->client, last, sizeof last);
@@ -752,6 +811,11 @@ int produce_update(sqlite3_vtab *base, int argc, sqlite3_value **argv, sqlite3_i
     err = sqlite3_mprintf("kafka: UPDATE is not supported: topics are append-only (INSERT a new "
                           "message instead)");
     rc = SQLITE_ERROR;
+  } else if (connection_read_only(vtab->db)) {
+    char *what = sqlite3_mprintf("kafka: INSERT into %s", vtab->table_name);
+    err = read_only_error(what ? what : "kafka: INSERT");
+    sqlite3_free(what);
+    rc = SQLITE_READONLY;
   } else {
     rc = insert(vtab, argv + 2, &err);
     if (rc) err = statement_failed(vtab, err);
@@ -786,8 +850,13 @@ int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_top
 ** bound are purged, so that their reports count them as failed. */
 static void await_deliveries(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
-  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0)
+  /* sqlite3_interrupt() (Ctrl-C) ends the wait too: what is undelivered
+  ** then is purged and reported. */
+  int watching = client_watch(&p->client, vtab->db) == SQLITE_OK;
+  while (rd_kafka_outq_len(p->client.rk) > 0 && time_left(vtab) > 0 &&
+         !(p->interrupted = watching && client_interrupted(p->client.interrupt_probe)))
     rd_kafka_flush(p->client.rk, time_left(vtab) < FLUSH_SLICE_MS ? time_left(vtab) : FLUSH_SLICE_MS);
+  client_unwatch(&p->client);
   if (rd_kafka_outq_len(p->client.rk) > 0) {
     rd_kafka_purge(p->client.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(p->client.rk, FLUSH_MARGIN_MS);
@@ -802,7 +871,7 @@ static void await_deliveries(kafka_vtab *vtab) {
 static void transaction_end(kafka_vtab *vtab) {
   kafka_producer *p = vtab->producer;
   if (p->transactional && p->failed) p->broken = 1;
-  p->produced = p->acked = p->acked_seen = p->failed = p->maybe_written = 0;
+  p->produced = p->acked = p->acked_seen = p->failed = p->maybe_written = p->interrupted = 0;
   p->first_failure[0] = 0;
   p->first_err = RD_KAFKA_RESP_ERR_NO_ERROR;
   p->n_marks = 0;

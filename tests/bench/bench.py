@@ -676,6 +676,48 @@ def plain_formats(b):
 
 # -- the report ----------------------------------------------------------------
 
+def time_to_error(argv):
+    """Wall seconds until argv fails (it must: its brokers are a closed port)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    wall = time.perf_counter() - t0
+    if p.returncode == 0:
+        sys.exit(f"bench: {argv[0]} did not fail against a closed port")
+    return wall
+
+
+@bench_row
+def closed_port(b):
+    """Time to the error when the brokers are a port nothing listens on:
+    the extension fails as soon as every bootstrap broker refused, kcat -L
+    gives up on its own bound, confluent-kafka's AdminClient waits for its
+    timeout (10 s, the extension's default timeout_ms)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    admin = ("import sys; from confluent_kafka.admin import AdminClient; "
+             f"AdminClient({{'bootstrap.servers': '{dead}'}}).list_topics(timeout=10)")
+    tools = {
+        "sqlite3 kafka_topics()": ["sqlite3", ":memory:", f".load {b.ext}", f"SELECT * FROM kafka_topics('{dead}')"],
+        "sqlite3 CREATE VIRTUAL TABLE": ["sqlite3", ":memory:", f".load {b.ext}",
+                                         f"CREATE VIRTUAL TABLE t USING kafka(brokers='{dead}', topic='x')"],
+        "kcat -L": ["kcat", "-b", dead, "-L"],
+        "confluent-kafka AdminClient.list_topics": [b.python, "-c", admin],
+    }
+    say(f"errors: brokers at a closed port ({dead})")
+    seen = {name: [] for name in tools}
+    for r in range(b.a.runs):
+        for name, argv in tools.items():
+            seen[name].append(time_to_error(argv))
+            say(f"  run {r + 1}: {name}: {seen[name][-1]:.3f} s")
+    res = {name: statistics.median(v) for name, v in seen.items()}
+    peers = ["kcat -L", "confluent-kafka AdminClient.list_topics"]
+    for name, wall in res.items():
+        against = ", ".join(f"{wall / res[p]:.2f}x {p}" for p in peers) if name.startswith("sqlite3") else ""
+        b.add("errors", "time to the error, brokers at a closed port", name, wall, None, against)
+
+
 DATASETTE_PAGES = 1000  # rows of the plain SQLite table the pages are measured against
 
 
