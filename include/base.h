@@ -154,10 +154,13 @@ int option_is_secret(const char *property);
 
 /* ==== config_file ==== */
 
-/* Reads the client properties file of option config into *opts, filling
-** only what the options given in SQL left unset (config_file.c). Errors
-** name the file and the line, never a value. */
-int options_read_config(kafka_options *opts, char **err);
+/* Applies one property name = value of a file; on error returns
+** SQLITE_ERROR with *why (sqlite3_mprintf'd) saying what is wrong. */
+typedef int config_apply(void *arg, const char *name, const char *value, char **why);
+
+/* Reads the properties file at path, calling apply for each property in
+** order. Errors name the file and the line, never a value. */
+int config_file_read(const char *path, config_apply *apply, void *arg, char **err);
 
 /* ==== jsontext ==== */
 /*

@@ -492,6 +492,119 @@ static char *schema_source_error(const kafka_options *opts, int key) {
   return NULL;
 }
 
+/* ---------------------------------------------------- option config -- */
+/*
+** The client properties file of option `config`: read whenever the
+** options are parsed (CREATE and every reconnect) and only filling what the
+** SQL left unset, so that options given in the SQL override it. Names are
+** librdkafka's (the Java client's where the two share them), plus:
+**   bootstrap.servers               the option brokers
+**   sasl.jaas.config                Java's PLAIN or SCRAM login module: its
+**                                   username and password
+**   schema.registry.url             the option schema_registry
+**   basic.auth.user.info            the option schema_registry.basic_auth
+** Errors name the file and the line; a secret's value is never shown.
+*/
+
+/* Java client names with no librdkafka meaning here, left alone so that a
+** file Kafka's tools use works as it is. */
+static const char *const java_only[] = {
+  "key.serializer", "value.serializer", "key.deserializer", "value.deserializer",
+  "basic.auth.credentials.source", "client.dns.lookup",
+};
+
+/* Properties the extension sets itself (options.c): a file written for
+** Kafka's tools often holds them; the table's options decide instead. */
+static const char *const extension_owned[] = {
+  "group.id", "transactional.id", "isolation.level", "enable.auto.commit",
+  "enable.auto.offset.store", "enable.partition.eof", "auto.offset.reset",
+};
+
+static int listed(const char *name, const char *const *names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(name, names[i])) return 1;
+  return 0;
+}
+
+/* One value of the JAAS text `Module required key="value" ...;`, or NULL
+** (sqlite3_malloc'd). */
+static char *jaas_value(const char *jaas, const char *key) {
+  size_t n = strlen(key);
+  for (const char *p = jaas; (p = strstr(p, key)) != NULL; p += n) {
+    if (p > jaas && !isspace((unsigned char)p[-1])) continue;
+    const char *q = p + n;
+    while (isspace((unsigned char)*q)) q++;
+    if (*q++ != '=') continue;
+    while (isspace((unsigned char)*q)) q++;
+    char quote = *q == '"' || *q == '\'' ? *q++ : 0;
+    size_t len = quote ? strcspn(q, (char[]){quote, 0}) : strcspn(q, " \t\r\n;");
+    return sqlite3_mprintf("%.*s", (int)len, q);
+  }
+  return NULL;
+}
+
+static int has_rdkafka(const kafka_options *opts, const char *name) {
+  for (int i = 0; i < opts->n_rdkafka; i++)
+    if (!strcmp(opts->rdkafka[i].name, name)) return 1;
+  return 0;
+}
+
+/* Sets a librdkafka property unless the SQL set it. */
+static int fill_rdkafka(kafka_options *opts, const char *name, const char *value, char **err) {
+  return has_rdkafka(opts, name) ? SQLITE_OK : options_add_rdkafka(opts, name, value, err);
+}
+
+/* Java's sasl.jaas.config: the username and password of its PLAIN or
+** SCRAM login module. */
+static int fill_jaas(kafka_options *opts, const char *jaas, char **err) {
+  if (!strstr(jaas, "PlainLoginModule") && !strstr(jaas, "ScramLoginModule")) {
+    *err = sqlite3_mprintf("sasl.jaas.config: only the PlainLoginModule and ScramLoginModule are read "
+                           "(give OAUTHBEARER or GSSAPI as librdkafka's sasl.* properties)");
+    return SQLITE_ERROR;
+  }
+  char *user = jaas_value(jaas, "username"), *password = jaas_value(jaas, "password");
+  int rc = SQLITE_OK;
+  if (!user || !password) {
+    *err = sqlite3_mprintf("sasl.jaas.config: no username=\"...\" and password=\"...\" in it");
+    rc = SQLITE_ERROR;
+  }
+  if (!rc) rc = fill_rdkafka(opts, "sasl.username", user, err);
+  if (!rc) rc = fill_rdkafka(opts, "sasl.password", password, err);
+  sqlite3_free(user);
+  sqlite3_free(password);
+  return rc;
+}
+
+/* Sets a string option unless the SQL set it (through options_set(), so
+** that the value is checked as the option's). */
+static int fill_option(kafka_options *opts, char *slot, const char *option, const char *value,
+                       char **err) {
+  return slot ? SQLITE_OK : options_set(opts, option, value, err);
+}
+
+/* Applies one property of the file to *arg, a kafka_options (a
+** config_apply); *err says what is wrong without the file and line, which
+** config_file_read() adds. */
+static int apply_property(void *arg, const char *name, const char *value, char **err) {
+  kafka_options *opts = arg;
+  if (!strncmp(name, "rdkafka.", 8)) name += 8;
+  if (listed(name, java_only, sizeof java_only / sizeof *java_only) ||
+      listed(name, extension_owned, sizeof extension_owned / sizeof *extension_owned))
+    return SQLITE_OK;
+  if (!strcmp(name, "bootstrap.servers") || !strcmp(name, "metadata.broker.list"))
+    return fill_option(opts, opts->brokers, "brokers", value, err);
+  if (!strcmp(name, "schema.registry.url")) {
+    char *first = sqlite3_mprintf("%.*s", (int)strcspn(value, ","), value);
+    int rc = first ? fill_option(opts, opts->registry.url, "schema_registry", first, err) : SQLITE_NOMEM;
+    sqlite3_free(first);
+    return rc;
+  }
+  if (!strcmp(name, "basic.auth.user.info") || !strcmp(name, "schema.registry.basic.auth.user.info"))
+    return fill_option(opts, opts->registry.basic_auth, "schema_registry.basic_auth", value, err);
+  if (!strcmp(name, "sasl.jaas.config")) return fill_jaas(opts, value, err);
+  return fill_rdkafka(opts, name, value, err);
+}
+
 /* The error of an argument without '=', as in kafka('host:9092', 'topic'):
 ** it names the argument by its position and its first word only (what
 ** follows may be a value, a password; a quoted value is not shown at all),
@@ -532,7 +645,7 @@ int options_parse_args(kafka_options *opts, int argc, const char *const *argv, c
     sqlite3_free(value);
   }
   /* After the SQL's options, which the file's do not override. */
-  if (!rc && opts->config) rc = options_read_config(opts, err);
+  if (!rc && opts->config) rc = config_file_read(opts->config, apply_property, opts, err);
   return rc;
 }
 
