@@ -38,6 +38,7 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
+  int prefetch_partitions;         /* the topic's partitions at connect: sizes a scan's prefetch */
   struct txn_coord *txn;           /* the connection's transaction coordinator */
   producer_registry *producers;    /* the connection's shared producers (produce.c) */
   struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */

@@ -16,12 +16,19 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   kafka_client *client;
   int rc = client_new_consumer(&vtab->opts, &client, err);
   if (rc) return rc;
-  int partitions;
+  int partitions = vtab->opts.partitions;
   if (vtab->opts.partitions > 0)
     rc = client_create_topic(client, &vtab->opts, vtab->opts.topic, vtab->opts.partitions,
                              vtab->opts.replication, NULL, 1, err);
   else
     rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
+  vtab->prefetch_partitions = partitions;
+  /* A topic of many partitions scans with a larger prefetch (client.c). */
+  if (!rc && client_prefetch_kbytes(partitions) > client_prefetch_kbytes(0)) {
+    client_free(client);
+    rc = client_new_scan_consumer(&vtab->opts, partitions, &client, err);
+    if (rc) return rc;
+  }
   if (rc) client_free(client);
   else vtab->idle = client;
   return rc;

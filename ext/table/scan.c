@@ -265,7 +265,8 @@ static int acquire_consumer(kafka_cursor *c, char **err) {
     *slot = NULL;
   } else {
     int rc = c->consumer_is_point ? new_point_consumer(&vtab->opts, &c->consumer, err)
-                                  : client_new_consumer(&vtab->opts, &c->consumer, err);
+                                  : client_new_scan_consumer(&vtab->opts, vtab->prefetch_partitions,
+                                                             &c->consumer, err);
     if (rc) return rc;
   }
   c->consumer->interrupt_probe = c->interrupt_probe;

@@ -298,6 +298,20 @@ def partition_counts(b):
 
 
 @bench_row
+def many_partitions(b):
+    """A topic of thousands of partitions (issue 28): the scan's prefetch
+    grows with them (client_prefetch_kbytes), so count(*) keeps up with the
+    plain consumer at a bounded peak RSS."""
+    n, partitions = b.a.n_many, b.a.many_partitions
+    topic = b.new_topic(f"parts{partitions}", partitions)
+    b.fill(topic, n)
+    tools = b.scan_tools(topic)
+    b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions:,} partitions", tools,
+              ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+    b.drop_topic(topic)
+
+
+@bench_row
 def back_to_back(b):
     """Statements right after a full scan in the same session."""
     topic, n = getattr(b, "scan_topic", None), getattr(b, "scan_n", b.a.n)
@@ -609,6 +623,8 @@ def main():
                     help="messages of the 100 B value-size topic (the others hold equal bytes)")
     ap.add_argument("--n-produce", type=int, default=500_000)
     ap.add_argument("--n-partitions", type=int, default=500_000)
+    ap.add_argument("--n-many", type=int, default=1_000_000, help="messages of the many-partitions row")
+    ap.add_argument("--many-partitions", type=int, default=1_000)
     ap.add_argument("--n-json", type=int, default=200_000)
     ap.add_argument("--n-keys", type=int, default=800_000)
     ap.add_argument("--n-registry", type=int, default=1_000_000, help="records of the Avro and Protobuf rows")
