@@ -57,6 +57,15 @@ int client_new_consumer(const kafka_options *opts, kafka_client **out, char **er
 ** is given. */
 int client_new_scan_consumer(const kafka_options *opts, int partitions, kafka_client **out, char **err);
 
+/* librdkafka's rebalance callback. */
+typedef void (*client_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *partitions, void *opaque);
+
+/* A consumer that is to join its group (subscribe): on_rebalance serves
+** its assignments. See client.c for its protocol. */
+int client_new_member(const kafka_options *opts, client_rebalance_cb on_rebalance, kafka_client **out,
+                      char **err);
+
 /* The prefetch in KB for a topic of `partitions` partitions: grows with
 ** them, within a floor and a cap (see client.c). */
 int client_prefetch_kbytes(int partitions);

@@ -22,6 +22,7 @@ struct kafka_client;
 struct txn_coord;
 struct table_schemas;
 struct producer_member;
+typedef struct group_member group_member;
 
 /* The tables of a connection with transactional_id that have a producer
 ** (produce.c): another table on the same cluster naming the same
@@ -38,6 +39,7 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
+  struct group_member *member;     /* its membership of the group, once joined (member.c) */
   int prefetch_partitions;         /* the topic's partitions at connect: sizes a scan's prefetch */
   struct txn_coord *txn;           /* the connection's transaction coordinator */
   producer_registry *producers;    /* the connection's shared producers (produce.c) */
@@ -63,6 +65,30 @@ void cluster_learn(kafka_vtab *vtab, kafka_client *client);
 ** until both are known (or a cluster has none, as the mock), the same
 ** brokers text. */
 int cluster_same(const kafka_vtab *a, const kafka_vtab *b);
+
+/* ==== member ==== */
+/*
+** A group table's membership of its group (ext/table/member.c): the fence
+** of an exactly-once pipeline.
+*/
+
+/* Joins the table's group (once; the member stays until the table goes)
+** and waits, bounded by timeout_ms and interruptible, until this member is
+** assigned all `partitions` of the topic. A member that never held them
+** all and is given only some yields: an error, and it leaves the group. */
+int member_fence(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err);
+
+/* The group metadata its Kafka transaction's offsets carry: the member's
+** (generation and member id: the broker refuses them after a rebalance),
+** or, for a table that never joined, the group id alone. */
+rd_kafka_consumer_group_metadata_t *member_metadata(const kafka_vtab *vtab);
+
+/* The member's consumer (NULL: not joined): a group commit goes through it
+** (a group with members refuses a commit from outside it). */
+kafka_client *member_client(const kafka_vtab *vtab);
+
+/* Leaves the group (bounded), if joined. */
+void member_leave(kafka_vtab *vtab);
 
 /* ==== partitioner ==== */
 /*
@@ -327,9 +353,10 @@ int produce_start(kafka_vtab *vtab, char **err);
 ** began (bounded); an error when one failed. */
 int produce_await(kafka_vtab *vtab, char **err);
 
-/* Puts a group's offsets (list: the position to commit) into the table's
-** Kafka transaction, beginning it when needed (transactional_id only). */
-int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+/* Puts a group table's offsets (list: the position to commit) into the
+** table's Kafka transaction, beginning it when needed (transactional_id
+** only), with the group's metadata (member_metadata). */
+int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const rd_kafka_topic_partition_list_t *list,
                          char **err);
 
 /* Non-zero while the table's Kafka transaction is open. */

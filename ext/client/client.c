@@ -263,20 +263,21 @@ static int user_sets(const kafka_options *opts, const char *property) {
   return 0;
 }
 
-int client_new_scan_consumer(const kafka_options *opts, int partitions, kafka_client **out, char **err) {
+/* A consumer from the options, with `defaults` (n pairs) set where the
+** user gave no rdkafka.<property> of that name, and a rebalance callback
+** (NULL: none). */
+static int new_consumer(const kafka_options *opts, const char *const (*defaults)[2], int n,
+                        client_rebalance_cb on_rebalance, kafka_client **out, char **err) {
   kafka_client *client = sqlite3_malloc64(sizeof *client);
   if (!client) return SQLITE_NOMEM;
   memset(client, 0, sizeof *client);
   pthread_mutex_init(&client->lock, NULL);
-  rd_kafka_conf_t *conf;
+  rd_kafka_conf_t *conf = NULL; /* client_conf frees its own on failure */
   int rc = client_conf(opts, CLIENT_CONSUMER, client, &conf, err);
-  int kbytes = client_prefetch_kbytes(partitions);
-  if (!rc && kbytes > PREFETCH_KBYTES_MIN && !user_sets(opts, "queued.max.messages.kbytes")) {
-    char text[16];
-    snprintf(text, sizeof text, "%d", kbytes);
-    rc = conf_set(conf, "queued.max.messages.kbytes", text, err);
-    if (rc) rd_kafka_conf_destroy(conf);
-  }
+  for (int i = 0; !rc && i < n; i++)
+    if (!user_sets(opts, defaults[i][0])) rc = conf_set(conf, defaults[i][0], defaults[i][1], err);
+  if (rc && conf) rd_kafka_conf_destroy(conf);
+  if (!rc && on_rebalance) rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   if (!rc) rc = client_open(client, CLIENT_CONSUMER, conf, err);
   if (!rc) rd_kafka_poll_set_consumer(client->rk);
   if (rc) {
@@ -287,8 +288,27 @@ int client_new_scan_consumer(const kafka_options *opts, int partitions, kafka_cl
   return SQLITE_OK;
 }
 
+int client_new_scan_consumer(const kafka_options *opts, int partitions, kafka_client **out, char **err) {
+  char kbytes[16];
+  snprintf(kbytes, sizeof kbytes, "%d", client_prefetch_kbytes(partitions));
+  const char *const prefetch[][2] = {{"queued.max.messages.kbytes", kbytes}};
+  return new_consumer(opts, prefetch, client_prefetch_kbytes(partitions) > PREFETCH_KBYTES_MIN, NULL, out, err);
+}
+
 int client_new_consumer(const kafka_options *opts, kafka_client **out, char **err) {
-  return client_new_scan_consumer(opts, 0, out, err);
+  return new_consumer(opts, NULL, 0, NULL, out, err);
+}
+
+/* A member joins with the eager `range` protocol unless the user names
+** another: its rebalance revokes every partition before the member rejoins,
+** so a member never holds an assignment of a generation older than the
+** one it commits with (see member.c). It fetches nothing (its partitions
+** are paused), so a small queue. */
+int client_new_member(const kafka_options *opts, client_rebalance_cb on_rebalance, kafka_client **out,
+                      char **err) {
+  static const char *const member[][2] = {{"partition.assignment.strategy", "range"},
+                                          {"queued.max.messages.kbytes", "64"}};
+  return new_consumer(opts, member, 2, on_rebalance, out, err);
 }
 
 /* What a bounded destroy shares with the thread that runs it. */

@@ -139,9 +139,9 @@ static int commit(kafka_client *consumer, const kafka_options *opts,
 }
 
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err) {
-  kafka_client *own = NULL;
-  int rc = vtab->idle ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
-  if (!rc) rc = commit(own ? own : vtab->idle, &vtab->opts, list, err);
+  kafka_client *own = NULL, *via = member_client(vtab) ? member_client(vtab) : vtab->idle;
+  int rc = via ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
+  if (!rc) rc = commit(own ? own : via, &vtab->opts, list, err);
   client_free(own);
   return rc;
 }

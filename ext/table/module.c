@@ -38,6 +38,7 @@ static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   txn_forget(vtab->txn, vtab);
   produce_close(vtab);
+  member_leave(vtab);
   scan_release_idle(vtab);
   schemas_free(vtab);
   options_free(&vtab->opts);

@@ -767,12 +767,13 @@ int produce_start(kafka_vtab *vtab, char **err) {
   return producer_ready(vtab, err);
 }
 
-int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const rd_kafka_topic_partition_list_t *list,
                          char **err) {
+  const char *group = group_table->opts.group;
   int rc = producer_ready(vtab, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (rc) return rc;
-  group_offsets offsets = {list, rd_kafka_consumer_group_metadata_new(group)};
+  group_offsets offsets = {list, member_metadata(group_table)};
   rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, time_left(vtab));
   rd_kafka_consumer_group_metadata_destroy(offsets.group);
   if (!error) return SQLITE_OK;

@@ -406,6 +406,9 @@ static int plan_ranges(kafka_cursor *c, char **err) {
   if (!rc && c->plan.timestamp_lo > 0 && c->n_parts) rc = timestamp_starts(c, high, err);
   if (!rc && vtab->opts.group && !c->group.starts)
     rc = txn_group_scan(vtab->txn, vtab, c->consumer, &c->group.direct, err);
+  /* An exactly-once pipeline's group is fenced before its starts are read. */
+  if (!rc && vtab->opts.group && !c->group.starts && txn_group_sink(vtab->txn, vtab))
+    rc = member_fence(vtab, c->n_topic_partitions, c->interrupt_probe, err);
   if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, &c->group, c->parts, c->n_parts, low, high, err);
   sqlite3_free(low);
   sqlite3_free(high);
