@@ -7,7 +7,7 @@ kafka_commit(); nothing commits before SQLite's own commit did.
 
 Every test here failed on main before the fix it covers (see the issue)."""
 
-import threading
+import contextlib
 
 import kit
 from test_group import committed, group_table, produce
@@ -26,6 +26,34 @@ def source(conn, prefix, values=("a", "b", "c"), name="g", brokers=B):
     return topic, group
 
 
+@contextlib.contextmanager
+def one_group(prefix, values=("a", "b", "c"), brokers=B):
+    """A connection with group table g over a new topic holding values;
+    the topic is deleted after."""
+    kit.need_broker()
+    conn = kit.connect()
+    src = None
+    try:
+        src, group = source(conn, prefix, values, brokers=brokers)
+        yield conn, src, group
+    finally:
+        conn.close()
+        if src:
+            kit.delete_topic(src)
+
+
+@contextlib.contextmanager
+def one_pipeline(prefix, brokers=B):
+    """one_group and table o, transactional, over a new output topic."""
+    with one_group(prefix, brokers=brokers) as (conn, src, group):
+        out = kit.create_topic(kit.topic(f"{prefix}-out"))
+        try:
+            table(conn, "o", out, transactional_id=out)
+            yield conn, src, group, out
+        finally:
+            kit.delete_topic(out)
+
+
 def next_read(conn, name="g"):
     """What the group delivers next (a plain SELECT, which moves it)."""
     return [r[0] for r in conn.execute(f"SELECT value FROM {name}")]
@@ -42,14 +70,7 @@ def expect(got, want, what):
 def test_rollback_to_drops_the_positions_read_after_the_savepoint():
     """Repro 1: the savepoint's positions went into the Kafka transaction
     at COMMIT although the rows they stand for were rolled back."""
-    kit.need_broker()
-    conn = kit.connect()
-    topics = []
-    try:
-        src, group = source(conn, "co-sp")
-        out = kit.create_topic(kit.topic("co-sp-out"))
-        topics += [src, out]
-        table(conn, "o", out, transactional_id=out)
+    with one_pipeline("co-sp") as (conn, src, group, out):
         conn.execute("CREATE TABLE archive(value)")
         conn.execute("BEGIN")
         conn.execute("INSERT INTO o(value) VALUES ('x')")
@@ -69,57 +90,35 @@ def test_rollback_to_drops_the_positions_read_after_the_savepoint():
         conn.execute("COMMIT")
         expect(conn.execute("SELECT value FROM archive").fetchall(), [("a",), ("b",), ("c",)], "archive")
         expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
-    finally:
-        conn.close()
-        for t in topics:
-            kit.delete_topic(t)
 
 
 def test_a_statement_failing_after_a_materialized_scan_leaves_the_group():
     """Repro 2: the CTE's scan ended, then json() failed in the outer query:
     the group moved past all three rows."""
-    kit.need_broker()
-    conn = kit.connect()
-    src = None
-    try:
-        src, group = source(conn, "co-cte", ['{"n": 1}', "not json", '{"n": 3}'])
+    with one_group("co-cte", ['{"n": 1}', "not json", '{"n": 3}']) as (conn, src, group):
         kit.expect_error(lambda: conn.execute(
             "WITH m AS MATERIALIZED (SELECT value FROM g) SELECT json(value) FROM m").fetchall(),
             "malformed JSON")
         expect(committed(conn, group), [], "the group's committed offsets")
         expect(next_read(conn), ['{"n": 1}', "not json", '{"n": 3}'], "the next read")
-    finally:
-        conn.close()
-        kit.delete_topic(src)
 
 
 def test_a_sorted_select_finalized_after_one_row_leaves_the_group():
     """Repro 2: ORDER BY sorts every row before the first reaches the caller;
     closing the cursor after one row committed all three."""
-    kit.need_broker()
-    conn = kit.connect()
-    src = None
-    try:
-        src, group = source(conn, "co-sort")
+    with one_group("co-sort") as (conn, src, group):
         cur = conn.execute("SELECT value FROM g ORDER BY value DESC")
         expect(cur.fetchone(), ("c",), "the first row")
         cur.close()
         expect(committed(conn, group), [], "the group's committed offsets")
         expect(next_read(conn), ["a", "b", "c"], "the next read")
-    finally:
-        conn.close()
-        kit.delete_topic(src)
 
 
 def test_kafka_commit_moves_the_group_past_a_buffered_select():
     """The explicit commit: a SELECT SQLite may keep rows of moves nothing
     by itself; kafka_commit('g') commits the position it read, as a Kafka
     consumer with auto commit off does."""
-    kit.need_broker()
-    conn = kit.connect()
-    src = None
-    try:
-        src, group = source(conn, "co-explicit")
+    with one_group("co-explicit") as (conn, src, group):
         expect(conn.execute("SELECT count(*), max(value) FROM g").fetchone(), (3, "c"), "the aggregate")
         expect(committed(conn, group), [], "after the aggregate")
         expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (1,), "kafka_commit's partitions")
@@ -128,9 +127,6 @@ def test_kafka_commit_moves_the_group_past_a_buffered_select():
         expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (0,), "a second kafka_commit")
         kit.expect_error(lambda: conn.execute("SELECT kafka_commit('nope')").fetchone(),
                          "kafka_commit: no kafka table with a group named 'nope'")
-    finally:
-        conn.close()
-        kit.delete_topic(src)
 
 
 def test_a_failing_group_commit_after_the_file_commit_loses_nothing():
@@ -172,11 +168,7 @@ def test_a_group_read_beside_another_writing_statement_is_refused():
     one that fails is rolled back alone (a statement savepoint SQLite tells
     a table that only reads nothing of), and its deferred position was
     committed with the other's transaction."""
-    kit.need_broker()
-    conn = kit.connect()
-    src = None
-    try:
-        src, group = source(conn, "co-interleave")
+    with one_group("co-interleave") as (conn, src, group):
         conn.execute("CREATE TABLE t1(x)")
         conn.execute("CREATE TABLE unique_sink(v UNIQUE)")
         writer = conn.cursor()
@@ -187,9 +179,6 @@ def test_a_group_read_beside_another_writing_statement_is_refused():
         writer.fetchall()
         expect(committed(conn, group), [], "the group's committed offsets")
         expect(next_read(conn), ["a", "b", "c"], "the next read")
-    finally:
-        conn.close()
-        kit.delete_topic(src)
 
 
 def test_localhost_and_127_0_0_1_are_one_cluster():
@@ -197,23 +186,12 @@ def test_localhost_and_127_0_0_1_are_one_cluster():
     through localhost and a transactional output through 127.0.0.1 were two
     clusters: the read was refused in a transaction and, in autocommit,
     consume-transform-produce quietly stopped being exactly once."""
-    kit.need_broker()
-    conn = kit.connect()
-    topics = []
-    try:
-        src, group = source(conn, "co-cluster", brokers=B.replace("127.0.0.1", "localhost"))
-        out = kit.create_topic(kit.topic("co-cluster-out"))
-        topics += [src, out]
-        table(conn, "o", out, transactional_id=out)
+    with one_pipeline("co-cluster", brokers=B.replace("127.0.0.1", "localhost")) as (conn, src, group, out):
         conn.execute("BEGIN")
         conn.execute("INSERT INTO o(value) SELECT upper(value) FROM g")
         conn.execute("COMMIT")
         expect(read_committed(out), ["A", "B", "C"], "the output, read_committed")
         expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
-    finally:
-        conn.close()
-        for t in topics:
-            kit.delete_topic(t)
 
 
 class _Sqlite:
@@ -284,3 +262,43 @@ def test_the_applications_hooks_are_never_silently_replaced():
     finally:
         db.close()
         kit.delete_topic(src)
+
+
+def test_kafka_commit_never_moves_a_group_back():
+    """Found by tests/test_txn_model.py (seed 742070643): a SELECT held its
+    position, a later INSERT ... SELECT moved the group further, and
+    kafka_commit then committed the older held position: the group went
+    back and delivered rows again."""
+    with one_group("co-back") as (conn, src, group):
+        expect([r[0] for r in conn.execute("SELECT value FROM g ORDER BY value")], ["a", "b", "c"], "sorted")
+        produce(src, 0, ["d"])
+        conn.execute("CREATE TABLE archive(value)")
+        conn.execute("INSERT INTO archive SELECT value FROM g")
+        expect(committed(conn, group), [(src, 0, 4)], "after the INSERT")
+        expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (0,), "kafka_commit's partitions")
+        expect(committed(conn, group), [(src, 0, 4)], "after kafka_commit")
+
+
+def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():
+    """Item 5, confirmed: a table joining another's transactional producer
+    whose topic check failed left its topic registered half-built in that
+    producer, so its next INSERT skipped the check and waited for
+    deliveries to a topic that is not there."""
+    kit.need_broker()
+    conn = kit.connect()
+    a = kit.create_topic(kit.topic("co-share-a"))
+    b = kit.create_topic(kit.topic("co-share-b"))
+    try:
+        txn = kit.topic("co-share-txn")
+        table(conn, "ta", a, transactional_id=txn, timeout_ms=4000)
+        table(conn, "tb", b, transactional_id=txn, timeout_ms=4000)
+        conn.execute("INSERT INTO ta(value) VALUES ('a')")
+        kit.delete_topic(b)
+        for attempt in ("first", "second"):
+            e = kit.expect_error(lambda: conn.execute("INSERT INTO tb(value) VALUES ('b')"), "")
+            assert "does not exist" in str(e) or "Unknown topic" in str(e), f"{attempt} INSERT: {e}"
+            assert "not delivered" not in str(e), f"{attempt} INSERT waited for deliveries: {e}"
+    finally:
+        conn.close()
+        kit.delete_topic(a)
+        kit.delete_topic(b)

@@ -53,19 +53,16 @@ def layer_violations(files):
     return bad
 
 
-def include_cycle(files):
-    """A list of headers forming a circle of includes, or None."""
-    graph = {}
-    for f in files:
-        if f.parent.name == "include":
-            graph[f.name] = [h for h in includes(f)]
+def circle(graph):
+    """A list of nodes of graph ({node: [nodes it reaches]}) forming a
+    circle, or None."""
     state = {}
 
     def visit(node, stack):
         state[node] = "open"
-        for nxt in graph.get(node, []):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt]
+                return stack[stack.index(nxt):] + [nxt]
             if nxt not in state:
                 found = visit(nxt, stack + [nxt])
                 if found:
@@ -73,12 +70,17 @@ def include_cycle(files):
         state[node] = "done"
         return None
 
-    for node in graph:
+    for node in sorted(graph):
         if node not in state:
             found = visit(node, [node])
             if found:
                 return found
     return None
+
+
+def include_cycle(files):
+    """A list of headers forming a circle of includes, or None."""
+    return circle({f.name: includes(f) for f in files if f.parent.name == "include"})
 
 
 def test_every_layer_is_a_folder_with_one_header():
@@ -164,30 +166,6 @@ def upward_calls(graph, rank):
     return sorted((a, b) for a, callees in graph.items() for b in callees if rank(b) > rank(a))
 
 
-def call_circle(graph):
-    """A list of files calling each other in a circle, or None."""
-    state = {}
-
-    def visit(node, stack):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt, stack + [nxt])
-                if found:
-                    return found
-        state[node] = "done"
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            found = visit(node, [node])
-            if found:
-                return found
-    return None
-
-
 def built_objects():
     objs = sorted(OBJ.rglob("*.o"))
     assert objs, f"no objects under {OBJ}: run make first"
@@ -200,8 +178,8 @@ def test_no_file_calls_into_a_higher_layer_or_in_a_circle():
     name = lambda o: str(o.relative_to(OBJ))  # noqa: E731
     up = upward_calls(graph, lambda o: object_rank(o, OBJ))
     assert not up, "\n".join(f"{name(a)} calls up into {name(b)}" for a, b in up)
-    circle = call_circle(graph)
-    assert circle is None, "files calling each other: " + " -> ".join(map(name, circle))
+    found = circle(graph)
+    assert found is None, "files calling each other: " + " -> ".join(map(name, found))
 
 
 def test_the_symbol_check_catches_an_upward_call_and_a_circle():
@@ -214,7 +192,7 @@ def test_the_symbol_check_catches_an_upward_call_and_a_circle():
              txn: ({"txn_defer"}, {"group_close", "sqlite3_free"})}
     graph = call_graph(table)
     assert upward_calls(graph, lambda o: object_rank(o, root)) == [(base, group)]
-    circle = call_circle(graph)
-    assert circle and set(circle) == {group, txn}, circle
+    found = circle(graph)
+    assert found and set(found) == {group, txn}, found
     table[txn] = ({"txn_defer"}, {"sqlite3_free"})
-    assert call_circle(call_graph(table)) is None
+    assert circle(call_graph(table)) is None

@@ -253,8 +253,11 @@ static int position_add(txn_position **positions, kafka_vtab *group, rd_kafka_to
   return SQLITE_OK;
 }
 
-/* Commits one position; a failure is logged (its rows come again). */
-static int position_commit(const txn_position *pos) {
+/* Commits one position; a failure is logged (its rows come again). What
+** SELECTs of the group held lies behind it (they read before it, from the
+** same committed offsets): committing that later would move the group back. */
+static int position_commit(txn_coord *coord, const txn_position *pos) {
+  positions_drop(&coord->held, position_of_table, pos->group);
   char *err = NULL;
   int rc = group_commit(pos->group, pos->list, &err);
   if (rc) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
@@ -263,15 +266,15 @@ static int position_commit(const txn_position *pos) {
 }
 
 /* Commits and drops the positions for which which(pos, arg) says so. */
-static void positions_commit(txn_position **list, int (*which)(const txn_position *pos, const void *arg),
+static void positions_commit(txn_coord *coord, int (*which)(const txn_position *pos, const void *arg),
                              const void *arg) {
-  for (txn_position **at = list; *at;) {
+  for (txn_position **at = &coord->positions; *at;) {
     txn_position *pos = *at;
     if (!which(pos, arg)) {
       at = &pos->next;
       continue;
     }
-    position_commit(pos);
+    position_commit(coord, pos);
     *at = pos->next;
     position_free(pos);
   }
@@ -299,7 +302,7 @@ static int position_approved(const txn_position *pos, const void *arg) {
 static void settle(txn_coord *coord) {
   if (commit_in_progress(coord)) return;
   coord->n_committing = 0;
-  positions_commit(&coord->positions, position_approved, NULL);
+  positions_commit(coord, position_approved, NULL);
 }
 
 static int on_commit(void *arg) {
@@ -415,10 +418,8 @@ void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partitio
   if (in_transaction(coord->db)) {
     rc = position_add(&coord->positions, group, list, coord->depth);
   } else if (direct) {
-    /* What an earlier SELECT held lies behind this: it stays uncommitted. */
-    positions_drop(&coord->held, position_of_table, group);
     txn_position pos = {group, list, 0, 0, NULL};
-    position_commit(&pos);
+    position_commit(coord, &pos);
     rd_kafka_topic_partition_list_destroy(list);
   } else {
     rc = position_add(&coord->held, group, list, 0);
@@ -571,6 +572,7 @@ static int send_offsets(txn_coord *coord, kafka_vtab *sink, char **err) {
       continue;
     }
     rc = produce_send_offsets(sink, pos->group, pos->list, err);
+    positions_drop(&coord->held, position_of_table, pos->group);
     *at = pos->next;
     position_free(pos);
   }
@@ -606,7 +608,7 @@ int txn_commit(sqlite3_vtab *base) {
   txn_coord *coord = coord_of(base);
   list_remove(&coord->sinks, (kafka_vtab *)base);
   coord->n_committing = 0;
-  positions_commit(&coord->positions, any_position, NULL);
+  positions_commit(coord, any_position, NULL);
   coord->depth = 0;
   return SQLITE_OK;
 }
