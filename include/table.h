@@ -73,10 +73,18 @@ int cluster_same(const kafka_vtab *a, const kafka_vtab *b);
 */
 
 /* Joins the table's group (once; the member stays until the table goes)
-** and waits, bounded by timeout_ms and interruptible, until this member is
-** assigned all `partitions` of the topic. A member that never held them
-** all and is given only some yields: an error, and it leaves the group. */
-int member_fence(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err);
+** and waits, bounded by timeout_ms and interruptible, for its assignment:
+** any (join = 1: partitions < 0), or all `partitions` of the topic (the
+** fence of a pipeline without join). A member that never held them all and
+** is given only some yields: an error, and it leaves the group. */
+int member_wait(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err);
+
+/* The member's assignment now (NULL: not joined); the caller destroys it. */
+rd_kafka_topic_partition_list_t *member_assignment(const kafka_vtab *vtab);
+
+/* A copy of a position without the partitions a join = 1 table's member no
+** longer owns (a revoked partition's position is its new owner's). */
+rd_kafka_topic_partition_list_t *member_owned(const kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list);
 
 /* The group metadata its Kafka transaction's offsets carry: the member's
 ** (generation and member id: the broker refuses them after a rebalance),

@@ -3,10 +3,13 @@ broker: topics of many partitions scan with a prefetch sized for them, and
 exactly-once pipelines of one group in two processes never both commit."""
 
 import collections
+import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
+import time
 
 import kit
 
@@ -109,3 +112,126 @@ def test_two_processes_of_one_exactly_once_pipeline_never_both_commit():
     finally:
         kit.delete_topic(topic)
         kit.delete_topic(out)
+
+
+# A member process of a join = 1 group: SELECTs of random LIMITs (slowed
+# down per row by `delay` seconds) until its deadline or until three in a
+# row read nothing after `min_seconds`; prints each row's "partition key",
+# then "done ok failed last-error".
+MEMBER = r"""
+import random, sqlite3, sys, time
+ext, broker, topic, group, seed, seconds, min_seconds, delay = sys.argv[1:]
+rnd = random.Random(int(seed))
+db = sqlite3.connect(":memory:", isolation_level=None)
+db.enable_load_extension(True)
+db.load_extension(ext)
+db.create_function("slow", 1, lambda x: time.sleep(float(delay)) or x)
+db.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{broker}', topic='{topic}', group='{group}', "
+           "join=1, rdkafka.heartbeat.interval.ms=300)")
+t0 = time.monotonic()
+idle, ok, failed, last = 0, 0, 0, ""
+while time.monotonic() - t0 < float(seconds) and (idle < 3 or time.monotonic() - t0 < float(min_seconds)):
+    try:
+        rows = db.execute(f"SELECT partition, slow(key) FROM g LIMIT {rnd.randint(20, 150)}").fetchall()
+        for p, k in rows:
+            print(p, k)
+        ok, idle = ok + 1, (idle + 1 if not rows else 0)
+    except sqlite3.Error as e:
+        failed, last = failed + 1, str(e)
+    sys.stdout.flush()
+    time.sleep(rnd.random() * 0.05)
+print("done", ok, failed, last.replace("\n", " "))
+"""
+
+
+def start_member(topic, group, seed, seconds, min_seconds, delay=0.0):
+    return subprocess.Popen([sys.executable, "-c", MEMBER, kit.EXT, B, topic, group, str(seed),
+                             str(seconds), str(min_seconds), str(delay)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def member_rows(out):
+    """(rows as (partition, key), the summary line) of a member's output."""
+    lines = out.splitlines()
+    rows = [tuple(line.split()) for line in lines if not line.startswith("done")]
+    return [(int(p), k) for p, k in rows], next((line for line in lines if line.startswith("done")), "")
+
+
+def group_assignments(conn, group):
+    """{member_id: set of partitions} from kafka_group_members."""
+    got = {}
+    try:
+        rows = conn.execute("SELECT member_id, assignment FROM kafka_group_members(?, ?)", (B, group)).fetchall()
+    except sqlite3.Error as e:  # before the first member joined
+        if "does not exist" not in str(e):
+            raise
+        rows = []
+    for member, assignment in rows:
+        parts = json.loads(assignment or "[]")
+        got[member] = {p["partition"] for p in parts} if parts and isinstance(parts[0], dict) else set(parts)
+    return got
+
+
+def check_every_message_once(keys, outputs, seed):
+    seen = collections.Counter(k for rows, _ in outputs for _, k in rows)
+    twice = sorted(k for k, c in seen.items() if c > 1)
+    missing = sorted(set(keys) - set(seen))
+    assert not twice and not missing, (
+        f"seed {seed}: {len(twice)} messages read twice (e.g. {twice[:5]}), {len(missing)} never "
+        f"(e.g. {missing[:5]}); the members said {[s for _, s in outputs]}")
+
+
+def fill(topic, n, partitions):
+    keys = [f"k{i:05d}" for i in range(n)]
+    kit.kcat("-P", "-t", topic, "-K", "\t", input="".join(f"{k}\tv\n" for k in keys))
+    return keys
+
+
+@kit.timeout(240)
+def test_three_members_share_a_12_partition_topic_and_read_every_message_once():
+    """join = 1: three processes are members of one group; while all three
+    are in it, kafka_group_members shows disjoint assignments that cover
+    the topic; together they read every message exactly once."""
+    kit.need_broker()
+    seed = seed_from_env("SCALEOUT_SEED")
+    topic = kit.create_topic(kit.topic("join3"), partitions=12)
+    group = kit.topic("join3-g")
+    try:
+        keys = fill(topic, 6000, 12)
+        procs = [start_member(topic, group, seed + i, 90, 15, 0.002) for i in range(3)]
+        conn, seen_three = kit.connect(), None
+        while any(p.poll() is None for p in procs):
+            got = group_assignments(conn, group)
+            if len(got) == 3 and all(got.values()):
+                seen_three = got
+            time.sleep(0.5)
+        outputs = [member_rows(p.communicate(timeout=60)[0]) for p in procs]
+        assert seen_three, f"seed {seed}: never saw three members with partitions; said {[s for _, s in outputs]}"
+        owned = [p for parts in seen_three.values() for p in parts]
+        assert sorted(owned) == list(range(12)), f"seed {seed}: assignments {seen_three} overlap or miss"
+        check_every_message_once(keys, outputs, seed)
+        assert all(rows for rows, _ in outputs), f"seed {seed}: a member read nothing: {[s for _, s in outputs]}"
+    finally:
+        kit.delete_topic(topic)
+
+
+@kit.timeout(240)
+def test_a_member_joining_mid_statement_loses_and_duplicates_nothing():
+    """join = 1: a member reads slowly (statements of about a second); two
+    more join while its statements run. The rebalance waits for its
+    statement's position to commit: every message is read exactly once."""
+    kit.need_broker()
+    seed = seed_from_env("SCALEOUT_SEED")
+    topic = kit.create_topic(kit.topic("joinmid"), partitions=6)
+    group = kit.topic("joinmid-g")
+    try:
+        keys = fill(topic, 3000, 6)
+        procs = [start_member(topic, group, seed, 90, 10, 0.01)]
+        for i in (1, 2):
+            time.sleep(1.5 + random.Random(seed + i).random())
+            procs.append(start_member(topic, group, seed + i, 90, 10, 0.001))
+        outputs = [member_rows(p.communicate(timeout=120)[0]) for p in procs]
+        check_every_message_once(keys, outputs, seed)
+        assert all(rows for rows, _ in outputs[1:]), f"seed {seed}: a newcomer read nothing: {[s for _, s in outputs]}"
+    finally:
+        kit.delete_topic(topic)

@@ -302,13 +302,18 @@ int client_new_consumer(const kafka_options *opts, kafka_client **out, char **er
 /* A member joins with the eager `range` protocol unless the user names
 ** another: its rebalance revokes every partition before the member rejoins,
 ** so a member never holds an assignment of a generation older than the
-** one it commits with (see member.c). It fetches nothing (its partitions
-** are paused), so a small queue. */
+** one it commits with (see member.c). A member killed without leaving
+** holds its partitions until the broker drops it: after 6 s (the broker's
+** least session.timeout.ms by default), not 45, so that a pipeline
+** restarted after a crash takes the group over within timeout_ms. It
+** fetches nothing (its partitions are paused), so a small queue. */
 int client_new_member(const kafka_options *opts, client_rebalance_cb on_rebalance, kafka_client **out,
                       char **err) {
   static const char *const member[][2] = {{"partition.assignment.strategy", "range"},
+                                          {"session.timeout.ms", "6000"},
+                                          {"heartbeat.interval.ms", "1000"},
                                           {"queued.max.messages.kbytes", "64"}};
-  return new_consumer(opts, member, 2, on_rebalance, out, err);
+  return new_consumer(opts, member, (int)(sizeof member / sizeof *member), on_rebalance, out, err);
 }
 
 /* What a bounded destroy shares with the thread that runs it. */

@@ -140,8 +140,10 @@ static int commit(kafka_client *consumer, const kafka_options *opts,
 
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err) {
   kafka_client *own = NULL, *via = member_client(vtab) ? member_client(vtab) : vtab->idle;
+  rd_kafka_topic_partition_list_t *owned = member_owned(vtab, list); /* join = 1: a revoked one is not ours */
   int rc = via ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
-  if (!rc) rc = commit(own ? own : via, &vtab->opts, list, err);
+  if (!rc && owned->cnt) rc = commit(own ? own : via, &vtab->opts, owned, err);
+  rd_kafka_topic_partition_list_destroy(owned);
   client_free(own);
   return rc;
 }

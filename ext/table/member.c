@@ -7,7 +7,7 @@
 ** A table without `join` reads every partition of its topic. Before such a
 ** pipeline's scan reads the group's committed offsets, the table joins the
 ** group (subscribe) and waits, bounded by timeout_ms, until it is assigned
-** every partition (member_fence); the Kafka transaction then carries the
+** every partition (member_wait); the Kafka transaction then carries the
 ** member's group metadata, generation and member id (member_metadata,
 ** KIP-447), and the broker refuses its offsets when the group has had a
 ** rebalance since: the transaction fails and nothing of it is written.
@@ -35,6 +35,7 @@ SQLITE_EXTENSION_INIT3
 
 struct group_member {
   kafka_client *client;
+  int assigned; /* its last rebalance assigned (it was not revoked since) */
   int held_all; /* it was assigned every partition once: it waits for them, a newcomer yields */
 };
 
@@ -42,9 +43,10 @@ struct group_member {
 ** table's scan consumer reads them. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_partition_list_t *parts,
                          void *opaque) {
-  (void)opaque;
+  group_member *m = ((kafka_client *)opaque)->owner;
   int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
   rd_kafka_error_t *error = NULL;
+  m->assigned = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
   if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) error = rd_kafka_incremental_assign(rk, parts);
     else rd_kafka_assign(rk, parts);
@@ -66,6 +68,7 @@ static int member_join(kafka_vtab *vtab, char **err) {
     sqlite3_free(m);
     return rc;
   }
+  m->client->owner = m;
   rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, vtab->opts.topic, RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(m->client->rk, topics);
@@ -102,6 +105,12 @@ static char *yielded(const kafka_vtab *vtab, int n, int partitions) {
 }
 
 static char *not_assigned(const kafka_vtab *vtab, int partitions) {
+  if (partitions < 0)
+    return sqlite3_mprintf(
+        "kafka: group '%s' (topic '%s'): no assignment within timeout_ms (%d ms): the group is "
+        "rebalancing and waits for a member (one that is busy with a long statement, or one that "
+        "stopped without leaving the group, which the broker drops after its session.timeout.ms)",
+        vtab->opts.group, vtab->opts.topic, vtab->opts.timeout_ms);
   return sqlite3_mprintf(
       "kafka: group '%s' (topic '%s'): this process was not assigned all %d partitions within "
       "timeout_ms (%d ms), so it does not run the group's exactly-once pipeline: another member "
@@ -110,7 +119,7 @@ static char *not_assigned(const kafka_vtab *vtab, int partitions) {
       vtab->opts.group, vtab->opts.topic, partitions, vtab->opts.timeout_ms);
 }
 
-int member_fence(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err) {
+int member_wait(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err) {
   if (!vtab->member) {
     int rc = member_join(vtab, err);
     if (rc) return rc;
@@ -118,12 +127,12 @@ int member_fence(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe
   group_member *m = vtab->member;
   long long deadline = client_now_ms() + vtab->opts.timeout_ms;
   for (serve(m, 0);; serve(m, MEMBER_POLL_MS)) {
-    int n = held(m);
-    if (n >= partitions) {
-      m->held_all = 1;
+    int n = m->assigned ? held(m) : 0;
+    if (m->assigned && (partitions < 0 || n >= partitions)) {
+      m->held_all |= partitions >= 0;
       return SQLITE_OK;
     }
-    if (n > 0 && !m->held_all) {
+    if (m->assigned && !m->held_all) {
       *err = yielded(vtab, n, partitions);
       member_leave(vtab);
       return SQLITE_ERROR;
@@ -137,6 +146,27 @@ int member_fence(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe
       return SQLITE_ERROR;
     }
   }
+}
+
+rd_kafka_topic_partition_list_t *member_assignment(const kafka_vtab *vtab) {
+  rd_kafka_topic_partition_list_t *list = NULL;
+  if (vtab->member && rd_kafka_assignment(vtab->member->client->rk, &list) && list) {
+    rd_kafka_topic_partition_list_destroy(list);
+    list = NULL;
+  }
+  return list;
+}
+
+rd_kafka_topic_partition_list_t *member_owned(const kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list) {
+  rd_kafka_topic_partition_list_t *owned = vtab->opts.join ? member_assignment(vtab) : NULL;
+  rd_kafka_topic_partition_list_t *kept = rd_kafka_topic_partition_list_new(list->cnt);
+  for (int i = 0; i < list->cnt; i++) {
+    const rd_kafka_topic_partition_t *at = &list->elems[i];
+    if (!vtab->opts.join || (owned && rd_kafka_topic_partition_list_find(owned, at->topic, at->partition)))
+      rd_kafka_topic_partition_list_add(kept, at->topic, at->partition)->offset = at->offset;
+  }
+  if (owned) rd_kafka_topic_partition_list_destroy(owned);
+  return kept;
 }
 
 rd_kafka_consumer_group_metadata_t *member_metadata(const kafka_vtab *vtab) {

@@ -770,6 +770,16 @@ int produce_start(kafka_vtab *vtab, char **err) {
 int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const rd_kafka_topic_partition_list_t *list,
                          char **err) {
   const char *group = group_table->opts.group;
+  rd_kafka_topic_partition_list_t *owned = member_owned(group_table, list);
+  int lost = owned->cnt < list->cnt;
+  rd_kafka_topic_partition_list_destroy(owned);
+  if (lost) {
+    *err = sqlite3_mprintf("kafka: group '%s' (topic '%s'): a partition this statement read was assigned to "
+                           "another member meanwhile (a rebalance): the transaction is not committed, so that "
+                           "its rows are not written twice; run the statement again",
+                           group, group_table->opts.topic);
+    return SQLITE_ERROR;
+  }
   int rc = producer_ready(vtab, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (rc) return rc;
