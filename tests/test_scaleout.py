@@ -40,20 +40,20 @@ def test_a_topic_of_many_partitions_counts_every_message():
         kit.delete_topic(topic)
 
 
-# A process of the two-process pipeline repro: the group's exactly-once
-# pipeline in a loop of random LIMITs until its deadline or until three
-# statements in a row moved nothing; prints "ok failed last-error".
+# A pipeline process: the group's exactly-once pipeline in a loop of random
+# LIMITs until its deadline or until idle_exit statements in a row moved
+# nothing (0: never); prints "ok failed last-error".
 PIPELINE = r"""
 import random, sqlite3, sys, time
-ext, broker, topic, out, group, txid, seed, seconds = sys.argv[1:]
+ext, broker, topic, out, group, txid, seed, seconds, options, idle_exit = sys.argv[1:]
 rnd = random.Random(int(seed))
 db = sqlite3.connect(":memory:", isolation_level=None)
 db.enable_load_extension(True)
 db.load_extension(ext)
-db.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{broker}', topic='{topic}', group='{group}')")
+db.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{broker}', topic='{topic}', group='{group}'{options})")
 db.execute(f"CREATE VIRTUAL TABLE o USING kafka(brokers='{broker}', topic='{out}', transactional_id='{txid}')")
 end, idle, ok, failed, last = time.monotonic() + float(seconds), 0, 0, 0, ""
-while time.monotonic() < end and idle < 3:
+while time.monotonic() < end and (idle < int(idle_exit) or not int(idle_exit)):
     try:
         n = db.execute(f"INSERT INTO o(key, value) SELECT key, value FROM g LIMIT {rnd.randint(20, 200)}").rowcount
         ok, idle = ok + 1, (idle + 1 if n == 0 else 0)
@@ -76,13 +76,18 @@ def output_keys(topic):
     return collections.Counter(text.decode().split())
 
 
+def start_pipeline(topic, out, group, i, seed, seconds, options="", idle_exit=3):
+    """Pipeline process i (transactional_id {out}-tx{i})."""
+    return subprocess.Popen([sys.executable, "-c", PIPELINE, kit.EXT, B, topic, out, group,
+                             f"{out}-tx{i}", str(seed + i), str(seconds), options, str(idle_exit)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def run_pipelines(topic, out, group, seed, n):
     """n pipeline processes of one group at once, then one alone to drain
     what they left; returns their printed summaries."""
     def start(i, seconds):
-        return subprocess.Popen([sys.executable, "-c", PIPELINE, kit.EXT, B, topic, out, group,
-                                 f"{out}-tx{i}", str(seed + i), str(seconds)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return start_pipeline(topic, out, group, i, seed, seconds)
     procs = [start(i, 20) for i in range(n)]
     said = [p.communicate(timeout=120) for p in procs]
     said.append(start(n, 30).communicate(timeout=120))
@@ -235,3 +240,52 @@ def test_a_member_joining_mid_statement_loses_and_duplicates_nothing():
         assert all(rows for rows, _ in outputs[1:]), f"seed {seed}: a newcomer read nothing: {[s for _, s in outputs]}"
     finally:
         kit.delete_topic(topic)
+
+
+@kit.timeout(300)
+def test_join_pipelines_added_and_killed_at_random_write_every_input_once():
+    """join = 1 exactly-once pipelines (each its own transactional_id) on a
+    6-partition topic, input arriving all along: for 25 s members are
+    started (up to three at once) and killed -9 at random, the survivors
+    killed at the end, then one runs alone to the end; a
+    read_committed reader finds every input key exactly once."""
+    kit.need_broker()
+    seed = seed_from_env("SCALEOUT_SEED")
+    rnd = random.Random(seed)
+    topic = kit.create_topic(kit.topic("joineos-in"), partitions=6)
+    out = kit.create_topic(kit.topic("joineos-out"), partitions=1)
+    group = kit.topic("joineos-g")
+    join = ", join=1, rdkafka.heartbeat.interval.ms=300"
+    try:
+        keys = fill(topic, 5000, 6)
+        procs, said, started, killed = [], [], 0, 0
+        end = time.monotonic() + 25
+        while time.monotonic() < end:
+            more = [f"s{len(keys) + i:06d}" for i in range(1500)]
+            kit.kcat("-P", "-t", topic, "-K", "\t", input="".join(f"{k}\tv\n" for k in more))
+            keys += more
+            alive = [p for p in procs if p.poll() is None]
+            if len(alive) < 3 and (not alive or rnd.random() < 0.6):
+                procs.append(start_pipeline(topic, out, group, started, seed, 60, join, idle_exit=0))
+                started += 1
+            elif alive:
+                victim = rnd.choice(alive)
+                victim.kill()
+                killed += 1
+            time.sleep(rnd.uniform(0.5, 3))
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            said.append(p.communicate(timeout=60)[0].strip())
+        last = start_pipeline(topic, out, group, started, seed, 90, ", join=1, timeout_ms=30000")
+        said.append(last.communicate(timeout=120)[0].strip())
+        print(f"started {started}, killed {killed}; they said {said}")
+        got = output_keys(out)
+        twice = sorted(k for k, c in got.items() if c > 1)
+        missing = sorted(set(keys) - set(got))
+        assert not twice and not missing, (
+            f"seed {seed}: {len(twice)} keys written more than once (e.g. {twice[:5]}), "
+            f"{len(missing)} missing (e.g. {missing[:5]}); the processes said {said}")
+    finally:
+        kit.delete_topic(topic)
+        kit.delete_topic(out)
