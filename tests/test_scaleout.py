@@ -3,6 +3,7 @@ broker: topics of many partitions scan with a prefetch sized for them, and
 exactly-once pipelines of one group in two processes never both commit."""
 
 import collections
+import contextlib
 import json
 import os
 import random
@@ -83,6 +84,16 @@ def start_pipeline(topic, out, group, i, seed, seconds, options="", idle_exit=3)
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def check_output_once(out, keys, seed, said):
+    """Every input key exactly once in the output, read_committed."""
+    got = output_keys(out)
+    twice = sorted(k for k, c in got.items() if c > 1)
+    missing = sorted(set(keys) - set(got))
+    assert not twice and not missing, (
+        f"seed {seed}: {len(twice)} keys written more than once (e.g. {twice[:5]}), "
+        f"{len(missing)} missing (e.g. {missing[:5]}); the processes said {said}")
+
+
 def run_pipelines(topic, out, group, seed, n):
     """n pipeline processes of one group at once, then one alone to drain
     what they left; returns their printed summaries."""
@@ -104,16 +115,10 @@ def test_two_processes_of_one_exactly_once_pipeline_never_both_commit():
     topic = kit.create_topic(kit.topic("eos-in"), partitions=4)
     out = kit.create_topic(kit.topic("eos-out"), partitions=1)
     try:
-        keys = [f"k{i:05d}" for i in range(20000)]
-        kit.kcat("-P", "-t", topic, "-K", "\t", input="".join(f"{k}\tv\n" for k in keys).encode())
+        keys = fill(topic, 20000, 4)
         said = run_pipelines(topic, out, kit.topic("eos-g"), seed, 2)
         print(f"the processes said: {said}")
-        got = output_keys(out)
-        twice = sorted(k for k, c in got.items() if c > 1)
-        missing = sorted(set(keys) - set(got))
-        assert not twice and not missing, (
-            f"seed {seed}: {len(twice)} keys written more than once (e.g. {twice[:5]}), "
-            f"{len(missing)} missing (e.g. {missing[:5]}); the processes said {said}")
+        check_output_once(out, keys, seed, said)
     finally:
         kit.delete_topic(topic)
         kit.delete_topic(out)
@@ -192,17 +197,25 @@ def fill(topic, n, partitions):
     return keys
 
 
+@contextlib.contextmanager
+def seeded_topic(prefix, partitions, n):
+    """A seed (printed), a topic of n keyed messages and a group name; the
+    topic is deleted afterwards."""
+    kit.need_broker()
+    seed = seed_from_env("SCALEOUT_SEED")
+    topic = kit.create_topic(kit.topic(prefix), partitions=partitions)
+    try:
+        yield seed, topic, kit.topic(f"{prefix}-g"), fill(topic, n, partitions)
+    finally:
+        kit.delete_topic(topic)
+
+
 @kit.timeout(240)
 def test_three_members_share_a_12_partition_topic_and_read_every_message_once():
     """join = 1: three processes are members of one group; while all three
     are in it, kafka_group_members shows disjoint assignments that cover
     the topic; together they read every message exactly once."""
-    kit.need_broker()
-    seed = seed_from_env("SCALEOUT_SEED")
-    topic = kit.create_topic(kit.topic("join3"), partitions=12)
-    group = kit.topic("join3-g")
-    try:
-        keys = fill(topic, 6000, 12)
+    with seeded_topic("join3", 12, 6000) as (seed, topic, group, keys):
         procs = [start_member(topic, group, seed + i, 90, 15, 0.002) for i in range(3)]
         conn, seen_three = kit.connect(), None
         while any(p.poll() is None for p in procs):
@@ -216,8 +229,6 @@ def test_three_members_share_a_12_partition_topic_and_read_every_message_once():
         assert sorted(owned) == list(range(12)), f"seed {seed}: assignments {seen_three} overlap or miss"
         check_every_message_once(keys, outputs, seed)
         assert all(rows for rows, _ in outputs), f"seed {seed}: a member read nothing: {[s for _, s in outputs]}"
-    finally:
-        kit.delete_topic(topic)
 
 
 @kit.timeout(240)
@@ -225,12 +236,7 @@ def test_a_member_joining_mid_statement_loses_and_duplicates_nothing():
     """join = 1: a member reads slowly (statements of about a second); two
     more join while its statements run. The rebalance waits for its
     statement's position to commit: every message is read exactly once."""
-    kit.need_broker()
-    seed = seed_from_env("SCALEOUT_SEED")
-    topic = kit.create_topic(kit.topic("joinmid"), partitions=6)
-    group = kit.topic("joinmid-g")
-    try:
-        keys = fill(topic, 3000, 6)
+    with seeded_topic("joinmid", 6, 3000) as (seed, topic, group, keys):
         procs = [start_member(topic, group, seed, 90, 10, 0.01)]
         for i in (1, 2):
             time.sleep(1.5 + random.Random(seed + i).random())
@@ -238,8 +244,6 @@ def test_a_member_joining_mid_statement_loses_and_duplicates_nothing():
         outputs = [member_rows(p.communicate(timeout=120)[0]) for p in procs]
         check_every_message_once(keys, outputs, seed)
         assert all(rows for rows, _ in outputs[1:]), f"seed {seed}: a newcomer read nothing: {[s for _, s in outputs]}"
-    finally:
-        kit.delete_topic(topic)
 
 
 @kit.timeout(300)
@@ -280,12 +284,33 @@ def test_join_pipelines_added_and_killed_at_random_write_every_input_once():
         last = start_pipeline(topic, out, group, started, seed, 90, ", join=1, timeout_ms=30000")
         said.append(last.communicate(timeout=120)[0].strip())
         print(f"started {started}, killed {killed}; they said {said}")
-        got = output_keys(out)
-        twice = sorted(k for k, c in got.items() if c > 1)
-        missing = sorted(set(keys) - set(got))
-        assert not twice and not missing, (
-            f"seed {seed}: {len(twice)} keys written more than once (e.g. {twice[:5]}), "
-            f"{len(missing)} missing (e.g. {missing[:5]}); the processes said {said}")
+        check_output_once(out, keys, seed, said)
     finally:
         kit.delete_topic(topic)
         kit.delete_topic(out)
+
+
+def test_join_needs_a_group_and_is_0_or_1():
+    conn = kit.connect()
+    kit.expect_error(lambda: conn.execute(
+        f"CREATE VIRTUAL TABLE a USING kafka(brokers='{B}', topic='x', join=1)"),
+        "option join needs option group")
+    kit.expect_error(lambda: conn.execute(
+        f"CREATE VIRTUAL TABLE b USING kafka(brokers='{B}', topic='x', group='g', join=2)"), "join")
+
+
+def test_a_join_wait_is_bounded_by_timeout_ms_and_says_why():
+    """A member of a group whose other member holds everything and never
+    takes part in the rebalance (it runs no statement) waits timeout_ms for
+    its assignment, then fails with an error that says why."""
+    with seeded_topic("joinwait", 2, 10) as (seed, topic, group, keys):
+        first, second = kit.connect(), kit.connect()
+        for conn in (first, second):
+            conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
+                         "join=1, timeout_ms=3000, rdkafka.max.poll.interval.ms=60000)")
+        assert first.execute("SELECT count(*) FROM g").fetchone() == (10,)
+        t0 = time.monotonic()
+        kit.expect_error(lambda: second.execute("SELECT count(*) FROM g").fetchone(),
+                         "no assignment within timeout_ms (3000 ms)")
+        waited = time.monotonic() - t0
+        assert 2.5 < waited < 8, f"seed {seed}: waited {waited:.1f} s"

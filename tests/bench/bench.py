@@ -285,16 +285,20 @@ def value_sizes(b):
             b.drop_topic(topic)
 
 
+def scan_partitions(b, n, partitions):
+    """The full scan row of a topic of n messages in `partitions` partitions."""
+    topic = b.new_topic(f"parts{partitions}", partitions)
+    b.fill(topic, n)
+    tools = b.scan_tools(topic)
+    b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions:,} partitions", tools,
+              ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+    b.drop_topic(topic)
+
+
 @bench_row
 def partition_counts(b):
-    n = b.a.n_partitions
     for partitions in (1, 4, 32, 128):
-        topic = b.new_topic(f"parts{partitions}", partitions)
-        b.fill(topic, n)
-        tools = b.scan_tools(topic)
-        b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions} partitions", tools,
-                  ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
-        b.drop_topic(topic)
+        scan_partitions(b, b.a.n_partitions, partitions)
 
 
 @bench_row
@@ -302,13 +306,7 @@ def many_partitions(b):
     """A topic of thousands of partitions (issue 28): the scan's prefetch
     grows with them (client_prefetch_kbytes), so count(*) keeps up with the
     plain consumer at a bounded peak RSS."""
-    n, partitions = b.a.n_many, b.a.many_partitions
-    topic = b.new_topic(f"parts{partitions}", partitions)
-    b.fill(topic, n)
-    tools = b.scan_tools(topic)
-    b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions:,} partitions", tools,
-              ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
-    b.drop_topic(topic)
+    scan_partitions(b, b.a.n_many, b.a.many_partitions)
 
 
 @bench_row
