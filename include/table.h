@@ -309,12 +309,18 @@ void txn_forget(txn_coord *coord, kafka_vtab *vtab);
 ** committed since (a catalog function calls it before it reads offsets). */
 void txn_settle_connection(sqlite3 *db);
 
+/* How a statement reads a group table: writing (the transaction decides),
+** a SELECT that hands the rows straight to its caller (direct: its position
+** commits as a statement that writes would), any other SELECT (held: for
+** kafka_commit). */
+enum { TXN_READ_WRITES = 1, TXN_READ_DIRECT, TXN_READ_HELD,
+       TXN_READ_PARTIAL /* writes with OR FAIL: refused */ };
+
 /* At a group cursor's first scan, with the scan's consumer: refuses a read
 ** the coordinator cannot account for (with an error that names the way
-** that works), starts a transactional output's producer, and says whether
-** a statement that only reads hands the rows straight to its caller
-** (*direct: its position commits at close; else kafka_commit does). */
-int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *direct, char **err);
+** that works), starts a transactional output's producer, and says how the
+** statement reads (*kind, TXN_READ_...). */
+int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *kind, char **err);
 
 /* Non-zero when the group's offsets go into a Kafka transaction of the
 ** open transaction: a scan SQLite stopped early counts as complete. */
@@ -328,7 +334,7 @@ int txn_open(txn_coord *coord);
 ** now on): committed now, held for kafka_commit, or kept until its
 ** transaction commits (then committed, or sent with a transactional
 ** table's offsets) or rolls back, or its savepoint does (then dropped). */
-void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int direct);
+void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int kind);
 
 /* The `kafka` module's xBegin, xSync, xCommit, xRollback, xSavepoint,
 ** xRelease and xRollbackTo. */
@@ -402,7 +408,7 @@ typedef struct group_state {
   rd_kafka_topic_partition_list_t *starts;  /* committed offset, or low/high per `start` */
   rd_kafka_topic_partition_list_t *reached; /* the position to commit */
   int complete;                             /* the last scan delivered all it read */
-  int direct;                               /* its SELECT hands rows straight over (txn.c) */
+  int read_kind;                            /* how its statement reads (TXN_READ_..., txn.c) */
   struct group_state *next_open;            /* the next older open cursor of the table */
 } group_state;
 

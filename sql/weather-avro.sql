@@ -57,8 +57,9 @@ SELECT strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch('now') - 60 + i, 'unixepoch'),
        abs(random()) % 81 + 970
 FROM n;
 
--- The consumer: a group that reads what it has not read yet and commits
--- when the statement ends (run the file again: only the new batch shows).
+-- The consumer: a group that reads what it has not read yet; an aggregate
+-- keeps its rows from the caller, so the group moves when kafka_commit says
+-- (run the file again: only the new batch shows).
 CREATE VIRTUAL TABLE temp.weather_avro_consumer USING kafka(
   brokers         = 'localhost:29092',
   topic           = 'kubertron.weather.avro',
@@ -70,6 +71,7 @@ CREATE VIRTUAL TABLE temp.weather_avro_consumer USING kafka(
 .mode list
 SELECT printf('consumed %d samples, schema ids %s', count(*), group_concat(DISTINCT schema_id))
 FROM weather_avro_consumer;
+SELECT printf('committed %d partition(s)', kafka_commit('weather_avro_consumer'));
 
 -- Browsing: the decoded columns, as Datasette shows them.
 .mode box

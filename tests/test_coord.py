@@ -149,12 +149,16 @@ def test_a_failing_group_commit_after_the_file_commit_loses_nothing():
             consumer.poll(timeout_ms=250)
             if consumer.assignment():
                 break
+        assert consumer.assignment(), "the kafka-python consumer never joined group2"
         conn.execute("CREATE TABLE archive(value)")
         conn.execute("INSERT INTO archive SELECT value FROM g1 UNION ALL SELECT value FROM g2")
         archived = sorted(r[0] for r in conn.execute("SELECT value FROM archive"))
         expect(archived, ["1a", "1b", "2a", "2b"], "archive")
         expect(committed(conn, group1), [(src1, 0, 2)], "group1")
         expect(next_read(conn, "g1"), [], "group1's next read")
+        # group2's commit failed: its rows come again (at least once).
+        expect(committed(conn, group2), [], "group2")
+        expect(next_read(conn, "g2"), ["2a", "2b"], "group2's next read")
     finally:
         if consumer:
             consumer.close()
@@ -259,6 +263,12 @@ def test_the_applications_hooks_are_never_silently_replaced():
         expect(calls, ["commit"], "the application's hooks after a plain INSERT")
         err = db.exec("INSERT INTO archive SELECT value FROM g")
         assert err and "commit or rollback hook of the application" in err and "kafka_commit" in err, err
+        # The extension's hooks are in place now; hooks the application sets
+        # later replace them, and the next read that needs them says so.
+        expect(db.exec("INSERT INTO archive SELECT value FROM g"), None, "a read with the extension's hooks")
+        db.hooks(calls)
+        err = db.exec("INSERT INTO archive SELECT value FROM g")
+        assert err and "had been given a commit or rollback hook" in err, err
     finally:
         db.close()
         kit.delete_topic(src)
@@ -302,3 +312,32 @@ def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():
         conn.close()
         kit.delete_topic(a)
         kit.delete_topic(b)
+
+
+def test_a_sorted_select_inside_a_kafka_transaction_moves_nothing_by_itself():
+    """A SELECT in BEGIN ... COMMIT with a transactional output put its
+    position into the Kafka transaction at COMMIT, though SQLite may have
+    kept its sorted rows from the caller (closed after one row here)."""
+    with one_pipeline("co-txsort") as (conn, src, group, out):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('x')")
+        cur = conn.execute("SELECT value FROM g ORDER BY value")
+        expect(cur.fetchone(), ("a",), "the first row")
+        cur.close()
+        conn.execute("COMMIT")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        expect(read_committed(out), ["x"], "the output, read_committed")
+        expect(next_read(conn), ["a", "b", "c"], "the next read")
+
+
+def test_insert_or_fail_reading_a_group_is_refused():
+    """INSERT OR FAIL over a sorted scan: a conflict on the second row kept
+    the first, SQLite committed it, and the group moved past all three."""
+    with one_group("co-orfail") as (conn, src, group):
+        conn.execute("CREATE TABLE unique_sink(v UNIQUE)")
+        kit.expect_error(lambda: conn.execute(
+            "INSERT OR FAIL INTO unique_sink SELECT 'same' FROM g ORDER BY value"), "cannot be read by a "
+            "statement with OR FAIL")
+        expect(committed(conn, group), [], "the group's committed offsets")
+        conn.execute("INSERT OR IGNORE INTO unique_sink SELECT 'same' FROM g ORDER BY value")
+        expect(committed(conn, group), [(src, 0, 3)], "after OR IGNORE")

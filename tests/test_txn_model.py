@@ -210,7 +210,7 @@ class Run:
         g, rows, end = self.pick()
         m = self.model
         in_txn = m.txn is not None
-        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out", "limit"]
+        kinds = ["archive", "unique", "json", "fk", "interrupt", "plain_out", "limit", "or_fail"]
         if self.transactional:
             kinds += ["out", "out"]
         if in_txn and not self.transactional:  # refused: nothing takes the offsets
@@ -223,6 +223,10 @@ class Run:
             if not m.txn["out_written"]:
                 kinds = ["out"]
         kind = self.rng.choice(kinds)
+        if kind == "or_fail":  # refused: a conflict would commit part of it
+            err = self.attempt(f"INSERT OR FAIL INTO unique_sink SELECT 'same' FROM g{g} ORDER BY value")
+            self.expect("OR FAIL" in (err or ""), True, f"INSERT OR FAIL ({err})")
+            return
         sql = {
             "archive": f"INSERT INTO archive SELECT value FROM g{g}",
             "plain_out": f"INSERT INTO plain_out(value) SELECT value FROM g{g}",
@@ -321,13 +325,19 @@ class Run:
         self.model.write("out", [v])
         self.model.txn["out_written"] = True
 
+    def can_read(self):
+        """A SELECT of a group may run: in autocommit, or in a transaction
+        whose Kafka transaction takes the offsets."""
+        txn = self.model.txn
+        return txn is None or (self.transactional and txn["out_written"] and not txn["doomed"])
+
     def step(self):
         self.step_no += 1
         self.log = []
         r = self.rng.random()
         if self.model.txn is None and r < 0.15:
             self.feed()
-        elif r < 0.35 and self.model.txn is None:
+        elif r < 0.35 and self.can_read():
             self.select()
         elif r < 0.45:
             self.plain_write()

@@ -187,10 +187,11 @@ static int check_interrupt(kafka_cursor *c) {
 /* Reports the cursor's group position to the coordinator (txn.c). */
 static void group_report(kafka_cursor *c, int interrupted) {
   kafka_vtab *vtab = cursor_vtab(c);
-  int direct = c->group.direct;
+  int kind = c->group.read_kind;
   rd_kafka_topic_partition_list_t *position =
-      group_close(&c->group, vtab, interrupted, txn_group_sink(vtab->txn, vtab), !txn_open(vtab->txn));
-  if (position) txn_group_read(vtab->txn, vtab, position, direct);
+      group_close(&c->group, vtab, interrupted, kind == TXN_READ_WRITES && txn_group_sink(vtab->txn, vtab),
+                  !txn_open(vtab->txn));
+  if (position) txn_group_read(vtab->txn, vtab, position, kind);
 }
 
 int scan_close(sqlite3_vtab_cursor *cursor) {
@@ -412,7 +413,7 @@ static int plan_ranges(kafka_cursor *c, char **err) {
   }
   if (!rc && c->plan.timestamp_lo > 0 && c->n_parts) rc = timestamp_starts(c, high, err);
   if (!rc && vtab->opts.group && !c->group.starts)
-    rc = txn_group_scan(vtab->txn, vtab, c->consumer, &c->group.direct, err);
+    rc = txn_group_scan(vtab->txn, vtab, c->consumer, &c->group.read_kind, err);
   /* An exactly-once pipeline's group is fenced before its starts are read. */
   if (!rc && vtab->opts.group && !vtab->opts.join && !c->group.starts && txn_group_sink(vtab->txn, vtab))
     rc = member_wait(vtab, c->n_topic_partitions, c->interrupt_probe, err);

@@ -28,16 +28,18 @@
 ** knows the savepoints open when it was read): the group stays where it was
 ** and the rows come again.
 **
-** A statement that only reads (a SELECT in autocommit mode) gets no word
-** from SQLite about whether it succeeded, or whether its rows reached the
-** caller: a sorter, an aggregate or a materialized CTE reads the whole scan
-** before the first row leaves, and a json() error or a finalize after the
-** first row then comes after the scan ended. Such a statement's position
-** commits only when its rows cannot be held back: when the statement's
-** program hands the scan's rows straight to the caller and ends with the
-** scan (statement_direct). Any other SELECT's position is held, and
-** kafka_commit('table') commits it, as a Kafka consumer with auto commit
-** off commits what it chose to keep.
+** A statement that only reads (a SELECT) gets no word from SQLite about
+** whether it succeeded, or whether its rows reached the caller: a sorter,
+** an aggregate or a materialized CTE reads the whole scan before the first
+** row leaves, and a json() error or a finalize after the first row then
+** comes after the scan ended. Such a statement's position counts only when
+** its rows cannot be held back: when its program hands the scan's rows
+** straight to the caller and ends with the scan (statement_read); it then
+** commits at once in autocommit mode, or with its transaction. Any other
+** SELECT's position is held, and kafka_commit('table') commits it, as a
+** Kafka consumer with auto commit off commits what it chose to keep. A
+** statement that writes with OR FAIL is refused: a conflict keeps and
+** commits the rows before it.
 **
 ** SQLite keeps one commit and one rollback hook per connection and returns
 ** only the previous hook's argument, never its function: they cannot be
@@ -142,51 +144,60 @@ static int ends_the_scan(const char *op, const char *p4) {
   return !strcmp(op, "Copy") || !strcmp(op, "SCopy") || !strcmp(op, "ResultRow");
 }
 
-/* Non-zero when the program of stmt hands the rows of every cursor it opens
-** on vtab straight to the caller and ends with that scan: after the
-** cursor's VNext come only the Halt (and a count(*)'s row). Then the scan's
-** end means the caller asked past its last row and nothing can fail after
-** it. A sorter, an aggregate, a materialized CTE, a compound SELECT, an
-** outer loop or a second cursor over the table all put other instructions
-** there. Its EXPLAIN names the table's sqlite3_vtab in VOpen's P4
-** ("vtab:%p"). *reads: stmt opens vtab at all. */
-static int statement_direct(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *vtab, int *reads) {
+/* How stmt reads vtab: not at all (0), as a statement that writes (its
+** rows go to tables: the transaction decides), or as a SELECT whose program
+** hands the rows of every cursor it opens on vtab straight to the caller
+** and ends with that scan (direct: after the cursor's VNext come only the
+** Halt and a count(*)'s row), or any other SELECT (held). After a direct
+** scan's end the caller has asked past its last row and nothing can fail.
+** A sorter, an aggregate, a materialized CTE, a compound SELECT, an outer
+** loop or a second cursor over the table all put instructions after the
+** VNext. Its EXPLAIN names the table's sqlite3_vtab in VOpen's P4
+** ("vtab:%p"). */
+static int statement_read(sqlite3 *db, sqlite3_stmt *stmt, const kafka_vtab *vtab) {
   const char *sql = sqlite3_sql(stmt);
   char *explain = sql ? sqlite3_mprintf("EXPLAIN %s", sql) : NULL;
   char *ours = sqlite3_mprintf("vtab:%p", (const void *)&vtab->base);
   sqlite3_stmt *ex = NULL;
   int direct = explain && ours && !sqlite3_prepare_v2(db, explain, -1, &ex, NULL);
-  int cursors[16], n = 0, after_next = 0;
-  while (direct && sqlite3_step(ex) == SQLITE_ROW) {
+  int cursors[16], n = 0, after_next = 0, or_fail = 0;
+  while (ex && sqlite3_step(ex) == SQLITE_ROW) {
     const char *op = (const char *)sqlite3_column_text(ex, 1);
     const char *p4 = (const char *)sqlite3_column_text(ex, 5);
     int p1 = sqlite3_column_int(ex, 2);
+    /* A constraint's Halt with P2 = OE_Fail (3): OR FAIL keeps the rows
+    ** before a conflict and commits them, the statement failing. */
+    or_fail |= (!strcmp(op, "Halt") || !strcmp(op, "HaltIfNull")) && p1 && sqlite3_column_int(ex, 3) == 3;
     if (after_next && !strcmp(op, "Halt")) after_next = 0;
-    else if (after_next) direct = ends_the_scan(op, p4);
+    else if (after_next) direct &= ends_the_scan(op, p4);
     if (!strcmp(op, "VOpen") && p4 && !strcmp(p4, ours)) {
       if (n == 16) direct = 0;
       else cursors[n++] = p1;
     }
     for (int i = 0; !strcmp(op, "VNext") && i < n; i++) after_next |= cursors[i] == p1;
   }
-  *reads = n > 0;
   sqlite3_finalize(ex);
   sqlite3_free(explain);
   sqlite3_free(ours);
-  return direct && !after_next;
+  if (!n && explain) return 0;
+  if (!sqlite3_stmt_readonly(stmt)) return or_fail ? TXN_READ_PARTIAL : TXN_READ_WRITES;
+  return direct && !after_next ? TXN_READ_DIRECT : TXN_READ_HELD;
 }
 
-/* Whether the SELECT reading vtab now (one of the busy statements that open
-** it; all of them, when several do) hands its rows straight over. */
-static int select_direct(sqlite3 *db, const kafka_vtab *vtab) {
-  int direct = 1, found = 0;
-  for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s && direct; s = sqlite3_next_stmt(db, s)) {
-    if (!sqlite3_stmt_busy(s)) continue;
-    int reads, d = statement_direct(db, s, vtab, &reads);
-    if (reads) direct = d;
-    found |= reads;
-  }
-  return direct && found;
+/* Which of two kinds of read wins when both statements read the table:
+** held over writing over direct (the side that commits least). */
+static int safer_read(int a, int b) {
+  static const int rank[] = {0, 2, 1, 3, 4}; /* by TXN_READ_... */
+  return rank[a] >= rank[b] ? a : b;
+}
+
+/* How the statement reading vtab now reads it (one of the busy statements
+** that open it; when several do, the safer; none found: held). */
+static int read_kind(sqlite3 *db, const kafka_vtab *vtab) {
+  int kind = 0;
+  for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s))
+    if (sqlite3_stmt_busy(s)) kind = safer_read(kind, statement_read(db, s, vtab));
+  return kind ? kind : TXN_READ_HELD;
 }
 
 /* -------------------------------------------------------------- positions */
@@ -333,6 +344,9 @@ static int hooks_install(txn_coord *coord, const kafka_vtab *group, char **err) 
   void *expected = coord->hooked ? coord : NULL;
   coord->hooked = 1;
   if (commit_arg == expected && rollback_arg == expected) return SQLITE_OK;
+  /* Waiting positions may have missed their commit or rollback: dropped,
+  ** their rows come again. */
+  positions_drop(&coord->positions, position_unapproved, NULL);
   *err = sqlite3_mprintf(
       "kafka: group '%s' (table '%s'): the connection %s a commit or rollback hook of the application "
       "(sqlite3_commit_hook, sqlite3_rollback_hook); the extension needs both to move the group only "
@@ -381,14 +395,24 @@ static char *refused_beside_a_writer(const kafka_vtab *group) {
       group->opts.group, group->opts.topic);
 }
 
-int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *direct, char **err) {
+static char *refused_or_fail(const kafka_vtab *group) {
+  return sqlite3_mprintf(
+      "kafka: group '%s' (topic '%s') cannot be read by a statement with OR FAIL: a conflict "
+      "keeps and commits the rows before it while the scan may have ended, and the group would "
+      "move past the rows that were not written. Use OR ABORT (the default: the statement is "
+      "all or nothing), OR IGNORE or OR REPLACE",
+      group->opts.group, group->opts.topic);
+}
+
+int txn_group_scan(txn_coord *coord, kafka_vtab *group, kafka_client *consumer, int *kind, char **err) {
   settle(coord);
   cluster_learn(group, consumer);
-  *direct = 0;
-  if (!in_transaction(coord->db)) {
-    *direct = select_direct(coord->db, group);
-    return SQLITE_OK;
+  *kind = read_kind(coord->db, group);
+  if (*kind == TXN_READ_PARTIAL) {
+    *err = refused_or_fail(group);
+    return SQLITE_ERROR;
   }
+  if (!in_transaction(coord->db)) return SQLITE_OK;
   kafka_vtab *sink = offsets_sink(coord, group, err);
   if (*err) return SQLITE_ERROR;
   if (!sink && !sqlite3_get_autocommit(coord->db)) {
@@ -413,19 +437,37 @@ int txn_group_sink(txn_coord *coord, const kafka_vtab *group) {
   return sink != NULL;
 }
 
-void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int direct) {
+void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int kind) {
   int rc = SQLITE_OK;
-  if (in_transaction(coord->db)) {
+  if (kind == TXN_READ_HELD) {
+    rc = position_add(&coord->held, group, list, 0);
+  } else if (in_transaction(coord->db)) {
     rc = position_add(&coord->positions, group, list, coord->depth);
-  } else if (direct) {
+  } else {
     txn_position pos = {group, list, 0, 0, NULL};
     position_commit(coord, &pos);
     rd_kafka_topic_partition_list_destroy(list);
-  } else {
-    rc = position_add(&coord->held, group, list, 0);
   }
   if (rc) sqlite3_log(rc, "kafka: group '%s': out of memory (nothing lost: the next scan reads those rows again)",
                       group->opts.group);
+}
+
+/* The connection's group table named name (NULL: none). */
+static kafka_vtab *group_named(const txn_coord *coord, const char *name) {
+  for (txn_table *t = coord->groups; t && name; t = t->next)
+    if (!sqlite3_stricmp(t->vtab->table_name, name)) return t->vtab;
+  return NULL;
+}
+
+/* Takes the group's held position (one: they merge) out of the list. */
+static txn_position *held_take(txn_coord *coord, const kafka_vtab *group) {
+  for (txn_position **at = &coord->held; *at; at = &(*at)->next)
+    if ((*at)->group == group) {
+      txn_position *pos = *at;
+      *at = pos->next;
+      return pos;
+    }
+  return NULL;
 }
 
 /* kafka_commit('table'): commits the position the table's SELECTs held;
@@ -435,9 +477,7 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   txn_coord *coord = sqlite3_user_data(ctx);
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   settle(coord);
-  kafka_vtab *group = NULL;
-  for (txn_table *t = coord->groups; t && name && !group; t = t->next)
-    if (!sqlite3_stricmp(t->vtab->table_name, name)) group = t->vtab;
+  kafka_vtab *group = group_named(coord, name);
   if (!group) {
     char *msg = sqlite3_mprintf("kafka_commit: no kafka table with a group named '%s' on this connection "
                                 "(give the name of a table created with group = '...')", name ? name : "NULL");
@@ -445,24 +485,14 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
     sqlite3_free(msg);
     return;
   }
-  int partitions = 0;
-  for (txn_position *pos = coord->held; pos; pos = pos->next)
-    if (pos->group == group) partitions += pos->list->cnt;
+  txn_position *pos = held_take(coord, group);
   char *err = NULL;
-  int rc = SQLITE_OK;
-  for (txn_position **at = &coord->held; *at && !rc;) {
-    txn_position *pos = *at;
-    if (pos->group != group) {
-      at = &pos->next;
-      continue;
-    }
-    rc = group_commit(group, pos->list, &err);
-    *at = pos->next;
-    position_free(pos);
-  }
-  if (rc) sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
-  else sqlite3_result_int(ctx, partitions);
+  if (pos && group_commit(group, pos->list, &err))
+    sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
+  else
+    sqlite3_result_int(ctx, pos ? pos->list->cnt : 0);
   sqlite3_free(err);
+  if (pos) position_free(pos);
 }
 
 int txn_register_functions(sqlite3 *db, txn_coord *coord) {
