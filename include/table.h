@@ -95,6 +95,10 @@ rd_kafka_consumer_group_metadata_t *member_metadata(const kafka_vtab *vtab);
 ** (a group with members refuses a commit from outside it). */
 kafka_client *member_client(const kafka_vtab *vtab);
 
+/* Non-zero for the broker's answers that refuse a member's offsets: it is
+** no longer the member it was (a rebalance, a broker that forgot it). */
+int member_refused(rd_kafka_resp_err_t e);
+
 /* Leaves the group (bounded), if joined. */
 void member_leave(kafka_vtab *vtab);
 

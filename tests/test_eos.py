@@ -417,7 +417,13 @@ def test_a_pipeline_whose_broker_is_killed_mid_transaction_recovers_exactly_once
         start_broker()
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-    conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    try:
+        conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    except sqlite3.Error as e:
+        # the group's member may not have learned yet that the restarted
+        # broker forgot it: the broker refuses its offsets once (issue 28)
+        assert "run the statement again" in str(e), e
+        conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
     assert values(out) == sorted(f"p{p}-{i}" for p in range(2) for i in range(100))
     assert group_lag(conn, group) == 0
     conn.close()

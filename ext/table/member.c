@@ -46,7 +46,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_p
   group_member *m = ((kafka_client *)opaque)->owner;
   int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
   rd_kafka_error_t *error = NULL;
-  m->assigned = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+  if (m) m->assigned = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS; /* NULL: leaving (member_leave) */
   if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) error = rd_kafka_incremental_assign(rk, parts);
     else rd_kafka_assign(rk, parts);
@@ -178,8 +178,16 @@ kafka_client *member_client(const kafka_vtab *vtab) {
   return vtab->member ? vtab->member->client : NULL;
 }
 
+int member_refused(rd_kafka_resp_err_t e) {
+  return e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+         e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID || e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+}
+
 void member_leave(kafka_vtab *vtab) {
   if (!vtab->member) return;
+  /* The close revokes through on_rebalance, maybe after the bounded
+  ** destroy gave up waiting and the member is freed: it must not look. */
+  vtab->member->client->owner = NULL;
   client_free(vtab->member->client);
   sqlite3_free(vtab->member);
   vtab->member = NULL;

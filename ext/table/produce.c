@@ -787,9 +787,14 @@ int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const 
   rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, time_left(vtab));
   rd_kafka_consumer_group_metadata_destroy(offsets.group);
   if (!error) return SQLITE_OK;
+  int fenced = member_refused(rd_kafka_error_code(error));
   char *what = sqlite3_mprintf("send_offsets_to_transaction of group '%s'", group);
   *err = txn_error_text(vtab, what ? what : "send_offsets_to_transaction", error);
   sqlite3_free(what);
+  if (fenced && *err)
+    *err = sqlite3_mprintf("%z: this process's membership of the group ended while the statement ran (a "
+                           "rebalance, or a restarted broker that forgot it): nothing was committed, so that no "
+                           "input is written twice; run the statement again", *err);
   return SQLITE_ERROR;
 }
 
