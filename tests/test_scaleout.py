@@ -10,6 +10,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import kit
@@ -314,3 +315,32 @@ def test_a_join_wait_is_bounded_by_timeout_ms_and_says_why():
                          "no assignment within timeout_ms (3000 ms)")
         waited = time.monotonic() - t0
         assert 2.5 < waited < 8, f"seed {seed}: waited {waited:.1f} s"
+
+
+def test_a_join_wait_is_interruptible():
+    """sqlite3_interrupt() ends a member's wait for its assignment."""
+    with seeded_topic("joinintr", 2, 10) as (seed, topic, group, keys):
+        first, second = kit.connect(), kit.connect()
+        for conn in (first, second):
+            conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
+                         "join=1, timeout_ms=60000)")
+        assert first.execute("SELECT count(*) FROM g").fetchone() == (10,)
+        timer = threading.Timer(1.0, second.interrupt)
+        timer.start()
+        t0 = time.monotonic()
+        kit.expect_error(lambda: second.execute("SELECT count(*) FROM g").fetchone(), "interrupted")
+        assert time.monotonic() - t0 < 5, f"seed {seed}: the interrupt took {time.monotonic() - t0:.1f} s"
+
+
+def test_static_membership_with_group_instance_id():
+    """rdkafka.group.instance.id makes the member static: kafka_group_members
+    shows the instance id beside its partitions."""
+    with seeded_topic("joinstatic", 3, 30) as (seed, topic, group, keys):
+        conn = kit.connect()
+        conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
+                     "join=1, rdkafka.group.instance.id='worker-1')")
+        assert conn.execute("SELECT count(*) FROM g").fetchone() == (30,)
+        rows = conn.execute("SELECT group_instance_id, assignment FROM kafka_group_members(?, ?)",
+                            (B, group)).fetchall()
+        assert len(rows) == 1 and rows[0][0] == "worker-1", rows
+        assert len(json.loads(rows[0][1])) == 3, rows
