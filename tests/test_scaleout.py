@@ -300,16 +300,24 @@ def test_join_needs_a_group_and_is_0_or_1():
         f"CREATE VIRTUAL TABLE b USING kafka(brokers='{B}', topic='x', group='g', join=2)"), "join")
 
 
+def member_behind_a_holder(topic, group, options):
+    """(holder, newcomer): connections with a join = 1 table g; the holder's
+    member read the whole 10-message topic and runs no statement since (so
+    it takes no part in the rebalance the newcomer starts)."""
+    first, second = kit.connect(), kit.connect()
+    for conn in (first, second):
+        conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
+                     f"join=1, {options})")
+    assert first.execute("SELECT count(*) FROM g").fetchone() == (10,)
+    return first, second
+
+
 def test_a_join_wait_is_bounded_by_timeout_ms_and_says_why():
     """A member of a group whose other member holds everything and never
     takes part in the rebalance (it runs no statement) waits timeout_ms for
     its assignment, then fails with an error that says why."""
     with seeded_topic("joinwait", 2, 10) as (seed, topic, group, keys):
-        first, second = kit.connect(), kit.connect()
-        for conn in (first, second):
-            conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
-                         "join=1, timeout_ms=3000, rdkafka.max.poll.interval.ms=60000)")
-        assert first.execute("SELECT count(*) FROM g").fetchone() == (10,)
+        holder, second = member_behind_a_holder(topic, group, "timeout_ms=3000, rdkafka.max.poll.interval.ms=60000")
         t0 = time.monotonic()
         kit.expect_error(lambda: second.execute("SELECT count(*) FROM g").fetchone(),
                          "no assignment within timeout_ms (3000 ms)")
@@ -320,11 +328,7 @@ def test_a_join_wait_is_bounded_by_timeout_ms_and_says_why():
 def test_a_join_wait_is_interruptible():
     """sqlite3_interrupt() ends a member's wait for its assignment."""
     with seeded_topic("joinintr", 2, 10) as (seed, topic, group, keys):
-        first, second = kit.connect(), kit.connect()
-        for conn in (first, second):
-            conn.execute(f"CREATE VIRTUAL TABLE g USING kafka(brokers='{B}', topic='{topic}', group='{group}', "
-                         "join=1, timeout_ms=60000)")
-        assert first.execute("SELECT count(*) FROM g").fetchone() == (10,)
+        holder, second = member_behind_a_holder(topic, group, "timeout_ms=60000")
         timer = threading.Timer(1.0, second.interrupt)
         timer.start()
         t0 = time.monotonic()
