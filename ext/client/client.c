@@ -302,7 +302,10 @@ int client_new_consumer(const kafka_options *opts, kafka_client **out, char **er
 /* A member joins with the eager `range` protocol unless the user names
 ** another: its rebalance revokes every partition before the member rejoins,
 ** so a member never holds an assignment of a generation older than the
-** one it commits with (see member.c). A member killed without leaving
+** one it commits with (see member.c). Not cooperative-sticky: librdkafka
+** 2.0.2 asserts (aborting the process) when a consumer closes during a
+** cooperative-sticky rebalance (librdkafka #4312, fixed in 2.2.1), which
+** is when a newcomer that yields leaves the group. A member killed without leaving
 ** holds its partitions until the broker drops it: after 6 s (the broker's
 ** least session.timeout.ms by default), not 45, so that a pipeline
 ** restarted after a crash takes the group over within timeout_ms. It
