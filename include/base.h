@@ -81,6 +81,7 @@ typedef struct kafka_options {
   int n_columns;
   char *group;             /* NULL: no consumer group */
   int start_latest;        /* `start = latest` */
+  int join;                /* `join = 1`: the table is a member of its group (member.c) */
   char *transactional_id;  /* NULL: not transactional */
   int partitions;          /* 0: do not create the topic */
   int replication;         /* -1: broker default */

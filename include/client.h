@@ -66,6 +66,24 @@ int client_open(kafka_client *client, client_role role, rd_kafka_conf_t *conf, c
 ** assign(); it serves metadata and admin requests too. */
 int client_new_consumer(const kafka_options *opts, kafka_client **out, char **err);
 
+/* A consumer as above whose prefetch is sized for a topic of `partitions`
+** partitions (client_prefetch_kbytes), unless rdkafka.queued.max.messages.kbytes
+** is given. */
+int client_new_scan_consumer(const kafka_options *opts, int partitions, kafka_client **out, char **err);
+
+/* librdkafka's rebalance callback. */
+typedef void (*client_rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                    rd_kafka_topic_partition_list_t *partitions, void *opaque);
+
+/* A consumer that is to join its group (subscribe): on_rebalance serves
+** its assignments. See client.c for its protocol. */
+int client_new_member(const kafka_options *opts, client_rebalance_cb on_rebalance, kafka_client **out,
+                      char **err);
+
+/* The prefetch in KB for a topic of `partitions` partitions: grows with
+** them, within a floor and a cap (see client.c). */
+int client_prefetch_kbytes(int partitions);
+
 /* Destroys rk and then calls release(owner), waiting for that at most a
 ** few seconds: see client.c for why a destroy can take for ever. */
 void client_destroy_handle(rd_kafka_t *rk, void (*release)(void *owner), void *owner);

@@ -23,6 +23,7 @@ struct kafka_client;
 struct txn_coord;
 struct table_schemas;
 struct producer_member;
+typedef struct group_member group_member;
 
 /* The tables of a connection with transactional_id that have a producer
 ** (produce.c): another table on the same cluster naming the same
@@ -39,6 +40,8 @@ typedef struct kafka_vtab {
   struct kafka_producer *producer; /* created on the first INSERT */
   struct kafka_client *idle;       /* a consumer kept for the next scan */
   struct kafka_client *idle_point; /* one kept for positioned reads (scan.c) */
+  struct group_member *member;     /* its membership of the group, once joined (member.c) */
+  int prefetch_partitions;         /* the topic's partitions at connect: sizes a scan's prefetch */
   struct txn_coord *txn;           /* the connection's transaction coordinator */
   producer_registry *producers;    /* the connection's shared producers (produce.c) */
   struct table_schemas *schemas;   /* registry formats (schemas.c), or NULL */
@@ -70,6 +73,42 @@ void cluster_learn(kafka_vtab *vtab, kafka_client *client);
 ** until both are known (or a cluster has none, as the mock), the same
 ** brokers text. */
 int cluster_same(const kafka_vtab *a, const kafka_vtab *b);
+
+/* ==== member ==== */
+/*
+** A group table's membership of its group (ext/table/member.c): the fence
+** of an exactly-once pipeline.
+*/
+
+/* Joins the table's group (once; the member stays until the table goes)
+** and waits, bounded by timeout_ms and interruptible, for its assignment:
+** any (join = 1: partitions < 0), or all `partitions` of the topic (the
+** fence of a pipeline without join). A member that never held them all and
+** is given only some yields: an error, and it leaves the group. */
+int member_wait(kafka_vtab *vtab, int partitions, sqlite3_stmt *interrupt_probe, char **err);
+
+/* The member's assignment now (NULL: not joined); the caller destroys it. */
+rd_kafka_topic_partition_list_t *member_assignment(const kafka_vtab *vtab);
+
+/* A copy of a position without the partitions a join = 1 table's member no
+** longer owns (a revoked partition's position is its new owner's). */
+rd_kafka_topic_partition_list_t *member_owned(const kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list);
+
+/* The group metadata its Kafka transaction's offsets carry: the member's
+** (generation and member id: the broker refuses them after a rebalance),
+** or, for a table that never joined, the group id alone. */
+rd_kafka_consumer_group_metadata_t *member_metadata(const kafka_vtab *vtab);
+
+/* The member's consumer (NULL: not joined): a group commit goes through it
+** (a group with members refuses a commit from outside it). */
+kafka_client *member_client(const kafka_vtab *vtab);
+
+/* Non-zero for the broker's answers that refuse a member's offsets: it is
+** no longer the member it was (a rebalance, a broker that forgot it). */
+int member_refused(rd_kafka_resp_err_t e);
+
+/* Leaves the group (bounded), if joined. */
+void member_leave(kafka_vtab *vtab);
 
 /* ==== partitioner ==== */
 /*
@@ -382,9 +421,10 @@ int produce_start(kafka_vtab *vtab, char **err);
 ** began (bounded); an error when one failed. */
 int produce_await(kafka_vtab *vtab, char **err);
 
-/* Puts a group's offsets (list: the position to commit) into the table's
-** Kafka transaction, beginning it when needed (transactional_id only). */
-int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+/* Puts a group table's offsets (list: the position to commit) into the
+** table's Kafka transaction, beginning it when needed (transactional_id
+** only), with the group's metadata (member_metadata). */
+int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const rd_kafka_topic_partition_list_t *list,
                          char **err);
 
 /* Non-zero while the table's Kafka transaction is open. */

@@ -272,7 +272,11 @@ def test_a_pipeline_killed_at_random_points_copies_every_key_exactly_once():
     out = kit.create_topic(kit.topic("eos-kill-out"), partitions=2)
     group = kit.topic("eos-kill-g")
     text = (f".bail on\n.load ./build/kafka\n"
-            f"CREATE VIRTUAL TABLE temp.g USING kafka(brokers='{B}', topic='{src}', group='{group}');\n"
+            # a run killed -9 stays a member of the group until the broker
+            # drops it (6 s; twice if killed mid-rebalance): the next run's
+            # group table waits for its partitions up to timeout_ms (issue 28)
+            f"CREATE VIRTUAL TABLE temp.g USING kafka(brokers='{B}', topic='{src}', group='{group}', "
+            "timeout_ms=30000);\n"
             f"CREATE VIRTUAL TABLE temp.o USING kafka(brokers='{B}', topic='{out}', "
             f"transactional_id='{out}');\n"
             "INSERT INTO o(key, value) SELECT key, upper(value) FROM g;\n"
@@ -413,7 +417,13 @@ def test_a_pipeline_whose_broker_is_killed_mid_transaction_recovers_exactly_once
         start_broker()
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-    conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    try:
+        conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
+    except sqlite3.Error as e:
+        # the group's member may not have learned yet that the restarted
+        # broker forgot it: the broker refuses its offsets once (issue 28)
+        assert "run the statement again" in str(e), e
+        conn.execute("INSERT INTO o(key, value) SELECT key, value FROM g")
     assert values(out) == sorted(f"p{p}-{i}" for p in range(2) for i in range(100))
     assert group_lag(conn, group) == 0
     conn.close()

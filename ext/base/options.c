@@ -408,6 +408,7 @@ int options_set(kafka_options *opts, const char *name, const char *value, char *
   if (!strcmp(name, "key")) return parse_format(name, value, &opts->key_format, err);
   if (!strcmp(name, "value")) return parse_format(name, value, &opts->value_format, err);
   if (!strcmp(name, "columns")) return parse_columns(opts, value, err);
+  if (!strcmp(name, "join")) return parse_int(name, value, 0, 1, &opts->join, err);
   if (!strcmp(name, "start")) return parse_choice(name, value, "earliest", "latest", &opts->start_latest, err);
   if (!strcmp(name, "on_error")) return parse_choice(name, value, "null", "fail", &opts->on_error_fail, err);
   if (!strcmp(name, "isolation"))
@@ -418,7 +419,7 @@ int options_set(kafka_options *opts, const char *name, const char *value, char *
   if (!strcmp(name, "timeout_ms")) return parse_int(name, value, 1, MAX_TIMEOUT_MS, &opts->timeout_ms, err);
   if (!strcmp(name, "progress")) return parse_int(name, value, 0, 1, &opts->progress, err);
   *err = sqlite3_mprintf("kafka: unknown option '%s' (options: brokers, topic, key, value, columns, "
-                         "group, start, transactional_id, partitions, replication, timeout_ms, "
+                         "group, join, start, transactional_id, partitions, replication, timeout_ms, "
                          "on_error, isolation, partitioner, config, rdkafka.<property>, schema_registry, "
                          "schema_registry.*, value_subject, key_subject, value_schema_id, "
                          "value_schema, value_message, value_schema_file, value_proto_file, "
@@ -657,6 +658,8 @@ int options_parse(kafka_options *opts, int argc, const char *const *argv, char *
   else if (!opts->topic) *err = sqlite3_mprintf("kafka: option topic is required");
   else if (opts->replication > 0 && !opts->partitions)
     *err = sqlite3_mprintf("kafka: option replication needs option partitions");
+  else if (opts->join && !opts->group)
+    *err = sqlite3_mprintf("kafka: option join needs option group (the consumer group to join)");
   else if (opts->group && opts->transactional_id)
     *err = sqlite3_mprintf("kafka: options group and transactional_id cannot be combined");
   else if (opts->value_schema && opts->value_schema_id)

@@ -147,9 +147,11 @@ int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, 
   /* A read-only connection (a Datasette page) reads from the group's
   ** position and moves nothing: looking must not consume. */
   if (connection_read_only(vtab->db)) return SQLITE_OK;
-  kafka_client *own = NULL;
-  int rc = vtab->idle ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
-  if (!rc) rc = commit(own ? own : vtab->idle, &vtab->opts, list, err);
+  kafka_client *own = NULL, *via = member_client(vtab) ? member_client(vtab) : vtab->idle;
+  rd_kafka_topic_partition_list_t *owned = member_owned(vtab, list); /* join = 1: a revoked one is not ours */
+  int rc = via ? SQLITE_OK : client_new_consumer(&vtab->opts, &own, err);
+  if (!rc && owned->cnt) rc = commit(own ? own : via, &vtab->opts, owned, err);
+  rd_kafka_topic_partition_list_destroy(owned);
   client_free(own);
   return rc;
 }

@@ -16,7 +16,7 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   kafka_client *client;
   int rc = client_new_consumer(&vtab->opts, &client, err);
   if (rc) return rc;
-  int partitions;
+  int partitions = vtab->opts.partitions;
   /* sqlite3_interrupt() (Ctrl-C) ends CREATE's waits. */
   rc = client_watch(client, vtab->db);
   if (rc) {
@@ -29,6 +29,13 @@ static int topic_check(kafka_vtab *vtab, char **err) {
   else
     rc = client_topic_partitions(client, &vtab->opts, vtab->opts.topic, &partitions, err);
   client_unwatch(client);
+  vtab->prefetch_partitions = partitions;
+  /* A topic of many partitions scans with a larger prefetch (client.c). */
+  if (!rc && client_prefetch_kbytes(partitions) > client_prefetch_kbytes(0)) {
+    client_free(client);
+    rc = client_new_scan_consumer(&vtab->opts, partitions, &client, err);
+    if (rc) return rc;
+  }
   if (rc) client_free(client);
   else vtab->idle = client;
   return rc;
@@ -50,6 +57,7 @@ static void vtab_free(kafka_vtab *vtab) {
   if (!vtab) return;
   txn_forget(vtab->txn, vtab);
   produce_close(vtab);
+  member_leave(vtab);
   scan_release_idle(vtab);
   schemas_free(vtab);
   options_free(&vtab->opts);

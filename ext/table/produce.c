@@ -831,18 +831,34 @@ int produce_start(kafka_vtab *vtab, char **err) {
   return producer_ready(vtab, err);
 }
 
-int produce_send_offsets(kafka_vtab *vtab, const char *group, const rd_kafka_topic_partition_list_t *list,
+int produce_send_offsets(kafka_vtab *vtab, const kafka_vtab *group_table, const rd_kafka_topic_partition_list_t *list,
                          char **err) {
+  const char *group = group_table->opts.group;
+  rd_kafka_topic_partition_list_t *owned = member_owned(group_table, list);
+  int lost = owned->cnt < list->cnt;
+  rd_kafka_topic_partition_list_destroy(owned);
+  if (lost) {
+    *err = sqlite3_mprintf("kafka: group '%s' (topic '%s'): a partition this statement read was assigned to "
+                           "another member meanwhile (a rebalance): the transaction is not committed, so that "
+                           "its rows are not written twice; run the statement again",
+                           group, group_table->opts.topic);
+    return SQLITE_ERROR;
+  }
   int rc = producer_ready(vtab, err);
   if (!rc) rc = begin_transaction(vtab, err);
   if (rc) return rc;
-  group_offsets offsets = {list, rd_kafka_consumer_group_metadata_new(group)};
+  group_offsets offsets = {list, member_metadata(group_table)};
   rd_kafka_error_t *error = txn_retry(vtab->producer, send_offsets_call, &offsets, time_left(vtab));
   rd_kafka_consumer_group_metadata_destroy(offsets.group);
   if (!error) return SQLITE_OK;
+  int fenced = member_refused(rd_kafka_error_code(error));
   char *what = sqlite3_mprintf("send_offsets_to_transaction of group '%s'", group);
   *err = txn_error_text(vtab, what ? what : "send_offsets_to_transaction", error);
   sqlite3_free(what);
+  if (fenced && *err)
+    *err = sqlite3_mprintf("%z: this process's membership of the group ended while the statement ran (a "
+                           "rebalance, or a restarted broker that forgot it): nothing was committed, so that no "
+                           "input is written twice; run the statement again", *err);
   return SQLITE_ERROR;
 }
 

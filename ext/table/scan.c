@@ -269,7 +269,8 @@ static int acquire_consumer(kafka_cursor *c, char **err) {
     *slot = NULL;
   } else {
     int rc = c->consumer_is_point ? new_point_consumer(&vtab->opts, &c->consumer, err)
-                                  : client_new_consumer(&vtab->opts, &c->consumer, err);
+                                  : client_new_scan_consumer(&vtab->opts, vtab->prefetch_partitions,
+                                                             &c->consumer, err);
     if (rc) return rc;
   }
   c->consumer->interrupt_probe = c->interrupt_probe;
@@ -329,20 +330,26 @@ static int topic_partitions(kafka_cursor *c, char **err) {
 /* The partitions the plan wants, before their ranges are known. */
 static int choose_partitions(kafka_cursor *c, char **err) {
   kafka_vtab *vtab = cursor_vtab(c);
-  int rc = topic_partitions(c, err), n = c->n_topic_partitions;
+  /* join = 1: the member's assignment, waited for at the cursor's first scan. */
+  int rc = vtab->opts.join && !c->n_topic_partitions ? member_wait(vtab, -1, c->interrupt_probe, err) : SQLITE_OK;
+  if (!rc) rc = topic_partitions(c, err);
+  int n = c->n_topic_partitions;
   if (rc) return rc;
   c->parts = sqlite3_malloc64(sizeof *c->parts * (n ? n : 1));
   if (!c->parts) return SQLITE_NOMEM;
   rc = plan_narrow_by_keys(&c->plan, vtab->opts.partitioner, n);
   if (rc) return rc;
+  rd_kafka_topic_partition_list_t *owned = vtab->opts.join ? member_assignment(vtab) : NULL;
   for (int p = 0; p < n; p++) {
     c->part_index[p] = -1;
     if (!plan_wants_partition(&c->plan, p)) continue;
+    if (vtab->opts.join && !(owned && rd_kafka_topic_partition_list_find(owned, vtab->opts.topic, p))) continue;
     if (p >= ROWID_PARTITIONS) {
       *err = sqlite3_mprintf("kafka: topic '%s' has %d partitions: only partitions below %d can be "
                              "read (their rowid is offset * %d + partition); add a `partition < %d` "
                              "condition", vtab->opts.topic, n, ROWID_PARTITIONS, ROWID_PARTITIONS,
                              ROWID_PARTITIONS);
+      if (owned) rd_kafka_topic_partition_list_destroy(owned);
       return SQLITE_ERROR;
     }
     partition_scan *ps = &c->parts[c->n_parts];
@@ -351,6 +358,7 @@ static int choose_partitions(kafka_cursor *c, char **err) {
     ps->next = -1;
     c->part_index[p] = c->n_parts++;
   }
+  if (owned) rd_kafka_topic_partition_list_destroy(owned);
   return SQLITE_OK;
 }
 
@@ -409,6 +417,9 @@ static int plan_ranges(kafka_cursor *c, char **err) {
   if (!rc && c->plan.timestamp_lo > 0 && c->n_parts) rc = timestamp_starts(c, high, err);
   if (!rc && vtab->opts.group && !c->group.starts)
     rc = txn_group_scan(vtab->txn, vtab, c->consumer, &c->group.read_kind, err);
+  /* An exactly-once pipeline's group is fenced before its starts are read. */
+  if (!rc && vtab->opts.group && !vtab->opts.join && !c->group.starts && txn_group_sink(vtab->txn, vtab))
+    rc = member_wait(vtab, c->n_topic_partitions, c->interrupt_probe, err);
   if (!rc && vtab->opts.group) rc = group_starts(c->consumer, &vtab->opts, &c->group, c->parts, c->n_parts, low, high, err);
   sqlite3_free(low);
   sqlite3_free(high);

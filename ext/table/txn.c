@@ -600,7 +600,7 @@ static int send_offsets(txn_coord *coord, kafka_vtab *sink, char **err) {
       at = &pos->next;
       continue;
     }
-    rc = produce_send_offsets(sink, pos->group->opts.group, pos->list, err);
+    rc = produce_send_offsets(sink, pos->group, pos->list, err);
     positions_drop(&coord->held, position_of_table, pos->group);
     *at = pos->next;
     position_free(pos);

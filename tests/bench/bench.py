@@ -287,16 +287,63 @@ def value_sizes(b):
             b.drop_topic(topic)
 
 
+def scan_partitions(b, n, partitions):
+    """The full scan row of a topic of n messages in `partitions` partitions."""
+    topic = b.new_topic(f"parts{partitions}", partitions)
+    b.fill(topic, n)
+    tools = b.scan_tools(topic)
+    b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions:,} partitions", tools,
+              ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
+    b.drop_topic(topic)
+
+
 @bench_row
 def partition_counts(b):
-    n = b.a.n_partitions
     for partitions in (1, 4, 32, 128):
-        topic = b.new_topic(f"parts{partitions}", partitions)
-        b.fill(topic, n)
-        tools = b.scan_tools(topic)
-        b.compare("full scan, partitions", f"{n:,} x 100 B, {partitions} partitions", tools,
-                  ext=[t for t in tools if t.startswith("sqlite3")], peers=[PLAIN, KCAT])
-        b.drop_topic(topic)
+        scan_partitions(b, b.a.n_partitions, partitions)
+
+
+@bench_row
+def many_partitions(b):
+    """A topic of thousands of partitions (issue 28): the scan's prefetch
+    grows with them (client_prefetch_kbytes), so count(*) keeps up with the
+    plain consumer at a bounded peak RSS."""
+    scan_partitions(b, b.a.n_many, b.a.many_partitions)
+
+
+@bench_row
+def group_members(b):
+    """join = 1 (issue 28): the combined throughput of 1, 2 and 3 members of
+    one group, each a sqlite3 process counting its share of a 12-partition
+    topic. Each first joins (an aggregate that reads nothing and holds its
+    position) and waits for the others; the figure is the slowest member's
+    count(*) time, checked to add up to the whole topic."""
+    n, partitions = b.a.n_members, 12
+    topic = b.new_topic("members", partitions)
+    b.fill(topic, n)
+    for k in (1, 2, 3):
+        times = []
+        for r in range(b.a.runs):
+            group = f"bench-{b.stamp}-{os.getpid()}-members{k}-{r}"
+            script = os.path.join(b.a.workdir, "members.sql")
+            create = b.create_sql(topic, f"group='{group}', join=1, rdkafka.heartbeat.interval.ms=200")
+            with open(script, "w") as f:
+                f.write(f".load {b.ext}\n{create};\n"
+                        "SELECT max(key) FROM t WHERE timestamp < 0;\n.shell sleep 4\n"
+                        "SELECT max(key) FROM t WHERE timestamp < 0;\n.shell sleep 1\n"
+                        ".timer on\nSELECT count(*) FROM t;\n")
+            procs = [subprocess.Popen(["sqlite3", "-bail", ":memory:"], stdin=open(script), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for _ in range(k)]
+            outs = [p.communicate(timeout=600)[0] for p in procs]
+            counts = [int(x) for out in outs for x in re.findall(r"^(\d+)$", out, re.M)]
+            if sum(counts) != n:
+                sys.exit(f"bench: {k} members counted {counts}, expected {n} in all")
+            times.append(max(float(x) for out in outs for x in re.findall(r"^Run Time: real ([0-9.]+)", out, re.M)))
+            say(f"  run {r + 1}: {k} member(s): {times[-1]:.3f} s")
+        wall = statistics.median(times)
+        b.add("group members", f"{n:,} x 100 B, {partitions} partitions: {k} member(s) of one group (join = 1)",
+              "sqlite3 SELECT count(*), the slowest member", wall, None, f"{n / wall / 1e6:.2f} M messages/s combined")
+    b.drop_topic(topic)
 
 
 @bench_row
@@ -818,6 +865,9 @@ def main():
                     help="messages of the 100 B value-size topic (the others hold equal bytes)")
     ap.add_argument("--n-produce", type=int, default=500_000)
     ap.add_argument("--n-partitions", type=int, default=500_000)
+    ap.add_argument("--n-many", type=int, default=1_000_000, help="messages of the many-partitions row")
+    ap.add_argument("--many-partitions", type=int, default=1_000)
+    ap.add_argument("--n-members", type=int, default=1_000_000, help="messages of the group members row")
     ap.add_argument("--n-json", type=int, default=200_000)
     ap.add_argument("--n-keys", type=int, default=800_000)
     ap.add_argument("--n-registry", type=int, default=1_000_000, help="records of the Avro and Protobuf rows")
