@@ -41,6 +41,21 @@ def test_time_is_iso_utc_text_with_milliseconds():
     assert "time" not in [d[0] for d in conn.execute("SELECT * FROM t").description]
 
 
+def test_a_blob_bound_on_time_keeps_every_row_of_an_in_loop():
+    """Regression (found by the differential test, seed 792223639): a BLOB
+    compared with time bounds nothing (text sorts below every blob), but
+    reading its text turned SQLite's argument into text, so the next
+    xFilter of an IN loop bounded time < '1' and found no row."""
+    conn = kit.connect()
+    _mock_table(conn, 1)
+    for ts in (7, 14, 1003, 20):
+        conn.execute("INSERT INTO t(timestamp, value) VALUES (?, 'x')", (ts,))
+    sql = "SELECT offset FROM t WHERE time < x'31' AND timestamp IN (14, 7, '1003') ORDER BY offset"
+    assert "time <" in kit.eqp(conn, sql), kit.eqp(conn, sql)
+    got = [r[0] for r in conn.execute(sql)]
+    assert got == [0, 1, 2], got
+
+
 def test_time_bounds_of_any_precision_are_pushed_down_exactly():
     """SQLite compares the text: '2026-12-07T07:00' is below
     '2026-12-07T07:00:00.000Z', so >= keeps that row and = does not."""

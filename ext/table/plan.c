@@ -368,9 +368,12 @@ static int is_ascii(const unsigned char *s, int n) {
 static int narrow_time(int op, sqlite3_value *v, sqlite3_int64 *lo, sqlite3_int64 *hi) {
   int type = sqlite3_value_type(v);
   if (type == SQLITE_NULL) return 0;
+  /* sqlite3_value_text() of a BLOB would mark the argument itself as
+  ** text, and the next xFilter of an IN loop gets the same argument. */
+  if (type != SQLITE_TEXT) return 1;
   const unsigned char *text = sqlite3_value_text(v);
   int n = sqlite3_value_bytes(v);
-  if (type != SQLITE_TEXT || !text || !is_ascii(text, n)) return 1;
+  if (!text || !is_ascii(text, n)) return 1;
   int ge = op == SQLITE_INDEX_CONSTRAINT_GE || op == SQLITE_INDEX_CONSTRAINT_EQ;
   int le = op == SQLITE_INDEX_CONSTRAINT_LE || op == SQLITE_INDEX_CONSTRAINT_EQ;
   sqlite3_int64 from = 0, to = FORMAT_TIME_MAX_MS;
