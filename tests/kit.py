@@ -84,6 +84,7 @@ class CommandError(AssertionError):
 state = {"broker_used": False}
 _broker_down = False  # cached: no broker answered once, none will later
 _counter = itertools.count(1)
+_names_made = []  # the names topic() returned during the current test
 _admin = None
 
 
@@ -237,8 +238,33 @@ def register_schema(subject, schema, schema_type="AVRO", references=None):
 
 
 def topic(prefix="t"):
-    """A topic name no other call (in any process) returns."""
-    return f"{prefix}-{os.getpid()}-{next(_counter)}-{random.randrange(16**6):06x}"
+    """A topic name no other call (in any process) returns. The topic it
+    names is deleted after the test, whatever its outcome (run.py calls
+    remove_topics_made())."""
+    name = f"{prefix}-{os.getpid()}-{next(_counter)}-{random.randrange(16**6):06x}"
+    _names_made.append(name)
+    return name
+
+
+def remove_topics_made():
+    """Deletes, on the broker at BROKER, the topics named by this test's
+    calls of topic(), and forgets the names; returns those deleted. The
+    runner's fixture after every test that used the broker, so that a
+    failing test leaves no topic behind either. A failure to delete is
+    printed, not raised: it must not turn the test's own outcome."""
+    names = list(_names_made)
+    _names_made.clear()
+    if not names or not state["broker_used"] or _broker_down:
+        return []
+    try:
+        existing = set(_with_admin(lambda admin: admin.list_topics()))
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            _with_admin(lambda admin: admin.delete_topics(doomed, timeout_ms=30000))
+        return doomed
+    except Exception as e:  # noqa: BLE001 - reported, never the test's failure
+        print(f"cleanup: the test's topics were not all deleted: {type(e).__name__}: {e}")
+        return []
 
 
 def kcat(*args, input=None, timeout=60, broker=None):

@@ -102,7 +102,10 @@ def run_test(name, fn, counts):
     kit.state["broker_used"] = False
     t0 = time.monotonic()
     try:
-        call_with_limit(fn)
+        try:
+            call_with_limit(fn)
+        finally:
+            kit.remove_topics_made()
     except kit.Skip as e:
         counts.skipped += 1
         print(f"SKIP {name}: {e}", flush=True)

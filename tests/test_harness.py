@@ -130,3 +130,51 @@ def test_console_consumer_via_kafka_sh():
         assert out.splitlines() == ["from-kcat"], out
     finally:
         kit.delete_topic(t)
+
+
+def _topics_on_broker():
+    return set(kit._with_admin(lambda admin: admin.list_topics()))
+
+
+def _gone(name, timeout=30):
+    """Until the broker's metadata no longer lists name (deletion is
+    answered before every broker's metadata catches up)."""
+    deadline = time.monotonic() + timeout
+    while name in _topics_on_broker():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_the_topics_a_test_named_are_deleted_after_it():
+    kit.need_broker()
+    made, unmade = kit.topic("cleanup"), kit.topic("cleanup-never-made")
+    kit.create_topic(made)
+    assert kit.remove_topics_made() == [made], "only the topic that exists is deleted"
+    assert _gone(made), f"{made} is still on the broker"
+    assert kit.remove_topics_made() == [], "the names are forgotten once removed"
+    assert unmade not in _topics_on_broker()
+
+
+def test_a_failing_test_leaves_no_topic_behind():
+    """The runner deletes a test's topics whatever its outcome: a test
+    that creates a topic and then fails leaves nothing on the broker."""
+    kit.need_broker()
+    with tempfile.TemporaryDirectory() as d:
+        mark = f"{d}/made.txt"
+        path = f"{d}/test_leaves_a_topic.py"
+        with open(path, "w") as f:
+            f.write(
+                "import kit\n"
+                "def test_creates_then_fails():\n"
+                "    kit.need_broker()\n"
+                "    name = kit.topic('leftover')\n"
+                "    kit.create_topic(name)\n"
+                f"    open({mark!r}, 'w').write(name)\n"
+                "    assert False, 'failing on purpose'\n")
+        p = subprocess.run([sys.executable, str(kit.ROOT / "tests" / "run.py"), path],
+                           capture_output=True, text=True, timeout=120, cwd=kit.ROOT)
+        assert "0 passed, 1 failed" in p.stdout, p.stdout + p.stderr
+        name = open(mark).read()
+    assert _gone(name), f"the failing test's topic {name} is still on the broker"
