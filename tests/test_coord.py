@@ -92,6 +92,22 @@ def test_rollback_to_drops_the_positions_read_after_the_savepoint():
         expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
 
 
+def test_positions_of_several_savepoint_levels_commit_the_furthest():
+    """The model test (seed 989573276): a SELECT ... LIMIT 1 read to 1,
+    then the INSERT (its own statement savepoint level) read to 3; at COMMIT
+    each level's position went into the Kafka transaction, the newest first,
+    and the older one's offset, sent last, won: the group moved back to 1."""
+    with one_pipeline("co-levels") as (conn, src, group, out):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('x')")
+        expect(conn.execute("SELECT value FROM g LIMIT 1").fetchall(), [("a",)], "the first row")
+        conn.execute("INSERT INTO o(value) SELECT value FROM g")
+        conn.execute("COMMIT")
+        expect(committed(conn, group), [(src, 0, 3)], "the group's committed offsets")
+        expect(read_committed(out), ["a", "b", "c", "x"], "the output, read_committed")
+        expect(next_read(conn), [], "the next read")
+
+
 def test_a_statement_failing_after_a_materialized_scan_leaves_the_group():
     """Repro 2: the CTE's scan ended, then json() failed in the outer query:
     the group moved past all three rows."""

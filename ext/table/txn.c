@@ -276,17 +276,38 @@ static int position_commit(txn_coord *coord, const txn_position *pos) {
   return rc;
 }
 
-/* Commits and drops the positions for which which(pos, arg) says so. */
-static void positions_commit(txn_coord *coord, int (*which)(const txn_position *pos, const void *arg),
-                             const void *arg) {
+/* Takes out of the waiting positions the first for which which(pos, arg)
+** says so, with every other of its group which() also names merged into it
+** (the furthest; NULL: none). A group's positions of several savepoint
+** levels commit as one: committed one after the other, the last (the
+** oldest: the list is newest first) would move the group back over what
+** the newer ones read, in a Kafka transaction as in a plain commit. */
+static txn_position *positions_take(txn_coord *coord, int (*which)(const txn_position *pos, const void *arg),
+                                    const void *arg) {
+  txn_position *taken = NULL;
   for (txn_position **at = &coord->positions; *at;) {
     txn_position *pos = *at;
-    if (!which(pos, arg)) {
+    if (!which(pos, arg) || (taken && pos->group != taken->group)) {
       at = &pos->next;
       continue;
     }
-    position_commit(coord, pos);
     *at = pos->next;
+    if (!taken) {
+      taken = pos;
+      continue;
+    }
+    group_position_merge(&taken->list, pos->list);
+    position_free(pos);
+  }
+  return taken;
+}
+
+/* Commits and drops the positions for which which(pos, arg) says so. */
+static void positions_commit(txn_coord *coord, int (*which)(const txn_position *pos, const void *arg),
+                             const void *arg) {
+  txn_position *pos;
+  while ((pos = positions_take(coord, which, arg))) {
+    position_commit(coord, pos);
     position_free(pos);
   }
 }
@@ -591,18 +612,17 @@ static char *sinks_committed(txn_coord *coord) {
   return NULL;
 }
 
+static int position_on_cluster(const txn_position *pos, const void *sink) {
+  return cluster_same(pos->group, sink);
+}
+
 /* Puts the positions on the sink's cluster into its Kafka transaction. */
 static int send_offsets(txn_coord *coord, kafka_vtab *sink, char **err) {
   int rc = SQLITE_OK;
-  for (txn_position **at = &coord->positions; *at && !rc;) {
-    txn_position *pos = *at;
-    if (!cluster_same(pos->group, sink)) {
-      at = &pos->next;
-      continue;
-    }
+  txn_position *pos;
+  while (!rc && (pos = positions_take(coord, position_on_cluster, sink))) {
     rc = produce_send_offsets(sink, pos->group, pos->list, err);
     positions_drop(&coord->held, position_of_table, pos->group);
-    *at = pos->next;
     position_free(pos);
   }
   return rc;
