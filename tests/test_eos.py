@@ -142,6 +142,23 @@ def run_sql(db, text, kill_after=None):
     return out.splitlines()
 
 
+# The fence of a group's exactly-once pipeline (issue 28): a run whose group
+# still counts a killed run's member, assigned partitions before the broker
+# dropped it, reads and commits nothing and says so.
+FENCED = "another member of the group holds"
+
+
+def run_pipeline(text, kill_after=None):
+    """run_sql on a fresh database, except that a run the fence refused
+    returns "fenced" (its error says so; nothing of it was written)."""
+    try:
+        return run_sql(":memory:", text, kill_after=kill_after)
+    except AssertionError as e:
+        if FENCED not in str(e):
+            raise
+        return "fenced"
+
+
 def produce_keys(topic, partitions, n, tombstones=()):
     """n messages key k<i> value v<i> per partition (p<p>-k<i>)."""
     for p in range(partitions):
@@ -291,14 +308,17 @@ def test_a_pipeline_killed_at_random_points_copies_every_key_exactly_once():
             sent += keys
         tries += 1
         start = time.monotonic()
-        if run_sql(":memory:", text, kill_after=kill_point(rnd, run_seconds)) is None:
+        outcome = run_pipeline(text, kill_after=kill_point(rnd, run_seconds))
+        if outcome is None:
             killed += 1
-        else:
+        elif outcome != "fenced":
             run_seconds = time.monotonic() - start
     runs = 0
-    while run_sql(":memory:", text) != ["copied 0"]:
+    while (outcome := run_pipeline(text)) != ["copied 0"]:
         runs += 1
-        assert runs < 10
+        assert runs < 10, outcome
+        if outcome == "fenced":
+            time.sleep(2)  # until the broker drops the killed runs' members (6 s)
     print(f"    {killed} of {tries} runs killed -9, then {runs} to the end")
     assert killed == 5
     keys = [m["key"] for m in kcat_messages(out)]
