@@ -298,9 +298,16 @@ static int list_offsets(kafka_cursor *c, int64_t when, int64_t *out, char **err)
   }
   rd_kafka_topic_partition_list_destroy(list);
   int rc = client_wait_failed(c->consumer, &vtab->opts, e, "listing offsets", err);
-  if (!rc && e) {
-    *err = sqlite3_mprintf("kafka: topic '%s': listing %s offsets: %s", vtab->opts.topic,
-                           when == -2 ? "earliest" : when == -1 ? "latest" : "timestamp",
+  const char *which = when == -2 ? "earliest" : when == -1 ? "latest" : "timestamp";
+  /* A topic deleted after the scan learned its partitions: the leader says
+  ** so before every broker's metadata does. */
+  if (!rc && e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    *err = sqlite3_mprintf("kafka: topic '%s' does not exist on brokers '%s' (deleted while it was "
+                           "read: listing %s offsets: %s)", vtab->opts.topic, vtab->opts.brokers, which,
+                           rd_kafka_err2str(e));
+    rc = SQLITE_ERROR;
+  } else if (!rc && e) {
+    *err = sqlite3_mprintf("kafka: topic '%s': listing %s offsets: %s", vtab->opts.topic, which,
                            rd_kafka_err2str(e));
     rc = SQLITE_ERROR;
   }
