@@ -8,6 +8,7 @@ kafka_commit(); nothing commits before SQLite's own commit did.
 Every test here failed on main before the fix it covers (see the issue)."""
 
 import contextlib
+import time
 
 import kit
 from test_group import committed, group_table, produce
@@ -357,3 +358,32 @@ def test_insert_or_fail_reading_a_group_is_refused():
         expect(committed(conn, group), [], "the group's committed offsets")
         conn.execute("INSERT OR IGNORE INTO unique_sink SELECT 'same' FROM g ORDER BY value")
         expect(committed(conn, group), [(src, 0, 3)], "after OR IGNORE")
+
+
+@kit.timeout(120)
+def test_a_held_select_survives_a_kafka_transaction_that_failed_after_its_offsets():
+    """A SELECT's held position was dropped as soon as a transaction's
+    offsets of the same group were sent, before that Kafka transaction
+    committed: when it then failed (here: open past transaction.timeout.ms,
+    aborted by the broker), the group had not moved and kafka_commit() found
+    nothing to commit, so the sorted rows the caller had came again."""
+    with one_group("co-heldtx") as (conn, src, group):
+        out = kit.create_topic(kit.topic("co-heldtx-out"))
+        try:
+            table(conn, "o", out, transactional_id=out, timeout_ms=2000,
+                  **{"rdkafka.transaction.timeout.ms": "3000"})
+            expect([r[0] for r in conn.execute("SELECT value FROM g ORDER BY value")], ["a", "b", "c"],
+                   "the sorted SELECT")
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO o(value) VALUES ('x')")
+            conn.execute("INSERT INTO o(value) SELECT value FROM g")
+            # The broker aborts a transaction open past its timeout (its
+            # check runs every 10 s by default).
+            time.sleep(16)
+            kit.expect_error(lambda: conn.execute("COMMIT"), f"topic '{out}'")
+            assert not conn.in_transaction
+            expect(committed(conn, group), [], "the group after the failed COMMIT")
+            expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (1,), "kafka_commit's partitions")
+            expect(committed(conn, group), [(src, 0, 3)], "the group after kafka_commit")
+        finally:
+            kit.delete_topic(out)

@@ -616,16 +616,31 @@ static int position_on_cluster(const txn_position *pos, const void *sink) {
   return cluster_same(pos->group, sink);
 }
 
-/* Puts the positions on the sink's cluster into its Kafka transaction. */
-static int send_offsets(txn_coord *coord, kafka_vtab *sink, char **err) {
+/* Puts the positions on the sink's cluster into its Kafka transaction;
+** they go to *sent, whose groups' held positions they supersede once it
+** commits (sent_settle). */
+static int send_offsets(txn_coord *coord, kafka_vtab *sink, txn_position **sent, char **err) {
   int rc = SQLITE_OK;
   txn_position *pos;
   while (!rc && (pos = positions_take(coord, position_on_cluster, sink))) {
     rc = produce_send_offsets(sink, pos->group, pos->list, err);
-    positions_drop(&coord->held, position_of_table, pos->group);
-    position_free(pos);
+    pos->next = *sent;
+    *sent = pos;
   }
   return rc;
+}
+
+/* Frees the positions sent in a Kafka transaction; when it committed, what
+** SELECTs of their groups held goes too (as in position_commit). A
+** transaction that failed moved no group: the held positions stay for
+** kafka_commit. */
+static void sent_settle(txn_coord *coord, txn_position *sent, int committed) {
+  while (sent) {
+    txn_position *pos = sent;
+    sent = pos->next;
+    if (committed) positions_drop(&coord->held, position_of_table, pos->group);
+    position_free(pos);
+  }
 }
 
 /* xSync: the deliveries, then (transactional_id) the groups' offsets and
@@ -634,10 +649,12 @@ int txn_sync(sqlite3_vtab *base) {
   kafka_vtab *sink = (kafka_vtab *)base;
   txn_coord *coord = sink->txn;
   char *err = NULL;
+  txn_position *sent = NULL;
   int rc = produce_await(sink, &err);
-  if (!rc && sink->opts.transactional_id) rc = send_offsets(coord, sink, &err);
+  if (!rc && sink->opts.transactional_id) rc = send_offsets(coord, sink, &sent, &err);
   int committing = produce_in_transaction(sink);
   if (!rc) rc = produce_commit_transaction(sink, &err);
+  sent_settle(coord, sent, rc == SQLITE_OK);
   if (rc) {
     char *committed = sinks_committed(coord);
     vtab_error(base, "%s%s%s%s", err ? err : "kafka: out of memory",
