@@ -28,9 +28,7 @@
 #include "table.h"
 
 #include <stdlib.h>
-#include <assert.h>
 #include <string.h>
-#include <time.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -200,20 +198,14 @@ static int all_partitions(catalog_call *call, rd_kafka_topic_partition_list_t **
   return SQLITE_OK;
 }
 
-/* One ListConsumerGroupOffsets request: catalog_committed_offsets. */
-static int committed_offsets_once(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
-                                  rd_kafka_topic_partition_list_t **out, char **err) {
+/* The group's committed offsets (ListConsumerGroupOffsets): of every
+** partition it committed, or of those in `only`. */
+int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
+                              rd_kafka_topic_partition_list_t **out, char **err) {
   char errstr[256];
   rd_kafka_t *rk = call->client->rk;
   rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
   rd_kafka_AdminOptions_set_request_timeout(ao, call->opts->timeout_ms, errstr, sizeof errstr);
-  /* Stable offsets (KIP-447): a Kafka transaction's offsets count once its
-  ** commit markers are written, as a read_committed consumer's scan sees
-  ** them; without it, the broker answers the offsets before a transaction
-  ** that has already committed, for a few milliseconds. */
-  rd_kafka_error_t *stable = rd_kafka_AdminOptions_set_require_stable_offsets(ao, 1);
-  assert(!stable);
-  if (stable) rd_kafka_error_destroy(stable);
   rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
   rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(call->arg, only);
   rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, ao, queue);
@@ -243,40 +235,6 @@ static int committed_offsets_once(catalog_call *call, const rd_kafka_topic_parti
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(ao);
   return *err ? SQLITE_ERROR : SQLITE_OK;
-}
-
-/* A partition whose offsets a committed Kafka transaction is still writing
-** (NULL: none). */
-static const rd_kafka_topic_partition_t *unstable_partition(const rd_kafka_topic_partition_list_t *list) {
-  for (int i = 0; i < list->cnt; i++)
-    if (list->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT) return &list->elems[i];
-  return NULL;
-}
-
-/* The group's committed offsets (ListConsumerGroupOffsets): of every
-** partition it committed, or of those in `only`. A partition the broker
-** calls unstable is asked again, within timeout_ms, should librdkafka's
-** admin client hand it back (its consumer retries it itself). */
-int catalog_committed_offsets(catalog_call *call, const rd_kafka_topic_partition_list_t *only,
-                              rd_kafka_topic_partition_list_t **out, char **err) {
-  long long deadline = client_now_ms() + call->opts->timeout_ms;
-  for (;;) {
-    int rc = committed_offsets_once(call, only, out, err);
-    const rd_kafka_topic_partition_t *unstable = rc ? NULL : unstable_partition(*out);
-    if (!unstable) return rc;
-    if (client_now_ms() >= deadline || client_interrupted(call->client->interrupt_probe)) {
-      *err = sqlite3_mprintf("%s: group '%s': the offsets of topic '%s' partition %d are not stable within "
-                             "timeout_ms=%d (a Kafka transaction that commits them has not finished)",
-                             call->func, call->arg, unstable->topic, (int)unstable->partition,
-                             call->opts->timeout_ms);
-      rd_kafka_topic_partition_list_destroy(*out);
-      *out = NULL;
-      return SQLITE_ERROR;
-    }
-    rd_kafka_topic_partition_list_destroy(*out);
-    *out = NULL;
-    nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
-  }
 }
 
 /* -------------------------------------------------------------- tables -- */
