@@ -14,6 +14,7 @@ import collections
 import os
 import random
 import sqlite3
+import time
 
 import kit
 from test_group import produce
@@ -130,6 +131,7 @@ class Run:
         self.model = Model(outputs)
         self.counter = 0
         self.kinds = collections.Counter()
+        self.late_offsets = 0
 
     def topic(self, prefix, config=None):
         if self.brokers.startswith("mock"):
@@ -381,11 +383,28 @@ class Run:
                 raise
             return []
 
+    def committed_offset(self, g):
+        """Group g's committed offset, as kafka_group_offsets shows it: like
+        Kafka's tools, the last committed offsets, where a Kafka
+        transaction's count once its commit markers are written, after its
+        COMMIT returned (KIP-447). Right after such a COMMIT it showed the
+        one before now and then (1 run in 3 to 1 in 20 here) and the new one
+        0.3 s later: asked again for up to 2 s, and counted (late_offsets).
+        The next scan of the group waits for them (read_committed): the
+        model checks its rows."""
+        for attempt in range(21):
+            rows = self.committed_rows(self.groups[g])
+            got = rows[0][0] if rows else 0
+            if got == self.model.committed[g]:
+                break
+            time.sleep(0.1)
+        self.late_offsets += attempt > 0
+        return got
+
     def check(self):
         m = self.model
         for g in range(GROUPS):
-            rows = self.committed_rows(self.groups[g])
-            self.expect(rows[0][0] if rows else 0, m.committed[g], f"group {g}'s committed offset")
+            self.expect(self.committed_offset(g), m.committed[g], f"group {g}'s committed offset")
         pending = self.pending("archive")
         self.expect(sorted(r[0] for r in self.conn.execute("SELECT v FROM archive")),
                     sorted(m.tables["archive"] + pending), "archive")
@@ -409,6 +428,7 @@ def run(brokers, transactional, steps, runs):
         finally:
             r.close()
         print("  statements run:", dict(sorted(r.kinds.items())))
+        print(f"  committed offsets shown late (then right within 2 s): {r.late_offsets}")
 
 
 @kit.timeout(300)
