@@ -494,6 +494,10 @@ rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, 
 /* Raises *into (created when NULL) to every partition's offset in from. */
 void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from);
 
+/* Raises the offset of each partition of list that floor names to at
+** least floor's; adds none. */
+void group_position_floor(rd_kafka_topic_partition_list_t *list, const rd_kafka_topic_partition_list_t *floor);
+
 /* Commits list as the group's position, with the table's idle consumer or
 ** a new one (bounded by timeout_ms). */
 int group_commit(kafka_vtab *vtab, const rd_kafka_topic_partition_list_t *list, char **err);

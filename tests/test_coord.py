@@ -306,6 +306,48 @@ def test_kafka_commit_never_moves_a_group_back():
         expect(committed(conn, group), [(src, 0, 4)], "after kafka_commit")
 
 
+def test_kafka_commit_inside_a_kafka_transaction_is_not_undone_by_its_commit():
+    """Found by tests/test_txn_model.py (seed 602085032): in a transaction
+    with a transactional output, a SELECT ... LIMIT 1 put offset 1 into the
+    transaction, kafka_commit() then committed the sorted SELECT's 3, and
+    COMMIT's Kafka transaction wrote 1 after it (Kafka keeps the offsets
+    written last): the group went back and delivered b and c again."""
+    with one_pipeline("co-txback") as (conn, src, group, out):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO o(value) VALUES ('x')")
+        expect([r[0] for r in conn.execute("SELECT value FROM g ORDER BY value")], ["a", "b", "c"], "sorted")
+        expect(conn.execute("SELECT value FROM g LIMIT 1").fetchall(), [("a",)], "LIMIT 1")
+        expect(conn.execute("SELECT kafka_commit('g')").fetchone(), (1,), "kafka_commit's partitions")
+        expect(committed(conn, group), [(src, 0, 3)], "after kafka_commit")
+        conn.execute("COMMIT")
+        expect(committed(conn, group), [(src, 0, 3)], "after COMMIT")
+        expect(read_committed(out), ["x"], "the output, read_committed")
+        expect(next_read(conn), [], "the next read")
+
+
+def test_a_deferred_position_never_moves_the_group_back():
+    """An INSERT ... SELECT's position waits while another statement is busy
+    at its commit hook (a loop over a cursor): that statement might be the
+    one whose commit may yet fail. A plain SELECT of the group meanwhile
+    committed its further position, and the waiting one, committed once the
+    loop's cursor finished, moved the group back to it."""
+    with one_group("co-deferred", values=("a", "b")) as (conn, src, group):
+        conn.execute("CREATE TABLE archive(value)")
+        conn.execute("CREATE TABLE loop(x)")
+        conn.execute("INSERT INTO loop VALUES (1), (2), (3)")
+        busy = conn.execute("SELECT x FROM loop")
+        expect(busy.fetchone(), (1,), "the loop's first row")
+        conn.execute("INSERT INTO archive SELECT value FROM g")
+        produce(src, 0, ["c"])
+        got = next_read(conn)
+        assert got[-1:] == ["c"], f"the SELECT beside the loop: got {got!r}, want it to end with 'c'"
+        expect(committed(conn, group), [(src, 0, 3)], "after the SELECT")
+        expect(busy.fetchall(), [(2,), (3,)], "the rest of the loop")
+        expect(next_read(conn), [], "the read after the loop")
+        expect(committed(conn, group), [(src, 0, 3)], "after the loop")
+        expect(sorted(r[0] for r in conn.execute("SELECT value FROM archive")), ["a", "b"], "the archive")
+
+
 def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():
     """Item 5, confirmed: a table joining another's transactional producer
     whose topic check failed left its topic registered half-built in that

@@ -113,6 +113,14 @@ void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka
     raise_position(into, from->elems[i].topic, from->elems[i].partition, from->elems[i].offset);
 }
 
+void group_position_floor(rd_kafka_topic_partition_list_t *list, const rd_kafka_topic_partition_list_t *floor) {
+  for (int i = 0; i < list->cnt; i++) {
+    const rd_kafka_topic_partition_t *at =
+        rd_kafka_topic_partition_list_find(floor, list->elems[i].topic, list->elems[i].partition);
+    if (at) list->elems[i].offset = max64(list->elems[i].offset, at->offset);
+  }
+}
+
 void group_scan_end(group_state *gs, const kafka_options *opts, const partition_scan *parts, int n,
                     int complete) {
   gs->complete = complete;

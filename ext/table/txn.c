@@ -264,14 +264,26 @@ static int position_add(txn_position **positions, kafka_vtab *group, rd_kafka_to
   return SQLITE_OK;
 }
 
+/* Raises the group's waiting positions to at least list, which has just
+** committed. They commit after it (with their transaction, or deferred
+** while another statement was busy at their commit hook), and one read
+** before it (a LIMIT 1) would move the group back over rows consumed since:
+** a Kafka transaction's offsets, written later, win at the broker too. */
+static void positions_floor(txn_coord *coord, const kafka_vtab *group, const rd_kafka_topic_partition_list_t *list) {
+  for (txn_position *pos = coord->positions; pos; pos = pos->next)
+    if (pos->group == group) group_position_floor(pos->list, list);
+}
+
 /* Commits one position; a failure is logged (its rows come again). What
 ** SELECTs of the group held lies behind it (they read before it, from the
-** same committed offsets): committing that later would move the group back. */
+** same committed offsets): committing that later would move the group back.
+** The waiting positions are raised to it (positions_floor). */
 static int position_commit(txn_coord *coord, const txn_position *pos) {
   positions_drop(&coord->held, position_of_table, pos->group);
   char *err = NULL;
   int rc = group_commit(pos->group, pos->list, &err);
   if (rc) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
+  else positions_floor(coord, pos->group, pos->list);
   sqlite3_free(err);
   return rc;
 }
@@ -507,10 +519,12 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   }
   txn_position *pos = held_take(coord, group);
   char *err = NULL;
-  if (pos && group_commit(group, pos->list, &err))
+  if (pos && group_commit(group, pos->list, &err)) {
     sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
-  else
+  } else {
+    if (pos) positions_floor(coord, group, pos->list);
     sqlite3_result_int(ctx, pos ? pos->list->cnt : 0);
+  }
   sqlite3_free(err);
   if (pos) position_free(pos);
 }
