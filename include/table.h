@@ -387,8 +387,10 @@ int txn_open(txn_coord *coord);
 /* At a group cursor's close: the position it delivered (list, owned from
 ** now on): committed now, held for kafka_commit, or kept until its
 ** transaction commits (then committed, or sent with a transactional
-** table's offsets) or rolls back, or its savepoint does (then dropped). */
-void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int kind);
+** table's offsets) or rolls back, or its savepoint does (then dropped).
+** starts (owned from now on, may be NULL): where its scans started. */
+void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list,
+                    rd_kafka_topic_partition_list_t *starts, int kind);
 
 /* The `kafka` module's xBegin, xSync, xCommit, xRollback, xSavepoint,
 ** xRelease and xRollbackTo. */
@@ -486,10 +488,12 @@ void group_scan_end(group_state *gs, const kafka_options *opts, const partition_
 ** takes the offsets) and the statement was not interrupted. With
 ** hand_over (a statement that writes nothing), a cursor that closes while
 ** another of the table is open hands it its position instead: a writing
-** statement's position must not go to another statement. Then frees the
-** state. */
+** statement's position must not go to another statement. *starts gets
+** the offsets the cursor's scans started from with the position (the
+** caller's; NULL without one). Then frees the state. */
 rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, int interrupted,
-                                             int complete_anyway, int hand_over);
+                                             int complete_anyway, int hand_over,
+                                             rd_kafka_topic_partition_list_t **starts);
 
 /* Raises *into (created when NULL) to every partition's offset in from. */
 void group_position_merge(rd_kafka_topic_partition_list_t **into, const rd_kafka_topic_partition_list_t *from);

@@ -8,6 +8,9 @@ kafka_commit(); nothing commits before SQLite's own commit did.
 Every test here failed on main before the fix it covers (see the issue)."""
 
 import contextlib
+import os
+import sqlite3
+import tempfile
 import time
 
 import kit
@@ -346,6 +349,65 @@ def test_a_deferred_position_never_moves_the_group_back():
         expect(next_read(conn), [], "the read after the loop")
         expect(committed(conn, group), [(src, 0, 3)], "after the loop")
         expect(sorted(r[0] for r in conn.execute("SELECT value FROM archive")), ["a", "b"], "the archive")
+
+
+def test_a_file_commit_that_fails_after_the_kafka_transaction_loses_nothing():
+    """A transaction writing a database file and a transactional output puts
+    the group's offsets into its Kafka transaction, which commits in xSync,
+    before the file's commit. Another connection reading the file (rollback
+    journal) made that commit fail with 'database is locked', leaving the
+    transaction open: after ROLLBACK the archive was empty and the group
+    past all 3 messages. Now the rollback puts the group back where the
+    transaction's scans started; the message produced stays (at least
+    once). A COMMIT retried instead keeps both."""
+    with one_pipeline("co-busy") as (conn, src, group, out), tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "pipeline.db")
+        conn.execute("ATTACH ? AS f", (path,))
+        conn.execute("CREATE TABLE f.archive(value)")
+        reader = sqlite3.connect(path, isolation_level=None)
+        try:
+            for attempt, end, want in (("ROLLBACK", "ROLLBACK", 0), ("a retried COMMIT", "COMMIT", 3)):
+                reader.execute("BEGIN")
+                reader.execute("SELECT count(*) FROM archive").fetchall()  # holds its SHARED lock
+                conn.execute("BEGIN")
+                conn.execute("INSERT INTO o(value) VALUES ('x')")
+                conn.execute("INSERT INTO f.archive SELECT value FROM g")
+                kit.expect_error(lambda: conn.execute("COMMIT"), "database is locked")
+                assert conn.in_transaction, f"{attempt}: the failed COMMIT left no transaction open"
+                reader.execute("COMMIT")
+                conn.execute(end)
+                expect(committed(conn, group), [(src, 0, want)], f"the group after {attempt}")
+            expect(sorted(r[0] for r in conn.execute("SELECT value FROM f.archive")), ["a", "b", "c"],
+                   "the archive")
+            expect(next_read(conn), [], "the next read")
+            expect(read_committed(out), ["x", "x"], "the output, read_committed")
+        finally:
+            reader.close()
+
+
+def test_a_group_moved_by_one_of_two_kafka_transactions_goes_back_when_the_other_fails():
+    """Two transactional_ids are two Kafka transactions, committed one after
+    the other at COMMIT. The first carried the group's offsets and committed;
+    the second failed (a message too large), so SQLite rolled back, but the
+    group stayed past rows whose messages to the second output were lost."""
+    with one_group("co-twotx") as (conn, src, group):
+        good = kit.create_topic(kit.topic("co-twotx-good"))
+        bad = kit.create_topic(kit.topic("co-twotx-bad"), config={"max.message.bytes": "10000"})
+        try:
+            table(conn, "a", good, transactional_id=good)
+            table(conn, "b", bad, transactional_id=bad)
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO a(value) SELECT value FROM g")
+            conn.execute("INSERT INTO b(key, value) SELECT 'big', zeroblob(20000)")
+            kit.expect_error(lambda: conn.execute("COMMIT"), f"had already committed the Kafka transaction of "
+                             f"topic '{good}'")
+            assert not conn.in_transaction
+            expect(committed(conn, group), [(src, 0, 0)], "the group after the failed COMMIT")
+            expect(read_committed(good), ["a", "b", "c"], "the first output, read_committed")
+            expect(next_read(conn), ["a", "b", "c"], "the next read")
+        finally:
+            kit.delete_topic(good)
+            kit.delete_topic(bad)
 
 
 def test_a_failed_topic_check_in_a_shared_producer_leaves_nothing_half_built():

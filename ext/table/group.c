@@ -187,15 +187,19 @@ static void hand_over_starts(group_state *gs, group_state *heir) {
 }
 
 rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, int interrupted,
-                                             int complete_anyway, int hand_over) {
+                                             int complete_anyway, int hand_over,
+                                             rd_kafka_topic_partition_list_t **starts) {
   group_state *heir = unlink_open(vtab, gs);
   if (!hand_over) heir = NULL;
   rd_kafka_topic_partition_list_t *position = NULL;
+  *starts = NULL;
   if (heir) hand_over_starts(gs, heir);
   if ((gs->complete || complete_anyway) && !interrupted && gs->reached && gs->reached->cnt) {
     if (heir) group_position_merge(&heir->reached, gs->reached);
     else position = gs->reached;
     if (!heir) gs->reached = NULL;
+    if (!heir) *starts = gs->starts;
+    if (!heir) gs->starts = NULL;
   }
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);

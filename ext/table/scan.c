@@ -191,10 +191,11 @@ static int check_interrupt(kafka_cursor *c) {
 static void group_report(kafka_cursor *c, int interrupted) {
   kafka_vtab *vtab = cursor_vtab(c);
   int kind = c->group.read_kind;
+  rd_kafka_topic_partition_list_t *starts;
   rd_kafka_topic_partition_list_t *position =
       group_close(&c->group, vtab, interrupted, kind == TXN_READ_WRITES && txn_group_sink(vtab->txn, vtab),
-                  !txn_open(vtab->txn));
-  if (position) txn_group_read(vtab->txn, vtab, position, kind);
+                  !txn_open(vtab->txn), &starts);
+  if (position) txn_group_read(vtab->txn, vtab, position, starts, kind);
 }
 
 int scan_close(sqlite3_vtab_cursor *cursor) {

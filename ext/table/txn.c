@@ -13,7 +13,11 @@
 **      xRollbackTo of the kafka tables written in the transaction);
 **   3. xSync of every written kafka table: its deliveries are awaited and a
 **      transactional table's Kafka transaction commits, with the offsets of
-**      the groups on its cluster in it (send_offsets_to_transaction);
+**      the groups on its cluster in it (send_offsets_to_transaction). What
+**      follows can still fail (another table's xSync, the file's commit:
+**      'database is locked' leaves the transaction open for a retry or a
+**      ROLLBACK): those positions wait in coord->sent until xCommit, and a
+**      rollback commits their groups' starts (sent_undo);
 **   4. the commit hook, when a database file has a write transaction: the
 **      positions left are approved; then the file commits;
 **   5. xCommit of the written kafka tables, after the file committed: the
@@ -64,6 +68,7 @@ SQLITE_EXTENSION_INIT3
 typedef struct txn_position {
   kafka_vtab *group;
   rd_kafka_topic_partition_list_t *list;
+  rd_kafka_topic_partition_list_t *starts; /* where its scans started (NULL: unknown) */
   int level;    /* savepoints open when it was read */
   int approved; /* its transaction passed the commit hook */
   struct txn_position *next;
@@ -87,6 +92,7 @@ struct txn_coord {
   sqlite3 *db;
   txn_position *positions; /* waiting for the transaction that read them */
   txn_position *held;      /* read by SELECTs that may not have handed them over */
+  txn_position *sent;      /* in a Kafka transaction that committed before the file did */
   txn_table *sinks;        /* kafka tables written in the open transaction */
   producer_registry producers; /* tables with transactional_id that have a producer (produce.c) */
   txn_table *groups;       /* the connection's group tables */
@@ -204,6 +210,7 @@ static int read_kind(sqlite3 *db, const kafka_vtab *vtab) {
 
 static void position_free(txn_position *pos) {
   rd_kafka_topic_partition_list_destroy(pos->list);
+  if (pos->starts) rd_kafka_topic_partition_list_destroy(pos->starts);
   sqlite3_free(pos);
 }
 
@@ -240,25 +247,35 @@ static int position_above(const txn_position *pos, const void *level) {
   return pos->level > *(const int *)level;
 }
 
-/* Adds list (owned from now on) to *positions: merged, the furthest, into
-** the one of the same group, level and approval. */
+/* Merges b into a (the furthest of each: the starts of one transaction's
+** reads differ only where a kafka_commit moved the group between them),
+** then frees b. */
+static void position_merge(txn_position *a, txn_position *b) {
+  group_position_merge(&a->list, b->list);
+  group_position_merge(&a->starts, b->starts);
+  position_free(b);
+}
+
+/* Adds list and starts (owned from now on) to *positions: merged into the
+** one of the same group, level and approval. */
 static int position_add(txn_position **positions, kafka_vtab *group, rd_kafka_topic_partition_list_t *list,
-                        int level) {
-  for (txn_position *pos = *positions; pos; pos = pos->next)
-    if (pos->group == group && pos->level == level && !pos->approved) {
-      group_position_merge(&pos->list, list);
-      rd_kafka_topic_partition_list_destroy(list);
-      return SQLITE_OK;
-    }
+                        rd_kafka_topic_partition_list_t *starts, int level) {
   txn_position *pos = sqlite3_malloc64(sizeof *pos);
   if (!pos) {
     rd_kafka_topic_partition_list_destroy(list);
+    if (starts) rd_kafka_topic_partition_list_destroy(starts);
     return SQLITE_NOMEM;
   }
   memset(pos, 0, sizeof *pos);
   pos->group = group;
   pos->list = list;
+  pos->starts = starts;
   pos->level = level;
+  for (txn_position *into = *positions; into; into = into->next)
+    if (into->group == group && into->level == level && !into->approved) {
+      position_merge(into, pos);
+      return SQLITE_OK;
+    }
   pos->next = *positions;
   *positions = pos;
   return SQLITE_OK;
@@ -308,8 +325,7 @@ static txn_position *positions_take(txn_coord *coord, int (*which)(const txn_pos
       taken = pos;
       continue;
     }
-    group_position_merge(&taken->list, pos->list);
-    position_free(pos);
+    position_merge(taken, pos);
   }
   return taken;
 }
@@ -320,6 +336,44 @@ static void positions_commit(txn_coord *coord, int (*which)(const txn_position *
   txn_position *pos;
   while ((pos = positions_take(coord, which, arg))) {
     position_commit(coord, pos);
+    position_free(pos);
+  }
+}
+
+/* The positions sent in a Kafka transaction: when it committed, what
+** SELECTs of their groups held goes (as in position_commit), and they wait
+** in coord->sent for the database file's commit, which comes after and can
+** fail (sent_undo). A transaction that failed moved no group: they are
+** freed, and the held positions stay for kafka_commit. */
+static void sent_settle(txn_coord *coord, txn_position *sent, int committed) {
+  while (sent) {
+    txn_position *pos = sent;
+    sent = pos->next;
+    if (!committed) {
+      position_free(pos);
+      continue;
+    }
+    positions_drop(&coord->held, position_of_table, pos->group);
+    pos->next = coord->sent;
+    coord->sent = pos;
+  }
+}
+
+/* The SQLite transaction whose Kafka transaction moved the groups did not
+** commit (its file's commit failed, 'database is locked' or an I/O error,
+** or another table's xSync did): each group goes back to where its scans
+** started, so that the rows the file lost come again (the messages stay:
+** at least once). The newest go first, so that the oldest, committed last,
+** wins. */
+static void sent_undo(txn_coord *coord) {
+  while (coord->sent) {
+    txn_position *pos = coord->sent;
+    coord->sent = pos->next;
+    char *err = NULL;
+    if (pos->starts && group_commit(pos->group, pos->starts, &err))
+      sqlite3_log(SQLITE_WARNING, "%s (the transaction did not commit after its Kafka transaction moved the "
+                  "group: the rows it read are not read again)", err);
+    sqlite3_free(err);
     position_free(pos);
   }
 }
@@ -364,6 +418,7 @@ static int on_commit(void *arg) {
 ** commit hook approved them, the file's commit failed: those too. */
 static void on_rollback(void *arg) {
   txn_coord *coord = arg;
+  sent_undo(coord);
   if (commit_in_progress(coord)) positions_drop(&coord->positions, any_position, NULL);
   settle(coord);
   positions_drop(&coord->positions, position_unapproved, NULL);
@@ -469,16 +524,18 @@ int txn_group_sink(txn_coord *coord, const kafka_vtab *group) {
   return sink != NULL;
 }
 
-void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list, int kind) {
+void txn_group_read(txn_coord *coord, kafka_vtab *group, rd_kafka_topic_partition_list_t *list,
+                    rd_kafka_topic_partition_list_t *starts, int kind) {
   int rc = SQLITE_OK;
   if (kind == TXN_READ_HELD) {
-    rc = position_add(&coord->held, group, list, 0);
+    rc = position_add(&coord->held, group, list, starts, 0);
   } else if (in_transaction(coord->db)) {
-    rc = position_add(&coord->positions, group, list, coord->depth);
+    rc = position_add(&coord->positions, group, list, starts, coord->depth);
   } else {
-    txn_position pos = {group, list, 0, 0, NULL};
+    txn_position pos = {group, list, starts, 0, 0, NULL};
     position_commit(coord, &pos);
     rd_kafka_topic_partition_list_destroy(list);
+    if (starts) rd_kafka_topic_partition_list_destroy(starts);
   }
   if (rc) sqlite3_log(rc, "kafka: group '%s': out of memory (nothing lost: the next scan reads those rows again)",
                       group->opts.group);
@@ -571,6 +628,7 @@ void txn_forget(txn_coord *coord, kafka_vtab *vtab) {
   settle(coord);
   positions_drop(&coord->positions, position_of_table, vtab);
   positions_drop(&coord->held, position_of_table, vtab);
+  positions_drop(&coord->sent, position_of_table, vtab);
   list_remove(&coord->sinks, vtab);
   list_remove(&coord->groups, vtab);
 }
@@ -590,6 +648,7 @@ void txn_coord_free(void *arg) {
   settle(coord);
   positions_drop(&coord->positions, any_position, NULL);
   positions_drop(&coord->held, any_position, NULL);
+  positions_drop(&coord->sent, any_position, NULL);
   while (coord->sinks) list_remove(&coord->sinks, coord->sinks->vtab);
   while (coord->groups) list_remove(&coord->groups, coord->groups->vtab);
   sqlite3_free(coord);
@@ -644,19 +703,6 @@ static int send_offsets(txn_coord *coord, kafka_vtab *sink, txn_position **sent,
   return rc;
 }
 
-/* Frees the positions sent in a Kafka transaction; when it committed, what
-** SELECTs of their groups held goes too (as in position_commit). A
-** transaction that failed moved no group: the held positions stay for
-** kafka_commit. */
-static void sent_settle(txn_coord *coord, txn_position *sent, int committed) {
-  while (sent) {
-    txn_position *pos = sent;
-    sent = pos->next;
-    if (committed) positions_drop(&coord->held, position_of_table, pos->group);
-    position_free(pos);
-  }
-}
-
 /* xSync: the deliveries, then (transactional_id) the groups' offsets and
 ** the Kafka transaction's commit. SQLite rolls back when it fails. */
 int txn_sync(sqlite3_vtab *base) {
@@ -687,6 +733,7 @@ int txn_sync(sqlite3_vtab *base) {
 int txn_commit(sqlite3_vtab *base) {
   txn_coord *coord = coord_of(base);
   list_remove(&coord->sinks, (kafka_vtab *)base);
+  positions_drop(&coord->sent, any_position, NULL);
   coord->n_committing = 0;
   positions_commit(coord, any_position, NULL);
   coord->depth = 0;
