@@ -195,11 +195,13 @@ rd_kafka_topic_partition_list_t *group_close(group_state *gs, kafka_vtab *vtab, 
   *starts = NULL;
   if (heir) hand_over_starts(gs, heir);
   if ((gs->complete || complete_anyway) && !interrupted && gs->reached && gs->reached->cnt) {
-    if (heir) group_position_merge(&heir->reached, gs->reached);
-    else position = gs->reached;
-    if (!heir) gs->reached = NULL;
-    if (!heir) *starts = gs->starts;
-    if (!heir) gs->starts = NULL;
+    if (heir) {
+      group_position_merge(&heir->reached, gs->reached);
+    } else {
+      position = gs->reached;
+      *starts = gs->starts;
+      gs->reached = gs->starts = NULL;
+    }
   }
   if (gs->starts) rd_kafka_topic_partition_list_destroy(gs->starts);
   if (gs->reached) rd_kafka_topic_partition_list_destroy(gs->reached);

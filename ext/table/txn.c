@@ -291,16 +291,23 @@ static void positions_floor(txn_coord *coord, const kafka_vtab *group, const rd_
     if (pos->group == group) group_position_floor(pos->list, list);
 }
 
-/* Commits one position; a failure is logged (its rows come again). What
-** SELECTs of the group held lies behind it (they read before it, from the
-** same committed offsets): committing that later would move the group back.
-** The waiting positions are raised to it (positions_floor). */
+/* Commits list as the group's position, outside any Kafka transaction.
+** What SELECTs of the group held lies behind it (they read before it, from
+** the same committed offsets): committing that later would move the group
+** back. The waiting positions are raised to it (positions_floor). */
+static int group_moves(txn_coord *coord, kafka_vtab *group, const rd_kafka_topic_partition_list_t *list,
+                       char **err) {
+  positions_drop(&coord->held, position_of_table, group);
+  int rc = group_commit(group, list, err);
+  if (!rc) positions_floor(coord, group, list);
+  return rc;
+}
+
+/* Commits one position; a failure is logged (its rows come again). */
 static int position_commit(txn_coord *coord, const txn_position *pos) {
-  positions_drop(&coord->held, position_of_table, pos->group);
   char *err = NULL;
-  int rc = group_commit(pos->group, pos->list, &err);
+  int rc = group_moves(coord, pos->group, pos->list, &err);
   if (rc) sqlite3_log(SQLITE_WARNING, "%s (nothing lost: the next scan reads those rows again)", err);
-  else positions_floor(coord, pos->group, pos->list);
   sqlite3_free(err);
   return rc;
 }
@@ -576,12 +583,10 @@ static void kafka_commit_func(sqlite3_context *ctx, int argc, sqlite3_value **ar
   }
   txn_position *pos = held_take(coord, group);
   char *err = NULL;
-  if (pos && group_commit(group, pos->list, &err)) {
+  if (pos && group_moves(coord, group, pos->list, &err))
     sqlite3_result_error(ctx, err ? err : "kafka_commit: out of memory", -1);
-  } else {
-    if (pos) positions_floor(coord, group, pos->list);
+  else
     sqlite3_result_int(ctx, pos ? pos->list->cnt : 0);
-  }
   sqlite3_free(err);
   if (pos) position_free(pos);
 }
