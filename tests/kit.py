@@ -51,14 +51,21 @@ Misc
     kit.timeout(seconds)  decorator: this test's time limit (default
                           $TEST_TIMEOUT or 300 s)
     kit.ROOT              repository root (the runner runs tests from there)
+    kit.http_server(handler, tls=None)
+                          context manager: a local HTTP server of handler (a
+                          BaseHTTPRequestHandler class) on a free port, in
+                          threads of its own; yields its URL
 """
 
+import contextlib
+import http.server
 import itertools
 import json
 import os
 import random
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +134,23 @@ def timeout(seconds):
 
 
 # ------------------------------------------------------------ extension --
+
+@contextlib.contextmanager
+def http_server(handler, tls=None):
+    """Serves handler on 127.0.0.1 (https with tls, an ssl.SSLContext); its
+    requests run in daemon threads, so that one left hanging never holds up
+    the stop."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
 
 def connect(path=":memory:"):
     """An autocommit connection with the extension loaded."""

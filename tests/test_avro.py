@@ -304,7 +304,6 @@ def test_reopening_needs_no_registry():
     new connection declares the table without asking the registry (its
     URL here answers no more once the proxy is closed)."""
     import http.server
-    import threading
     import urllib.request
     topic = setup("reopen")
     confluent_produce(topic, SCHEMA, [record(0)])
@@ -324,18 +323,13 @@ def test_reopening_needs_no_registry():
     # The writer schemas are cached while the extension is loaded: SQLite
     # unloads it when its last connection closes, so one stays open.
     keep = kit.connect()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     import os
     import tempfile
     path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
-    try:
+    with kit.http_server(Proxy) as url:
         conn = kit.connect(path)
-        avro_table(conn, "t", topic, **{"schema_registry": f"http://127.0.0.1:{server.server_port}/p"})
+        avro_table(conn, "t", topic, **{"schema_registry": f"{url}/p"})
         conn.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     conn = kit.connect(path)
     info = [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(t)")][6:]
     assert info == COLUMNS, info

@@ -8,11 +8,9 @@ the file and the line, never a value. The database file is searched byte by
 byte for the passwords."""
 
 import base64
-import contextlib
 import http.server
 import os
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 
@@ -116,25 +114,13 @@ class RegistryProxy(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = forward
 
 
-@contextlib.contextmanager
-def registry_proxy():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RegistryProxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_registry_with_basic_auth_through_a_properties_file():
     kit.need_broker()
     kit.need_registry()
     topic = kit.create_topic(kit.topic("cfg-reg"))
     schema = '{"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}'
     try:
-        with tempfile.TemporaryDirectory() as tmp, registry_proxy() as url:
+        with tempfile.TemporaryDirectory() as tmp, kit.http_server(RegistryProxy) as url:
             props = write(f"{tmp}/registry.properties",
                           f"bootstrap.servers={kit.BROKER}\nschema.registry.url={url}\n"
                           "basic.auth.credentials.source=USER_INFO\n"

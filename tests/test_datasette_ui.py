@@ -354,7 +354,6 @@ def test_click_waits_for_the_next_page_while_chromium_swaps_documents():
     need_browser()
     import http.server
     import random
-    import threading
     from selenium.webdriver.common.by import By
 
     class FormPages(http.server.BaseHTTPRequestHandler):
@@ -373,20 +372,14 @@ def test_click_waits_for_the_next_page_while_chromium_swaps_documents():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FormPages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with browser() as driver:
-            driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
-            for i in range(100):
-                before = driver.find_element(By.ID, "page").text
-                click(driver, "#go", poll_s=0.001)
-                after = driver.find_element(By.ID, "page").text
-                assert after != before and driver.current_url.endswith(f"/{before}?q={before}"), \
-                    (i, before, after, driver.current_url)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with kit.http_server(FormPages) as url, browser() as driver:
+        driver.get(f"{url}/")
+        for i in range(100):
+            before = driver.find_element(By.ID, "page").text
+            click(driver, "#go", poll_s=0.001)
+            after = driver.find_element(By.ID, "page").text
+            assert after != before and driver.current_url.endswith(f"/{before}?q={before}"), \
+                (i, before, after, driver.current_url)
 
 
 def test_memory_database_gets_no_extension():

@@ -6,11 +6,11 @@ timeout_ms, basic auth sent and never shown, a base URL with a path
 prefix."""
 
 import base64
+import contextlib
 import http.server
 import json
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -142,16 +142,11 @@ class FakeRegistry:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        if tls:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_port}"
+        self.serving = contextlib.ExitStack()
+        self.url = self.serving.enter_context(kit.http_server(Handler, tls))
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serving.close()
 
 
 AVRO_TEXT = json.dumps({"type": "record", "name": "W", "fields": [{"name": "a", "type": "int"}]})
